@@ -18,6 +18,7 @@ let package = Package(
         .target(name: "LoamFormat"),
         // Content-addressed objects and the transactional catalog.
         .target(name: "LoamStorage", dependencies: [
+            "LoamFormat",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
@@ -26,7 +27,7 @@ let package = Package(
         // The public library: repositories, datasets, ingest, export.
         .target(name: "Loam", dependencies: ["LoamTable", "LoamFormat", "LoamStorage"]),
         .executableTarget(name: "loam", dependencies: [
-            "Loam",
+            "Loam", "LoamFormat", "LoamStorage", "LoamTable",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Scratch folders, the pyarrow Python and process helpers shared by the tests.

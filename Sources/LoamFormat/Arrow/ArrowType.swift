@@ -129,3 +129,16 @@ public struct Schema: Hashable, Sendable {
 
     public func index(of name: String) -> Int? { fields.firstIndex { $0.name == name } }
 }
+
+extension ArrowType {
+    static let primitives: [ArrowType] = [.bool, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64,
+                                          .float32, .float64, .utf8, .largeUtf8, .binary, .largeBinary, .date32]
+
+    /// A type without parameters, by its `name` (plus common aliases).
+    public static func primitive(named name: String) -> ArrowType? {
+        let aliases: [String: ArrowType] = ["int": .int64, "integer": .int64, "float": .float64, "double": .float64,
+                                            "str": .utf8, "utf8": .utf8, "text": .utf8, "large_utf8": .largeUtf8,
+                                            "boolean": .bool, "date": .date32, "bytes": .binary]
+        return primitives.first { $0.name == name } ?? aliases[name]
+    }
+}

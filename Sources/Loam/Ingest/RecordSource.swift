@@ -1,0 +1,46 @@
+import LoamFormat
+
+/// A stream of record batches read from an input file or folder, in
+/// bounded memory: each call returns at most `maxRows` rows and stops early
+/// once its columns hold about `maxBytes`.
+protocol RecordSource: AnyObject {
+    var schema: Schema { get }
+    var bytesRead: Int { get }
+    var totalBytes: Int { get }
+    func nextBatch(maxRows: Int, maxBytes: Int) throws -> RecordBatch?
+}
+
+/// The input formats `loam import` understands.
+public enum ImportFormat: String, CaseIterable, Sendable {
+    case csv, jsonl, arrow, folder
+
+    /// Guesses the format from a path: a folder, or the file's extension.
+    public static func detect(path: String, isDirectory: Bool) -> ImportFormat? {
+        if isDirectory { return .folder }
+        let lower = path.lowercased()
+        if lower.hasSuffix(".csv") || lower.hasSuffix(".tsv") || lower.hasSuffix(".txt") { return .csv }
+        if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") || lower.hasSuffix(".json") { return .jsonl }
+        if lower.hasSuffix(".arrow") || lower.hasSuffix(".feather") || lower.hasSuffix(".ipc") || lower.hasSuffix(".arrows") { return .arrow }
+        return nil
+    }
+}
+
+/// Builders for a schema's columns, filled row by row and emptied into batches.
+final class BatchBuilder {
+    let schema: Schema
+    let builders: [ArrayBuilder]
+
+    init(schema: Schema) {
+        self.schema = schema
+        builders = schema.fields.map { ArrayBuilder(type: $0.type) }
+    }
+
+    var rows: Int { builders.first?.count ?? 0 }
+    var byteCount: Int { builders.reduce(0) { $0 + $1.byteCount } }
+
+    func finish() -> RecordBatch? {
+        let n = rows
+        guard n > 0 else { return nil }
+        return RecordBatch(schema: schema, columns: builders.map { $0.finish() }, length: n)
+    }
+}

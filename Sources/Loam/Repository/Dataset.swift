@@ -1,0 +1,121 @@
+import LoamFormat
+import LoamStorage
+import LoamTable
+
+/// One dataset as of one commit: read-only, cheap to hold.
+///
+/// ```swift
+/// let ds = try await repo.dataset("reviews", at: "v1")
+/// try await ds.scan(columns: ["label"]) { batch in … }
+/// ```
+public struct Dataset: Sendable {
+    public let name: String
+    public let commit: ObjectID
+    public let manifest: Manifest
+    /// The user-visible schema (without `_rowid`).
+    public let schema: Schema
+    let reader: FragmentReader
+
+    public var rowCount: Int { manifest.rowCount }
+    public var fragmentCount: Int { manifest.fragments.count }
+
+    /// Streams the live rows, fragment by fragment, as record batches of the
+    /// chosen columns (all by default), optionally with `_rowid` first.
+    public func scan(columns: [String]? = nil, includeRowID: Bool = false, limit: Int = .max,
+                     _ body: (RecordBatch) async throws -> Void) async throws {
+        let names = columns ?? manifest.schema.names
+        var ids: [Int] = []
+        var fields: [Field] = includeRowID ? [RowID.field] : []
+        for name in names {
+            guard let spec = manifest.schema.columns.first(where: { $0.name == name }), let id = spec.id else {
+                throw TableError.unknownColumn(name, dataset: self.name, available: manifest.schema.names)
+            }
+            ids.append(id)
+            fields.append(try spec.field())
+        }
+        let outSchema = Schema(fields: fields, metadata: schema.metadata)
+        var remaining = limit
+        for entry in manifest.fragments where remaining > 0 && entry.liveRows > 0 {
+            let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
+            var (rowIDs, arrays) = data.compacted()
+            if rowIDs.length > remaining {
+                let keep = Array(0..<remaining)
+                rowIDs = rowIDs.take(keep)
+                arrays = arrays.map { $0.take(keep) }
+            }
+            remaining -= rowIDs.length
+            try await body(RecordBatch(schema: outSchema, columns: (includeRowID ? [rowIDs] : []) + arrays, length: rowIDs.length))
+        }
+    }
+
+    /// The first `n` live rows as one batch.
+    public func head(_ n: Int, columns: [String]? = nil, includeRowID: Bool = false) async throws -> [RecordBatch] {
+        var batches: [RecordBatch] = []
+        try await scan(columns: columns, includeRowID: includeRowID, limit: n) { batches.append($0) }
+        return batches
+    }
+}
+
+extension Repository {
+    public func dataset(_ name: String, at ref: String = "HEAD") async throws -> Dataset {
+        let id = try await tables.resolve(ref)
+        let commit = try await tables.commit(id)
+        let manifest = try await manifest(name, in: commit.tree)
+        return Dataset(name: name, commit: id, manifest: manifest, schema: try manifest.schema.arrowSchema(),
+                       reader: FragmentReader(objects: objects))
+    }
+
+    /// Dataset names at `ref`, sorted.
+    public func datasets(at ref: String = "HEAD") async throws -> [String] {
+        try await tables.commit(try await tables.resolve(ref)).tree.keys.sorted()
+    }
+
+    /// Commits reachable from `ref` by first parents, newest first.
+    public func log(from ref: String = "HEAD", limit: Int = .max) async throws -> [(id: ObjectID, commit: Commit)] {
+        try await tables.history(from: try await tables.resolve(ref), limit: limit)
+    }
+
+    public func resolve(_ ref: String) async throws -> ObjectID { try await tables.resolve(ref) }
+
+    public func currentBranch() async throws -> String { try await meta.currentBranch() }
+
+    /// Tags `ref` (default HEAD) as `name`.
+    @discardableResult
+    public func tag(_ name: String, at ref: String = "HEAD") async throws -> ObjectID {
+        let id = try await tables.resolve(ref)
+        try await meta.createRef(Ref(name: name, kind: .tag, commit: id))
+        return id
+    }
+
+    public func tags() async throws -> [Ref] { try await meta.refs(kind: .tag) }
+    public func branches() async throws -> [Ref] { try await meta.refs(kind: .branch) }
+}
+
+/// What one commit did to one dataset, relative to its first parent.
+public struct DatasetChange: Sendable, Equatable {
+    public enum Kind: String, Sendable { case created, dropped, modified }
+    public let dataset: String
+    public let kind: Kind
+    public let rowsBefore: Int
+    public let rowsAfter: Int
+}
+
+extension Repository {
+    /// The datasets that `commit` created, dropped or modified, with row counts.
+    public func changes(in commit: ObjectID) async throws -> [DatasetChange] {
+        let current = try await tables.commit(commit)
+        var parentTree: Tree = [:]
+        if let parent = current.parents.first { parentTree = try await tables.commit(parent).tree }
+        var changes: [DatasetChange] = []
+        for name in Set(current.tree.keys).union(parentTree.keys).sorted() {
+            let before = parentTree[name], after = current.tree[name]
+            guard before != after else { continue }
+            var rowsBefore = 0, rowsAfter = 0
+            if let before { rowsBefore = try await tables.manifest(before).rowCount }
+            if let after { rowsAfter = try await tables.manifest(after).rowCount }
+            changes.append(DatasetChange(dataset: name, kind: before == nil ? .created : after == nil ? .dropped : .modified,
+                                         rowsBefore: rowsBefore, rowsAfter: rowsAfter))
+        }
+        return changes
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import LoamFormat
+import LoamStorage
+import LoamTable
+
+/// A schema change, each one commit. Existing fragments are never rewritten.
+public enum ColumnChange: Sendable {
+    /// A new nullable column; older rows read it as null.
+    case add(name: String, type: ArrowType)
+    case rename(from: String, to: String)
+    case drop(String)
+}
+
+extension Repository {
+    /// Deletes the rows matching `filter` as one commit (by deletion vectors;
+    /// fragments stay as they are). Returns the commit and the rows deleted.
+    @discardableResult
+    public func delete(from dataset: String, where filter: RowFilter, message: String? = nil) async throws -> (commit: ObjectID, rows: Int) {
+        var deleted = 0
+        let id = try await commit(message: message ?? "Delete from \(dataset) where \(filter)") { tree in
+            var manifest = try await manifest(dataset, in: tree)
+            let reader = FragmentReader(objects: objects)
+            var kept: [FragmentEntry] = []
+            for var entry in manifest.fragments {
+                let matched = try await matchingOffsets(entry, manifest: manifest, filter: filter, dataset: dataset, reader: reader)
+                deleted += matched.count
+                if matched.isEmpty { kept.append(entry); continue }
+                var vector = DeletionVector(offsets: matched.map { UInt32($0) })
+                if let previous = entry.deletions { vector = try DeletionVector(decoding: try await objects.get(previous)).union(vector.offsets) }
+                if vector.offsets.count == entry.rows { continue }  // nothing left: drop the fragment from this version
+                entry.deletions = try await objects.put(try vector.encoded())
+                entry.deletedRows = vector.offsets.count
+                kept.append(entry)
+            }
+            manifest.fragments = kept
+            tree[dataset] = try await tables.save(manifest)
+        }
+        return (id, deleted)
+    }
+
+    /// Sets columns of the rows matching `filter` as one commit. Updated rows
+    /// keep their `_rowid`; they move to a new fragment and their old copies
+    /// are marked deleted. Values are given as text, parsed by column type
+    /// (`NULL` for null, JSON for lists and structs).
+    @discardableResult
+    public func update(_ dataset: String, set assignments: [(column: String, value: String)], where filter: RowFilter,
+                       message: String? = nil) async throws -> (commit: ObjectID, rows: Int) {
+        guard !assignments.isEmpty else { throw LoamError.invalidArgument("nothing to set; give --set COLUMN=VALUE") }
+        var updated = 0
+        let id = try await commit(message: message ?? "Update \(dataset) set \(assignments.map { "\($0.column)=\($0.value)" }.joined(separator: ", "))") { tree in
+            var manifest = try await manifest(dataset, in: tree)
+            let fields = try manifest.schema.columns.map { try $0.field() }
+            let ids = manifest.schema.columns.compactMap(\.id)
+            var constants: [Int: ArrowArray] = [:]
+            for (column, text) in assignments {
+                guard let index = manifest.schema.columns.firstIndex(where: { $0.name == column }) else {
+                    throw TableError.unknownColumn(column, dataset: dataset, available: manifest.schema.names)
+                }
+                let builder = ArrayBuilder(type: fields[index].type)
+                if text.uppercased() == "NULL" { builder.appendNull() } else {
+                    var t = text
+                    do { try t.withUTF8 { try CellParser.append(UnsafeRawBufferPointer($0), to: builder) } } catch let failure as CellParser.Failure {
+                        throw LoamError.invalidArgument("--set \(column)=\(text): \(failure.message)")
+                    }
+                }
+                constants[index] = builder.finish()
+            }
+            let reader = FragmentReader(objects: objects)
+            let writer = FragmentWriter(objects: objects)
+            var result: [FragmentEntry] = []
+            var added: [FragmentEntry] = []
+            for var entry in manifest.fragments {
+                let matched = try await matchingOffsets(entry, manifest: manifest, filter: filter, dataset: dataset, reader: reader)
+                if matched.isEmpty { result.append(entry); continue }
+                updated += matched.count
+                let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
+                let columns = data.columns.enumerated().map { index, column in
+                    constants[index].map { $0.take([Int](repeating: 0, count: matched.count)) } ?? column.take(matched)
+                }
+                added.append(try await writer.write(columns: columns, columnIDs: ids, fields: fields, rowIDs: data.rowIDs.take(matched)))
+                var vector = DeletionVector(offsets: matched.map { UInt32($0) })
+                if let previous = entry.deletions { vector = try DeletionVector(decoding: try await objects.get(previous)).union(vector.offsets) }
+                if vector.offsets.count == entry.rows { continue }
+                entry.deletions = try await objects.put(try vector.encoded())
+                entry.deletedRows = vector.offsets.count
+                result.append(entry)
+            }
+            manifest.fragments = result + added
+            tree[dataset] = try await tables.save(manifest)
+        }
+        return (id, updated)
+    }
+
+    /// Physical offsets of the live rows of one fragment that match `filter`.
+    private func matchingOffsets(_ entry: FragmentEntry, manifest: Manifest, filter: RowFilter, dataset: String,
+                                 reader: FragmentReader) async throws -> [Int] {
+        let names = filter.columns
+        var ids: [Int] = []
+        for name in names {
+            guard let id = manifest.schema.columnID(name) else {
+                throw TableError.unknownColumn(name, dataset: dataset, available: manifest.schema.names)
+            }
+            ids.append(id)
+        }
+        let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
+        var matched: [Int] = []
+        for i in 0..<data.liveCount {
+            let row = data.physical(i)
+            if filter.matches({ name in data.columns[names.firstIndex(of: name)!].value(at: row) }) { matched.append(row) }
+        }
+        return matched
+    }
+
+    /// Adds, renames or drops a column as one commit, rewriting no fragment.
+    @discardableResult
+    public func alter(_ dataset: String, _ change: ColumnChange, message: String? = nil) async throws -> ObjectID {
+        let description: String
+        switch change {
+        case .add(let name, let type): description = "add column \(name) \(type.name)"
+        case .rename(let from, let to): description = "rename column \(from) to \(to)"
+        case .drop(let name): description = "drop column \(name)"
+        }
+        return try await commit(message: message ?? "Alter \(dataset): \(description)") { tree in
+            var manifest = try await manifest(dataset, in: tree)
+            var schema = manifest.schema
+            func index(_ name: String) throws -> Int {
+                guard let i = schema.columns.firstIndex(where: { $0.name == name }) else {
+                    throw TableError.unknownColumn(name, dataset: dataset, available: schema.names)
+                }
+                return i
+            }
+            func checkFree(_ name: String) throws {
+                guard !name.isEmpty, name != RowID.name else { throw LoamError.invalidArgument("'\(name)' cannot name a column") }
+                if schema.columns.contains(where: { $0.name == name }) { throw TableError.columnExists(name, dataset: dataset) }
+            }
+            switch change {
+            case .add(let name, let type):
+                try checkFree(name)
+                schema.columns.append(ColumnSpec(field: Field(name: name, type: type, nullable: true), id: schema.nextColumnID))
+                schema.nextColumnID += 1
+            case .rename(let from, let to):
+                let i = try index(from)
+                try checkFree(to)
+                schema.columns[i].name = to
+            case .drop(let name):
+                let i = try index(name)
+                guard schema.columns.count > 1 else {
+                    throw LoamError.invalidArgument("'\(name)' is the last column of '\(dataset)'; drop the dataset instead (`loam drop \(dataset)`)")
+                }
+                schema.columns.remove(at: i)
+            }
+            manifest.schema = schema
+            tree[dataset] = try await tables.save(manifest)
+        }
+    }
+
+    /// Removes a dataset from the current branch as one commit (older commits keep it).
+    @discardableResult
+    public func dropDataset(_ dataset: String, message: String? = nil) async throws -> ObjectID {
+        try await commit(message: message ?? "Drop dataset \(dataset)") { tree in
+            guard tree.removeValue(forKey: dataset) != nil else { throw TableError.unknownDataset(dataset, available: tree.keys.sorted()) }
+        }
+    }
+}
+
+extension RowFilter: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .always: return "TRUE"
+        case .compare(let c, let op, let v): return "\(c) \(op.rawValue) \(v.displayText)"
+        case .isNull(let c, let negated): return "\(c) IS \(negated ? "NOT " : "")NULL"
+        case .and(let a, let b): return "(\(a) AND \(b))"
+        case .or(let a, let b): return "(\(a) OR \(b))"
+        case .not(let a): return "NOT \(a)"
+        }
+    }
+}

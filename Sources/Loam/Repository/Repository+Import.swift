@@ -1,0 +1,118 @@
+import Foundation
+import LoamFormat
+import LoamStorage
+import LoamTable
+
+/// How `importData` reads its input.
+public struct ImportOptions: Sendable {
+    public var format: ImportFormat?
+    /// `name:type` pairs overriding inference (see `SchemaSpec`).
+    public var schema: String?
+    public var delimiter: UInt8 = UInt8(ascii: ",")
+    public var message: String?
+    /// Rows per fragment; fragments also close at about `fragmentBytes`.
+    public var fragmentRows = 65_536
+    public var fragmentBytes = 256 << 20
+    /// Called with (bytes read, total bytes) after each fragment.
+    public var progress: (@Sendable (Int, Int) -> Void)?
+
+    public init(format: ImportFormat? = nil, schema: String? = nil, message: String? = nil) {
+        self.format = format
+        self.schema = schema
+        self.message = message
+    }
+}
+
+public struct ImportResult: Sendable {
+    public let commit: ObjectID
+    public let dataset: String
+    public let rows: Int
+    public let fragments: Int
+    /// False when rows were appended to an existing dataset.
+    public let created: Bool
+}
+
+extension Repository {
+    /// Imports a CSV, JSONL or Arrow file, or a folder of files, into
+    /// `dataset` (created, or appended to) as one commit. Memory stays
+    /// bounded by the fragment size whatever the input's size.
+    @discardableResult
+    public func importData(from path: String, into dataset: String, options: ImportOptions = ImportOptions()) async throws -> ImportResult {
+        try Self.validateDatasetName(dataset)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw LoamError.fileNotFound(path) }
+        guard let format = options.format ?? ImportFormat.detect(path: path, isDirectory: isDirectory.boolValue) else {
+            throw LoamError.invalidArgument("cannot tell the format of \(path) from its name; pass --format csv|jsonl|arrow|folder")
+        }
+        if format == .folder && !isDirectory.boolValue { throw LoamError.invalidArgument("\(path) is a file; --format folder needs a folder") }
+        if format != .folder && isDirectory.boolValue { throw LoamError.invalidArgument("\(path) is a folder; import it with --format folder") }
+        let declared = try options.schema.map(SchemaSpec.parse) ?? []
+        var rows = 0, fragments = 0, created = false
+        let message = options.message ?? "Import \((path as NSString).lastPathComponent) into \(dataset)"
+        let id = try await commit(message: message) { tree in
+            var existing: Manifest?
+            if let current = tree[dataset] { existing = try await tables.manifest(current) }
+            created = existing == nil
+            var types: [String: ArrowType] = [:]
+            if let existing { for column in existing.schema.columns { types[column.name] = try column.field().type } }
+            for (name, type) in declared {
+                if let current = types[name], current != type {
+                    throw LoamError.invalidArgument("--schema gives '\(name)' type \(type.name), but dataset '\(dataset)' stores it as \(current.name)")
+                }
+                types[name] = type
+            }
+            let source = try makeSource(format: format, path: path, declared: types, delimiter: options.delimiter)
+            var manifest = existing ?? Manifest(schema: TableSchema(fields: source.schema.fields, metadata: source.schema.metadata))
+            let columnIDs = try Self.columnMapping(source.schema, onto: manifest.schema, dataset: dataset, file: path)
+            let fields = source.schema.fields
+            let writer = FragmentWriter(objects: objects)
+            while let batch = try source.nextBatch(maxRows: options.fragmentRows, maxBytes: options.fragmentBytes) {
+                let ids = try await meta.allocateRowIDs(batch.length)
+                manifest.fragments.append(try await writer.write(columns: batch.columns, columnIDs: columnIDs, fields: fields, rowIDs: ids))
+                rows += batch.length
+                fragments += 1
+                FailPoint.hit("fragment-written")
+                options.progress?(source.bytesRead, source.totalBytes)
+            }
+            tree[dataset] = try await tables.save(manifest)
+        }
+        return ImportResult(commit: id, dataset: dataset, rows: rows, fragments: fragments, created: created)
+    }
+
+    private func makeSource(format: ImportFormat, path: String, declared: [String: ArrowType], delimiter: UInt8) throws -> RecordSource {
+        switch format {
+        case .csv: return try CSVSource(path: path, delimiter: path.lowercased().hasSuffix(".tsv") && delimiter == UInt8(ascii: ",") ? 9 : delimiter, declared: declared)
+        case .jsonl: return try JSONLSource(path: path, declared: declared)
+        case .arrow: return try ArrowSource(path: path)
+        case .folder: return try FolderSource(path: path)
+        }
+    }
+
+    /// Column ids for the source's columns in the dataset, checking that each
+    /// exists with the same type and that the columns left out may be null.
+    static func columnMapping(_ source: Schema, onto schema: TableSchema, dataset: String, file: String) throws -> [Int] {
+        var problems: [String] = []
+        var ids: [Int] = []
+        for field in source.fields {
+            if field.name == RowID.name {
+                problems.append("column '\(RowID.name)' is reserved for Loam's row ids; drop or rename it")
+                continue
+            }
+            guard let spec = schema.columns.first(where: { $0.name == field.name }), let id = spec.id else {
+                problems.append("column '\(field.name)' is not in dataset '\(dataset)' (add it first: `loam alter \(dataset) add-column \(field.name) \(field.type.name)`)")
+                continue
+            }
+            let type = try spec.field().type
+            if type != field.type { problems.append("column '\(field.name)' is \(field.type.name) in the input but \(type.name) in dataset '\(dataset)'") }
+            ids.append(id)
+        }
+        for column in schema.columns where !source.fields.contains(where: { $0.name == column.name }) && !column.nullable {
+            problems.append("the input lacks column '\(column.name)', which may not be null")
+        }
+        guard problems.isEmpty else {
+            throw LoamError.badInput(file: file, line: nil, column: nil,
+                                     message: "does not fit dataset '\(dataset)':\n  - " + problems.joined(separator: "\n  - "))
+        }
+        return ids
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// A named pointer to a commit.
+public struct Ref: Hashable, Sendable, Codable {
+    public enum Kind: String, Sendable, Codable { case branch, tag }
+    public let name: String
+    public let kind: Kind
+    public let commit: ObjectID
+
+    public init(name: String, kind: Kind, commit: ObjectID) {
+        self.name = name
+        self.kind = kind
+        self.commit = commit
+    }
+
+    /// Git's rules, narrowed: letters, digits, `.`, `_`, `-`, `/`.
+    public static func validate(_ name: String) throws {
+        let allowed = name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-/".unicodeScalars.contains($0) }
+        guard !name.isEmpty, allowed, !name.contains(".."), !name.hasPrefix("-"), !name.hasPrefix("/"), !name.hasSuffix("/"),
+              name != "HEAD", name.count <= 200 else {
+            throw StorageError.invalidRefName(name)
+        }
+    }
+}
+
+/// The transactional catalog: branch heads, tags, the current branch, the
+/// dataset registry and the row-id allocator. Small, mutable, shared state;
+/// the data itself lives in the `ObjectStore`.
+///
+/// ```swift
+/// let meta = try SQLiteMetaStore(path: ".loam/catalog.sqlite")
+/// try await meta.compareAndSwap(branch: "main", expected: old, new: commit)
+/// ```
+public protocol MetaStore: Sendable {
+    func ref(named name: String) async throws -> Ref?
+    func refs(kind: Ref.Kind?) async throws -> [Ref]
+    /// Creates a ref; throws `refExists` when the name is taken.
+    func createRef(_ ref: Ref) async throws
+    /// Moves `branch` from `expected` to `new` atomically, or throws `refConflict`.
+    /// `expected == nil` creates the branch and fails if it exists.
+    func compareAndSwap(branch: String, expected: ObjectID?, new: ObjectID) async throws
+    func deleteRef(named name: String) async throws
+
+    func currentBranch() async throws -> String
+    func setCurrentBranch(_ name: String) async throws
+
+    /// Reserves `count` consecutive, never-reused row ids.
+    func allocateRowIDs(_ count: Int) async throws -> Range<UInt64>
+
+    /// Records that a dataset exists (idempotent) and lists every dataset ever created.
+    func registerDataset(_ name: String, createdBy commit: ObjectID) async throws
+    func registeredDatasets() async throws -> [String]
+
+    func setting(_ key: String) async throws -> String?
+    func setSetting(_ key: String, _ value: String) async throws
+}

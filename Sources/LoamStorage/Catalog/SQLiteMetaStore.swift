@@ -1,0 +1,142 @@
+import Foundation
+import GRDB
+
+/// The embedded catalog: one SQLite file in WAL mode, with versioned migrations.
+/// Every ref move is a compare-and-swap inside an immediate transaction, so
+/// two processes committing to one branch never lose an update.
+public final class SQLiteMetaStore: MetaStore {
+    private let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw StorageError.io("cannot open the catalog \(path): \(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE refs (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('branch', 'tag')),
+                    commit_id TEXT NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                CREATE TABLE datasets (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE counters (name TEXT PRIMARY KEY NOT NULL, next INTEGER NOT NULL);
+                INSERT INTO counters (name, next) VALUES ('rowid', 0);
+                INSERT INTO settings (key, value) VALUES ('current_branch', 'main');
+                """)
+        }
+        return migrator
+    }
+
+    private func decodeRef(_ row: Row) throws -> Ref {
+        Ref(name: row["name"], kind: Ref.Kind(rawValue: row["kind"]) ?? .branch, commit: try ObjectID(hex: row["commit_id"]))
+    }
+
+    public func ref(named name: String) async throws -> Ref? {
+        let row = try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM refs WHERE name = ?", arguments: [name]) }
+        return try row.map(decodeRef)
+    }
+
+    public func refs(kind: Ref.Kind?) async throws -> [Ref] {
+        let rows = try await pool.read { db in
+            if let kind {
+                return try Row.fetchAll(db, sql: "SELECT * FROM refs WHERE kind = ? ORDER BY name", arguments: [kind.rawValue])
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM refs ORDER BY name")
+        }
+        return try rows.map(decodeRef)
+    }
+
+    public func createRef(_ ref: Ref) async throws {
+        try Ref.validate(ref.name)
+        try await pool.write { db in
+            if try Row.fetchOne(db, sql: "SELECT 1 FROM refs WHERE name = ?", arguments: [ref.name]) != nil {
+                throw StorageError.refExists(ref.name)
+            }
+            try db.execute(sql: "INSERT INTO refs (name, kind, commit_id, updated_at) VALUES (?, ?, ?, ?)",
+                           arguments: [ref.name, ref.kind.rawValue, ref.commit.hex, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func compareAndSwap(branch: String, expected: ObjectID?, new: ObjectID) async throws {
+        try await pool.write { db in
+            let current = try String.fetchOne(db, sql: "SELECT commit_id FROM refs WHERE name = ? AND kind = 'branch'", arguments: [branch])
+            FailPoint.hit("ref-transaction")
+            guard current == expected?.hex else {
+                throw StorageError.refConflict(branch: branch, expected: expected?.hex, actual: current)
+            }
+            if expected == nil {
+                try Ref.validate(branch)
+                try db.execute(sql: "INSERT INTO refs (name, kind, commit_id, updated_at) VALUES (?, 'branch', ?, ?)",
+                               arguments: [branch, new.hex, Date().timeIntervalSince1970])
+            } else {
+                try db.execute(sql: "UPDATE refs SET commit_id = ?, updated_at = ? WHERE name = ? AND commit_id = ?",
+                               arguments: [new.hex, Date().timeIntervalSince1970, branch, expected?.hex])
+            }
+        }
+    }
+
+    public func deleteRef(named name: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM refs WHERE name = ?", arguments: [name])
+            if db.changesCount == 0 { throw StorageError.refNotFound(name) }
+        }
+    }
+
+    public func currentBranch() async throws -> String {
+        try await setting("current_branch") ?? "main"
+    }
+
+    public func setCurrentBranch(_ name: String) async throws {
+        try await setSetting("current_branch", name)
+    }
+
+    public func allocateRowIDs(_ count: Int) async throws -> Range<UInt64> {
+        try await pool.write { db in
+            let start = try Int64.fetchOne(db, sql: "SELECT next FROM counters WHERE name = 'rowid'") ?? 0
+            try db.execute(sql: "UPDATE counters SET next = ? WHERE name = 'rowid'", arguments: [start + Int64(count)])
+            return UInt64(start)..<UInt64(start + Int64(count))
+        }
+    }
+
+    public func registerDataset(_ name: String, createdBy commit: ObjectID) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO datasets (name, created_by, created_at) VALUES (?, ?, ?)",
+                           arguments: [name, commit.hex, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func registeredDatasets() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM datasets ORDER BY name") }
+    }
+
+    public func setting(_ key: String) async throws -> String? {
+        try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
+    }
+
+    public func setSetting(_ key: String, _ value: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                           arguments: [key, value])
+        }
+    }
+}

@@ -1,0 +1,26 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Crash-testing hooks. With `LOAM_FAILPOINT=NAME:N` the process kills
+/// itself with SIGKILL the Nth time it reaches the point `NAME`
+/// (`any:N` counts every point), so tests can stop a write at each durable
+/// step and check that the repository is exactly as it was before.
+public enum FailPoint {
+    private static let target: (name: String, count: Int)? = {
+        guard let raw = getenv("LOAM_FAILPOINT") else { return nil }
+        let parts = String(cString: raw).split(separator: ":")
+        guard parts.count == 2, let n = Int(parts[1]) else { return nil }
+        return (String(parts[0]), n)
+    }()
+    nonisolated(unsafe) private static var hits = 0
+
+    @inline(__always) public static func hit(_ name: StaticString) {
+        guard let target else { return }
+        guard target.name == "any" || target.name == "\(name)" else { return }
+        hits += 1
+        if hits == target.count { kill(getpid(), SIGKILL) }
+    }
+}

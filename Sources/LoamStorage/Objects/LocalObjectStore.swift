@@ -1,0 +1,100 @@
+import Crypto
+import Foundation
+import LoamFormat
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Objects as files under `objects/ab/cdef…` in a local folder, written to
+/// `tmp/`, fsynced and renamed into place so a reader never sees a partial object.
+public struct LocalObjectStore: ObjectStore {
+    public let root: URL
+    private var objects: URL { root.appendingPathComponent("objects") }
+    private var temporary: URL { root.appendingPathComponent("tmp") }
+
+    public init(root: URL) throws {
+        self.root = root
+        for dir in [root.appendingPathComponent("objects"), root.appendingPathComponent("tmp")] {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        }
+    }
+
+    public func path(_ id: ObjectID) -> URL {
+        let hex = id.hex
+        return objects.appendingPathComponent(String(hex.prefix(2))).appendingPathComponent(String(hex.dropFirst(2)))
+    }
+
+    public func stage() throws -> StagedObject {
+        try StagedObject(url: temporary.appendingPathComponent(UUID().uuidString + ".tmp"))
+    }
+
+    public func put(_ bytes: [UInt8]) async throws -> ObjectID {
+        var staged = try stage()
+        do {
+            try staged.write(bytes)
+            return try await publish(staged)
+        } catch {
+            staged.discard()
+            throw error
+        }
+    }
+
+    public func publish(_ staged: StagedObject) async throws -> ObjectID {
+        let id = try staged.seal()
+        FailPoint.hit("object-sealed")
+        let destination = path(id)
+        if FileManager.default.fileExists(atPath: destination.path) {
+            staged.discard()
+            return id
+        }
+        let folder = destination.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        guard rename(staged.url.path, destination.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            staged.discard()
+            throw StorageError.io("cannot move object into \(destination.path): \(reason)")
+        }
+        Self.syncDirectory(folder)
+        FailPoint.hit("object-published")
+        return id
+    }
+
+    /// Makes a rename durable: the directory entry must reach the disk too.
+    static func syncDirectory(_ url: URL) {
+        let fd = open(url.path, O_RDONLY)
+        if fd >= 0 { _ = fsync(fd); close(fd) }
+    }
+
+    public func get(_ id: ObjectID) async throws -> ByteView {
+        let file = path(id).path
+        guard FileManager.default.fileExists(atPath: file) else { throw StorageError.objectNotFound(id.hex) }
+        return ByteView(storage: try ByteStorage.map(path: file))
+    }
+
+    public func contains(_ id: ObjectID) async throws -> Bool {
+        FileManager.default.fileExists(atPath: path(id).path)
+    }
+
+    public func ids(withPrefix prefix: String) async throws -> [ObjectID] {
+        let lower = prefix.lowercased()
+        guard lower.count >= 4, lower.allSatisfy(\.isHexDigit) else { return [] }
+        let folder = objects.appendingPathComponent(String(lower.prefix(2)))
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let rest = lower.dropFirst(2)
+        return names.filter { $0.hasPrefix(rest) }.compactMap { try? ObjectID(hex: String(lower.prefix(2)) + $0) }.sorted()
+    }
+
+    public func delete(_ id: ObjectID) async throws {
+        try? FileManager.default.removeItem(at: path(id))
+    }
+
+    /// Removes temporary files left by writers that died (they were never published).
+    public func removeStaleTemporaryFiles(olderThan age: TimeInterval) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
+        for name in names {
+            let url = temporary.appendingPathComponent(name)
+            let modified = (try? FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date) ?? Date()
+            if Date().timeIntervalSince(modified) > age { try? FileManager.default.removeItem(at: url) }
+        }
+    }
+}

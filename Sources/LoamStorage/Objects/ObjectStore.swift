@@ -1,0 +1,29 @@
+import LoamFormat
+
+/// Immutable, content-addressed objects: fragments, deletion vectors,
+/// manifests and commits. An object is written once and never changed.
+///
+/// ```swift
+/// let store = try LocalObjectStore(root: repo.appendingPathComponent(".loam"))
+/// let id = try await store.put(Array("hello".utf8))
+/// let bytes = try await store.get(id)        // memory-mapped
+/// ```
+///
+/// Large objects are written through a `StagedObject` (a temporary file
+/// hashed as it is written) and published with `publish(_:)`, so a fragment
+/// never has to sit in memory whole. An S3 implementation uploads the staged
+/// file with a conditional put.
+public protocol ObjectStore: Sendable {
+    /// Writes `bytes` as an object (a no-op when it exists) and returns its id.
+    func put(_ bytes: [UInt8]) async throws -> ObjectID
+    /// A temporary file to stream a large object into.
+    func stage() throws -> StagedObject
+    /// Makes a staged object durable and visible under its hash.
+    func publish(_ staged: StagedObject) async throws -> ObjectID
+    /// The object's bytes; memory-mapped where the store is local.
+    func get(_ id: ObjectID) async throws -> ByteView
+    func contains(_ id: ObjectID) async throws -> Bool
+    /// Ids starting with `prefix` (at least 4 hex digits).
+    func ids(withPrefix prefix: String) async throws -> [ObjectID]
+    func delete(_ id: ObjectID) async throws
+}

@@ -1,0 +1,54 @@
+import Crypto
+import Foundation
+import LoamFormat
+
+/// A temporary file that hashes what is written to it; the IPC writer
+/// streams fragments into one, then the store publishes it under its hash.
+public final class StagedObject: ByteSink {
+    public let url: URL
+    private let handle: FileHandle
+    private var hasher = SHA256()
+    private var pending: [UInt8] = []
+    public private(set) var byteCount = 0
+
+    init(url: URL) throws {
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw StorageError.io("cannot create temporary file \(url.path): check that the repository is writable")
+        }
+        self.url = url
+        handle = try FileHandle(forWritingTo: url)
+        pending.reserveCapacity(1 << 20)
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        hasher.update(bufferPointer: bytes)
+        byteCount += bytes.count
+        if pending.count + bytes.count > 1 << 20 { try flush() }
+        if bytes.count >= 1 << 20 {
+            try handle.write(contentsOf: bytes)
+        } else {
+            pending.append(contentsOf: bytes)
+        }
+    }
+
+    private func flush() throws {
+        if !pending.isEmpty {
+            try handle.write(contentsOf: pending)
+            pending.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Flushes, fsyncs and closes the file; returns the content hash.
+    func seal() throws -> ObjectID {
+        try flush()
+        try handle.synchronize()
+        try handle.close()
+        return ObjectID(digest: hasher.finalize())
+    }
+
+    /// Removes the temporary file (after publishing or on failure).
+    public func discard() {
+        try? handle.close()
+        try? FileManager.default.removeItem(at: url)
+    }
+}

@@ -1,0 +1,26 @@
+/// Errors from the object store and the catalog.
+public enum StorageError: Error, CustomStringConvertible, Equatable {
+    case objectNotFound(String)
+    case invalidObjectID(String)
+    case ambiguousPrefix(String, [String])
+    case refNotFound(String)
+    case refExists(String)
+    /// A branch moved between reading it and committing: `actual` is the other writer's commit.
+    case refConflict(branch: String, expected: String?, actual: String?)
+    case invalidRefName(String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .objectNotFound(let id): return "object \(id) is missing from the repository (run `loam fsck` once it exists, or restore the .loam/objects folder)"
+        case .invalidObjectID(let s): return "'\(s)' is not an object id (64 hexadecimal digits)"
+        case .ambiguousPrefix(let p, let ids): return "'\(p)' matches \(ids.count) commits (\(ids.prefix(4).map { String($0.prefix(12)) }.joined(separator: ", "))); give more digits"
+        case .refNotFound(let name): return "no branch or tag named '\(name)'"
+        case .refExists(let name): return "a branch or tag named '\(name)' already exists"
+        case .refConflict(let branch, _, let actual):
+            return "branch '\(branch)' moved to \(actual.map { String($0.prefix(12)) } ?? "nothing") while this write was running; nothing was committed — run the write again"
+        case .invalidRefName(let name): return "'\(name)' is not a valid branch or tag name (use letters, digits, '.', '_', '-', '/'; no '..', '~', '^', ':' or spaces)"
+        case .io(let m): return m
+        }
+    }
+}

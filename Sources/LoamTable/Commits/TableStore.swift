@@ -1,0 +1,96 @@
+import Foundation
+import LoamStorage
+
+/// Reads and writes commits and manifests, and resolves refs to commits.
+///
+/// ```swift
+/// let tables = TableStore(objects: objects, meta: meta)
+/// let id = try await tables.resolve("main~2")
+/// let commit = try await tables.commit(id)
+/// ```
+public struct TableStore: Sendable {
+    public let objects: any ObjectStore
+    public let meta: any MetaStore
+
+    public init(objects: any ObjectStore, meta: any MetaStore) {
+        self.objects = objects
+        self.meta = meta
+    }
+
+    public func commit(_ id: ObjectID) async throws -> Commit {
+        let data = try await objects.get(id)
+        let commit = try CanonicalJSON.decode(Commit.self, from: data.buffer, what: "commit \(id.short)")
+        guard commit.kind == "commit" else { throw TableError.corrupt("object \(id.short) is a \(commit.kind), not a commit") }
+        return commit
+    }
+
+    public func manifest(_ id: ObjectID) async throws -> Manifest {
+        let data = try await objects.get(id)
+        return try CanonicalJSON.decode(Manifest.self, from: data.buffer, what: "manifest \(id.short)")
+    }
+
+    public func save(_ commit: Commit) async throws -> ObjectID {
+        try await objects.put(try CanonicalJSON.encode(commit))
+    }
+
+    public func save(_ manifest: Manifest) async throws -> ObjectID {
+        try await objects.put(try CanonicalJSON.encode(manifest))
+    }
+
+    /// Resolves `HEAD`, a branch, a tag, a full or abbreviated (≥ 4 digits)
+    /// commit hash, each optionally followed by `~N` or `^` (first parents).
+    public func resolve(_ spec: String) async throws -> ObjectID {
+        var base = Substring(spec)
+        var back = 0
+        while let last = base.last {
+            if last == "^" {
+                back += 1
+                base = base.dropLast()
+            } else if let tilde = base.lastIndex(of: "~") {
+                let digits = base[base.index(after: tilde)...]
+                guard digits.isEmpty || digits.allSatisfy(\.isNumber), let n = digits.isEmpty ? 1 : Int(digits) else { break }
+                back += n
+                base = base[..<tilde]
+            } else {
+                break
+            }
+        }
+        var id = try await resolveBase(String(base), original: spec)
+        for step in 0..<back {
+            let commit = try await commit(id)
+            guard let parent = commit.parents.first else {
+                throw TableError.invalidArgument("'\(spec)' goes back \(back) commits, but the history ends after \(step) (see `loam log`)")
+            }
+            id = parent
+        }
+        return id
+    }
+
+    private func resolveBase(_ name: String, original: String) async throws -> ObjectID {
+        if name == "HEAD" || name.isEmpty {
+            let branch = try await meta.currentBranch()
+            guard let ref = try await meta.ref(named: branch) else { throw TableError.unknownRef(branch) }
+            return ref.commit
+        }
+        if let ref = try await meta.ref(named: name) { return ref.commit }
+        if name.count >= 4, name.allSatisfy(\.isHexDigit) {
+            var commits: [ObjectID] = []
+            for id in try await objects.ids(withPrefix: name) where (try? await commit(id)) != nil { commits.append(id) }
+            if commits.count == 1 { return commits[0] }
+            if commits.count > 1 { throw StorageError.ambiguousPrefix(name, commits.map(\.hex)) }
+        }
+        throw TableError.unknownRef(original)
+    }
+
+    /// Commits reachable from `start` by first parents, newest first.
+    public func history(from start: ObjectID, limit: Int = .max) async throws -> [(id: ObjectID, commit: Commit)] {
+        var result: [(ObjectID, Commit)] = []
+        var next: ObjectID? = start
+        while let id = next, result.count < limit {
+            let commit = try await commit(id)
+            result.append((id, commit))
+            next = commit.parents.first
+        }
+        return result
+    }
+}

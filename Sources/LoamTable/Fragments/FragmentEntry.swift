@@ -1,0 +1,22 @@
+import LoamStorage
+
+/// One immutable fragment as a manifest lists it.
+///
+/// The fragment object is an Arrow IPC file whose column 0 is `_rowid` and
+/// whose column `i + 1` holds the dataset column with id `columnIDs[i]`.
+public struct FragmentEntry: Codable, Hashable, Sendable {
+    public var object: ObjectID
+    /// Physical rows in the file, deleted ones included.
+    public var rows: Int
+    public var columnIDs: [Int]
+    /// A deletion vector object (Arrow IPC, one uint32 column of row offsets), if any row is deleted.
+    public var deletions: ObjectID?
+    public var deletedRows: Int
+    public var minRowID: UInt64
+    public var maxRowID: UInt64
+    /// Zone maps keyed by column id (as a string, for JSON).
+    public var statistics: [String: ColumnStatistics]
+    public var bytes: Int
+
+    public var liveRows: Int { rows - deletedRows }
+}

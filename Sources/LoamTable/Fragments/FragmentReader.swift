@@ -1,0 +1,68 @@
+import LoamFormat
+import LoamStorage
+
+/// A fragment read for a dataset's current schema: columns in the order
+/// asked for (nulls for columns the fragment predates), the row ids, and
+/// which physical rows are live.
+public struct FragmentData: Sendable {
+    public let entry: FragmentEntry
+    public let rowIDs: ArrowArray
+    public let columns: [ArrowArray]
+    /// Physical offsets of live rows; nil when no row is deleted.
+    public let live: [Int]?
+
+    public var liveCount: Int { live?.count ?? rowIDs.length }
+
+    /// The physical offset of the `i`th live row.
+    @inline(__always) public func physical(_ i: Int) -> Int { live?[i] ?? i }
+
+    /// The live rows only, as new arrays (copies when rows were deleted).
+    public func compacted() -> (rowIDs: ArrowArray, columns: [ArrowArray]) {
+        guard let live else { return (rowIDs, columns) }
+        return (rowIDs.take(live), columns.map { $0.take(live) })
+    }
+}
+
+/// Maps fragments from the object store and lines their columns up with a schema.
+public struct FragmentReader: Sendable {
+    public let objects: any ObjectStore
+
+    public init(objects: any ObjectStore) { self.objects = objects }
+
+    /// Reads `entry`, projecting the columns with ids `columnIDs` (typed by `schema`).
+    public func read(_ entry: FragmentEntry, schema: TableSchema, columnIDs: [Int]) async throws -> FragmentData {
+        let reader = try IPCReader(data: try await objects.get(entry.object))
+        guard reader.batchCount >= 1 else { throw TableError.corrupt("fragment \(entry.object.short) holds no record batch") }
+        let batch = try reader.batchCount == 1 ? reader.batch(0) : concatenated(reader)
+        guard batch.length == entry.rows, batch.columns.count == entry.columnIDs.count + 1 else {
+            throw TableError.corrupt("fragment \(entry.object.short) does not match its manifest entry")
+        }
+        var columns: [ArrowArray] = []
+        for id in columnIDs {
+            if let position = entry.columnIDs.firstIndex(of: id) {
+                columns.append(batch.columns[position + 1])
+            } else {
+                guard let spec = schema.columns.first(where: { $0.id == id }) else {
+                    throw TableError.corrupt("column id \(id) is not in the schema")
+                }
+                columns.append(ArrowArray.nulls(type: try spec.field().type, count: entry.rows))
+            }
+        }
+        var live: [Int]?
+        if let deletions = entry.deletions {
+            live = try DeletionVector(decoding: try await objects.get(deletions)).liveOffsets(rows: entry.rows)
+        }
+        return FragmentData(entry: entry, rowIDs: batch.columns[0], columns: columns, live: live)
+    }
+
+    private func concatenated(_ reader: IPCReader) throws -> RecordBatch {
+        let batches = try reader.batches()
+        var columns: [ArrowArray] = []
+        for c in 0..<reader.schema.fields.count {
+            let builder = ArrayBuilder(type: reader.schema.fields[c].type)
+            for batch in batches { for row in 0..<batch.length { try builder.append(batch.columns[c].value(at: row)) } }
+            columns.append(builder.finish())
+        }
+        return RecordBatch(schema: reader.schema, columns: columns)
+    }
+}

@@ -1,0 +1,33 @@
+import LoamFormat
+
+/// A dataset's logical schema: columns with stable ids. Fragments store
+/// columns by id, so renaming or dropping a column rewrites no fragment, and
+/// a column added later reads as null in older fragments.
+public struct TableSchema: Codable, Hashable, Sendable {
+    public var columns: [ColumnSpec]
+    public var nextColumnID: Int
+    public var metadata: [String: String]?
+
+    public init(fields: [Field], metadata: [String: String] = [:]) {
+        columns = fields.enumerated().map { ColumnSpec(field: $0.element, id: $0.offset + 1) }
+        nextColumnID = fields.count + 1
+        self.metadata = metadata.isEmpty ? nil : metadata
+    }
+
+    /// The Arrow schema users see (without `_rowid`).
+    public func arrowSchema() throws -> Schema {
+        Schema(fields: try columns.map { try $0.field() }, metadata: metadata ?? [:])
+    }
+
+    public var names: [String] { columns.map(\.name) }
+
+    public func columnID(_ name: String) -> Int? { columns.first { $0.name == name }?.id }
+}
+
+/// The pseudo-column every fragment starts with: the row's stable identity.
+public enum RowID {
+    public static let name = "_rowid"
+    public static let field = Field(name: name, type: .uint64, nullable: false)
+    /// Field metadata key carrying a column's stable id inside a fragment.
+    public static let fieldIDKey = "loam.field_id"
+}

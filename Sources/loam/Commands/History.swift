@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Loam
+import LoamStorage
+import LoamTable
+
+private func dateText(_ commit: Commit) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: commit.date)
+}
+
+private func commitJSON(_ id: ObjectID, _ commit: Commit) -> String {
+    let tree = commit.tree.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)):\"\($0.value.hex)\"" }.joined(separator: ",")
+    return "{\"commit\":\"\(id.hex)\",\"parents\":[\(commit.parents.map { "\"\($0.hex)\"" }.joined(separator: ","))],"
+        + "\"author\":\(JSONText.quote(commit.author)),\"message\":\(JSONText.quote(commit.message)),"
+        + "\"time\":\"\(dateText(commit))\",\"tree\":{\(tree)}}"
+}
+
+struct Log: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the commit history, newest first.")
+
+    @OptionGroup var repository: RepositoryOptions
+    @Option(name: .short, help: "At most N commits.") var n: Int?
+    @Option(help: "Start from this ref (default: HEAD).") var ref = "HEAD"
+    @Flag(help: "One line per commit.") var oneline = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let repo = try repository.open()
+            let history = try await repo.log(from: ref, limit: n ?? .max)
+            var labels: [ObjectID: [String]] = [:]
+            for ref in try await repo.meta.refs(kind: nil) { labels[ref.commit, default: []].append(ref.kind == .tag ? "tag: \(ref.name)" : ref.name) }
+            if json {
+                printJSON("[" + history.map { commitJSON($0.id, $0.commit) }.joined(separator: ",") + "]")
+                return
+            }
+            for (id, commit) in history {
+                let decoration = labels[id].map { " (" + $0.joined(separator: ", ") + ")" } ?? ""
+                if oneline {
+                    print("\(id.short)\(decoration) \(commit.message)")
+                } else {
+                    print("commit \(id.hex)\(decoration)")
+                    print("Author: \(commit.author)")
+                    print("Date:   \(dateText(commit))")
+                    print("")
+                    for line in commit.message.split(separator: "\n", omittingEmptySubsequences: false) { print("    \(line)") }
+                    print("")
+                }
+            }
+        }
+    }
+}
+
+struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a commit: metadata and what it changed per dataset.")
+
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "The commit (any ref).") var commit: String = "HEAD"
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let repo = try repository.open()
+            let id = try await repo.resolve(commit)
+            let current = try await repo.tables.commit(id)
+            let changes = try await repo.changes(in: id)
+            if json {
+                let list = changes.map { "{\"dataset\":\(JSONText.quote($0.dataset)),\"change\":\"\($0.kind.rawValue)\",\"rows_before\":\($0.rowsBefore),\"rows_after\":\($0.rowsAfter)}" }
+                var base = commitJSON(id, current)
+                base.removeLast()
+                printJSON(base + ",\"changes\":[" + list.joined(separator: ",") + "]}")
+                return
+            }
+            print("commit \(id.hex)")
+            if !current.parents.isEmpty { print("Parents: \(current.parents.map(\.short).joined(separator: " "))") }
+            print("Author: \(current.author)")
+            print("Date:   \(dateText(current))")
+            print("")
+            for line in current.message.split(separator: "\n", omittingEmptySubsequences: false) { print("    \(line)") }
+            print("")
+            for change in changes {
+                let delta = change.rowsAfter - change.rowsBefore
+                print("  \(change.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(change.dataset): \(change.rowsBefore) → \(change.rowsAfter) rows (\(delta >= 0 ? "+" : "")\(delta))")
+            }
+            if changes.isEmpty { print("  (no dataset changed)") }
+        }
+    }
+}
+
+struct Tag: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Name a commit with a tag.")
+
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "The tag name.") var name: String
+    @Argument(help: "What to tag (default: HEAD).") var ref = "HEAD"
+
+    func run() async throws {
+        try await reportingErrors {
+            let id = try await repository.open().tag(name, at: ref)
+            print("Tagged \(id.short) as \(name)")
+        }
+    }
+}
+
+struct Tags: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List tags.")
+
+    @OptionGroup var repository: RepositoryOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let tags = try await repository.open().tags()
+            if json {
+                printJSON("[" + tags.map { "{\"name\":\(JSONText.quote($0.name)),\"commit\":\"\($0.commit.hex)\"}" }.joined(separator: ",") + "]")
+            } else {
+                for tag in tags { print("\(tag.name)\t\(tag.commit.short)") }
+            }
+        }
+    }
+}

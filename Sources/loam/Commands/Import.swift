@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Loam
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import a CSV, JSONL or Arrow file, or a folder of files, as one commit.",
+        discussion: """
+            A new dataset takes the input's columns, with types inferred from the first 10,000 rows \
+            unless --schema declares them. Importing into an existing dataset appends rows, checking \
+            that the columns fit. A folder becomes one row per file: path, label (parent folder name), \
+            bytes, media_type, size.
+            """)
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Argument(help: "The file or folder to import.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "The dataset to create or append to.")
+    var dataset: String
+
+    @Option(help: "Input format: csv, jsonl, arrow or folder (default: from the name).")
+    var format: String?
+
+    @Option(help: "Column types, e.g. 'id:int64,score:float64,emb:fixed_size_list<float32, 16>'.")
+    var schema: String?
+
+    @Option(help: "CSV field delimiter (one character; 'tab' for tabs).")
+    var delimiter: String = ","
+
+    @Option(name: .shortAndLong, help: "The commit message.")
+    var message: String?
+
+    @Option(help: "Rows per fragment.")
+    var fragmentRows: Int = 65_536
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "No progress bar.")
+    var quiet = false
+
+    func validate() throws {
+        if let format, ImportFormat(rawValue: format) == nil {
+            throw ValidationError("--format must be one of: \(ImportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if delimiter != "tab" && delimiter.utf8.count != 1 { throw ValidationError("--delimiter must be one character (or 'tab')") }
+        if fragmentRows < 1 { throw ValidationError("--fragment-rows must be at least 1") }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let repo = try repository.open()
+            var options = ImportOptions(format: format.flatMap(ImportFormat.init(rawValue:)), schema: schema, message: message)
+            options.delimiter = delimiter == "tab" ? 9 : delimiter.utf8.first!
+            options.fragmentRows = fragmentRows
+            let bar = ProgressBar(label: (input as NSString).lastPathComponent, enabled: !quiet && !json && isatty(2) == 1)
+            options.progress = { done, total in bar.update(done: done, total: total) }
+            let result = try await repo.importData(from: input, into: dataset, options: options)
+            bar.finish()
+            if json {
+                printJSON("{\"commit\":\"\(result.commit.hex)\",\"dataset\":\(JSONText.quote(result.dataset)),\"rows\":\(result.rows),\"fragments\":\(result.fragments),\"created\":\(result.created)}")
+            } else {
+                print("\(result.created ? "Created" : "Appended to") dataset \(result.dataset): \(result.rows) rows in \(result.fragments) fragment\(result.fragments == 1 ? "" : "s") (commit \(result.commit.short))")
+            }
+        }
+    }
+}
+
+/// A one-line progress bar on standard error, redrawn at most 10 times a second.
+final class ProgressBar: @unchecked Sendable {
+    private let label: String
+    private let enabled: Bool
+    private var last = Date.distantPast
+    private let started = Date()
+    private let lock = NSLock()
+
+    init(label: String, enabled: Bool) {
+        self.label = label
+        self.enabled = enabled
+    }
+
+    func update(done: Int, total: Int) {
+        guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        guard Date().timeIntervalSince(last) > 0.1 || done >= total else { return }
+        last = Date()
+        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 0
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let rate = Double(done) / max(Date().timeIntervalSince(started), 0.001) / 1e6
+        let line = String(format: "\r%@ [%@%@] %3.0f%% %.1f/%.1f MB %.0f MB/s", label,
+                          String(repeating: "#", count: filled), String(repeating: "-", count: width - filled),
+                          fraction * 100, Double(done) / 1e6, Double(total) / 1e6, rate)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Loam
+
+@main
+struct LoamCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loam",
+        abstract: "A versioned database for AI training data.",
+        discussion: """
+            The repository is found like Git finds one: --repo PATH, else the LOAM_REPO \
+            environment variable, else the current folder or its nearest parent holding .loam/.
+            Refs: a branch, a tag, a commit hash (or its first 4+ digits), HEAD, each with ~N.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            Init.self, Import.self, Datasets.self, Schema.self, Head.self, Count.self, Export.self,
+            Delete.self, Update.self, Alter.self, Drop.self, Log.self, Show.self, Tag.self, Tags.self,
+        ]
+    )
+}
+
+/// `--repo`, shared by every command that works in a repository.
+struct RepositoryOptions: ParsableArguments {
+    @Option(name: .long, help: "The repository folder (default: LOAM_REPO, else the current folder or a parent).")
+    var repo: String?
+
+    func open() throws -> Repository {
+        if let repo { return try Repository.open(at: URL(fileURLWithPath: repo)) }
+        if let env = ProcessInfo.processInfo.environment["LOAM_REPO"], !env.isEmpty {
+            return try Repository.open(at: URL(fileURLWithPath: env))
+        }
+        return try Repository.discover(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+    }
+}
+
+/// Runs a command body, turning library errors into one line on standard
+/// error and exit status 1 (usage errors stay ArgumentParser's, status 64).
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("loam: error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func printJSON(_ text: String) { print(text) }
+
+func writeError(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
