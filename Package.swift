@@ -35,6 +35,6 @@ let package = Package(
         .testTarget(name: "LoamFormatTests", dependencies: ["LoamFormat", "LoamTestSupport"]),
         .testTarget(name: "LoamStorageTests", dependencies: ["LoamStorage", "LoamTestSupport"]),
         .testTarget(name: "LoamTableTests", dependencies: ["LoamTable", "LoamFormat", "LoamStorage", "LoamTestSupport"]),
-        .testTarget(name: "LoamTests", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamTestSupport"]),
+        .testTarget(name: "LoamTests", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamStorage", "LoamTestSupport"]),
     ]
 )

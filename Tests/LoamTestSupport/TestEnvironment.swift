@@ -68,3 +68,26 @@ public struct TestSetupError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension TestEnvironment {
+    /// The `loam` executable: `LOAM_BIN`, else the debug build.
+    public static var loamBinary: String {
+        if let path = ProcessInfo.processInfo.environment["LOAM_BIN"], !path.isEmpty { return path }
+        return packageRoot.appendingPathComponent(".build/debug/loam").path
+    }
+
+    /// Runs `loam ARGS --repo REPO`-style commands with the repository in `LOAM_REPO`.
+    public static func loam(_ arguments: [String], repo: URL, environment: [String: String] = [:]) throws -> ProcessResult {
+        var env = environment
+        env["LOAM_REPO"] = repo.path
+        return try run(loamBinary, arguments, environment: env)
+    }
+
+    /// Writes `text` to `name` inside `dir` and returns its path.
+    @discardableResult
+    public static func write(_ text: String, to name: String, in dir: URL) throws -> String {
+        let url = dir.appendingPathComponent(name)
+        try Data(text.utf8).write(to: url)
+        return url.path
+    }
+}

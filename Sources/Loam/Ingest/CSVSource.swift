@@ -1,7 +1,8 @@
 import LoamFormat
 
 /// CSV with a header row. Column types come from `declared` where given,
-/// otherwise they are inferred from the first `inferenceRows` records.
+/// otherwise they are inferred from the first `inferenceRows` records;
+/// every name in `required` (the user's `--schema`) must be in the header.
 /// An unquoted empty field is null; a quoted one ("") is an empty string.
 final class CSVSource: RecordSource {
     let schema: Schema
@@ -14,7 +15,7 @@ final class CSVSource: RecordSource {
     var bytesRead: Int { tokenizer.bytesRead }
     var totalBytes: Int { tokenizer.totalBytes }
 
-    init(path: String, delimiter: UInt8, declared: [String: ArrowType], inferenceRows: Int = 10_000) throws {
+    init(path: String, delimiter: UInt8, declared: [String: ArrowType], required: Set<String>, inferenceRows: Int = 10_000) throws {
         tokenizer = try CSVTokenizer(path: path, delimiter: delimiter)
         var header = CSVTokenizer.Record()
         guard try tokenizer.next(into: &header) else {
@@ -35,7 +36,7 @@ final class CSVSource: RecordSource {
             }
             names.append(name)
         }
-        for name in declared.keys where !names.contains(name) {
+        for name in required.sorted() where !names.contains(name) {
             throw LoamError.invalidArgument("--schema names column '\(name)', which \(path) lacks (its header: \(names.joined(separator: ", ")))")
         }
         var inference = [CSVColumnInference](repeating: CSVColumnInference(), count: names.count)

@@ -98,6 +98,13 @@ public struct DatasetChange: Sendable, Equatable {
     public let kind: Kind
     public let rowsBefore: Int
     public let rowsAfter: Int
+
+    public init(dataset: String, kind: Kind, rowsBefore: Int, rowsAfter: Int) {
+        self.dataset = dataset
+        self.kind = kind
+        self.rowsBefore = rowsBefore
+        self.rowsAfter = rowsAfter
+    }
 }
 
 extension Repository {

@@ -61,7 +61,8 @@ extension Repository {
                 }
                 types[name] = type
             }
-            let source = try makeSource(format: format, path: path, declared: types, delimiter: options.delimiter)
+            let source = try makeSource(format: format, path: path, declared: types, required: Set(declared.map(\.name)),
+                                        delimiter: options.delimiter)
             var manifest = existing ?? Manifest(schema: TableSchema(fields: source.schema.fields, metadata: source.schema.metadata))
             let columnIDs = try Self.columnMapping(source.schema, onto: manifest.schema, dataset: dataset, file: path)
             let fields = source.schema.fields
@@ -79,9 +80,10 @@ extension Repository {
         return ImportResult(commit: id, dataset: dataset, rows: rows, fragments: fragments, created: created)
     }
 
-    private func makeSource(format: ImportFormat, path: String, declared: [String: ArrowType], delimiter: UInt8) throws -> RecordSource {
+    private func makeSource(format: ImportFormat, path: String, declared: [String: ArrowType], required: Set<String>,
+                            delimiter: UInt8) throws -> RecordSource {
         switch format {
-        case .csv: return try CSVSource(path: path, delimiter: path.lowercased().hasSuffix(".tsv") && delimiter == UInt8(ascii: ",") ? 9 : delimiter, declared: declared)
+        case .csv: return try CSVSource(path: path, delimiter: path.lowercased().hasSuffix(".tsv") && delimiter == UInt8(ascii: ",") ? 9 : delimiter, declared: declared, required: required)
         case .jsonl: return try JSONLSource(path: path, declared: declared)
         case .arrow: return try ArrowSource(path: path)
         case .folder: return try FolderSource(path: path)

@@ -42,6 +42,12 @@ public struct ColumnStatistics: Codable, Hashable, Sendable {
     public var max: StatValue?
     public var nullCount: Int
 
+    public init(min: StatValue?, max: StatValue?, nullCount: Int) {
+        self.min = min
+        self.max = max
+        self.nullCount = nullCount
+    }
+
     /// Strings longer than this are not given min/max (the zone map stays small).
     static let maxStringBytes = 64
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Loam end to end on the embedded default: build, create a repository, import
+# the sample reviews, inspect, change, time-travel and export.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! dpkg -s libsqlite3-dev >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq libsqlite3-dev >/dev/null
+fi
+echo "== building loam (release; the first build takes a few minutes)"
+swift build -c release 2>&1 | tail -1
+loam="$PWD/.build/release/loam"
+demo="$PWD/quickstart-demo"
+rm -rf "$demo"
+step() { echo; echo "\$ loam $*"; "$loam" "$@"; }
+
+step init "$demo"
+export LOAM_REPO="$demo"
+step import examples/reviews.csv --dataset reviews -m "Import the sample reviews"
+step schema reviews
+step head reviews -n 5
+step count reviews
+step tag v1
+step delete reviews --where "label = 0" -m "Drop label 0"
+step update reviews --set label=4 --where "score > 0.95" -m "Relabel very confident reviews"
+step alter reviews add-column reviewer string
+step log --oneline
+step show HEAD~1
+echo; echo "Time travel: the same dataset at three versions"
+step count reviews --ref v1
+step count reviews --ref HEAD~2
+step count reviews
+step export reviews --ref v1 --format arrow -o "$demo/reviews-v1.arrow"
+step export reviews --format jsonl -o "$demo/reviews-now.jsonl"
+echo; echo "Done. The repository is in $demo; try: LOAM_REPO=$demo $loam --help"

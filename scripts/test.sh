@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every Loam test: installs what the tests need (SQLite headers, a Python
+# virtual environment with pyarrow), builds, and runs `swift test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! dpkg -s libsqlite3-dev >/dev/null 2>&1; then
+  echo "== installing libsqlite3-dev"
+  apt-get update -qq && apt-get install -y -qq libsqlite3-dev >/dev/null
+fi
+
+if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow" 2>/dev/null; then
+  echo "== creating .venv-test with pyarrow"
+  python3 -m venv .venv-test
+  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy
+fi
+export LOAM_PYTHON="$PWD/.venv-test/bin/python"
+
+echo "== building"
+swift build --build-tests
+export LOAM_BIN="$PWD/.build/debug/loam"
+
+echo "== testing"
+swift test --skip-build "$@"
