@@ -21,6 +21,10 @@ public enum FailPoint {
         guard let target else { return }
         guard target.name == "any" || target.name == "\(name)" else { return }
         hits += 1
-        if hits == target.count { kill(getpid(), SIGKILL) }
+        if hits == target.count {
+            let note = "loam: failpoint \(name) reached, killing\n"
+            _ = note.withCString { write(2, $0, strlen($0)) }
+            kill(getpid(), SIGKILL)
+        }
     }
 }

@@ -1,0 +1,79 @@
+import Foundation
+import LoamTestSupport
+import Testing
+
+@Suite struct CLITests {
+    @Test func commandsWorkTogetherAndPrintJSON() throws {
+        let dir = try TestEnvironment.temporaryDirectory("loam-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repo = dir.appendingPathComponent("repo")
+        let csv = try TestEnvironment.write("id,name\n1,a\n2,b\n", to: "a.csv", in: dir)
+        func loam(_ args: String...) throws -> TestEnvironment.ProcessResult {
+            let result = try TestEnvironment.run(TestEnvironment.loamBinary, args, directory: repo)
+            return result
+        }
+        #expect(try TestEnvironment.run(TestEnvironment.loamBinary, ["init", repo.path]).status == 0)
+        // Found from a subfolder, like git.
+        let sub = repo.appendingPathComponent("deep/er")
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+        let imported = try TestEnvironment.run(TestEnvironment.loamBinary, ["import", csv, "--dataset", "t", "--json"], directory: sub)
+        #expect(imported.status == 0, "\(imported.error)")
+        let result = try JSONSerialization.jsonObject(with: Data(imported.output.utf8)) as? [String: Any]
+        #expect(result?["rows"] as? Int == 2)
+
+        let schema = try JSONSerialization.jsonObject(with: Data(try loam("schema", "t", "--json").output.utf8)) as? [String: Any]
+        #expect((schema?["columns"] as? [[String: Any]])?.map { $0["type"] as? String } == ["int64", "string"])
+        let head = try loam("head", "t", "--json", "-n", "1")
+        #expect(head.output == "{\"id\":1,\"name\":\"a\"}\n")
+        #expect(try loam("count", "t", "--json").output == "{\"dataset\":\"t\",\"rows\":2}\n")
+        #expect(try loam("tag", "v1").status == 0)
+        #expect(try loam("delete", "t", "--where", "id = 1").status == 0)
+        let tags = try JSONSerialization.jsonObject(with: Data(try loam("tags", "--json").output.utf8)) as? [[String: Any]]
+        #expect(tags?.first?["name"] as? String == "v1")
+        let log = try JSONSerialization.jsonObject(with: Data(try loam("log", "--json").output.utf8)) as? [[String: Any]]
+        #expect(log?.map { $0["message"] as? String } == ["Delete from t where id = 1", "Import a.csv into t", "Initialize repository"])
+        let show = try JSONSerialization.jsonObject(with: Data(try loam("show", "HEAD", "--json").output.utf8)) as? [String: Any]
+        #expect((show?["changes"] as? [[String: Any]])?.first?["rows_after"] as? Int == 1)
+        let datasets = try JSONSerialization.jsonObject(with: Data(try loam("datasets", "--json", "--ref", "v1").output.utf8)) as? [[String: Any]]
+        #expect(datasets?.first?["rows"] as? Int == 2)
+        let exported = dir.appendingPathComponent("t.jsonl").path
+        #expect(try loam("export", "t", "--format", "jsonl", "-o", exported, "--ref", "v1").status == 0)
+        #expect(try String(contentsOfFile: exported, encoding: .utf8) == "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"b\"}\n")
+    }
+
+    @Test func errorsExitNonZeroWithOneClearLine() throws {
+        let dir = try TestEnvironment.temporaryDirectory("loam-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outside = try TestEnvironment.run(TestEnvironment.loamBinary, ["log"], directory: dir)
+        #expect(outside.status == 1)
+        #expect(outside.error.hasPrefix("loam: error: no Loam repository at"))
+        #expect(try TestEnvironment.run(TestEnvironment.loamBinary, ["init", dir.path]).status == 0)
+        let again = try TestEnvironment.run(TestEnvironment.loamBinary, ["init", dir.path])
+        #expect(again.status == 1 && again.error.contains("already a Loam repository"))
+        let missing = try TestEnvironment.loam(["import", "nope.csv", "-d", "t"], repo: dir)
+        #expect(missing.status == 1 && missing.error == "loam: error: no such file or folder: nope.csv\n")
+        let usage = try TestEnvironment.loam(["import", "x.csv"], repo: dir)
+        #expect(usage.status == 64 && usage.error.contains("--dataset"))
+        let badFormat = try TestEnvironment.loam(["export", "t", "--format", "parquet", "-o", "x"], repo: dir)
+        #expect(badFormat.status == 64)
+        let unknown = try TestEnvironment.loam(["head", "t"], repo: dir)
+        #expect(unknown.status == 1 && unknown.error.contains("unknown dataset 't'"))
+        let badRef = try TestEnvironment.loam(["show", "zzzz"], repo: dir)
+        #expect(badRef.status == 1 && badRef.error.contains("unknown ref 'zzzz'"))
+        let help = try TestEnvironment.run(TestEnvironment.loamBinary, ["--help"])
+        for command in ["init", "import", "datasets", "schema", "head", "count", "export", "log", "show", "tag", "tags"] {
+            #expect(help.output.contains("  \(command) "), "--help lacks \(command)")
+        }
+    }
+
+    @Test func progressBarStaysQuietWhenPiped() throws {
+        let dir = try TestEnvironment.temporaryDirectory("loam-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try TestEnvironment.run(TestEnvironment.loamBinary, ["init", dir.path]).status == 0)
+        let csv = try TestEnvironment.write("a\n" + (0..<5000).map { "\($0)\n" }.joined(), to: "a.csv", in: dir)
+        let result = try TestEnvironment.loam(["import", csv, "-d", "t", "--fragment-rows", "100"], repo: dir)
+        #expect(result.status == 0)
+        #expect(result.error.isEmpty, "progress output on a pipe: \(result.error)")
+        #expect(result.output == "Created dataset t: 5000 rows in 50 fragments (commit \(result.output.suffix(14).prefix(12)))\n")
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import LoamTestSupport
+import Testing
+
+/// Kills `loam` with SIGKILL at every durable step of a write, and at random
+/// moments, and checks that the repository is then exactly as before (or,
+/// for a random kill after the branch moved, exactly as after).
+@Suite(.serialized) struct CrashSafetyTests {
+    /// What a user can see of a repository: its log and the dataset's rows.
+    func visibleState(_ repo: URL) throws -> String {
+        let log = try TestEnvironment.loam(["log", "--json"], repo: repo)
+        let data = try TestEnvironment.loam(["export", "reviews", "--format", "csv", "-o", "-", "--rowid"], repo: repo)
+        let datasets = try TestEnvironment.loam(["datasets", "--json"], repo: repo)
+        #expect(log.status == 0 && data.status == 0 && datasets.status == 0, "repository unreadable: \(log.error) \(data.error)")
+        return log.output + data.output + datasets.output
+    }
+
+    func csv(rows: Range<Int>) -> String {
+        "id,text,label\n" + rows.map { "\($0),\"row \($0), quoted\",\($0 % 5)\n" }.joined()
+    }
+
+    func setUp() throws -> URL {
+        let dir = try TestEnvironment.temporaryDirectory("loam-crash")
+        #expect(try TestEnvironment.loam(["init", dir.path], repo: dir).status == 0)
+        try TestEnvironment.write(csv(rows: 0..<40), to: "first.csv", in: dir)
+        try TestEnvironment.write(csv(rows: 40..<100), to: "second.csv", in: dir)
+        let first = try TestEnvironment.loam(["import", dir.appendingPathComponent("first.csv").path, "-d", "reviews", "--fragment-rows", "16"], repo: dir)
+        #expect(first.status == 0, "\(first.error)")
+        return dir
+    }
+
+    /// Runs `arguments` killed at failpoint hit 1, 2, … until it completes; each kill must change nothing.
+    func killAtEveryPoint(_ arguments: [String], in repo: URL) throws -> Int {
+        let before = try visibleState(repo)
+        var point = 1
+        while true {
+            let result = try TestEnvironment.loam(arguments, repo: repo, environment: ["LOAM_FAILPOINT": "any:\(point)"])
+            if result.status == 0 { break }
+            #expect(result.status == 9, "expected SIGKILL at point \(point), got status \(result.status): \(result.error)")
+            // Once the branch has moved the write has landed whole; before that it must be invisible.
+            if result.error.contains("failpoint after-ref-swap") { break }
+            #expect(try visibleState(repo) == before, "killed at point \(point) (\(result.error)), the repository changed")
+            point += 1
+            if point > 200 { Issue.record("the write never completed"); break }
+        }
+        #expect(try visibleState(repo) != before, "the completed write changed nothing")
+        return point - 1
+    }
+
+    @Test func killedImportsDeletesAndUpdatesLeaveNoTrace() throws {
+        let repo = try setUp()
+        defer { try? FileManager.default.removeItem(at: repo) }
+        // 4 fragments × (sealed, published, counted) + manifest + commit + ref steps.
+        let importPoints = try killAtEveryPoint(["import", repo.appendingPathComponent("second.csv").path, "-d", "reviews", "--fragment-rows", "16"], in: repo)
+        #expect(importPoints >= 14)
+        let deletePoints = try killAtEveryPoint(["delete", "reviews", "--where", "label = 1"], in: repo)
+        #expect(deletePoints >= 5)
+        let updatePoints = try killAtEveryPoint(["update", "reviews", "--set", "text=changed", "--where", "label = 2"], in: repo)
+        #expect(updatePoints >= 6)
+        _ = try killAtEveryPoint(["alter", "reviews", "add-column", "note", "string"], in: repo)
+        let count = try TestEnvironment.loam(["count", "reviews"], repo: repo)
+        #expect(count.output.trimmingCharacters(in: .whitespacesAndNewlines) == "80")
+    }
+
+    @Test func killsAtRandomMomentsLeaveEitherTheOldOrTheNewState() throws {
+        let repo = try setUp()
+        defer { try? FileManager.default.removeItem(at: repo) }
+        try TestEnvironment.write(csv(rows: 100..<300_100), to: "big.csv", in: repo)
+        let before = try visibleState(repo)
+        var generator = SystemRandomNumberGenerator()
+        var outcomes = Set<String>()
+        for _ in 0..<8 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: TestEnvironment.loamBinary)
+            process.arguments = ["import", repo.appendingPathComponent("big.csv").path, "-d", "reviews", "--fragment-rows", "2000", "-q"]
+            process.environment = ProcessInfo.processInfo.environment.merging(["LOAM_REPO": repo.path]) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32.random(in: 10_000...1_500_000, using: &generator))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let after = try visibleState(repo)
+            if after == before {
+                outcomes.insert("unchanged")
+            } else {
+                // It finished before the kill: the import must be whole.
+                let count = try TestEnvironment.loam(["count", "reviews"], repo: repo)
+                #expect(count.output.trimmingCharacters(in: .whitespacesAndNewlines) == "300040")
+                outcomes.insert("complete")
+                break
+            }
+        }
+        #expect(outcomes.contains("unchanged"), "no kill landed mid-import; the test proved nothing")
+    }
+}
