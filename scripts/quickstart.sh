@@ -12,7 +12,7 @@ swift build -c release 2>&1 | tail -1
 loam="$PWD/.build/release/loam"
 demo="$PWD/quickstart-demo"
 rm -rf "$demo"
-step() { echo; echo "\$ loam $*"; "$loam" "$@"; }
+step() { echo; printf "$ loam"; printf " %q" "$@"; echo; "$loam" "$@"; }
 
 step init "$demo"
 export LOAM_REPO="$demo"

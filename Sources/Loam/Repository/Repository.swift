@@ -31,7 +31,7 @@ public final class Repository: Sendable {
         meta = try SQLiteMetaStore(path: loam.appendingPathComponent("catalog.sqlite").path)
         tables = TableStore(objects: objects, meta: meta)
         let env = ProcessInfo.processInfo.environment
-        author = env["LOAM_AUTHOR"] ?? env["USER"] ?? "unknown"
+        author = env["LOAM_AUTHOR"] ?? env["USER"] ?? getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "unknown"
     }
 
     /// Creates a repository in `path` (created if missing) with an empty first commit on `main`.
