@@ -1,6 +1,10 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Hot ingest and format loops mutate class state per value; runtime exclusivity
+// checks cost about 15% of import time there. Debug builds (and tests) keep them.
+let fastLoops: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "Loam",
     platforms: [.macOS(.v14)],
@@ -15,7 +19,7 @@ let package = Package(
     ],
     targets: [
         // Arrow IPC and the FlatBuffers it is framed in; no dependencies.
-        .target(name: "LoamFormat"),
+        .target(name: "LoamFormat", swiftSettings: fastLoops),
         // Content-addressed objects and the transactional catalog.
         .target(name: "LoamStorage", dependencies: [
             "LoamFormat",
@@ -25,11 +29,13 @@ let package = Package(
         // Fragments, manifests, commits and refs.
         .target(name: "LoamTable", dependencies: ["LoamFormat", "LoamStorage"]),
         // The public library: repositories, datasets, ingest, export.
-        .target(name: "Loam", dependencies: ["LoamTable", "LoamFormat", "LoamStorage"]),
+        .target(name: "Loam", dependencies: ["LoamTable", "LoamFormat", "LoamStorage"], swiftSettings: fastLoops),
         .executableTarget(name: "loam", dependencies: [
             "Loam", "LoamFormat", "LoamStorage", "LoamTable",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Loam's side of bench/run.sh (release build); not part of the library.
+        .executableTarget(name: "loam-bench", dependencies: ["Loam", "LoamFormat"], path: "bench/Swift"),
         // Scratch folders, the pyarrow Python and process helpers shared by the tests.
         .target(name: "LoamTestSupport", path: "Tests/LoamTestSupport"),
         .testTarget(name: "LoamFormatTests", dependencies: ["LoamFormat", "LoamTestSupport"]),

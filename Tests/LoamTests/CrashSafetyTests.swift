@@ -66,6 +66,14 @@ import Testing
         let repo = try setUp()
         defer { try? FileManager.default.removeItem(at: repo) }
         try TestEnvironment.write(csv(rows: 100..<300_100), to: "big.csv", in: repo)
+        // Time one whole import (into a scratch repository) so the kills land inside one.
+        let scratch = try TestEnvironment.temporaryDirectory("loam-crash-timing")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        #expect(try TestEnvironment.loam(["init", scratch.path], repo: scratch).status == 0)
+        let started = Date()
+        let timed = try TestEnvironment.loam(["import", repo.appendingPathComponent("big.csv").path, "-d", "reviews", "--fragment-rows", "2000", "-q"], repo: scratch)
+        #expect(timed.status == 0, "\(timed.error)")
+        let duration = Date().timeIntervalSince(started)
         let before = try visibleState(repo)
         var generator = SystemRandomNumberGenerator()
         var outcomes = Set<String>()
@@ -77,7 +85,7 @@ import Testing
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32.random(in: 10_000...1_500_000, using: &generator))
+            usleep(UInt32(duration * Double.random(in: 0.05...0.9, using: &generator) * 1_000_000))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let after = try visibleState(repo)

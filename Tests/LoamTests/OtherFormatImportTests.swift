@@ -70,6 +70,13 @@ import Testing
             #expect(same.status == 0, "\(dataset): \(same.error)")
         }
 
+        // pyarrow's own CSV and JSON readers read the text exports value for value.
+        let csvOut = dir.appendingPathComponent("all.csv").path, jsonOut = dir.appendingPathComponent("all.jsonl").path
+        try await repo.export("all", format: .csv, to: csvOut)
+        try await repo.export("all", format: .jsonl, to: jsonOut)
+        let text = try TestEnvironment.runPython("arrow_types.py", ["text-exports", dir.appendingPathComponent("all_types.arrow").path, csvOut, jsonOut])
+        #expect(text.status == 0, "\(text.error)")
+
         // Every fragment is itself an Arrow IPC file pyarrow opens, with _rowid first.
         let manifest = try await repo.dataset("all").manifest
         for fragment in manifest.fragments {

@@ -86,3 +86,23 @@ import Testing
         #expect(try RowFilter.parse("a = 'it''s' and not b is null") == .and(.compare("a", .eq, .string("it's")), .not(.isNull("b", negated: false))))
     }
 }
+
+@Suite struct RandomAccessTests {
+    @Test func takeReturnsRowsByPositionAcrossFragmentsAndDeletions() async throws {
+        let (repo, dir) = try await makeRepository()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var options = ImportOptions()
+        options.fragmentRows = 4
+        let csv = "id,v\n" + (0..<10).map { "\($0),\"[\($0), \($0 + 1)]\"\n" }.joined()
+        options.schema = "v:fixed_size_list<float32, 2>"
+        try await repo.importData(from: try TestEnvironment.write(csv, to: "a.csv", in: dir), into: "t", options: options)
+        try await repo.delete(from: "t", where: try RowFilter.parse("id = 1 OR id = 6"))
+        let ds = try await repo.dataset("t")
+        let all = try await rows(repo, "t")
+        let positions = [7, 0, 3, 3, 5, 1]
+        let batch = try await ds.take(positions)
+        #expect((0..<batch.length).map { batch.row($0) } == positions.map { all[$0] })
+        #expect(try await ds.take([2], columns: ["v"]).row(0) == [.list([.float(3), .float(4)])])
+        await #expect(throws: Error.self) { _ = try await ds.take([8]) }
+    }
+}

@@ -3,6 +3,7 @@
   arrow_types.py write DIR     writes all_types.arrow (file), all_types.stream, compressed.arrow
   arrow_types.py same A B      exits 0 when the two IPC files hold equal tables (schema, metadata, values)
   arrow_types.py check FILE    checks a file Loam built against the values Loam's test put in it
+  arrow_types.py text-exports ARROW CSV JSONL   pyarrow reads Loam's CSV and JSONL exports equal to ARROW
 """
 import datetime
 import sys
@@ -103,6 +104,48 @@ def check(path):
         sys.exit(f"schema metadata lost: {t.schema.metadata}")
 
 
+def text_exports(arrow_path, csv_path, jsonl_path):
+    """Loam's CSV and JSONL exports of the scalar columns read back in pyarrow equal to the original."""
+    import pyarrow.csv as pacsv
+    import pyarrow.json as pajson
+
+    original = read_any(arrow_path)
+    scalar = [f.name for f in original.schema if not pa.types.is_nested(f.type) and not pa.types.is_timestamp(f.type)]
+    original = original.select(scalar)
+    schema = original.schema
+    from_csv = pacsv.read_csv(csv_path, convert_options=pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
+                                                                           quoted_strings_can_be_null=False))
+    # pyarrow's JSON reader does not parse ISO date strings; read those as text and compare ISO forms.
+    json_schema = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_date(f.type) else f for f in schema])
+    from_json = pajson.read_json(jsonl_path, parse_options=pajson.ParseOptions(explicit_schema=json_schema))
+    for name in scalar:
+        want = original[name].to_pylist()
+        if pa.types.is_binary(schema.field(name).type) or pa.types.is_large_binary(schema.field(name).type):
+            import base64
+            want = [None if v is None else base64.b64encode(v) for v in want]
+            got_csv = [None if v is None else v for v in from_csv[name].to_pylist()]
+            got_json = [None if v is None else v for v in from_json[name].to_pylist()]
+        else:
+            got_csv, got_json = from_csv[name].to_pylist(), from_json[name].to_pylist()
+            if pa.types.is_date(schema.field(name).type):
+                got_json = [None if v is None else datetime.date.fromisoformat(v) for v in got_json]
+        import math
+        json_want = [None if isinstance(v, float) and not math.isfinite(v) else v for v in want]  # JSON has no inf/nan
+        for label, got, want in (("csv", got_csv, want), ("jsonl", got_json, json_want)):
+            if got != want and not (all(isinstance(x, float) or x is None for x in want) and _close(got, want)):
+                sys.exit(f"{label} column {name}: got {got}, expected {want}")
+
+
+def _close(got, want):
+    import math
+    for g, w in zip(got, want):
+        if (g is None) != (w is None):
+            return False
+        if g is not None and not (g == w or (math.isinf(w) and g == w) or abs(g - w) <= 1e-6 * max(1.0, abs(w))):
+            return False
+    return True
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "write":
@@ -111,4 +154,6 @@ if __name__ == "__main__":
         same(sys.argv[2], sys.argv[3])
     elif cmd == "check":
         check(sys.argv[2])
+    elif cmd == "text-exports":
+        text_exports(sys.argv[2], sys.argv[3], sys.argv[4])
     print("ok")

@@ -11,6 +11,7 @@ final class CSVSource: RecordSource {
     private var pendingIndex = 0
     private var record = CSVTokenizer.Record()
     private let batch: BatchBuilder
+    private let kinds: [CellParser.Kind]
 
     var bytesRead: Int { tokenizer.bytesRead }
     var totalBytes: Int { tokenizer.totalBytes }
@@ -54,6 +55,7 @@ final class CSVSource: RecordSource {
             Field(name: name, type: declared[name] ?? inference[i].type)
         })
         batch = BatchBuilder(schema: schema)
+        kinds = schema.fields.map { CellParser.Kind($0.type) }
     }
 
     private func nextRecord() throws -> Bool {
@@ -68,19 +70,29 @@ final class CSVSource: RecordSource {
 
     func nextBatch(maxRows: Int, maxBytes: Int) throws -> RecordBatch? {
         let columns = schema.fields.count
+        // Locals, so the per-cell loop does not retain and release class state.
+        let builders = batch.builders.map { Unmanaged.passUnretained($0) }  // kept alive by `batch`
+        let kinds = self.kinds
         while batch.rows < maxRows, try nextRecord() {
             guard record.count == columns else {
                 throw LoamError.badInput(file: tokenizer.path, line: record.line, column: nil,
                                          message: "expected \(columns) fields (as in the header), found \(record.count); quote fields that contain the delimiter")
             }
-            for i in 0..<columns {
-                let builder = batch.builders[i]
-                if record.isEmpty(i) { builder.appendNull(); continue }
-                do {
-                    try record.field(i) { try CellParser.append($0, to: builder) }
-                } catch let failure as CellParser.Failure {
-                    throw LoamError.badInput(file: tokenizer.path, line: record.line, column: schema.fields[i].name,
-                                             message: failure.message + "; override the column type with --schema '\(schema.fields[i].name):TYPE'")
+            let ends = record.ends, quoted = record.quoted
+            try record.data.withUnsafeBytes { raw in
+                var start = 0
+                for i in 0..<columns {
+                    let end = ends[i]
+                    defer { start = end }
+                    do {
+                        try builders[i]._withUnsafeGuaranteedRef { builder in
+                            if end == start && !quoted[i] { builder.appendNull(); return }
+                            try CellParser.append(UnsafeRawBufferPointer(rebasing: raw[start..<end]), kind: kinds[i], to: builder)
+                        }
+                    } catch let failure as CellParser.Failure {
+                        throw LoamError.badInput(file: tokenizer.path, line: record.line, column: schema.fields[i].name,
+                                                 message: failure.message + "; override the column type with --schema '\(schema.fields[i].name):TYPE'")
+                    }
                 }
             }
             if batch.rows % 1024 == 0, batch.byteCount >= maxBytes { break }

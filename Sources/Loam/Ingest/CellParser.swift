@@ -5,50 +5,89 @@ import LoamFormat
 enum CellParser {
     struct Failure: Error { let message: String }
 
-    static func isValidUTF8(_ b: UnsafeRawBufferPointer) -> Bool {
-        for byte in b where byte >= 0x80 { return String(validating: b, as: UTF8.self) != nil }
+    @inline(__always) static func isValidUTF8(_ b: UnsafeRawBufferPointer) -> Bool {
+        // ASCII fast path, eight bytes at a time.
+        var i = 0
+        let n = b.count
+        if let p = b.baseAddress {
+            while i + 8 <= n {
+                if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }
+                i += 8
+            }
+        }
+        while i < n { if b[i] >= 0x80 { return String(validating: b, as: UTF8.self) != nil }; i += 1 }
         return true
     }
 
+    /// What a column's cells parse as: a flat enum, decided once per column,
+    /// so the per-cell switch does not touch the (indirect) `ArrowType`.
+    enum Kind {
+        case int64, int32, otherInteger, uint64, float64, float32, string, binary, bool, date32
+        case timestamp(TimeUnit)
+        case json
+
+        init(_ type: ArrowType) {
+            switch type {
+            case .int64: self = .int64
+            case .int32: self = .int32
+            case .int8, .int16, .uint8, .uint16, .uint32: self = .otherInteger
+            case .uint64: self = .uint64
+            case .float64: self = .float64
+            case .float32: self = .float32
+            case .utf8, .largeUtf8: self = .string
+            case .binary, .largeBinary: self = .binary
+            case .bool: self = .bool
+            case .date32: self = .date32
+            case .timestamp(let unit, _): self = .timestamp(unit)
+            case .list, .fixedSizeList, .structType: self = .json
+            }
+        }
+    }
+
     static func append(_ b: UnsafeRawBufferPointer, to builder: ArrayBuilder) throws {
-        let type = builder.type
-        switch type {
+        try append(b, kind: Kind(builder.type), to: builder)
+    }
+
+    @inline(__always)
+    static func append(_ b: UnsafeRawBufferPointer, kind: Kind, to builder: ArrayBuilder) throws {
+        switch kind {
         case .int64:
-            guard let v = NumberParsing.int64(b) else { throw invalid(b, type) }
+            guard let v = NumberParsing.int64(b) else { throw invalid(b, builder.type) }
             builder.appendInt64(v)
         case .int32:
-            guard let v = NumberParsing.int64(b), let n = Int32(exactly: v) else { throw invalid(b, type) }
+            guard let v = NumberParsing.int64(b), let n = Int32(exactly: v) else { throw invalid(b, builder.type) }
             builder.appendInt32(n)
-        case .int8, .int16, .uint8, .uint16, .uint32:
-            guard let v = NumberParsing.int64(b) else { throw invalid(b, type) }
-            do { try builder.append(.int(v)) } catch { throw invalid(b, type) }
+        case .otherInteger:
+            guard let v = NumberParsing.int64(b) else { throw invalid(b, builder.type) }
+            do { try builder.append(.int(v)) } catch { throw invalid(b, builder.type) }
         case .uint64:
-            guard let v = UInt64(String(decoding: b, as: UTF8.self)) else { throw invalid(b, type) }
+            guard let v = UInt64(String(decoding: b, as: UTF8.self)) else { throw invalid(b, builder.type) }
             builder.appendInt64(Int64(bitPattern: v))
         case .float64:
-            guard let v = NumberParsing.double(b) else { throw invalid(b, type) }
+            guard let v = NumberParsing.double(b) else { throw invalid(b, builder.type) }
             builder.appendDouble(v)
         case .float32:
-            guard let v = NumberParsing.double(b) else { throw invalid(b, type) }
+            guard let v = NumberParsing.double(b) else { throw invalid(b, builder.type) }
             builder.appendFloat(Float(v))
-        case .utf8, .largeUtf8:
+        case .string:
             guard isValidUTF8(b) else { throw Failure(message: "invalid UTF-8 text; re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)") }
             builder.appendBytes(b)
-        case .binary, .largeBinary:
+        case .binary:
             builder.appendBytes(b)
         case .bool:
-            guard let v = parseBool(b) else { throw invalid(b, type) }
+            guard let v = parseBool(b) else { throw invalid(b, builder.type) }
             builder.appendBool(v)
         case .date32:
-            guard let days = CalendarMath.parseDate(b) else { throw invalid(b, type, hint: "dates are written YYYY-MM-DD") }
+            guard let days = CalendarMath.parseDate(b) else { throw invalid(b, builder.type, hint: "dates are written YYYY-MM-DD") }
             builder.appendInt32(Int32(days))
-        case .timestamp(let unit, _):
+        case .timestamp(let unit):
             if let ticks = CalendarMath.parseTimestamp(b, perSecond: unit.perSecond) ?? NumberParsing.int64(b) {
                 builder.appendInt64(ticks)
             } else {
-                throw invalid(b, type, hint: "timestamps are written YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM] or as integer \(unit.name) since 1970")
+                throw invalid(b, builder.type, hint: "timestamps are written YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM] or as integer \(unit.name) since 1970")
             }
-        case .list, .fixedSizeList, .structType:
+        case .json:
+            let type = builder.type
             let json: JSONValue
             do { json = try JSONParser.parse(b) } catch {
                 throw Failure(message: "'\(preview(b))' is not JSON (\(error)); \(type.name) cells are written as JSON, e.g. \"[1, 2, 3]\"")

@@ -3,12 +3,13 @@ import Foundation
 import Glibc
 #endif
 
-/// Reads a file in large chunks so memory stays bounded whatever its size.
+/// Reads a file in large chunks into one reusable buffer, so memory stays
+/// bounded whatever the file's size. Parsers scan `base[0..<end]` directly.
 final class ChunkedFileReader {
     let path: String
     private let fd: Int32
-    private(set) var buffer: [UInt8]
-    private(set) var start = 0
+    private(set) var base: UnsafeMutableRawPointer
+    private var capacity: Int
     private(set) var end = 0
     private(set) var consumedBefore = 0
     private(set) var atEOF = false
@@ -23,29 +24,36 @@ final class ChunkedFileReader {
         fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw LoamError.badInput(file: path, line: nil, column: nil, message: "cannot open: \(String(cString: strerror(errno)))") }
         totalBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        buffer = [UInt8](repeating: 0, count: chunkSize)
+        capacity = chunkSize
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
     }
 
-    deinit { close(fd) }
+    deinit {
+        close(fd)
+        base.deallocate()
+    }
 
     /// Bytes consumed so far (for progress).
     func bytesRead(at position: Int) -> Int { consumedBefore + position }
+
+    @inline(__always) func byte(_ i: Int) -> UInt8 { base.load(fromByteOffset: i, as: UInt8.self) }
 
     /// Keeps bytes from `keepFrom` on, reads more after them. Returns false at end of file.
     /// Either way positions shift: the byte at `keepFrom` moves to 0, so callers subtract `keepFrom`.
     func refill(keepFrom: Int) throws -> Bool {
         let kept = end - keepFrom
-        if kept > 0 && keepFrom > 0 {
-            buffer.withUnsafeMutableBytes { raw in
-                raw.baseAddress!.copyMemory(from: raw.baseAddress! + keepFrom, byteCount: kept)
-            }
-        }
+        if kept > 0 && keepFrom > 0 { base.copyMemory(from: base + keepFrom, byteCount: kept) }
         consumedBefore += keepFrom
-        start = 0
         end = kept
         if atEOF { return false }
-        if end == buffer.count { buffer.append(contentsOf: [UInt8](repeating: 0, count: buffer.count)) }
-        let n = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + end, raw.count - end) }
+        if end == capacity {  // one record longer than the buffer: grow
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 64)
+            bigger.copyMemory(from: base, byteCount: end)
+            base.deallocate()
+            base = bigger
+            capacity *= 2
+        }
+        let n = read(fd, base + end, capacity - end)
         if n < 0 { throw LoamError.badInput(file: path, line: nil, column: nil, message: "read failed: \(String(cString: strerror(errno)))") }
         if n == 0 { atEOF = true; return false }
         end += n

@@ -41,11 +41,9 @@ final class JSONLSource: RecordSource {
             var start = position
             var newline: Int?
             while newline == nil {
-                let found: Int? = reader.buffer.withUnsafeBytes { raw in
-                    var i = position
-                    while i < reader.end { if raw[i] == 0x0A { return i }; i += 1 }
-                    return nil
-                }
+                var found: Int?
+                var i = position
+                while i < reader.end { if reader.byte(i) == 0x0A { found = i; break }; i += 1 }
                 if let found { newline = found; break }
                 position = reader.end
                 let more = try reader.refill(keepFrom: start)
@@ -58,15 +56,13 @@ final class JSONLSource: RecordSource {
             position = newline.map { $0 + 1 } ?? reader.end
             line += 1
             var end = lineEnd
-            if end > start, reader.buffer[end - 1] == 0x0D { end -= 1 }
-            let parsed: JSONValue? = try reader.buffer.withUnsafeBytes { raw in
-                let text = UnsafeRawBufferPointer(rebasing: raw[start..<end])
-                if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
-                do { return try JSONParser.parse(text) } catch {
-                    throw LoamError.badInput(file: path, line: line, column: nil, message: "invalid JSON: \(error)")
-                }
+            if end > start, reader.byte(end - 1) == 0x0D { end -= 1 }
+            let text = UnsafeRawBufferPointer(start: reader.base + start, count: end - start)
+            if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            let parsed: JSONValue
+            do { parsed = try JSONParser.parse(text) } catch {
+                throw LoamError.badInput(file: path, line: line, column: nil, message: "invalid JSON: \(error)")
             }
-            guard let parsed else { continue }
             guard case .object(let members) = parsed else {
                 throw LoamError.badInput(file: path, line: line, column: nil, message: "expected a JSON object per line, found \(parsed.brief)")
             }

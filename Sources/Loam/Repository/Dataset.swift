@@ -126,3 +126,51 @@ extension Repository {
         return changes
     }
 }
+
+extension Dataset {
+    /// The rows at `positions` (0-based among live rows, in dataset order),
+    /// returned in the order asked. Only the fragments holding them are read.
+    public func take(_ positions: [Int], columns: [String]? = nil, includeRowID: Bool = false) async throws -> RecordBatch {
+        let names = columns ?? manifest.schema.names
+        var ids: [Int] = []
+        var fields: [Field] = includeRowID ? [RowID.field] : []
+        for name in names {
+            guard let spec = manifest.schema.columns.first(where: { $0.name == name }), let id = spec.id else {
+                throw TableError.unknownColumn(name, dataset: self.name, available: manifest.schema.names)
+            }
+            ids.append(id)
+            fields.append(try spec.field())
+        }
+        // Live-row offsets where each fragment starts.
+        var starts: [Int] = []
+        var total = 0
+        for entry in manifest.fragments { starts.append(total); total += entry.liveRows }
+        var loaded: [Int: Int] = [:]  // fragment index → source slot
+        var sources: [FragmentData] = []
+        var picks: [(source: Int, index: Int)] = []
+        picks.reserveCapacity(positions.count)
+        for position in positions {
+            guard position >= 0 && position < total else {
+                throw TableError.invalidArgument("row position \(position) is out of range: dataset '\(name)' has \(total) rows")
+            }
+            var lo = 0, hi = starts.count - 1
+            while lo < hi {  // last fragment whose start is <= position
+                let mid = (lo + hi + 1) / 2
+                if starts[mid] <= position { lo = mid } else { hi = mid - 1 }
+            }
+            let slot: Int
+            if let existing = loaded[lo] { slot = existing } else {
+                sources.append(try await reader.read(manifest.fragments[lo], schema: manifest.schema, columnIDs: ids))
+                slot = sources.count - 1
+                loaded[lo] = slot
+            }
+            picks.append((slot, sources[slot].physical(position - starts[lo])))
+        }
+        var columns: [ArrowArray] = []
+        if includeRowID { columns.append(positions.isEmpty ? .nulls(type: .uint64, count: 0) : .gather(from: sources.map(\.rowIDs), picks)) }
+        for (c, field) in fields.dropFirst(includeRowID ? 1 : 0).enumerated() {
+            columns.append(positions.isEmpty ? .nulls(type: field.type, count: 0) : .gather(from: sources.map { $0.columns[c] }, picks))
+        }
+        return RecordBatch(schema: Schema(fields: fields, metadata: schema.metadata), columns: columns, length: positions.count)
+    }
+}

@@ -67,14 +67,24 @@ extension Repository {
             let columnIDs = try Self.columnMapping(source.schema, onto: manifest.schema, dataset: dataset, file: path)
             let fields = source.schema.fields
             let writer = FragmentWriter(objects: objects)
-            while let batch = try source.nextBatch(maxRows: options.fragmentRows, maxBytes: options.fragmentBytes) {
-                let ids = try await meta.allocateRowIDs(batch.length)
-                manifest.fragments.append(try await writer.write(columns: batch.columns, columnIDs: columnIDs, fields: fields, rowIDs: ids))
-                rows += batch.length
-                fragments += 1
-                FailPoint.hit("fragment-written")
-                options.progress?(source.bytesRead, source.totalBytes)
+            // Parse the next batch while the previous one is hashed and written (two cores busy).
+            var writing: Task<FragmentEntry, Error>?
+            do {
+                while let batch = try source.nextBatch(maxRows: options.fragmentRows, maxBytes: options.fragmentBytes) {
+                    let ids = try await meta.allocateRowIDs(batch.length)
+                    let previous = writing
+                    writing = Task { try await writer.write(columns: batch.columns, columnIDs: columnIDs, fields: fields, rowIDs: ids) }
+                    if let previous { manifest.fragments.append(try await previous.value) }
+                    rows += batch.length
+                    FailPoint.hit("fragment-written")
+                    options.progress?(source.bytesRead, source.totalBytes)
+                }
+                if let last = writing { manifest.fragments.append(try await last.value) }
+            } catch {
+                _ = try? await writing?.value  // let an in-flight write finish so it leaves no temporary file
+                throw error
             }
+            fragments = manifest.fragments.count - (existing?.fragments.count ?? 0)
             tree[dataset] = try await tables.save(manifest)
         }
         return ImportResult(commit: id, dataset: dataset, rows: rows, fragments: fragments, created: created)

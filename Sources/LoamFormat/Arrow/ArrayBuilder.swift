@@ -13,70 +13,91 @@ public final class ArrayBuilder {
     public let type: ArrowType
     public private(set) var count = 0
     private var nullCount = 0
-    private var validity: [UInt8] = []
-    private var values: [UInt8] = []
-    private var offsets: [Int64] = [0]
+    private var validity = GrowableBuffer()
+    private var values = GrowableBuffer()
+    /// Offsets in the type's own width (int32, or int64 for large types); starts with 0.
+    private var offsets = GrowableBuffer()
+    private let wideOffsets: Bool
     private var children: [ArrayBuilder]
 
     public init(type: ArrowType) {
         self.type = type
+        wideOffsets = type == .largeUtf8 || type == .largeBinary
         children = type.children.map { ArrayBuilder(type: $0.type) }
+        startOffsets()
+    }
+
+    deinit {
+        validity.release()
+        values.release()
+        offsets.release()
+    }
+
+    private var hasOffsets: Bool {
+        switch type {
+        case .utf8, .largeUtf8, .binary, .largeBinary, .list: return true
+        default: return false
+        }
+    }
+
+    private func startOffsets() {
+        guard hasOffsets else { return }
+        if wideOffsets { offsets.append(Int64(0)) } else { offsets.append(Int32(0)) }
+    }
+
+    @inline(__always) private func appendOffset(_ value: Int) {
+        if wideOffsets { offsets.append(Int64(value)) } else { offsets.append(Int32(truncatingIfNeeded: value)) }
     }
 
     /// Bytes held so far, to bound the memory of a fragment being built.
     public var byteCount: Int {
-        validity.count + values.count + offsets.count * 8 + children.reduce(0) { $0 + $1.byteCount }
+        validity.count + values.count + offsets.count + children.reduce(0) { $0 + $1.byteCount }
     }
 
     @inline(__always) private func appendValidity(_ valid: Bool) {
-        let bit = count & 7
-        if bit == 0 { validity.append(0) }
-        if valid { validity[validity.count - 1] |= UInt8(1 << bit) } else { nullCount += 1 }
+        if count & 7 == 0 { validity.append(UInt8(0)) }
+        if valid { validity.setBit(count) } else { nullCount += 1 }
     }
 
     @inline(__always) private func appendBoolBit(_ on: Bool) {
-        let bit = count & 7
-        if bit == 0 { values.append(0) }
-        if on { values[values.count - 1] |= UInt8(1 << bit) }
-    }
-
-    @inline(__always) private func appendRaw<T: FixedWidthInteger>(_ v: T) {
-        withUnsafeBytes(of: v.littleEndian) { values.append(contentsOf: $0) }
+        if count & 7 == 0 { values.append(UInt8(0)) }
+        if on { values.setBit(count) }
     }
 
     public func appendNull() {
         appendValidity(false)
         switch type {
         case .bool: appendBoolBit(false)
-        case .utf8, .largeUtf8, .binary, .largeBinary, .list: offsets.append(offsets[offsets.count - 1])
+        case .utf8, .largeUtf8, .binary, .largeBinary: appendOffset(values.count)
+        case .list: appendOffset(children[0].count)
         case .fixedSizeList(_, let size): for _ in 0..<size { children[0].appendNull() }
         case .structType: for child in children { child.appendNull() }
-        default: values.append(contentsOf: repeatElement(0, count: type.byteWidth ?? 0))
+        default: values.appendZeros(type.byteWidth ?? 0)
         }
         count += 1
     }
 
     public func appendInt64(_ v: Int64) {
         appendValidity(true)
-        appendRaw(v)
+        values.append(v)
         count += 1
     }
 
     public func appendInt32(_ v: Int32) {
         appendValidity(true)
-        appendRaw(v)
+        values.append(v)
         count += 1
     }
 
     public func appendDouble(_ v: Double) {
         appendValidity(true)
-        appendRaw(v.bitPattern)
+        values.append(v.bitPattern)
         count += 1
     }
 
     public func appendFloat(_ v: Float) {
         appendValidity(true)
-        appendRaw(v.bitPattern)
+        values.append(v.bitPattern)
         count += 1
     }
 
@@ -89,8 +110,8 @@ public final class ArrayBuilder {
     /// Appends one string or binary element from raw bytes.
     public func appendBytes(_ bytes: UnsafeRawBufferPointer) {
         appendValidity(true)
-        values.append(contentsOf: bytes)
-        offsets.append(Int64(values.count))
+        values.append(bytes)
+        appendOffset(values.count)
         count += 1
     }
 
@@ -100,7 +121,7 @@ public final class ArrayBuilder {
     /// Closes a list element whose items were appended to `child(0)`.
     public func appendListEnd() {
         appendValidity(true)
-        offsets.append(Int64(children[0].count))
+        appendOffset(children[0].count)
         count += 1
     }
 
@@ -164,7 +185,7 @@ public final class ArrayBuilder {
             throw FormatError.typeMismatch("value \(value.displayText) is out of range for \(type.name)")
         }
         appendValidity(true)
-        appendRaw(v)
+        values.append(v)
         count += 1
     }
 
@@ -172,31 +193,27 @@ public final class ArrayBuilder {
         FormatError.typeMismatch("value \(value.displayText) does not fit type \(type.name)")
     }
 
-    /// Returns the array built so far and empties the builder, keeping its capacity.
+    /// Returns the array built so far (its memory moves into the array, no
+    /// copy) and empties the builder.
     public func finish() -> ArrowArray {
-        let validityView = nullCount > 0 ? ByteView(copying: validity) : ByteView.empty
+        let validityView = nullCount > 0 ? validity.finish() : { validity.release(); return ByteView.empty }()
         var buffers = [validityView]
         switch type {
-        case .utf8, .binary, .list:
-            let narrow = offsets.map { Int32(truncatingIfNeeded: $0) }
-            buffers.append(narrow.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) })
-            if case .list = type {} else { buffers.append(ByteView(copying: values)) }
-        case .largeUtf8, .largeBinary:
-            buffers.append(offsets.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) })
-            buffers.append(ByteView(copying: values))
+        case .utf8, .binary, .largeUtf8, .largeBinary:
+            buffers.append(offsets.finish())
+            buffers.append(values.finish())
+        case .list:
+            buffers.append(offsets.finish())
         case .structType, .fixedSizeList:
             break
         default:
-            buffers.append(ByteView(copying: values))
+            buffers.append(values.finish())
         }
         let array = ArrowArray(type: type, length: count, nullCount: nullCount, buffers: buffers,
                                children: children.map { $0.finish() })
         count = 0
         nullCount = 0
-        validity.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
-        offsets.removeAll(keepingCapacity: true)
-        offsets.append(0)
+        startOffsets()
         return array
     }
 }

@@ -2,65 +2,80 @@ extension ArrowArray {
     /// A new array holding the elements at `indices`, in that order
     /// (used to drop deleted rows and to copy rows into new fragments).
     public func take(_ indices: [Int]) -> ArrowArray {
-        let n = indices.count
+        ArrowArray.gather(from: [self], indices.map { (0, $0) })
+    }
+
+    /// A new array of `sources[s][i]` for each `(s, i)` in `picks`, in that
+    /// order. All sources must have the same type. This is random access across
+    /// fragments: a fixed-width value is one copy, a string one copy of its bytes.
+    public static func gather(from sources: [ArrowArray], _ picks: [(source: Int, index: Int)]) -> ArrowArray {
+        let type = sources[0].type
+        let n = picks.count
         var validity = [UInt8](repeating: 0, count: (n + 7) / 8)
         var nulls = 0
-        for (j, i) in indices.enumerated() {
-            if isNull(i) { nulls += 1 } else { validity[j >> 3] |= UInt8(1 << (j & 7)) }
+        for (j, pick) in picks.enumerated() {
+            if sources[pick.source].isNull(pick.index) { nulls += 1 } else { validity[j >> 3] |= UInt8(1 << (j & 7)) }
         }
-        let validityView = nulls > 0 ? ByteView(copying: validity) : ByteView.empty
-        var buffers = [validityView]
-        var newChildren: [ArrowArray] = []
+        var buffers = [nulls > 0 ? ByteView(copying: validity) : ByteView.empty]
+        var children: [ArrowArray] = []
         switch type {
         case .bool:
             var bits = [UInt8](repeating: 0, count: (n + 7) / 8)
-            for (j, i) in indices.enumerated() where buffers1.bit(i) { bits[j >> 3] |= UInt8(1 << (j & 7)) }
+            for (j, pick) in picks.enumerated() where sources[pick.source].buffers[1].bit(pick.index) { bits[j >> 3] |= UInt8(1 << (j & 7)) }
             buffers.append(ByteView(copying: bits))
         case .utf8, .binary, .largeUtf8, .largeBinary:
-            let wide = type == .largeUtf8 || type == .largeBinary
             var offsets: [Int64] = [0]
             offsets.reserveCapacity(n + 1)
             var data: [UInt8] = []
-            for i in indices {
-                data.append(contentsOf: bytes(at: i))
+            for pick in picks {
+                data.append(contentsOf: sources[pick.source].bytes(at: pick.index))
                 offsets.append(Int64(data.count))
             }
-            if wide {
+            if type == .largeUtf8 || type == .largeBinary {
                 buffers.append(offsets.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) })
             } else {
-                let narrow = offsets.map { Int32(truncatingIfNeeded: $0) }
-                buffers.append(narrow.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) })
+                buffers.append(offsets.map { Int32(truncatingIfNeeded: $0) }.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) })
             }
             buffers.append(ByteView(copying: data))
         case .list:
             var offsets: [Int32] = [0]
-            var childIndices: [Int] = []
-            for i in indices {
-                childIndices.append(contentsOf: range(i))
-                offsets.append(Int32(childIndices.count))
+            var childPicks: [(source: Int, index: Int)] = []
+            for pick in picks {
+                for i in sources[pick.source].range(pick.index) { childPicks.append((pick.source, i)) }
+                offsets.append(Int32(childPicks.count))
             }
             buffers.append(offsets.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) })
-            newChildren = [children[0].take(childIndices)]
-        case .fixedSizeList(_, let size):
-            var childIndices: [Int] = []
-            childIndices.reserveCapacity(n * size)
-            for i in indices { childIndices.append(contentsOf: (i * size)..<((i + 1) * size)) }
-            newChildren = [children[0].take(childIndices)]
-        case .structType:
-            newChildren = children.map { $0.take(indices) }
+            children = [gather(from: sources.map { $0.children[0] }, childPicks)]
+        case .fixedSizeList(let item, let size):
+            // Items are fixed-width: copy each element's items as one block.
+            if let width = item.type.byteWidth, sources.allSatisfy({ $0.children[0].nullCount == 0 }) {
+                var data = [UInt8](repeating: 0, count: n * size * width)
+                let block = size * width
+                data.withUnsafeMutableBytes { out in
+                    for (j, pick) in picks.enumerated() {
+                        out.baseAddress!.advanced(by: j * block)
+                            .copyMemory(from: sources[pick.source].children[0].buffers[1].pointer + pick.index * block, byteCount: block)
+                    }
+                }
+                children = [ArrowArray(type: item.type, length: n * size, nullCount: 0, buffers: [.empty, ByteView(copying: data)])]
+            } else {
+                var childPicks: [(source: Int, index: Int)] = []
+                childPicks.reserveCapacity(n * size)
+                for pick in picks { for i in (pick.index * size)..<((pick.index + 1) * size) { childPicks.append((pick.source, i)) } }
+                children = [gather(from: sources.map { $0.children[0] }, childPicks)]
+            }
+        case .structType(let fields):
+            children = fields.indices.map { f in gather(from: sources.map { $0.children[f] }, picks) }
         default:
             let width = type.byteWidth ?? 0
             var data = [UInt8](repeating: 0, count: n * width)
-            let source = buffers1
             data.withUnsafeMutableBytes { out in
-                for (j, i) in indices.enumerated() {
-                    out.baseAddress!.advanced(by: j * width).copyMemory(from: source.pointer + i * width, byteCount: width)
+                for (j, pick) in picks.enumerated() {
+                    out.baseAddress!.advanced(by: j * width).copyMemory(from: sources[pick.source].buffers[1].pointer + pick.index * width, byteCount: width)
                 }
             }
             buffers.append(ByteView(copying: data))
         }
-        return ArrowArray(type: type, length: n, nullCount: nulls, buffers: buffers, children: newChildren)
+        return ArrowArray(type: type, length: n, nullCount: nulls, buffers: buffers, children: children)
     }
-
-    private var buffers1: ByteView { buffers.count > 1 ? buffers[1] : ByteView.empty }
 }

@@ -54,30 +54,34 @@ public struct ColumnStatistics: Codable, Hashable, Sendable {
     public static func compute(_ array: ArrowArray) -> ColumnStatistics {
         var stats = ColumnStatistics(min: nil, max: nil, nullCount: array.nullCount)
         let n = array.length
-        func scan<T: Comparable>(_ read: (Int) -> T, _ wrap: (T) -> StatValue, skip: (T) -> Bool = { _ in false }) {
-            var lo: T?, hi: T?
-            for i in 0..<n where !array.isNull(i) {
-                let v = read(i)
-                if skip(v) { continue }
-                if lo == nil || v < lo! { lo = v }
-                if hi == nil || v > hi! { hi = v }
-            }
-            stats.min = lo.map(wrap)
-            stats.max = hi.map(wrap)
-        }
         let data = array.buffers.count > 1 ? array.buffers[1] : ByteView.empty
+        func integers<T: FixedWidthInteger>(_: T.Type, _ wrap: (T) -> StatValue) {
+            if let (lo, hi) = minMax(data.pointer.assumingMemoryBound(to: T.self), n, array) { stats.min = wrap(lo); stats.max = wrap(hi) }
+        }
+        func floats<T: BinaryFloatingPoint>(_: T.Type) {
+            if let (lo, hi) = minMax(data.pointer.assumingMemoryBound(to: T.self), n, array, skip: { !$0.isFinite }) {
+                stats.min = .float(Double(lo))
+                stats.max = .float(Double(hi))
+            }
+        }
         switch array.type {
-        case .int8: scan({ Int64(data.load($0, as: Int8.self)) }, StatValue.int)
-        case .int16: scan({ Int64(data.load($0, as: Int16.self)) }, StatValue.int)
-        case .int32, .date32: scan({ Int64(data.load($0, as: Int32.self)) }, StatValue.int)
-        case .int64, .timestamp: scan({ data.load($0, as: Int64.self) }, StatValue.int)
-        case .uint8: scan({ UInt64(data.load($0, as: UInt8.self)) }, StatValue.uint)
-        case .uint16: scan({ UInt64(data.load($0, as: UInt16.self)) }, StatValue.uint)
-        case .uint32: scan({ UInt64(data.load($0, as: UInt32.self)) }, StatValue.uint)
-        case .uint64: scan({ data.load($0, as: UInt64.self) }, StatValue.uint)
-        case .float32: scan({ Double(data.loadFloat($0)) }, StatValue.float, skip: { $0.isNaN || $0.isInfinite })
-        case .float64: scan({ data.loadDouble($0) }, StatValue.float, skip: { $0.isNaN || $0.isInfinite })
-        case .bool: scan({ data.bit($0) ? 1 : 0 }, { StatValue.bool($0 == 1) })
+        case .int8: integers(Int8.self) { .int(Int64($0)) }
+        case .int16: integers(Int16.self) { .int(Int64($0)) }
+        case .int32, .date32: integers(Int32.self) { .int(Int64($0)) }
+        case .int64, .timestamp: integers(Int64.self) { .int($0) }
+        case .uint8: integers(UInt8.self) { .uint(UInt64($0)) }
+        case .uint16: integers(UInt16.self) { .uint(UInt64($0)) }
+        case .uint32: integers(UInt32.self) { .uint(UInt64($0)) }
+        case .uint64: integers(UInt64.self) { .uint($0) }
+        case .float32: floats(Float.self)
+        case .float64: floats(Double.self)
+        case .bool:
+            var sawTrue = false, sawFalse = false
+            for i in 0..<n where !array.isNull(i) { if data.bit(i) { sawTrue = true } else { sawFalse = true } }
+            if sawTrue || sawFalse {
+                stats.min = .bool(!sawFalse)
+                stats.max = .bool(sawTrue)
+            }
         case .utf8, .largeUtf8:
             var lo: UnsafeRawBufferPointer?, hi: UnsafeRawBufferPointer?
             var tooLong = false
@@ -96,4 +100,25 @@ public struct ColumnStatistics: Codable, Hashable, Sendable {
         }
         return stats
     }
+}
+
+/// Min and max of the non-null values at `values[0..<n]` (nil when there are none).
+@inline(__always)
+private func minMax<T: Comparable>(_ values: UnsafePointer<T>, _ n: Int, _ array: ArrowArray,
+                                   skip: (T) -> Bool = { _ in false }) -> (T, T)? {
+    var lo: T?, hi: T?
+    let checkNulls = array.nullCount > 0
+    for i in 0..<n {
+        if checkNulls && array.isNull(i) { continue }
+        let v = values[i]
+        if skip(v) { continue }
+        if let l = lo, let h = hi {
+            if v < l { lo = v } else if v > h { hi = v }
+        } else {
+            lo = v
+            hi = v
+        }
+    }
+    guard let lo, let hi else { return nil }
+    return (lo, hi)
 }

@@ -1,0 +1,216 @@
+"""Loam beside pyarrow, Lance and Hugging Face datasets, on the same data in the same run.
+
+Jobs (1,000,000 rows, fixed seed):
+  import  CSV of id, text (5-30 words), label, score into each system's dataset
+  scan    every row of label, features float32[16], embedding float32[128], as contiguous batches, summed
+  take    10,000 random rows by position, all columns
+Each time is the best of several runs on a warm page cache; ratio = peer time / Loam time (higher is better for Loam).
+"""
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
+
+ROWS = 1_000_000
+BATCH = 65_536
+
+
+def best(fn, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def generate(directory, rows):
+    rng = np.random.default_rng(42)
+    vocab = np.array(["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), rng.integers(2, 10))) for _ in range(5000)])
+    lengths = rng.integers(5, 31, rows)
+    words = vocab[rng.integers(0, len(vocab), lengths.sum())]
+    ends = np.cumsum(lengths)
+    text = [" ".join(words[e - n:e]) for e, n in zip(ends, lengths)]
+    table = pa.table({
+        "id": pa.array(np.arange(rows, dtype=np.int64)),
+        "text": pa.array(text, pa.string()),
+        "label": pa.array(rng.integers(0, 10, rows, dtype=np.int32)),
+        "score": pa.array(rng.random(rows)),
+        "features": pa.FixedSizeListArray.from_arrays(pa.array(rng.random(rows * 16, dtype=np.float32)), 16),
+        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(rng.standard_normal(rows * 128, dtype=np.float32)), 128),
+    })
+    with ipc.new_file(f"{directory}/full.arrow", table.schema) as w:
+        w.write_table(table, max_chunksize=BATCH)
+    pacsv.write_csv(table.select(["id", "text", "label", "score"]), f"{directory}/scalars.csv")
+    positions = rng.integers(0, rows, 10_000)
+    with open(f"{directory}/positions.txt", "w") as f:
+        f.write("\n".join(map(str, positions)))
+    return table, positions
+
+
+def sum_batch(label, features, embedding):
+    return float(label.sum()) + float(features.sum()) + float(embedding.sum())
+
+
+def arrow_batch_sum(batch):
+    label = batch.column("label").to_numpy()
+    features = batch.column("features").values.to_numpy().reshape(-1, 16)
+    embedding = batch.column("embedding").values.to_numpy().reshape(-1, 128)
+    return sum_batch(label, features, embedding)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    import datasets
+    import lance
+
+    datasets.disable_progress_bars()
+    loam = f"{args.bin}/loam"
+    loam_bench = f"{args.bin}/loam-bench"
+    work = tempfile.mkdtemp(prefix="loam-bench-", dir=os.environ.get("LOAM_BENCH_DIR"))
+    results = {}
+    try:
+        print(f"generating {args.rows:,} rows in {work} …", flush=True)
+        table, positions = generate(work, args.rows)
+        csv_path = f"{work}/scalars.csv"
+        csv_mb = os.path.getsize(csv_path) / 1e6
+
+        # --- import: CSV → a versioned / queryable dataset ---------------------------------
+        def loam_import():
+            repo = f"{work}/loam-import"
+            shutil.rmtree(repo, ignore_errors=True)
+            subprocess.run([loam, "init", repo], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([loam, "import", "--repo", repo, csv_path, "-d", "reviews", "-q"], check=True, stdout=subprocess.DEVNULL)
+
+        def pyarrow_import():
+            t = pacsv.read_csv(csv_path)
+            with ipc.new_file(f"{work}/pyarrow-import.arrow", t.schema) as w:
+                w.write_table(t)
+
+        def lance_import():
+            shutil.rmtree(f"{work}/lance-import", ignore_errors=True)
+            lance.write_dataset(pacsv.read_csv(csv_path), f"{work}/lance-import")
+
+        def hf_import():
+            cache = f"{work}/hf-cache"
+            shutil.rmtree(cache, ignore_errors=True)
+            datasets.load_dataset("csv", data_files=csv_path, cache_dir=cache, split="train")
+
+        results["import"] = {
+            "Loam": best(loam_import, 2), "pyarrow": best(pyarrow_import, 2),
+            "Lance": best(lance_import, 2), "HF datasets": best(hf_import, 2),
+        }
+        print("import", results["import"], flush=True)
+
+        # --- datasets for reading -------------------------------------------------------------
+        repo = f"{work}/loam-read"
+        subprocess.run([loam, "init", repo], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([loam, "import", "--repo", repo, f"{work}/full.arrow", "-d", "bench", "-q"], check=True, stdout=subprocess.DEVNULL)
+        lance.write_dataset(table, f"{work}/lance-read", max_rows_per_group=BATCH)
+        datasets.Dataset(table).save_to_disk(f"{work}/hf-read")
+        del table
+        lance_ds = lance.dataset(f"{work}/lance-read")
+        hf_ds = datasets.load_from_disk(f"{work}/hf-read")
+        columns = ["label", "features", "embedding"]
+
+        def loam_run(*argv):
+            out = subprocess.run([loam_bench, *argv], check=True, capture_output=True, text=True).stdout
+            return json.loads(out)
+
+        # --- scan ---------------------------------------------------------------------------------
+        loam_scan = [loam_run("scan", repo, "bench", *columns) for _ in range(args.runs)]
+        assert all(r["rows"] == args.rows for r in loam_scan), loam_scan
+
+        def pyarrow_scan():
+            reader = ipc.open_file(pa.memory_map(f"{work}/full.arrow"))
+            total = 0.0
+            for i in range(reader.num_record_batches):
+                total += arrow_batch_sum(reader.get_batch(i))
+            return total
+
+        def lance_scan():
+            total = 0.0
+            for batch in lance_ds.to_batches(columns=columns, batch_size=BATCH):
+                total += arrow_batch_sum(batch)
+            return total
+
+        def hf_scan():
+            total = 0.0
+            for batch in hf_ds.with_format("numpy", columns=columns).iter(batch_size=BATCH):
+                total += sum_batch(batch["label"], batch["features"], batch["embedding"])
+            return total
+
+        checks = {"pyarrow": pyarrow_scan(), "Lance": lance_scan(), "HF datasets": hf_scan()}
+        for name, value in checks.items():
+            assert abs(value - loam_scan[0]["checksum"]) <= 1e-3 * max(1.0, abs(value)), (name, value, loam_scan[0]["checksum"])
+        results["scan"] = {
+            "Loam": min(r["seconds"] for r in loam_scan), "pyarrow": best(pyarrow_scan, args.runs),
+            "Lance": best(lance_scan, args.runs), "HF datasets": best(hf_scan, args.runs),
+        }
+        print("scan", results["scan"], flush=True)
+
+        # --- take ---------------------------------------------------------------------------------
+        idx = positions.tolist()
+        loam_take = [loam_run("take", repo, "bench", f"{work}/positions.txt") for _ in range(args.runs)]
+        mapped = ipc.open_file(pa.memory_map(f"{work}/full.arrow")).read_all()
+        expected = float(np.asarray(mapped.column("label").take(pa.array(idx))).sum())
+        assert loam_take[0]["rows"] == len(idx) and loam_take[0]["checksum"] == expected, (loam_take[0], expected)
+        hf_numpy = hf_ds.with_format("numpy")
+        results["take"] = {
+            "Loam": min(r["seconds"] for r in loam_take),
+            "pyarrow": best(lambda: mapped.take(pa.array(idx)), args.runs),
+            "Lance": best(lambda: lance_ds.take(idx), args.runs),
+            "HF datasets": best(lambda: hf_numpy[idx], args.runs),
+        }
+        print("take", results["take"], flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    peers = ["pyarrow", "Lance", "HF datasets"]
+    versions = {"pyarrow": pa.__version__, "Lance": lance.__version__, "HF datasets": datasets.__version__}
+    jobs = {
+        "import": f"CSV import, {args.rows:,} rows × 4 columns ({csv_mb:.0f} MB)",
+        "scan": f"scan label + features[16] + embedding[128], {args.rows:,} rows, summed",
+        "take": "take 10,000 random rows, all 6 columns",
+    }
+    lines = [
+        f"# Loam benchmark — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"{os.cpu_count()} cores; best of {args.runs} warm runs (import: best of 2). "
+        + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
+        "Ratio = peer time / Loam time: above 1 means Loam is faster.",
+        "",
+        "| job | Loam | " + " | ".join(peers) + " |",
+        "|---|---|" + "---|" * len(peers),
+    ]
+    for job, label in jobs.items():
+        r = results[job]
+        cells = [f"{r[p]:.3f} s ({r[p] / r['Loam']:.2f}×)" for p in peers]
+        lines.append(f"| {label} | {r['Loam']:.3f} s | " + " | ".join(cells) + " |")
+    report = "\n".join(lines) + "\n"
+    print()
+    print(report)
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    os.makedirs(out, exist_ok=True)
+    with open(f"{out}/latest.md", "w") as f:
+        f.write(report)
+    with open(f"{out}/{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}.json", "w") as f:
+        json.dump({"rows": args.rows, "results": results, "versions": versions}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
