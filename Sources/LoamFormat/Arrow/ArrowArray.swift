@@ -26,12 +26,12 @@ public struct ArrowArray: Sendable {
 
     public var validity: ByteView { buffers[0] }
 
-    @inline(__always) public func isNull(_ index: Int) -> Bool {
+    @inlinable @inline(__always) public func isNull(_ index: Int) -> Bool {
         nullCount > 0 && !buffers[0].isEmpty && !buffers[0].bit(index)
     }
 
     /// The start and end offsets of variable-length element `index`.
-    @inline(__always) public func range(_ index: Int) -> Range<Int> {
+    @inlinable @inline(__always) public func range(_ index: Int) -> Range<Int> {
         switch type {
         case .largeUtf8, .largeBinary:
             return Int(buffers[1].load(index, as: Int64.self))..<Int(buffers[1].load(index + 1, as: Int64.self))

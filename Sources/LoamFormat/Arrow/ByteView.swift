@@ -66,29 +66,29 @@ public struct ByteView: @unchecked Sendable {
 
     public static let empty = ByteView(copying: [])
 
-    public var isEmpty: Bool { count == 0 }
+    @inlinable public var isEmpty: Bool { count == 0 }
 
-    public var pointer: UnsafeRawPointer { storage.base + offset }
+    @inlinable public var pointer: UnsafeRawPointer { storage.base + offset }
 
-    public var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: count == 0 ? nil : pointer, count: count) }
+    @inlinable public var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: count == 0 ? nil : pointer, count: count) }
 
     public func slice(_ start: Int, _ length: Int) -> ByteView {
         ByteView(storage: storage, offset: offset + start, count: length)
     }
 
-    @inline(__always) public func load<T: FixedWidthInteger>(_ index: Int, as: T.Type) -> T {
+    @inlinable @inline(__always) public func load<T: FixedWidthInteger>(_ index: Int, as: T.Type) -> T {
         T(littleEndian: pointer.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.size, as: T.self))
     }
 
-    @inline(__always) public func loadFloat(_ index: Int) -> Float {
+    @inlinable @inline(__always) public func loadFloat(_ index: Int) -> Float {
         Float(bitPattern: load(index, as: UInt32.self))
     }
 
-    @inline(__always) public func loadDouble(_ index: Int) -> Double {
+    @inlinable @inline(__always) public func loadDouble(_ index: Int) -> Double {
         Double(bitPattern: load(index, as: UInt64.self))
     }
 
-    @inline(__always) public func bit(_ index: Int) -> Bool {
+    @inlinable @inline(__always) public func bit(_ index: Int) -> Bool {
         (pointer.load(fromByteOffset: index >> 3, as: UInt8.self) >> UInt8(index & 7)) & 1 == 1
     }
 
