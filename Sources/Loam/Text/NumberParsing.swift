@@ -44,6 +44,75 @@ enum NumberParsing {
     }
 
     static func double(_ bytes: UnsafeRawBufferPointer) -> Double? {
+        if let fast = fastDouble(bytes) { return fast }
+        return slowDouble(bytes)
+    }
+
+    #if arch(x86_64)
+    /// 10^0 … 10^27, each exact in Float80 (5^27 < 2^63).
+    private static let powersOfTen: [Float80] = {
+        var p: [Float80] = [1]
+        for _ in 1...27 { p.append(p[p.count - 1] * 10) }
+        return p
+    }()
+    #endif
+
+    /// Decimal text with at most 19 significant digits and a small exponent,
+    /// computed exactly rounded: w and 10^k are exact in Float80, one Float80
+    /// operation rounds once, and rounding that to Double can only go wrong
+    /// when the Float80 result lands exactly on a Double midpoint — then this
+    /// declines and strtod decides.
+    @inline(__always)
+    static func fastDouble(_ b: UnsafeRawBufferPointer) -> Double? {
+        #if arch(x86_64)
+        let n = b.count
+        var i = 0
+        var negative = false
+        if i < n, b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") { negative = b[i] == UInt8(ascii: "-"); i += 1 }
+        var w: UInt64 = 0
+        var significant = 0, digits = 0, exponent = 0
+        while i < n, b[i] &- 48 < 10 {
+            let d = UInt64(b[i] &- 48)
+            if significant > 0 || d != 0 { significant += 1 }
+            w = w &* 10 &+ d
+            digits += 1
+            i += 1
+        }
+        if i < n, b[i] == UInt8(ascii: ".") {
+            i += 1
+            while i < n, b[i] &- 48 < 10 {
+                let d = UInt64(b[i] &- 48)
+                if significant > 0 || d != 0 { significant += 1 }
+                w = w &* 10 &+ d
+                digits += 1
+                exponent -= 1
+                i += 1
+            }
+        }
+        guard digits > 0, significant <= 19 else { return nil }
+        if i < n, b[i] | 0x20 == UInt8(ascii: "e") {
+            i += 1
+            var expNegative = false
+            if i < n, b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") { expNegative = b[i] == UInt8(ascii: "-"); i += 1 }
+            var e = 0, expDigits = 0
+            while i < n, b[i] &- 48 < 10, expDigits < 4 { e = e * 10 + Int(b[i] &- 48); expDigits += 1; i += 1 }
+            guard expDigits > 0 else { return nil }
+            exponent += expNegative ? -e : e
+        }
+        guard i == n, exponent >= -27, exponent <= 27 else { return nil }
+        if w == 0 { return negative ? -0.0 : 0.0 }
+        let x = Float80(w)
+        let y = exponent < 0 ? x / powersOfTen[-exponent] : x * powersOfTen[exponent]
+        // Bits 0…10 of the 64-bit significand are what Double drops; 0x400 is its midpoint.
+        if y.significandBitPattern & 0x7FF == 0x400 { return nil }
+        let d = Double(y)
+        return negative ? -d : d
+        #else
+        return nil
+        #endif
+    }
+
+    static func slowDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {
         let n = bytes.count
         guard n > 0, n < 400 else { return nil }
         // strtod accepts things JSON and CSV do not ("0x1p3", " 1", "infinity"): allow digits, sign, '.', 'e' only,
