@@ -7,7 +7,7 @@ let fastLoops: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"]
 
 let package = Package(
     name: "Loam",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Loam", targets: ["Loam"]),
         .executable(name: "loam", targets: ["loam"]),

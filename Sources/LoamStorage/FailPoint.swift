@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Crash-testing hooks. With `LOAM_FAILPOINT=NAME:N` the process kills
 /// itself with SIGKILL the Nth time it reaches the point `NAME`
@@ -15,13 +16,13 @@ public enum FailPoint {
         guard parts.count == 2, let n = Int(parts[1]) else { return nil }
         return (String(parts[0]), n)
     }()
-    nonisolated(unsafe) private static var hits = 0
+    /// Writers hit points from more than one task at a time (fragments are written concurrently).
+    private static let hits = Atomic<Int>(0)
 
     @inline(__always) public static func hit(_ name: StaticString) {
         guard let target else { return }
         guard target.name == "any" || target.name == "\(name)" else { return }
-        hits += 1
-        if hits == target.count {
+        if hits.add(1, ordering: .relaxed).newValue == target.count {
             let note = "loam: failpoint \(name) reached, killing\n"
             _ = note.withCString { write(2, $0, strlen($0)) }
             kill(getpid(), SIGKILL)
