@@ -34,6 +34,15 @@ struct RepositoryOptions: ParsableArguments {
     }
 }
 
+/// A dataset and the ref to read it at, shared by the commands that read one.
+struct DatasetAtRef: ParsableArguments {
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "The dataset.") var dataset: String
+    @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
+
+    func open() async throws -> Dataset { try await repository.open().dataset(dataset, at: ref) }
+}
+
 /// Runs a command body, turning library errors into one line on standard
 /// error and exit status 1 (usage errors stay ArgumentParser's, status 64).
 func reportingErrors(_ body: () async throws -> Void) async throws {
@@ -46,7 +55,5 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
         throw ExitCode(1)
     }
 }
-
-func printJSON(_ text: String) { print(text) }
 
 func writeError(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }

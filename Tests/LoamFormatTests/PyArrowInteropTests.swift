@@ -87,21 +87,63 @@ import Testing
     }
 
     @Test func truncatedAndGarbageInputIsAnErrorNotACrash() throws {
-        let schema = Schema(fields: [Field(name: "s", type: .utf8), Field(name: "v", type: .list(Field(name: "item", type: .int64)))])
-        let columns = [try ArrowArray.fromValues([.string("abc"), .null], type: .utf8),
-                       try ArrowArray.fromValues([.list([.int(1)]), .list([])], type: .list(Field(name: "item", type: .int64)))]
-        let bytes = try IPCWriter.bytes(schema: schema, batches: [RecordBatch(schema: schema, columns: columns)])
-        var generator = SystemRandomNumberGenerator()
-        for cut in stride(from: 0, to: bytes.count, by: 7) {
-            _ = try? IPCReader(data: ByteView(copying: Array(bytes.prefix(cut)))).batches()
-        }
-        for _ in 0..<300 {
-            var corrupt = bytes
-            for _ in 0..<4 { corrupt[Int.random(in: 0..<corrupt.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
-            if let batches = try? IPCReader(data: ByteView(copying: corrupt)).batches() {
-                for batch in batches { for column in batch.columns where column.type == .int64 { _ = column.values } }
+        let item = Field(name: "item", type: .int64)
+        let point = ArrowType.structType([Field(name: "x", type: .int32), Field(name: "s", type: .utf8)])
+        let schema = Schema(fields: [Field(name: "s", type: .utf8), Field(name: "v", type: .list(item)),
+                                     Field(name: "e", type: .fixedSizeList(Field(name: "item", type: .float32), 2)),
+                                     Field(name: "p", type: point), Field(name: "b", type: .bool), Field(name: "ls", type: .largeBinary)])
+        let columns = [
+            try ArrowArray.fromValues([.string("abc"), .null, .string("")], type: .utf8),
+            try ArrowArray.fromValues([.list([.int(1)]), .list([]), .null], type: .list(item)),
+            try ArrowArray.fromValues([.list([.float(1), .float(2)]), .null, .list([.float(3), .float(4)])], type: schema.fields[2].type),
+            try ArrowArray.fromValues([.structValue([.int(1), .string("q")]), .null, .structValue([.null, .null])], type: point),
+            try ArrowArray.fromValues([.bool(true), .null, .bool(false)], type: .bool),
+            try ArrowArray.fromValues([.binary([1, 2]), .binary([]), .null], type: .largeBinary),
+        ]
+        let seed = UInt64(ProcessInfo.processInfo.environment["LOAM_FUZZ_SEED"] ?? "") ?? 20261125
+        let iterations = Int(ProcessInfo.processInfo.environment["LOAM_FUZZ_ITERATIONS"] ?? "") ?? 20_000
+        for format in [IPCWriter<MemorySink>.Format.file, .stream] {
+            let bytes = try IPCWriter.bytes(schema: schema, batches: [RecordBatch(schema: schema, columns: columns)], format: format)
+            for cut in 0..<bytes.count {
+                _ = try? IPCReader(data: ByteView(copying: Array(bytes.prefix(cut)))).batches()
             }
+            var generator = SplitMix64(seed: seed)
+            for _ in 0..<iterations {
+                var corrupt = bytes
+                for _ in 0..<Int.random(in: 1...6, using: &generator) {
+                    corrupt[Int.random(in: 0..<corrupt.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                }
+                // Whatever parses must also be safe to read, cell by cell.
+                if let batches = try? IPCReader(data: ByteView(copying: corrupt)).batches() {
+                    for batch in batches { for column in batch.columns { _ = column.values } }
+                }
+            }
+            #expect(throws: FormatError.self) { _ = try IPCReader(data: ByteView(copying: Array(bytes.prefix(bytes.count - 3)))).batches() }
         }
-        #expect(throws: FormatError.self) { _ = try IPCReader(data: ByteView(copying: Array(bytes.prefix(bytes.count - 3)))) }
+    }
+}
+
+/// A small seeded generator, so the fuzz test is the same on every run (LOAM_FUZZ_SEED changes it).
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite struct HostileSchemaTests {
+    @Test func deeplyNestedOrCyclicSchemasAreRejected() throws {
+        var type = ArrowType.int64
+        for _ in 0..<100 { type = .list(Field(name: "item", type: type)) }
+        let schema = Schema(fields: [Field(name: "deep", type: type)])
+        let bytes = try IPCWriter.bytes(schema: schema, batches: [])
+        #expect(throws: FormatError.malformed("field 'item' is nested more than 64 levels deep")) {
+            _ = try IPCReader(data: ByteView(copying: bytes))
+        }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Loam
+@testable import Loam
 import LoamFormat
 import LoamStorage
 import LoamTestSupport
@@ -109,5 +109,21 @@ func expectUnchanged(_ repo: Repository, head: ObjectID, sourceLocation: SourceL
         }
         await #expect(throws: LoamError.self) { try await repo.importData(from: dir.appendingPathComponent("ok.csv").path, into: "_bad") }
         try await expectUnchanged(repo, head: head)
+    }
+}
+
+@Suite struct CSVLimitsTests {
+    @Test func anUnterminatedQuoteInALargeFileStopsAtTheRecordLimit() throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let body = "a,b\n1,\"never closed\n" + String(repeating: "x,y\n", count: 400_000)  // 1.6 MB in one "field"
+        let path = try TestEnvironment.write(body, to: "open.csv", in: dir)
+        let tokenizer = try CSVTokenizer(path: path, delimiter: UInt8(ascii: ","), maxRecordBytes: 1 << 20)
+        var record = CSVTokenizer.Record()
+        #expect(try tokenizer.next(into: &record))
+        #expect(throws: LoamError.badInput(file: path, line: 2, column: nil,
+                                           message: "a record longer than 1 MiB starts here; is a quote left open in field 2?")) {
+            _ = try tokenizer.next(into: &record)
+        }
     }
 }

@@ -60,12 +60,7 @@ extension Repository {
                     rows += batch.length
                 }
                 if writer == nil {  // an empty dataset still gets its schema
-                    var fields = try (columns ?? ds.schema.fields.map(\.name)).map { name -> Field in
-                        guard let f = ds.schema.fields.first(where: { $0.name == name }) else { throw LoamError.invalidArgument("no column \(name)") }
-                        return f
-                    }
-                    if includeRowID { fields.insert(Field(name: "_rowid", type: .uint64, nullable: false), at: 0) }
-                    schema = Schema(fields: fields, metadata: ds.schema.metadata)
+                    schema = Schema(fields: try ds.projection(columns, includeRowID: includeRowID).fields, metadata: ds.schema.metadata)
                     writer = try IPCWriter(schema: schema!, format: .file, sink: sink)
                 }
                 _ = try writer!.finish()

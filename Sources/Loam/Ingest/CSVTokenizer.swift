@@ -39,12 +39,15 @@ final class CSVTokenizer {
     private var position = 0
     private var line = 1
     private static let quote = UInt8(ascii: "\""), lf: UInt8 = 0x0A, cr: UInt8 = 0x0D
+    /// Longer records are taken for an unterminated quote, so memory stays bounded on broken files.
+    let maxRecordBytes: Int
 
     var path: String { reader.path }
     var bytesRead: Int { reader.bytesRead(at: position) }
     var totalBytes: Int { reader.totalBytes }
 
-    init(path: String, delimiter: UInt8) throws {
+    init(path: String, delimiter: UInt8, maxRecordBytes: Int = 256 << 20) throws {
+        self.maxRecordBytes = maxRecordBytes
         reader = try ChunkedFileReader(path: path)
         self.delimiter = delimiter
         _ = try reader.refill(keepFrom: 0)
@@ -104,7 +107,13 @@ final class CSVTokenizer {
                     }
                     if i > position { record.data.append(contentsOf: UnsafeRawBufferPointer(start: base + position, count: i - position)) }
                     position = i
-                    if i == end { continue }  // the field goes on in the next chunk
+                    if i == end {  // the field goes on in the next chunk
+                        if record.data.count > maxRecordBytes {
+                            throw LoamError.badInput(file: path, line: record.line, column: nil,
+                                                     message: "a record longer than \(maxRecordBytes >> 20) MiB starts here; Loam reads records up to that size")
+                        }
+                        continue
+                    }
                     position += 1
                     record.ends.append(record.data.count)
                     record.quoted.append(fieldQuoted)
@@ -120,6 +129,10 @@ final class CSVTokenizer {
                     }
                     if i > position { record.data.append(contentsOf: UnsafeRawBufferPointer(start: base + position, count: i - position)) }
                     position = i
+                    if record.data.count > maxRecordBytes {
+                        throw LoamError.badInput(file: path, line: record.line, column: nil,
+                                                 message: "a record longer than \(maxRecordBytes >> 20) MiB starts here; is a quote left open in field \(record.ends.count + 1)?")
+                    }
                     if i == end { continue }
                     position += 1
                     state = .quoteInQuoted

@@ -23,16 +23,7 @@ public struct Dataset: Sendable {
     /// chosen columns (all by default), optionally with `_rowid` first.
     public func scan(columns: [String]? = nil, includeRowID: Bool = false, limit: Int = .max,
                      _ body: (RecordBatch) async throws -> Void) async throws {
-        let names = columns ?? manifest.schema.names
-        var ids: [Int] = []
-        var fields: [Field] = includeRowID ? [RowID.field] : []
-        for name in names {
-            guard let spec = manifest.schema.columns.first(where: { $0.name == name }), let id = spec.id else {
-                throw TableError.unknownColumn(name, dataset: self.name, available: manifest.schema.names)
-            }
-            ids.append(id)
-            fields.append(try spec.field())
-        }
+        let (ids, fields) = try projection(columns, includeRowID: includeRowID)
         let outSchema = Schema(fields: fields, metadata: schema.metadata)
         var remaining = limit
         for entry in manifest.fragments where remaining > 0 && entry.liveRows > 0 {
@@ -46,6 +37,20 @@ public struct Dataset: Sendable {
             remaining -= rowIDs.length
             try await body(RecordBatch(schema: outSchema, columns: (includeRowID ? [rowIDs] : []) + arrays, length: rowIDs.length))
         }
+    }
+
+    /// Column ids to read and the output fields (with `_rowid` first when asked) for `columns` (all by default).
+    func projection(_ columns: [String]?, includeRowID: Bool) throws -> (ids: [Int], fields: [Field]) {
+        var ids: [Int] = []
+        var fields: [Field] = includeRowID ? [RowID.field] : []
+        for name in columns ?? manifest.schema.names {
+            guard let spec = manifest.schema.columns.first(where: { $0.name == name }), let id = spec.id else {
+                throw TableError.unknownColumn(name, dataset: self.name, available: manifest.schema.names)
+            }
+            ids.append(id)
+            fields.append(try spec.field())
+        }
+        return (ids, fields)
     }
 
     /// The first `n` live rows as one batch.
@@ -131,16 +136,7 @@ extension Dataset {
     /// The rows at `positions` (0-based among live rows, in dataset order),
     /// returned in the order asked. Only the fragments holding them are read.
     public func take(_ positions: [Int], columns: [String]? = nil, includeRowID: Bool = false) async throws -> RecordBatch {
-        let names = columns ?? manifest.schema.names
-        var ids: [Int] = []
-        var fields: [Field] = includeRowID ? [RowID.field] : []
-        for name in names {
-            guard let spec = manifest.schema.columns.first(where: { $0.name == name }), let id = spec.id else {
-                throw TableError.unknownColumn(name, dataset: self.name, available: manifest.schema.names)
-            }
-            ids.append(id)
-            fields.append(try spec.field())
-        }
+        let (ids, fields) = try projection(columns, includeRowID: includeRowID)
         // Live-row offsets where each fragment starts.
         var starts: [Int] = []
         var total = 0

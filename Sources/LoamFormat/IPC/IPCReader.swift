@@ -97,7 +97,7 @@ public struct IPCReader: Sendable {
         let headerType: UInt8 = try message.scalar(slot: 1, default: 0)
         let bodyLength = Int(try message.scalar(slot: 3, default: Int64(0)))
         let bodyStart = cursor + Int(length)
-        guard bodyLength >= 0, bodyStart + bodyLength <= bytes.count else {
+        guard bodyLength >= 0, bodyLength <= bytes.count - bodyStart else {
             throw FormatError.malformed("message at byte \(position) has a \(bodyLength)-byte body, past the end of the data")
         }
         return Message(message: message, headerType: headerType, bodyStart: bodyStart, bodyLength: bodyLength)
@@ -173,7 +173,8 @@ private struct BatchDecoder {
         nodeIndex += 1
         let length = Int(try header.int64(at: at))
         let nullCount = Int(try header.int64(at: at + 8))
-        guard length >= 0, nullCount >= 0, nullCount <= length else {
+        // Lengths come from the file: bound them so no size computed from them can overflow.
+        guard length >= 0, length <= 1 << 40, nullCount >= 0, nullCount <= length else {
             throw FormatError.malformed("column '\(field.name)' has length \(length) and null count \(nullCount)")
         }
         var views: [ByteView] = []
@@ -213,7 +214,8 @@ private struct BatchDecoder {
             }
         case .fixedSizeList(let item, let size):
             let child = try array(item)
-            guard child.length >= length * size else {
+            let (items, overflow) = length.multipliedReportingOverflow(by: size)
+            guard !overflow, child.length >= items else {
                 throw FormatError.malformed("fixed_size_list column '\(field.name)' has \(child.length) items for \(length) rows of \(size)")
             }
             children = [child]

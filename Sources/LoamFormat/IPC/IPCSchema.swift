@@ -104,7 +104,7 @@ enum IPCSchema {
     static func decode(_ table: FlatBufferTable) throws -> Schema {
         let endianness: Int16 = try table.scalar(slot: 0, default: 0)
         guard endianness == 0 else { throw FormatError.unsupported("big-endian Arrow data") }
-        let fields = try table.tables(slot: 1).map(decodeField)
+        let fields = try table.tables(slot: 1).map { try decodeField($0, depth: 0) }
         return Schema(fields: fields, metadata: try decodeMetadata(table, slot: 2))
     }
 
@@ -116,12 +116,18 @@ enum IPCSchema {
         return result
     }
 
-    private static func decodeField(_ table: FlatBufferTable) throws -> Field {
+    /// Deeper than any real schema; stops hostile files whose offsets form a cycle.
+    static let maxNesting = 64
+
+    private static func decodeField(_ table: FlatBufferTable, depth: Int) throws -> Field {
         let name = try table.string(slot: 0) ?? ""
+        guard depth < maxNesting else {
+            throw FormatError.malformed("field '\(name)' is nested more than \(maxNesting) levels deep")
+        }
         if try table.table(slot: 4) != nil {
             throw FormatError.unsupported("field '\(name)' is dictionary-encoded; decode it (e.g. pyarrow's `column.dictionary_decode()`) before importing")
         }
-        let children = try table.tables(slot: 5).map(decodeField)
+        let children = try table.tables(slot: 5).map { try decodeField($0, depth: depth + 1) }
         let tag: UInt8 = try table.scalar(slot: 2, default: 0)
         let typeTable = try table.table(slot: 3)
         let type = try decodeType(tag: tag, table: typeTable, children: children, fieldName: name)

@@ -33,7 +33,7 @@ struct Log: AsyncParsableCommand {
             var labels: [ObjectID: [String]] = [:]
             for ref in try await repo.meta.refs(kind: nil) { labels[ref.commit, default: []].append(ref.kind == .tag ? "tag: \(ref.name)" : ref.name) }
             if json {
-                printJSON("[" + history.map { commitJSON($0.id, $0.commit) }.joined(separator: ",") + "]")
+                print("[" + history.map { commitJSON($0.id, $0.commit) }.joined(separator: ",") + "]")
                 return
             }
             for (id, commit) in history {
@@ -70,7 +70,7 @@ struct Show: AsyncParsableCommand {
                 let list = changes.map { "{\"dataset\":\(JSONText.quote($0.dataset)),\"change\":\"\($0.kind.rawValue)\",\"rows_before\":\($0.rowsBefore),\"rows_after\":\($0.rowsAfter)}" }
                 var base = commitJSON(id, current)
                 base.removeLast()
-                printJSON(base + ",\"changes\":[" + list.joined(separator: ",") + "]}")
+                print(base + ",\"changes\":[" + list.joined(separator: ",") + "]}")
                 return
             }
             print("commit \(id.hex)")
@@ -114,7 +114,7 @@ struct Tags: AsyncParsableCommand {
         try await reportingErrors {
             let tags = try await repository.open().tags()
             if json {
-                printJSON("[" + tags.map { "{\"name\":\(JSONText.quote($0.name)),\"commit\":\"\($0.commit.hex)\"}" }.joined(separator: ",") + "]")
+                print("[" + tags.map { "{\"name\":\(JSONText.quote($0.name)),\"commit\":\"\($0.commit.hex)\"}" }.joined(separator: ",") + "]")
             } else {
                 for tag in tags { print("\(tag.name)\t\(tag.commit.short)") }
             }

@@ -60,7 +60,7 @@ struct Import: AsyncParsableCommand {
             let result = try await repo.importData(from: input, into: dataset, options: options)
             bar.finish()
             if json {
-                printJSON("{\"commit\":\"\(result.commit.hex)\",\"dataset\":\(JSONText.quote(result.dataset)),\"rows\":\(result.rows),\"fragments\":\(result.fragments),\"created\":\(result.created)}")
+                print("{\"commit\":\"\(result.commit.hex)\",\"dataset\":\(JSONText.quote(result.dataset)),\"rows\":\(result.rows),\"fragments\":\(result.fragments),\"created\":\(result.created)}")
             } else {
                 print("\(result.created ? "Created" : "Appended to") dataset \(result.dataset): \(result.rows) rows in \(result.fragments) fragment\(result.fragments == 1 ? "" : "s") (commit \(result.commit.short))")
             }

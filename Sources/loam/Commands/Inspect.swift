@@ -20,7 +20,7 @@ struct Datasets: AsyncParsableCommand {
                 rows.append((name, ds.rowCount, ds.schema.fields.count, ds.fragmentCount))
             }
             if json {
-                printJSON("[" + rows.map { "{\"name\":\(JSONText.quote($0.0)),\"rows\":\($0.1),\"columns\":\($0.2),\"fragments\":\($0.3)}" }.joined(separator: ",") + "]")
+                print("[" + rows.map { "{\"name\":\(JSONText.quote($0.0)),\"rows\":\($0.1),\"columns\":\($0.2),\"fragments\":\($0.3)}" }.joined(separator: ",") + "]")
             } else if rows.isEmpty {
                 print("No datasets at \(ref). Import one with: loam import FILE --dataset NAME")
             } else {
@@ -33,20 +33,18 @@ struct Datasets: AsyncParsableCommand {
 struct Schema: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a dataset's columns and types.")
 
-    @OptionGroup var repository: RepositoryOptions
-    @Argument(help: "The dataset.") var dataset: String
-    @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
+    @OptionGroup var target: DatasetAtRef
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
         try await reportingErrors {
-            let ds = try await repository.open().dataset(dataset, at: ref)
+            let ds = try await target.open()
             if json {
                 let columns = ds.schema.fields.map { field -> String in
                     let metadata = field.metadata.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)):\(JSONText.quote($0.value))" }
                     return "{\"name\":\(JSONText.quote(field.name)),\"type\":\(JSONText.quote(field.type.name)),\"nullable\":\(field.nullable),\"metadata\":{\(metadata.joined(separator: ","))}}"
                 }
-                printJSON("{\"dataset\":\(JSONText.quote(dataset)),\"commit\":\"\(ds.commit.hex)\",\"rows\":\(ds.rowCount),\"columns\":[\(columns.joined(separator: ","))]}")
+                print("{\"dataset\":\(JSONText.quote(target.dataset)),\"commit\":\"\(ds.commit.hex)\",\"rows\":\(ds.rowCount),\"columns\":[\(columns.joined(separator: ","))]}")
             } else {
                 printTable(header: ["column", "type", "nullable"],
                            rows: ds.schema.fields.map { [$0.name, $0.type.name, $0.nullable ? "yes" : "no"] })
@@ -58,10 +56,8 @@ struct Schema: AsyncParsableCommand {
 struct Head: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the first rows of a dataset.")
 
-    @OptionGroup var repository: RepositoryOptions
-    @Argument(help: "The dataset.") var dataset: String
+    @OptionGroup var target: DatasetAtRef
     @Option(name: .short, help: "How many rows.") var n = 10
-    @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
     @Option(help: "Comma-separated columns to show (default: all).") var columns: String?
     @Flag(help: "Show the _rowid pseudo-column.") var rowid = false
     @Flag(help: "Print one JSON object per row.") var json = false
@@ -70,7 +66,7 @@ struct Head: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let ds = try await repository.open().dataset(dataset, at: ref)
+            let ds = try await target.open()
             let chosen = columns?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             let batches = try await ds.head(n, columns: chosen, includeRowID: rowid)
             let fields = batches.first?.schema.fields ?? []
@@ -98,15 +94,13 @@ struct Head: AsyncParsableCommand {
 struct Count: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a dataset's row count.")
 
-    @OptionGroup var repository: RepositoryOptions
-    @Argument(help: "The dataset.") var dataset: String
-    @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
+    @OptionGroup var target: DatasetAtRef
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
         try await reportingErrors {
-            let ds = try await repository.open().dataset(dataset, at: ref)
-            print(json ? "{\"dataset\":\(JSONText.quote(dataset)),\"rows\":\(ds.rowCount)}" : String(ds.rowCount))
+            let ds = try await target.open()
+            print(json ? "{\"dataset\":\(JSONText.quote(target.dataset)),\"rows\":\(ds.rowCount)}" : String(ds.rowCount))
         }
     }
 }
