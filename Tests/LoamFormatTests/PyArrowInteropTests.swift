@@ -46,7 +46,7 @@ import Testing
         #expect {
             _ = try reader.batch(0)
         } throws: { error in
-            "\(error)".contains("compression")
+            "\(error)".contains("unsupported compression (ZSTD)")
         }
     }
 

@@ -101,4 +101,40 @@ import Testing
         }
         #expect(outcomes.contains("unchanged"), "no kill landed mid-import; the test proved nothing")
     }
+
+    @Test func concurrentWritersNeverLoseAnUpdate() throws {
+        let repo = try setUp()
+        defer { try? FileManager.default.removeItem(at: repo) }
+        for i in 0..<4 { try TestEnvironment.write(csv(rows: (1000 * (i + 1))..<(1000 * (i + 1) + 500)), to: "w\(i).csv", in: repo) }
+        var landed = 0
+        for _ in 0..<3 {
+            let processes = try (0..<4).map { i -> (Process, Pipe) in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: TestEnvironment.loamBinary)
+                process.arguments = ["import", repo.appendingPathComponent("w\(i).csv").path, "-d", "reviews", "--fragment-rows", "100"]
+                process.environment = ProcessInfo.processInfo.environment.merging(["LOAM_REPO": repo.path]) { $1 }
+                let err = Pipe()
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = err
+                try process.run()
+                return (process, err)
+            }
+            for (process, err) in processes {
+                let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                if process.terminationStatus == 0 {
+                    landed += 1
+                } else {
+                    // The loser is told plainly; nothing of it is committed.
+                    #expect(message.contains("while this write was running; nothing was committed"), "\(message)")
+                }
+            }
+        }
+        print("concurrent imports: \(landed) of 12 landed, \(12 - landed) refused with a conflict")
+        #expect(landed >= 3)
+        let count = try TestEnvironment.loam(["count", "reviews"], repo: repo)
+        #expect(count.output == "\(40 + 500 * landed)\n")
+        let log = try TestEnvironment.loam(["log", "--oneline"], repo: repo)
+        #expect(log.output.split(separator: "\n").count == 2 + landed)
+    }
 }

@@ -16,19 +16,28 @@ import LoamTable
 public final class Repository: Sendable {
     /// The folder that contains `.loam/`.
     public let root: URL
-    public let objects: LocalObjectStore
-    public let meta: SQLiteMetaStore
+    /// Where objects live; a local folder here, an S3 bucket at scale. Nothing above names which.
+    public let objects: any ObjectStore
+    /// Refs, the row-id counter and the dataset registry; SQLite here, PostgreSQL at scale.
+    public let meta: any MetaStore
     public let tables: TableStore
     /// Recorded on commits: `LOAM_AUTHOR`, else the user name.
     public let author: String
 
     public static let folderName = ".loam"
 
-    init(root: URL) throws {
-        self.root = root
+    /// The embedded default: objects under `.loam/objects`, the catalog in `.loam/catalog.sqlite`.
+    convenience init(root: URL) throws {
         let loam = root.appendingPathComponent(Self.folderName)
-        objects = try LocalObjectStore(root: loam)
-        meta = try SQLiteMetaStore(path: loam.appendingPathComponent("catalog.sqlite").path)
+        try self.init(root: root, objects: try LocalObjectStore(root: loam),
+                      meta: try SQLiteMetaStore(path: loam.appendingPathComponent("catalog.sqlite").path))
+    }
+
+    /// A repository over any object store and catalog (e.g. S3 and PostgreSQL).
+    public init(root: URL, objects: any ObjectStore, meta: any MetaStore) throws {
+        self.root = root
+        self.objects = objects
+        self.meta = meta
         tables = TableStore(objects: objects, meta: meta)
         let env = ProcessInfo.processInfo.environment
         author = env["LOAM_AUTHOR"] ?? env["USER"] ?? getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "unknown"

@@ -110,8 +110,9 @@ public struct IPCReader: Sendable {
               let header = try message.message.table(slot: 2) else {
             throw FormatError.malformed("record batch \(index) is not a record batch message")
         }
-        if try header.table(slot: 3) != nil {
-            throw FormatError.unsupported("record batch \(index) uses body compression (LZ4/ZSTD); write the file uncompressed, e.g. pyarrow.ipc.new_file(..., options=pa.ipc.IpcWriteOptions(compression=None))")
+        if let compression = try header.table(slot: 3) {
+            let codec: Int8 = try compression.scalar(slot: 0, default: 0)
+            throw FormatError.unsupported("record batch \(index) uses unsupported compression (\(codec == 1 ? "ZSTD" : "LZ4_FRAME")); write the file uncompressed, e.g. pyarrow.ipc.new_file(..., options=pa.ipc.IpcWriteOptions(compression=None))")
         }
         let length = Int(try header.scalar(slot: 0, default: Int64(0)))
         guard let nodes = try header.vector(slot: 1, elementSize: 16),
