@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! dpkg -s libsqlite3-dev >/dev/null 2>&1; then
-  echo "== installing libsqlite3-dev"
-  apt-get update -qq && apt-get install -y -qq libsqlite3-dev >/dev/null
+# SQLite headers for GRDB; `script` (bsdutils) gives the progress-bar test a terminal.
+if ! dpkg -s libsqlite3-dev >/dev/null 2>&1 || ! command -v script >/dev/null; then
+  echo "== installing libsqlite3-dev bsdutils"
+  apt-get update -qq && apt-get install -y -qq libsqlite3-dev bsdutils >/dev/null
 fi
 
 if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow" 2>/dev/null; then

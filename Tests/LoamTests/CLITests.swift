@@ -66,6 +66,19 @@ import Testing
         }
     }
 
+    @Test func progressBarDrawsOnATerminal() throws {
+        let dir = try TestEnvironment.temporaryDirectory("loam-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try TestEnvironment.run(TestEnvironment.loamBinary, ["init", dir.path]).status == 0)
+        let csv = try TestEnvironment.write("a\n" + (0..<5000).map { "\($0)\n" }.joined(), to: "a.csv", in: dir)
+        // `script` gives the command a pseudo-terminal, as a person's shell would.
+        let command = "LOAM_REPO='\(dir.path)' '\(TestEnvironment.loamBinary)' import '\(csv)' -d t --fragment-rows 100"
+        let result = try TestEnvironment.run("/usr/bin/script", ["-qec", command, "/dev/null"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("\ra.csv ["), "no progress bar: \(result.output.debugDescription)")
+        #expect(result.output.contains("100%"))
+    }
+
     @Test func progressBarStaysQuietWhenPiped() throws {
         let dir = try TestEnvironment.temporaryDirectory("loam-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
