@@ -21,16 +21,11 @@ extension Repository {
             var manifest = try await manifest(dataset, in: tree)
             let reader = FragmentReader(objects: objects)
             var kept: [FragmentEntry] = []
-            for var entry in manifest.fragments {
+            for entry in manifest.fragments {
                 let matched = try await matchingOffsets(entry, manifest: manifest, filter: filter, dataset: dataset, reader: reader)
                 deleted += matched.count
                 if matched.isEmpty { kept.append(entry); continue }
-                var vector = DeletionVector(offsets: matched.map { UInt32($0) })
-                if let previous = entry.deletions { vector = try DeletionVector(decoding: try await objects.get(previous)).union(vector.offsets) }
-                if vector.offsets.count == entry.rows { continue }  // nothing left: drop the fragment from this version
-                entry.deletions = try await objects.put(try vector.encoded())
-                entry.deletedRows = vector.offsets.count
-                kept.append(entry)
+                if let remaining = try await entry.deleting(matched, objects: objects) { kept.append(remaining) }
             }
             manifest.fragments = kept
             tree[dataset] = try await tables.save(manifest)
@@ -69,7 +64,7 @@ extension Repository {
             let writer = FragmentWriter(objects: objects)
             var result: [FragmentEntry] = []
             var added: [FragmentEntry] = []
-            for var entry in manifest.fragments {
+            for entry in manifest.fragments {
                 let matched = try await matchingOffsets(entry, manifest: manifest, filter: filter, dataset: dataset, reader: reader)
                 if matched.isEmpty { result.append(entry); continue }
                 updated += matched.count
@@ -78,12 +73,7 @@ extension Repository {
                     constants[index].map { $0.take([Int](repeating: 0, count: matched.count)) } ?? column.take(matched)
                 }
                 added.append(try await writer.write(columns: columns, columnIDs: ids, fields: fields, rowIDs: data.rowIDs.take(matched)))
-                var vector = DeletionVector(offsets: matched.map { UInt32($0) })
-                if let previous = entry.deletions { vector = try DeletionVector(decoding: try await objects.get(previous)).union(vector.offsets) }
-                if vector.offsets.count == entry.rows { continue }
-                entry.deletions = try await objects.put(try vector.encoded())
-                entry.deletedRows = vector.offsets.count
-                result.append(entry)
+                if let remaining = try await entry.deleting(matched, objects: objects) { result.append(remaining) }
             }
             manifest.fragments = result + added
             tree[dataset] = try await tables.save(manifest)

@@ -1,4 +1,5 @@
 import LoamFormat
+import LoamStorage
 
 /// The row offsets deleted from one fragment, sorted and unique. Stored as an
 /// Arrow IPC file with a single non-null uint32 column `offset`.
@@ -44,5 +45,20 @@ public struct DeletionVector: Sendable, Equatable {
             live.append(row)
         }
         return live
+    }
+}
+
+extension FragmentEntry {
+    /// This fragment with `offsets` also deleted: a new deletion vector (merged
+    /// with any existing one) is written. Nil when no row would be left, so
+    /// the caller drops the fragment from the new manifest.
+    public func deleting(_ offsets: [Int], objects: any ObjectStore) async throws -> FragmentEntry? {
+        var vector = DeletionVector(offsets: offsets.map { UInt32($0) })
+        if let previous = deletions { vector = try DeletionVector(decoding: try await objects.get(previous)).union(vector.offsets) }
+        if vector.offsets.count == rows { return nil }
+        var entry = self
+        entry.deletions = try await objects.put(try vector.encoded())
+        entry.deletedRows = vector.offsets.count
+        return entry
     }
 }
