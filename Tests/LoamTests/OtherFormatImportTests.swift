@@ -120,6 +120,7 @@ import Testing
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(bytes.map(UInt8.init)).write(to: url)
         }
+        await #expect(throws: LoamError.self) { try await repo.importData(from: images.path, into: "pets", options: ImportOptions(schema: "path:int64")) }
         let result = try await repo.importData(from: images.path, into: "pets")
         #expect(result.rows == 4)
         #expect(try await rows(repo, "pets") == [

@@ -47,6 +47,9 @@ extension Repository {
         if format == .folder && !isDirectory.boolValue { throw LoamError.invalidArgument("\(path) is a file; --format folder needs a folder") }
         if format != .folder && isDirectory.boolValue { throw LoamError.invalidArgument("\(path) is a folder; import it with --format folder") }
         let declared = try options.schema.map(SchemaSpec.parse) ?? []
+        if !declared.isEmpty && (format == .arrow || format == .folder) {
+            throw LoamError.invalidArgument("--schema applies to CSV and JSONL; \(format == .arrow ? "an Arrow file carries its own types" : "a folder's columns are fixed (path, label, bytes, media_type, size)")")
+        }
         var rows = 0, fragments = 0, created = false
         let message = options.message ?? "Import \((path as NSString).lastPathComponent) into \(dataset)"
         let id = try await commit(message: message) { tree in
