@@ -122,9 +122,8 @@ extension Repository {
         for name in Set(current.tree.keys).union(parentTree.keys).sorted() {
             let before = parentTree[name], after = current.tree[name]
             guard before != after else { continue }
-            var rowsBefore = 0, rowsAfter = 0
-            if let before { rowsBefore = try await tables.manifest(before).rowCount }
-            if let after { rowsAfter = try await tables.manifest(after).rowCount }
+            let rowsBefore = try await tables.manifest(before)?.rowCount ?? 0
+            let rowsAfter = try await tables.manifest(after)?.rowCount ?? 0
             changes.append(DatasetChange(dataset: name, kind: before == nil ? .created : after == nil ? .dropped : .modified,
                                          rowsBefore: rowsBefore, rowsAfter: rowsAfter))
         }

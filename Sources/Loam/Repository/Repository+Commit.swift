@@ -12,6 +12,10 @@ extension Repository {
     /// it needs; then the commit object is written and the branch moved by
     /// compare-and-swap. If anything fails or the process dies before the
     /// swap, the branch still points where it did: the write is invisible.
+    ///
+    /// If another writer moved the branch meanwhile, this write is rebased
+    /// onto theirs (a three-way merge, so disjoint changes combine) and the
+    /// swap retried; a true conflict fails, naming the other commit.
     @discardableResult
     public func commit(message: String, _ body: (inout Tree) async throws -> Void) async throws -> ObjectID {
         let branch = try await meta.currentBranch()
@@ -20,12 +24,30 @@ extension Repository {
         var tree = parent.tree
         try await body(&tree)
         FailPoint.hit("before-commit-object")
-        let id = try await tables.save(Commit(parents: [head.commit], tree: tree, author: author, message: message))
-        FailPoint.hit("before-ref-swap")
-        try await meta.compareAndSwap(branch: branch, expected: head.commit, new: id)
-        FailPoint.hit("after-ref-swap")
-        for name in tree.keys where parent.tree[name] == nil { try await meta.registerDataset(name, createdBy: id) }
-        return id
+        var expected = head.commit
+        var commit = Commit(parents: [head.commit], tree: tree, author: author, message: message)
+        for _ in 0..<16 {
+            let id = try await tables.save(commit)
+            FailPoint.hit("before-ref-swap")
+            do {
+                try await meta.compareAndSwap(branch: branch, expected: expected, new: id)
+            } catch StorageError.refConflict(_, _, let actual?) {
+                let other = try ObjectID(hex: actual)
+                let (merged, conflicts, _) = try await mergedTree(base: expected, ours: other, theirs: id, resolution: MergeResolution())
+                guard let merged else {
+                    let theirs = try await tables.commit(other)
+                    throw LoamError.writeConflict(branch: branch, other: other.short, otherMessage: theirs.message,
+                                                  conflicts: conflicts.map(\.description))
+                }
+                expected = other
+                commit = Commit(parents: [other], tree: merged, author: author, message: message)
+                continue
+            }
+            FailPoint.hit("after-ref-swap")
+            for name in commit.tree.keys where parent.tree[name] == nil { try await meta.registerDataset(name, createdBy: id) }
+            return id
+        }
+        throw StorageError.refConflict(branch: branch, expected: expected.hex, actual: nil)
     }
 
     /// The manifest of `dataset` in `tree`, or an error listing the datasets there.

@@ -53,8 +53,7 @@ extension Repository {
         var rows = 0, fragments = 0, created = false
         let message = options.message ?? "Import \((path as NSString).lastPathComponent) into \(dataset)"
         let id = try await commit(message: message) { tree in
-            var existing: Manifest?
-            if let current = tree[dataset] { existing = try await tables.manifest(current) }
+            let existing = try await tables.manifest(tree[dataset])
             created = existing == nil
             var types: [String: ArrowType] = [:]
             if let existing { for column in existing.schema.columns { types[column.name] = try column.field().type } }

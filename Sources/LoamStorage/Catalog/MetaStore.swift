@@ -23,6 +23,21 @@ public struct Ref: Hashable, Sendable, Codable {
     }
 }
 
+/// One move of a ref, kept so that commits recently reachable survive garbage collection.
+public struct RefLogEntry: Hashable, Sendable {
+    public let name: String
+    public let old: ObjectID?
+    public let new: ObjectID?
+    public let time: Date
+
+    public init(name: String, old: ObjectID?, new: ObjectID?, time: Date) {
+        self.name = name
+        self.old = old
+        self.new = new
+        self.time = time
+    }
+}
+
 /// The transactional catalog: branch heads, tags, the current branch, the
 /// dataset registry and the row-id allocator. Small, mutable, shared state;
 /// the data itself lives in the `ObjectStore`.
@@ -40,6 +55,10 @@ public protocol MetaStore: Sendable {
     /// `expected == nil` creates the branch and fails if it exists.
     func compareAndSwap(branch: String, expected: ObjectID?, new: ObjectID) async throws
     func deleteRef(named name: String) async throws
+    /// Renames a ref, keeping its commit; fails if `to` exists.
+    func renameRef(_ name: String, to: String) async throws
+    /// Every move of a ref (creation, commit, reset, deletion) newer than `since`, newest first.
+    func refLog(since: Date) async throws -> [RefLogEntry]
 
     func currentBranch() async throws -> String
     func setCurrentBranch(_ name: String) async throws

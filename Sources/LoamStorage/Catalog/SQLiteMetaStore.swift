@@ -44,7 +44,24 @@ public final class SQLiteMetaStore: MetaStore {
                 INSERT INTO settings (key, value) VALUES ('current_branch', 'main');
                 """)
         }
+        migrator.registerMigration("v2-reflog") { db in
+            try db.execute(sql: """
+                CREATE TABLE ref_log (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL,
+                    old_commit TEXT,
+                    new_commit TEXT,
+                    time REAL NOT NULL
+                );
+                CREATE INDEX ref_log_time ON ref_log (time);
+                """)
+        }
         return migrator
+    }
+
+    private func log(_ db: Database, _ name: String, old: String?, new: String?) throws {
+        try db.execute(sql: "INSERT INTO ref_log (name, old_commit, new_commit, time) VALUES (?, ?, ?, ?)",
+                       arguments: [name, old, new, Date().timeIntervalSince1970])
     }
 
     private func decodeRef(_ row: Row) throws -> Ref {
@@ -74,6 +91,7 @@ public final class SQLiteMetaStore: MetaStore {
             }
             try db.execute(sql: "INSERT INTO refs (name, kind, commit_id, updated_at) VALUES (?, ?, ?, ?)",
                            arguments: [ref.name, ref.kind.rawValue, ref.commit.hex, Date().timeIntervalSince1970])
+            try log(db, ref.name, old: nil, new: ref.commit.hex)
         }
     }
 
@@ -92,13 +110,43 @@ public final class SQLiteMetaStore: MetaStore {
                 try db.execute(sql: "UPDATE refs SET commit_id = ?, updated_at = ? WHERE name = ? AND commit_id = ?",
                                arguments: [new.hex, Date().timeIntervalSince1970, branch, expected?.hex])
             }
+            try log(db, branch, old: expected?.hex, new: new.hex)
         }
     }
 
     public func deleteRef(named name: String) async throws {
         try await pool.write { db in
+            let old = try String.fetchOne(db, sql: "SELECT commit_id FROM refs WHERE name = ?", arguments: [name])
+            guard old != nil else { throw StorageError.refNotFound(name) }
             try db.execute(sql: "DELETE FROM refs WHERE name = ?", arguments: [name])
-            if db.changesCount == 0 { throw StorageError.refNotFound(name) }
+            try log(db, name, old: old, new: nil)
+        }
+    }
+
+    public func renameRef(_ name: String, to: String) async throws {
+        try Ref.validate(to)
+        try await pool.write { db in
+            guard let old = try String.fetchOne(db, sql: "SELECT commit_id FROM refs WHERE name = ?", arguments: [name]) else {
+                throw StorageError.refNotFound(name)
+            }
+            if try Row.fetchOne(db, sql: "SELECT 1 FROM refs WHERE name = ?", arguments: [to]) != nil { throw StorageError.refExists(to) }
+            try db.execute(sql: "UPDATE refs SET name = ?, updated_at = ? WHERE name = ?", arguments: [to, Date().timeIntervalSince1970, name])
+            if try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'current_branch'") == name {
+                try db.execute(sql: "UPDATE settings SET value = ? WHERE key = 'current_branch'", arguments: [to])
+            }
+            try log(db, name, old: old, new: nil)
+            try log(db, to, old: nil, new: old)
+        }
+    }
+
+    public func refLog(since: Date) async throws -> [RefLogEntry] {
+        let rows = try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM ref_log WHERE time >= ? ORDER BY id DESC", arguments: [since.timeIntervalSince1970])
+        }
+        return try rows.map { row in
+            RefLogEntry(name: row["name"], old: try (row["old_commit"] as String?).map { try ObjectID(hex: $0) },
+                        new: try (row["new_commit"] as String?).map { try ObjectID(hex: $0) },
+                        time: Date(timeIntervalSince1970: row["time"]))
         }
     }
 

@@ -29,6 +29,12 @@ public struct TableStore: Sendable {
         return try CanonicalJSON.decode(Manifest.self, from: data.buffer, what: "manifest \(id.short)")
     }
 
+    /// The manifest `id` names, or nil for a dataset absent from a tree.
+    public func manifest(_ id: ObjectID?) async throws -> Manifest? {
+        guard let id else { return nil }
+        return try await manifest(id)
+    }
+
     public func save(_ commit: Commit) async throws -> ObjectID {
         try await objects.put(try CanonicalJSON.encode(commit))
     }
@@ -92,5 +98,32 @@ public struct TableStore: Sendable {
             next = commit.parents.first
         }
         return result
+    }
+}
+
+extension TableStore {
+    /// Every commit reachable from `start` through all parents.
+    public func ancestors(of start: ObjectID) async throws -> Set<ObjectID> {
+        var seen: Set<ObjectID> = [start]
+        var queue = [start]
+        while let id = queue.popLast() {
+            for parent in try await commit(id).parents where seen.insert(parent).inserted { queue.append(parent) }
+        }
+        return seen
+    }
+
+    /// The nearest common ancestor of two commits (breadth-first from `b`), or nil.
+    public func mergeBase(_ a: ObjectID, _ b: ObjectID) async throws -> ObjectID? {
+        let fromA = try await ancestors(of: a)
+        var seen: Set<ObjectID> = [b]
+        var queue = [b]
+        var index = 0
+        while index < queue.count {
+            let id = queue[index]
+            index += 1
+            if fromA.contains(id) { return id }
+            for parent in try await commit(id).parents where seen.insert(parent).inserted { queue.append(parent) }
+        }
+        return nil
     }
 }
