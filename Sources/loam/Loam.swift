@@ -16,6 +16,8 @@ struct LoamCommand: AsyncParsableCommand {
         subcommands: [
             Init.self, Import.self, Datasets.self, Schema.self, Head.self, Count.self, Export.self,
             Delete.self, Update.self, Alter.self, Drop.self, Log.self, Show.self, Tag.self, Tags.self,
+            Branch.self, Switch.self, Diff.self, Merge.self, Revert.self, Reset.self,
+            GC.self, Fsck.self, Compact.self, Storage.self,
         ]
     )
 }

@@ -44,6 +44,8 @@ public struct LocalObjectStore: ObjectStore {
         FailPoint.hit("object-sealed")
         let destination = path(id)
         if FileManager.default.fileExists(atPath: destination.path) {
+            // Re-used content: refresh its time so a concurrent `gc` treats it as new and leaves it.
+            _ = utimes(destination.path, nil)
             staged.discard()
             return id
         }
@@ -86,6 +88,20 @@ public struct LocalObjectStore: ObjectStore {
 
     public func delete(_ id: ObjectID) async throws {
         try? FileManager.default.removeItem(at: path(id))
+    }
+
+    public func list() async throws -> [ObjectInfo] {
+        var result: [ObjectInfo] = []
+        for folder in (try? FileManager.default.contentsOfDirectory(atPath: objects.path)) ?? [] where folder.count == 2 {
+            let dir = objects.appendingPathComponent(folder)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] {
+                guard let id = try? ObjectID(hex: folder + name) else { continue }
+                let attributes = try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(name).path)
+                result.append(ObjectInfo(id: id, bytes: (attributes?[.size] as? Int) ?? 0,
+                                         modified: (attributes?[.modificationDate] as? Date) ?? Date()))
+            }
+        }
+        return result
     }
 
     /// Removes temporary files left by writers that died (they were never published).

@@ -1,3 +1,4 @@
+import Crypto
 /// The SHA-256 of an object's bytes, as 64 lowercase hexadecimal digits.
 ///
 /// ```swift
@@ -19,6 +20,11 @@ public struct ObjectID: Hashable, Comparable, Sendable, Codable, CustomStringCon
         var out: [UInt8] = []
         for byte in digest { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
         hex = String(decoding: out, as: UTF8.self)
+    }
+
+    /// The id of `bytes`: their SHA-256.
+    public static func hash(_ bytes: UnsafeRawBufferPointer) -> ObjectID {
+        ObjectID(digest: SHA256.hash(data: bytes))
     }
 
     public var short: String { String(hex.prefix(12)) }

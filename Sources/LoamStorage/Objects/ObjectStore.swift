@@ -1,3 +1,4 @@
+import Foundation
 import LoamFormat
 
 /// Immutable, content-addressed objects: fragments, deletion vectors,
@@ -26,4 +27,19 @@ public protocol ObjectStore: Sendable {
     /// Ids starting with `prefix` (at least 4 hex digits).
     func ids(withPrefix prefix: String) async throws -> [ObjectID]
     func delete(_ id: ObjectID) async throws
+    /// Every object with its size and last-write time (for garbage collection).
+    func list() async throws -> [ObjectInfo]
+}
+
+/// An object's id, size and the time it was last written or re-used.
+public struct ObjectInfo: Hashable, Sendable {
+    public let id: ObjectID
+    public let bytes: Int
+    public let modified: Date
+
+    public init(id: ObjectID, bytes: Int, modified: Date) {
+        self.id = id
+        self.bytes = bytes
+        self.modified = modified
+    }
 }
