@@ -137,4 +137,52 @@ import Testing
         #expect(lines.count == 40 + 500 * landed)
         #expect(Set(lines).count == 40 + 500 * 4, "a file's rows were lost")  // each round imported the same four files
     }
+
+    @Test func killedMergesAndCollectionsLeaveFsckCleanAndEveryRefReadable() throws {
+        let repo = try setUp()
+        defer { try? FileManager.default.removeItem(at: repo) }
+        func loam(_ args: String...) throws -> TestEnvironment.ProcessResult { try TestEnvironment.loam(args, repo: repo) }
+        #expect(try loam("branch", "side").status == 0)
+        #expect(try loam("update", "reviews", "--set", "text=ours", "--where", "id < 5").status == 0)
+        #expect(try loam("switch", "side").status == 0)
+        #expect(try loam("update", "reviews", "--set", "label=9", "--where", "id < 10").status == 0)
+        #expect(try loam("import", repo.appendingPathComponent("second.csv").path, "-d", "reviews").status == 0)
+        #expect(try loam("switch", "main").status == 0)
+
+        func everyRefReads() throws {
+            let fsck = try loam("fsck")
+            #expect(fsck.status == 0, "fsck: \(fsck.output)")
+            for ref in ["main", "side", "HEAD~1"] {
+                #expect(try loam("count", "reviews", "--ref", ref).status == 0, "\(ref) does not read")
+            }
+        }
+        let mergePoints = try killAtEveryPoint(["merge", "side"], in: repo)
+        #expect(mergePoints >= 5)
+        try everyRefReads()
+        let merged = try loam("export", "reviews", "--format", "csv", "-o", "-")
+        #expect(merged.output.contains(",ours,9"), "the merged rows lack one side's change")
+
+        // Garbage: a deleted branch's commits, collected with no retention or grace, killed after each deletion.
+        #expect(try loam("branch", "scratch").status == 0)
+        #expect(try loam("switch", "scratch").status == 0)
+        #expect(try loam("delete", "reviews", "--where", "label = 1").status == 0)
+        #expect(try loam("switch", "main").status == 0)
+        #expect(try loam("branch", "-d", "scratch").status == 0)
+        let dry = try loam("gc", "--retention-days", "0", "--grace-minutes", "0", "--dry-run", "--json")
+        let garbage = (try JSONSerialization.jsonObject(with: Data(dry.output.utf8)) as? [String: Any])?["deleted"] as? Int ?? 0
+        #expect(garbage > 0)
+        // Each run is killed right after its first deletion, so the kills land after every one of them in turn.
+        var kills = 0
+        while kills <= garbage {
+            let killed = try TestEnvironment.loam(["gc", "--retention-days", "0", "--grace-minutes", "0"], repo: repo,
+                                                  environment: ["LOAM_FAILPOINT": "gc-deleted:1"])
+            try everyRefReads()
+            if killed.status != 9 { break }
+            kills += 1
+        }
+        #expect(kills == garbage, "expected one kill per garbage object")
+        let after = try loam("gc", "--retention-days", "0", "--grace-minutes", "0", "--json")
+        #expect((try JSONSerialization.jsonObject(with: Data(after.output.utf8)) as? [String: Any])?["deleted"] as? Int == 0)
+        try everyRefReads()
+    }
 }

@@ -54,6 +54,7 @@ extension Repository {
         let id = try await tables.save(commit)
         FailPoint.hit("before-ref-swap")
         try await meta.compareAndSwap(branch: branch, expected: head, new: id)
+        FailPoint.hit("after-ref-swap")
         return MergeResult(kind: .merged, commit: id, conflicts: [], resolved: resolved)
     }
 
