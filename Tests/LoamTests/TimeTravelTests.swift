@@ -106,3 +106,19 @@ import Testing
         await #expect(throws: Error.self) { _ = try await ds.take([8]) }
     }
 }
+
+@Suite struct ZoneMapTests {
+    @Test func statisticsRuleOutFragmentsOnlyWhenNoRowCanMatch() throws {
+        let stats: (String) -> (min: Value?, max: Value?, nullCount: Int)? = { name in
+            name == "id" ? (.int(10), .int(20), 0) : name == "s" ? (.string("b"), .string("d"), 2) : nil
+        }
+        let cases: [(String, Bool)] = [
+            ("id = 15", true), ("id = 9", false), ("id < 10", false), ("id <= 10", true), ("id > 20", false), ("id >= 20", true),
+            ("id != 15", true), ("id = 25 OR id = 12", true), ("id = 25 AND other = 1", false), ("other = 1", true),
+            ("s = 'a'", false), ("s = 'c'", true), ("s IS NULL", true), ("id IS NULL", false), ("NOT id = 9", true), ("id = 12.5", true),
+        ]
+        for (text, expected) in cases {
+            #expect(try RowFilter.parse(text).mayMatch(rows: 100, stats) == expected, "\(text)")
+        }
+    }
+}

@@ -31,6 +31,31 @@ public indirect enum RowFilter: Sendable, Equatable {
         return seen
     }
 
+    /// False only when a fragment's zone map proves no row can match
+    /// (`statistics(column)` gives min, max and null count, or nil when unknown).
+    public func mayMatch(rows: Int, _ statistics: (String) -> (min: Value?, max: Value?, nullCount: Int)?) -> Bool {
+        switch self {
+        case .always, .not: return true
+        case .and(let a, let b): return a.mayMatch(rows: rows, statistics) && b.mayMatch(rows: rows, statistics)
+        case .or(let a, let b): return a.mayMatch(rows: rows, statistics) || b.mayMatch(rows: rows, statistics)
+        case .isNull(let c, let negated):
+            guard let stats = statistics(c) else { return true }
+            return negated ? stats.nullCount < rows : stats.nullCount > 0
+        case .compare(let c, let op, let literal):
+            guard let stats = statistics(c), let lo = stats.min, let hi = stats.max, !literal.isNull else {
+                return statistics(c).map { $0.nullCount < rows } ?? true
+            }
+            switch op {
+            case .eq: return !(literal < lo) && !(hi < literal)
+            case .ne: return lo < literal || literal < lo || hi < literal || literal < hi
+            case .lt: return lo < literal
+            case .le: return !(literal < lo)
+            case .gt: return literal < hi
+            case .ge: return !(hi < literal)
+            }
+        }
+    }
+
     /// Evaluates against `values`, which maps each name in `columns` to its cell.
     public func matches(_ value: (String) -> Value) -> Bool {
         switch self {
