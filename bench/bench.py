@@ -74,6 +74,8 @@ def main():
     parser.add_argument("--bin", required=True)
     parser.add_argument("--rows", type=int, default=ROWS)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--versioning-rows", type=int, nargs="*", default=[1_000_000, 10_000_000],
+                        help="dataset sizes for the version-control jobs (empty to skip them)")
     args = parser.parse_args()
     import datasets
     import lance
@@ -180,6 +182,8 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    versioning = versioning_jobs(args, loam, loam_bench, lance) if args.versioning_rows else None
+
     peers = ["pyarrow", "Lance", "HF datasets"]
     versions = {"pyarrow": pa.__version__, "Lance": lance.__version__, "HF datasets": datasets.__version__}
     jobs = {
@@ -201,6 +205,17 @@ def main():
         r = results[job]
         cells = [f"{r[p]:.3f} s ({r[p] / r['Loam']:.2f}×)" for p in peers]
         lines.append(f"| {label} | {r['Loam']:.3f} s | " + " | ".join(cells) + " |")
+    if versioning:
+        lines += ["", "Version control (time should not grow with the table; the diff grows with the change):", "",
+                  "| job | " + " | ".join(f"Loam {n:,} rows" for n in args.versioning_rows) + " | "
+                  + " | ".join(f"Lance {n:,} rows" for n in args.versioning_rows) + " | Loam large/small |",
+                  "|---|" + "---|" * (2 * len(args.versioning_rows) + 1)]
+        for job, by_size in versioning.items():
+            loam_cells = [f"{by_size[n]['Loam']:.4f} s" for n in args.versioning_rows]
+            lance_cells = [f"{by_size[n]['Lance']:.4f} s ({by_size[n]['Lance'] / by_size[n]['Loam']:.2f}×)" if by_size[n].get("Lance") else "—"
+                           for n in args.versioning_rows]
+            growth = by_size[args.versioning_rows[-1]]["Loam"] / by_size[args.versioning_rows[0]]["Loam"]
+            lines.append(f"| {job} | " + " | ".join(loam_cells) + " | " + " | ".join(lance_cells) + f" | {growth:.2f}× |")
     report = "\n".join(lines) + "\n"
     print()
     print(report)
@@ -209,7 +224,58 @@ def main():
     with open(f"{out}/latest.md", "w") as f:
         f.write(report)
     with open(f"{out}/{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}.json", "w") as f:
-        json.dump({"rows": args.rows, "results": results, "versions": versions}, f, indent=1)
+        json.dump({"rows": args.rows, "results": results, "versioning": versioning, "versions": versions}, f, indent=1)
+
+
+def versioning_jobs(args, loam, loam_bench, lance):
+    """Commit a 1,000-row change, diff a 1% change, create a branch: at each size, Loam beside Lance."""
+    results = {"append 1,000 rows (one commit)": {}, "delete 1,000 rows (one commit)": {},
+               "diff after a 1% update": {}, "create a branch": {}}
+    for n in args.versioning_rows:
+        work = tempfile.mkdtemp(prefix="loam-bench-vc-", dir=os.environ.get("LOAM_BENCH_DIR"))
+        try:
+            print(f"versioning jobs at {n:,} rows in {work} …", flush=True)
+            rng = np.random.default_rng(7)
+            ids = np.arange(n, dtype=np.int64)
+            table = pa.table({"id": ids, "label": rng.integers(0, 10, n, dtype=np.int32), "score": rng.random(n),
+                              "text": pa.array(np.char.add("row ", ids.astype(str)))})
+            with ipc.new_file(f"{work}/base.arrow", table.schema) as w:
+                w.write_table(table, max_chunksize=BATCH)
+            change = pa.table({"id": np.arange(n, n + 1000, dtype=np.int64), "label": np.zeros(1000, dtype=np.int32),
+                               "score": np.zeros(1000), "text": pa.array(["new"] * 1000)})
+            with ipc.new_file(f"{work}/change.arrow", change.schema) as w:
+                w.write_table(change)
+            repo = f"{work}/loam"
+            subprocess.run([loam, "init", repo], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([loam, "import", "--repo", repo, f"{work}/base.arrow", "-d", "t", "-q"], check=True, stdout=subprocess.DEVNULL)
+            lance_uri = f"{work}/lance"
+            lance.write_dataset(table, lance_uri, max_rows_per_group=BATCH)
+            del table
+
+            def loam_run(*argv):
+                return json.loads(subprocess.run([loam_bench, *argv], check=True, capture_output=True, text=True).stdout)
+
+            timings = {}
+            timings["append 1,000 rows (one commit)"] = {
+                "Loam": min(loam_run("append", repo, "t", f"{work}/change.arrow")["seconds"] for _ in range(args.runs)),
+                "Lance": best(lambda: lance.write_dataset(change, lance_uri, mode="append"), args.runs)}
+            deletes = [f"id >= {k * 1000} AND id < {(k + 1) * 1000}" for k in range(args.runs)]
+            timings["delete 1,000 rows (one commit)"] = {
+                "Loam": min(loam_run("delete", repo, "t", where)["seconds"] for where in deletes),
+                "Lance": min(best(lambda: lance.dataset(lance_uri).delete(f"id >= {(k + 10) * 1000} AND id < {(k + 11) * 1000}"), 1)
+                             for k in range(args.runs))}
+            # 1% of the rows, scattered: every 100th id.
+            subprocess.run([loam, "update", "--repo", repo, "t", "--set", "score=-1", "--where", "label = 3 AND score < 0.1"],
+                           check=True, stdout=subprocess.DEVNULL)
+            diff = [loam_run("diff", repo, "t", "HEAD~1", "HEAD") for _ in range(args.runs)]
+            timings["diff after a 1% update"] = {"Loam": min(r["seconds"] for r in diff), "rows": diff[0]["rows"]}
+            timings["create a branch"] = {"Loam": min(loam_run("branch", repo, "t", f"b{k}")["seconds"] for k in range(args.runs))}
+            for job, value in timings.items():
+                results[job][n] = value
+            print(n, timings, flush=True)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return results
 
 
 if __name__ == "__main__":

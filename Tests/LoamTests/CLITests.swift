@@ -90,3 +90,38 @@ import Testing
         #expect(result.output == "Created dataset t: 5000 rows in 50 fragments (commit \(result.output.suffix(14).prefix(12)))\n")
     }
 }
+
+@Suite struct VersionControlCLITests {
+    @Test func branchDiffMergeAndMaintenanceCommands() throws {
+        let dir = try TestEnvironment.temporaryDirectory("loam-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func loam(_ args: String...) throws -> TestEnvironment.ProcessResult { try TestEnvironment.loam(args, repo: dir) }
+        #expect(try TestEnvironment.run(TestEnvironment.loamBinary, ["init", dir.path]).status == 0)
+        let csv = try TestEnvironment.write("id,name\n1,a\n2,b\n3,c\n", to: "a.csv", in: dir)
+        #expect(try loam("import", csv, "-d", "t").status == 0)
+        #expect(try loam("switch", "-c", "exp").status == 0)
+        #expect(try loam("update", "t", "--set", "name=x", "--where", "id = 1").status == 0)
+        #expect(try loam("switch", "main").status == 0)
+        #expect(try loam("update", "t", "--set", "name=y", "--where", "id = 1").status == 0)
+
+        let branches = try JSONSerialization.jsonObject(with: Data(try loam("branch", "--json").output.utf8)) as? [[String: Any]]
+        #expect(branches?.compactMap { $0["name"] as? String } == ["exp", "main"])
+        let diff = try JSONSerialization.jsonObject(with: Data(try loam("diff", "main", "exp", "--json").output.utf8)) as? [[String: Any]]
+        let modified = (diff?.first?["modified"] as? [[String: Any]])?.first?["changes"] as? [[String: Any]]
+        #expect(modified?.first?["old"] as? String == "y" && modified?.first?["new"] as? String == "x")
+
+        let conflicted = try loam("merge", "exp")
+        #expect(conflicted.status == 1 && conflicted.error.contains("t:0:name: cell (base 'a', ours 'y', theirs 'x')"))
+        #expect(try loam("merge", "exp", "--resolve", "t:0:name=theirs").status == 0)
+        #expect(try loam("head", "t", "--json", "-n", "3").output.contains("{\"id\":1,\"name\":\"x\"}"))
+
+        let reset = try loam("reset", "HEAD~2")
+        #expect(reset.status == 1 && reset.error.contains("would leave"))
+        #expect(try loam("fsck").output.hasPrefix("ok: "))
+        #expect(try loam("gc", "--dry-run").output.hasPrefix("Would delete 0 objects"))
+        #expect(try loam("compact", "t").status == 0)
+        #expect(try loam("storage").output.contains("exp"))
+        #expect(try loam("revert", "HEAD").status == 0)
+        #expect(try loam("branch", "-d", "exp").status == 0)
+    }
+}

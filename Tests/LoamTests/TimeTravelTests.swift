@@ -122,3 +122,31 @@ import Testing
         }
     }
 }
+
+@Suite struct RowFilterMaskTests {
+    @Test func masksFollowSQLNullSemanticsAcrossTypes() throws {
+        let columns: [String: ArrowArray] = [
+            "i": try .fromValues([.int(1), .null, .int(3), .int(-4)], type: .int32),
+            "f": try .fromValues([.float(0.5), .float(2), .null, .float(-1)], type: .float64),
+            "s": try .fromValues([.string("a"), .string("b"), .null, .string("c")], type: .utf8),
+            "b": try .fromValues([.bool(true), .bool(false), .null, .bool(true)], type: .bool),
+        ]
+        let all = [0, 1, 2, 3]
+        func rows(_ text: String) throws -> [Int] {
+            let filter = try RowFilter.parse(text)
+            return zip(all, filter.mask(columns, all)).compactMap { $1 ? $0 : nil }
+        }
+        #expect(try rows("i = 1") == [0])
+        #expect(try rows("i != 1") == [2, 3])            // NULL is neither equal nor unequal
+        #expect(try rows("i > 0.5") == [0, 2])           // int column, float literal
+        #expect(try rows("f >= 0.5 AND i IS NOT NULL") == [0])
+        #expect(try rows("f < 1 OR s = 'c'") == [0, 3])
+        #expect(try rows("s > 'a'") == [1, 3])
+        #expect(try rows("b = true") == [0, 3])
+        #expect(try rows("NOT i = 1") == [2, 3])         // NOT (NULL = 1) is unknown, not true
+        #expect(try rows("NOT (i = 1 AND f = 2)") == [0, 2, 3])  // row 2: NOT (false AND unknown) = true
+        #expect(try rows("i = 1 OR f = 2") == [0, 1])
+        #expect(try rows("i IS NULL OR f IS NULL") == [1, 2])
+        #expect(try rows("i = NULL") == [])
+    }
+}

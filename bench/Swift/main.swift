@@ -1,6 +1,10 @@
-// Times Loam's own read paths for bench/bench.py, which runs the peers on the same data.
+// Times Loam's own operations for bench/bench.py, which runs the peers on the same data.
 //   loam-bench scan REPO DATASET COL...        full scan of the columns into contiguous batches, summed
 //   loam-bench take REPO DATASET POSITIONS     rows at the positions (one per line in a file), all columns
+//   loam-bench append REPO DATASET FILE        import FILE (a small change) as one commit
+//   loam-bench delete REPO DATASET WHERE       delete the matching rows as one commit
+//   loam-bench diff REPO DATASET FROM TO       row-level diff of two refs
+//   loam-bench branch REPO DATASET NAME        create a branch at HEAD
 // Prints one JSON object: {"seconds": S, "rows": N, "checksum": X}.
 import Foundation
 import Loam
@@ -61,6 +65,16 @@ var rows = 0
 var checksum = 0.0
 let start = clock.now
 switch arguments[1] {
+case "append":
+    rows = try await repo.importData(from: arguments[4], into: arguments[3]).rows
+case "delete":
+    rows = try await repo.delete(from: arguments[3], where: try RowFilter.parse(arguments[4])).rows
+case "diff":
+    let diffs = try await repo.diff(arguments[4], arguments[5], dataset: arguments[3])
+    rows = diffs.reduce(0) { $0 + $1.added.count + $1.removed.count + $1.modified.count }
+case "branch":
+    try await repo.createBranch(arguments[4])
+    rows = dataset.rowCount
 case "scan":
     try await dataset.scan(columns: Array(arguments.dropFirst(4))) { batch in
         rows += batch.length

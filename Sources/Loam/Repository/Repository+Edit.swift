@@ -100,12 +100,9 @@ extension Repository {
         }
         if !mayMatch { return [] }
         let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
-        var matched: [Int] = []
-        for i in 0..<data.liveCount {
-            let row = data.physical(i)
-            if filter.matches({ name in data.columns[names.firstIndex(of: name)!].value(at: row) }) { matched.append(row) }
-        }
-        return matched
+        let offsets = data.live ?? Array(0..<data.liveCount)
+        let columns = Dictionary(uniqueKeysWithValues: zip(names, data.columns))
+        return zip(offsets, filter.mask(columns, offsets)).compactMap { $1 ? $0 : nil }
     }
 
     /// Adds, renames or drops a column as one commit, rewriting no fragment.

@@ -56,27 +56,89 @@ public indirect enum RowFilter: Sendable, Equatable {
         }
     }
 
-    /// Evaluates against `values`, which maps each name in `columns` to its cell.
-    public func matches(_ value: (String) -> Value) -> Bool {
+    /// Which of the rows at `offsets` match, given the arrays of `columns`
+    /// (one entry per name in `self.columns`). SQL's three-valued logic: a
+    /// comparison with NULL is unknown, NOT unknown is unknown, and only rows
+    /// whose condition is true match.
+    public func mask(_ columns: [String: ArrowArray], _ offsets: [Int]) -> [Bool] {
+        truth(columns, offsets).map { $0 == .yes }
+    }
+
+    enum Truth: UInt8 { case no, yes, unknown }
+
+    func truth(_ columns: [String: ArrowArray], _ offsets: [Int]) -> [Truth] {
         switch self {
-        case .always: return true
-        case .isNull(let c, let negated): return value(c).isNull != negated
-        case .and(let a, let b): return a.matches(value) && b.matches(value)
-        case .or(let a, let b): return a.matches(value) || b.matches(value)
-        case .not(let a): return !a.matches(value)
-        case .compare(let c, let op, let literal):
-            var cell = value(c)
-            if cell.isNull || literal.isNull { return false }
-            if case .bool(let b) = cell { cell = .int(b ? 1 : 0) }
-            let rhs: Value = { if case .bool(let b) = literal { return .int(b ? 1 : 0) } else { return literal } }()
-            switch op {
-            case .eq: return !(cell < rhs) && !(rhs < cell)
-            case .ne: return cell < rhs || rhs < cell
-            case .lt: return cell < rhs
-            case .le: return !(rhs < cell)
-            case .gt: return rhs < cell
-            case .ge: return !(cell < rhs)
+        case .always: return [Truth](repeating: .yes, count: offsets.count)
+        case .and(let a, let b):
+            return zip(a.truth(columns, offsets), b.truth(columns, offsets)).map { x, y in
+                x == .no || y == .no ? .no : (x == .unknown || y == .unknown ? .unknown : .yes)
             }
+        case .or(let a, let b):
+            return zip(a.truth(columns, offsets), b.truth(columns, offsets)).map { x, y in
+                x == .yes || y == .yes ? .yes : (x == .unknown || y == .unknown ? .unknown : .no)
+            }
+        case .not(let a): return a.truth(columns, offsets).map { $0 == .unknown ? .unknown : ($0 == .yes ? .no : .yes) }
+        case .isNull(let c, let negated):
+            guard let array = columns[c] else { return [Truth](repeating: negated ? .yes : .no, count: offsets.count) }
+            return offsets.map { array.isNull($0) != negated ? .yes : .no }
+        case .compare(let c, let op, let literal):
+            guard let array = columns[c], !literal.isNull else { return [Truth](repeating: .unknown, count: offsets.count) }
+            let known = Self.compare(array, op, literal, offsets)
+            return zip(offsets, known).map { offset, hit in array.isNull(offset) ? .unknown : (hit ? .yes : .no) }
+        }
+    }
+
+    private static func test<T: Comparable>(_ a: T, _ op: Op, _ b: T) -> Bool {
+        switch op {
+        case .eq: return a == b
+        case .ne: return a != b
+        case .lt: return a < b
+        case .le: return a <= b
+        case .gt: return a > b
+        case .ge: return a >= b
+        }
+    }
+
+    /// Typed loops for integer and float columns; `Value` comparison for the rest.
+    private static func compare(_ array: ArrowArray, _ op: Op, _ literal: Value, _ offsets: [Int]) -> [Bool] {
+        let data = array.buffers.count > 1 ? array.buffers[1] : ByteView.empty
+        func numeric(_ read: (Int) -> Int64) -> [Bool] {
+            switch literal {
+            case .int(let l): return offsets.map { !array.isNull($0) && test(read($0), op, l) }
+            case .float(let d): return offsets.map { !array.isNull($0) && test(Double(read($0)), op, d) }
+            case .uint(let u) where u <= UInt64(Int64.max): return offsets.map { !array.isNull($0) && test(read($0), op, Int64(u)) }
+            default: return generic()
+            }
+        }
+        func generic() -> [Bool] {
+            let rhs: Value = { if case .bool(let b) = literal { return .int(b ? 1 : 0) } else { return literal } }()
+            return offsets.map { offset in
+                var cell = array.value(at: offset)
+                if cell.isNull { return false }
+                if case .bool(let b) = cell { cell = .int(b ? 1 : 0) }
+                switch op {
+                case .eq: return !(cell < rhs) && !(rhs < cell)
+                case .ne: return cell < rhs || rhs < cell
+                case .lt: return cell < rhs
+                case .le: return !(rhs < cell)
+                case .gt: return rhs < cell
+                case .ge: return !(cell < rhs)
+                }
+            }
+        }
+        switch array.type {
+        case .int64, .timestamp: return numeric { data.load($0, as: Int64.self) }
+        case .int32, .date32: return numeric { Int64(data.load($0, as: Int32.self)) }
+        case .int16: return numeric { Int64(data.load($0, as: Int16.self)) }
+        case .int8: return numeric { Int64(data.load($0, as: Int8.self)) }
+        case .uint8: return numeric { Int64(data.load($0, as: UInt8.self)) }
+        case .uint16: return numeric { Int64(data.load($0, as: UInt16.self)) }
+        case .uint32: return numeric { Int64(data.load($0, as: UInt32.self)) }
+        case .float64, .float32:
+            guard let d = literal.asDouble, !literal.isBoolLiteral else { return generic() }
+            if array.type == .float64 { return offsets.map { !array.isNull($0) && test(data.loadDouble($0), op, d) } }
+            return offsets.map { !array.isNull($0) && test(Double(data.loadFloat($0)), op, d) }
+        default: return generic()
         }
     }
 
@@ -193,6 +255,10 @@ public indirect enum RowFilter: Sendable, Equatable {
             return .string(token.text)
         }
     }
+}
+
+extension Value {
+    var isBoolLiteral: Bool { if case .bool = self { return true } else { return false } }
 }
 
 extension String {
