@@ -1,7 +1,7 @@
 import Foundation
 import LoamFormat
 import LoamStorage
-import LoamTable
+@testable import LoamTable
 import LoamTestSupport
 import Testing
 
@@ -107,5 +107,37 @@ import Testing
             let array = try ArrowArray.fromValues(values, type: type)
             #expect(array.take([2, 0, 2]).values == [values[2], values[0], values[2]], "\(type.name)")
         }
+    }
+}
+
+@Suite struct ManifestCodecTests {
+    @Test func handWrittenJSONRoundTripsExactly() throws {
+        let point = ArrowType.structType([Field(name: "x", type: .int32), Field(name: "é/\"q\"", type: .utf8)])
+        var schema = TableSchema(fields: [
+            Field(name: "id", type: .uint64, nullable: false),
+            Field(name: "at", type: .timestamp(.millisecond, timeZone: "UTC")),
+            Field(name: "emb", type: .fixedSizeList(Field(name: "item", type: .float32), 4), metadata: ["shape": "[2, 2]"]),
+            Field(name: "p", type: point),
+        ], metadata: ["origin": "test\n"])
+        schema.columns.removeFirst()  // a dropped column leaves a gap in ids
+        let stats: [String: ColumnStatistics] = [
+            "1": ColumnStatistics(min: .int(3), max: .uint(UInt64.max), nullCount: 0),
+            "2": ColumnStatistics(min: .int(-5), max: .int(1_700_000_000_000), nullCount: 2),
+            "10": ColumnStatistics(min: .float(-0.5), max: .float(2.0), nullCount: 0),
+            "11": ColumnStatistics(min: .string("a\u{1}b"), max: .bool(true), nullCount: 1),
+            "3": ColumnStatistics(min: nil, max: nil, nullCount: 7),
+        ]
+        let a = try ObjectID(hex: String(repeating: "a", count: 64)), b = try ObjectID(hex: String(repeating: "b", count: 64))
+        let manifest = Manifest(schema: schema, fragments: [
+            FragmentEntry(object: a, rows: 10, columnIDs: [2, 3, 4], deletions: b, deletedRows: 2, minRowID: 0, maxRowID: UInt64.max,
+                          statistics: stats, bytes: 123),
+            FragmentEntry(object: b, rows: 1, columnIDs: [2], deletions: nil, deletedRows: 0, minRowID: 5, maxRowID: 5, statistics: [:], bytes: 9),
+        ])
+        let bytes = ManifestCodec.encode(manifest)
+        let decoded = try bytes.withUnsafeBytes { try ManifestCodec.decode($0, what: "test") }
+        #expect(decoded == manifest)
+        #expect(ManifestCodec.encode(decoded) == bytes)
+        #expect(throws: TableError.self) { try Array("{\"kind\":\"commit\"}".utf8).withUnsafeBytes { try ManifestCodec.decode($0, what: "x") } }
+        #expect(throws: TableError.self) { try Array("{\"kind\":\"manifest\",".utf8).withUnsafeBytes { try ManifestCodec.decode($0, what: "x") } }
     }
 }

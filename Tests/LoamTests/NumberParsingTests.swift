@@ -1,5 +1,5 @@
 import Foundation
-@testable import Loam
+import LoamFormat
 import Testing
 
 @Suite struct NumberParsingTests {

@@ -18,12 +18,14 @@ enum JSONConversion {
         case .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64:
             switch json {
             case .int(let v): return .int(v)
+            case .uint(let u): return .uint(u)
             case .double(let d) where d.rounded() == d && abs(d) < 9.2e18: return .int(Int64(d))
             default: throw mismatch()
             }
         case .float32, .float64:
             switch json {
             case .int(let v): return .float(Double(v))
+            case .uint(let u): return .float(Double(u))
             case .double(let d): return .float(d)
             default: throw mismatch()
             }
@@ -31,6 +33,7 @@ enum JSONConversion {
             switch json {
             case .string(let s): return .string(s)
             case .int(let v): return .string(String(v))
+            case .uint(let u): return .string(String(u))
             case .double(let d): return .string(String(d))
             case .bool(let b): return .string(String(b))
             default: return .string(json.text)
@@ -94,7 +97,7 @@ enum JSONConversion {
             switch json {
             case .null: return .unknown
             case .bool: return .bool
-            case .int: return .int
+            case .int, .uint: return .int
             case .double: return .float
             case .string: return .string
             case .array(let items): return .list(items.reduce(Shape.unknown) { $0.merged(of($1)) }, length: items.count)
@@ -128,6 +131,7 @@ extension JSONValue {
         case .null: return "null"
         case .bool: return "a boolean"
         case .int(let v): return "the integer \(v)"
+        case .uint(let u): return "the integer \(u)"
         case .double(let d): return "the number \(d)"
         case .string(let s): return "the string \"\(s.prefix(30))\""
         case .array(let a): return "an array of \(a.count)"
@@ -141,6 +145,7 @@ extension JSONValue {
         case .null: return "null"
         case .bool(let b): return String(b)
         case .int(let v): return String(v)
+        case .uint(let u): return String(u)
         case .double(let d): return String(d)
         case .string(let s): return JSONText.quote(s)
         case .array(let a): return "[" + a.map(\.text).joined(separator: ",") + "]"

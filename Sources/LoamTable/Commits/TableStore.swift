@@ -26,7 +26,7 @@ public struct TableStore: Sendable {
 
     public func manifest(_ id: ObjectID) async throws -> Manifest {
         let data = try await objects.get(id)
-        return try CanonicalJSON.decode(Manifest.self, from: data.buffer, what: "manifest \(id.short)")
+        return try ManifestCodec.decode(data.buffer, what: "manifest \(id.short)")
     }
 
     /// The manifest `id` names, or nil for a dataset absent from a tree.
@@ -40,7 +40,7 @@ public struct TableStore: Sendable {
     }
 
     public func save(_ manifest: Manifest) async throws -> ObjectID {
-        try await objects.put(try CanonicalJSON.encode(manifest))
+        try await objects.put(ManifestCodec.encode(manifest))
     }
 
     /// Resolves `HEAD`, a branch, a tag, a full or abbreviated (≥ 4 digits)

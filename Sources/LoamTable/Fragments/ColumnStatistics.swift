@@ -69,10 +69,11 @@ public struct ColumnStatistics: Codable, Hashable, Sendable {
         case .int16: integers(Int16.self) { .int(Int64($0)) }
         case .int32, .date32: integers(Int32.self) { .int(Int64($0)) }
         case .int64, .timestamp: integers(Int64.self) { .int($0) }
-        case .uint8: integers(UInt8.self) { .uint(UInt64($0)) }
-        case .uint16: integers(UInt16.self) { .uint(UInt64($0)) }
-        case .uint32: integers(UInt32.self) { .uint(UInt64($0)) }
-        case .uint64: integers(UInt64.self) { .uint($0) }
+        case .uint8: integers(UInt8.self) { .int(Int64($0)) }
+        case .uint16: integers(UInt16.self) { .int(Int64($0)) }
+        case .uint32: integers(UInt32.self) { .int(Int64($0)) }
+        // As JSON reads them back: .int where it fits, .uint only above Int64.max.
+        case .uint64: integers(UInt64.self) { $0 <= UInt64(Int64.max) ? .int(Int64($0)) : .uint($0) }
         case .float32: floats(Float.self)
         case .float64: floats(Double.self)
         case .bool:

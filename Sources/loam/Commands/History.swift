@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Loam
+import LoamFormat
 import LoamStorage
 import LoamTable
 

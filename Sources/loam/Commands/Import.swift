@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Loam
+import LoamFormat
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,8 +5,8 @@ import Darwin
 #endif
 
 /// Parses numbers straight from bytes, without building a String.
-enum NumberParsing {
-    static func int64(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+public enum NumberParsing {
+    public static func int64(_ bytes: UnsafeRawBufferPointer) -> Int64? {
         var i = 0
         let n = bytes.count
         guard n > 0 else { return nil }
@@ -43,7 +43,7 @@ enum NumberParsing {
         return value
     }
 
-    static func double(_ bytes: UnsafeRawBufferPointer) -> Double? {
+    public static func double(_ bytes: UnsafeRawBufferPointer) -> Double? {
         if let fast = fastDouble(bytes) { return fast }
         return slowDouble(bytes)
     }
@@ -63,7 +63,7 @@ enum NumberParsing {
     /// when the Float80 result lands exactly on a Double midpoint — then this
     /// declines and strtod decides.
     @inline(__always)
-    static func fastDouble(_ b: UnsafeRawBufferPointer) -> Double? {
+    public static func fastDouble(_ b: UnsafeRawBufferPointer) -> Double? {
         #if arch(x86_64)
         let n = b.count
         var i = 0
@@ -112,7 +112,7 @@ enum NumberParsing {
         #endif
     }
 
-    static func slowDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {
+    public static func slowDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {
         let n = bytes.count
         guard n > 0, n < 400 else { return nil }
         // strtod accepts things JSON and CSV do not ("0x1p3", " 1", "infinity"): allow digits, sign, '.', 'e' only,

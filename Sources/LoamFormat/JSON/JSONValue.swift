@@ -4,6 +4,8 @@ public indirect enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case int(Int64)
+    /// An integer above Int64.max (up to UInt64.max), kept exact.
+    case uint(UInt64)
     case double(Double)
     case string(String)
     case array([JSONValue])
@@ -14,6 +16,7 @@ public indirect enum JSONValue: Equatable, Sendable {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
         case (.int(let x), .int(let y)): return x == y
+        case (.uint(let x), .uint(let y)): return x == y
         case (.double(let x), .double(let y)): return x == y
         case (.string(let x), .string(let y)): return x == y
         case (.array(let x), .array(let y)): return x == y
@@ -21,6 +24,20 @@ public indirect enum JSONValue: Equatable, Sendable {
         default: return false
         }
     }
+}
+
+extension JSONValue {
+    /// The member `key` of an object (nil for other values or a missing key).
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let members) = self { return members.first { $0.0 == key }?.1 }
+        return nil
+    }
+
+    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    public var intValue: Int? { if case .int(let v) = self { return Int(exactly: v) } else { return nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    public var objectValue: [(String, JSONValue)]? { if case .object(let m) = self { return m } else { return nil } }
 }
 
 /// A position-tracking JSON parser over UTF-8 bytes (RFC 8259), with a
@@ -211,6 +228,7 @@ public struct JSONParser {
         }
         let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
         if isInteger, let v = NumberParsing.int64(raw) { return .int(v) }
+        if isInteger, raw.first != UInt8(ascii: "-"), let u = UInt64(String(decoding: raw, as: UTF8.self)) { return .uint(u) }
         guard let d = NumberParsing.double(raw) else { throw Failure(offset: start, message: "invalid number") }
         return .double(d)
     }
