@@ -110,6 +110,17 @@ import Testing
         let modified = (diff?.first?["modified"] as? [[String: Any]])?.first?["changes"] as? [[String: Any]]
         #expect(modified?.first?["old"] as? String == "y" && modified?.first?["new"] as? String == "x")
 
+        let arrow = dir.appendingPathComponent("diff.arrow").path
+        #expect(try loam("diff", "main", "exp", "--arrow", arrow).status == 0)
+        let read = try TestEnvironment.run(TestEnvironment.python, ["-c", """
+            import pyarrow.ipc as ipc, sys
+            t = ipc.open_file(sys.argv[1]).read_all()
+            assert t.column_names == ["dataset", "_rowid", "change", "column", "old", "new"], t.schema
+            rows = t.to_pylist()
+            assert rows == [{"dataset": "t", "_rowid": 0, "change": "modified", "column": "name", "old": '"y"', "new": '"x"'}], rows
+            """, arrow])
+        #expect(read.status == 0, "\(read.error)")
+
         let conflicted = try loam("merge", "exp")
         #expect(conflicted.status == 1 && conflicted.error.contains("t:0:name: cell (base 'a', ours 'y', theirs 'x')"))
         #expect(try loam("merge", "exp", "--resolve", "t:0:name=theirs").status == 0)
