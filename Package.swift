@@ -30,8 +30,10 @@ let package = Package(
         .target(name: "LoamTable", dependencies: ["LoamFormat", "LoamStorage"]),
         // The public library: repositories, datasets, ingest, export.
         .target(name: "Loam", dependencies: ["LoamTable", "LoamFormat", "LoamStorage"], swiftSettings: fastLoops),
+        // SQL: lexer → parser → binder → plan → vectorized execution over fragments.
+        .target(name: "LoamQuery", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamStorage"], swiftSettings: fastLoops),
         .executableTarget(name: "loam", dependencies: [
-            "Loam", "LoamFormat", "LoamStorage", "LoamTable",
+            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Loam's side of bench/run.sh (release build); not part of the library.
@@ -42,5 +44,7 @@ let package = Package(
         .testTarget(name: "LoamStorageTests", dependencies: ["LoamStorage", "LoamTestSupport"]),
         .testTarget(name: "LoamTableTests", dependencies: ["LoamTable", "LoamFormat", "LoamStorage", "LoamTestSupport"]),
         .testTarget(name: "LoamTests", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamStorage", "LoamTestSupport"]),
+        .testTarget(name: "LoamQueryTests", dependencies: ["LoamQuery", "Loam", "LoamFormat", "LoamTestSupport"],
+                    resources: [.copy("sql")]),
     ]
 )

@@ -1,6 +1,6 @@
 /// Dates and timestamps to and from text, without Foundation's formatters
 /// (proleptic Gregorian calendar, UTC).
-enum CalendarMath {
+public enum CalendarMath {
     /// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
     static func days(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
@@ -36,7 +36,7 @@ enum CalendarMath {
     }
 
     /// `YYYY-MM-DD` → days since the epoch.
-    static func parseDate(_ b: UnsafeRawBufferPointer) -> Int? {
+    public static func parseDate(_ b: UnsafeRawBufferPointer) -> Int? {
         guard b.count == 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
               let y = digits(b, 0, 4), let m = digits(b, 5, 2), let d = digits(b, 8, 2),
               (1...12).contains(m), (1...31).contains(d) else { return nil }
@@ -44,7 +44,7 @@ enum CalendarMath {
     }
 
     /// `YYYY-MM-DD[T| ]HH:MM[:SS[.fraction]][Z|±HH:MM]` → ticks of `unit` since the epoch, UTC.
-    static func parseTimestamp(_ b: UnsafeRawBufferPointer, perSecond: Int64) -> Int64? {
+    public static func parseTimestamp(_ b: UnsafeRawBufferPointer, perSecond: Int64) -> Int64? {
         guard b.count >= 16, let date = parseDate(UnsafeRawBufferPointer(rebasing: b[0..<10])),
               b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: " "),
               let hh = digits(b, 11, 2), b[13] == UInt8(ascii: ":"), let mm = digits(b, 14, 2), hh < 24, mm < 60 else { return nil }
@@ -115,7 +115,7 @@ import LoamFormat
 
 extension TimeUnit {
     /// Ticks per second.
-    var perSecond: Int64 {
+    public var perSecond: Int64 {
         switch self {
         case .second: return 1
         case .millisecond: return 1_000

@@ -1,0 +1,181 @@
+import Loam
+import LoamFormat
+
+/// Resolves a parsed statement against a dataset's schema: column names to
+/// slots, functions to implementations, and a type for every output column.
+struct Binder {
+    let sql: String
+    let schema: Schema
+    let alias: String?
+    let dataset: String
+    /// Scanned columns, in slot order (projection pushdown: only what the query uses).
+    private(set) var columns: [String] = []
+    private(set) var aggregates: [AggregateSpec] = []
+    private var aggregateKeys: [String] = []
+    /// Group-by expressions, as text, for checking that selected columns are grouped.
+    var groupKeys: [String] = []
+    var grouping = false
+
+    static let aggregateFunctions: Set<String> = ["count", "sum", "avg", "min", "max"]
+    static let scalarFunctions: [String: ClosedRange<Int>] = [
+        "lower": 1...1, "upper": 1...1, "length": 1...1, "trim": 1...1, "abs": 1...1, "round": 1...2, "floor": 1...1,
+        "ceil": 1...1, "sqrt": 1...1, "coalesce": 1...100, "nullif": 2...2, "substr": 2...3, "replace": 3...3, "concat": 1...100,
+    ]
+
+    init(sql: String, schema: Schema, dataset: String, alias: String?) {
+        self.sql = sql
+        self.schema = schema
+        self.dataset = dataset
+        self.alias = alias
+    }
+
+    func error(_ message: String, at position: Int) -> SQLError { SQLError(sql: sql, position: position, message: message) }
+
+    private mutating func slot(_ name: String) -> Int {
+        if let i = columns.firstIndex(of: name) { return i }
+        columns.append(name)
+        return columns.count - 1
+    }
+
+    /// All columns of the dataset, for `SELECT *`.
+    var starColumns: [String] { schema.fields.map(\.name) }
+
+    func type(of name: String) -> ArrowType {
+        name == "_rowid" ? .uint64 : schema.fields.first { $0.name == name }?.type ?? .utf8
+    }
+
+    mutating func bind(_ e: Expression, allowAggregates: Bool) throws -> (BoundExpression, ArrowType) {
+        // An expression grouped on as a whole is one value per group: its columns need not be grouped one by one.
+        if grouping, groupKeys.contains(e.canonical) {
+            grouping = false
+            defer { grouping = true }
+            return try bind(e, allowAggregates: allowAggregates)
+        }
+        switch e {
+        case .literal(let v, _):
+            switch v {
+            case .int: return (.literal(v), .int64)
+            case .float: return (.literal(v), .float64)
+            case .bool: return (.literal(v), .bool)
+            case .string: return (.literal(v), .utf8)
+            default: return (.literal(.null), .utf8)
+            }
+        case .column(let table, let name, let at):
+            if let table, table != alias, table != dataset {
+                throw error("unknown table '\(table)' (the query reads '\(alias ?? dataset)')", at: at)
+            }
+            guard name == "_rowid" || schema.index(of: name) != nil else {
+                let hint = closest(name, in: starColumns + ["_rowid"]).map { " (did you mean '\($0)'?)" } ?? " (columns: \(starColumns.joined(separator: ", ")))"
+                throw error("unknown column '\(name)' in dataset '\(dataset)'" + hint, at: at)
+            }
+            if grouping && !groupKeys.contains(name) && !groupKeys.contains(e.canonical) {
+                throw error("column '\(name)' must appear in GROUP BY or be used in an aggregate", at: at)
+            }
+            return (.column(slot: slot(name)), type(of: name))
+        case .star(let at):
+            throw error("* is only allowed alone in the select list or as count(*)", at: at)
+        case .unary(let op, let inner, let at):
+            let (b, t) = try bind(inner, allowAggregates: allowAggregates)
+            if op == "NOT" { return (.not(b), .bool) }
+            guard t.isInteger || t.isFloatingPoint else { throw error("cannot negate a value of type \(t.name)", at: at) }
+            return (.negate(b), t)
+        case .binary(let op, let l, let r, let at):
+            let (bl, tl) = try bind(l, allowAggregates: allowAggregates)
+            let (br, tr) = try bind(r, allowAggregates: allowAggregates)
+            switch op {
+            case "AND": return (.and(bl, br), .bool)
+            case "OR": return (.or(bl, br), .bool)
+            case "||": return (.concat(bl, br), .utf8)
+            case "=", "!=", "<", "<=", ">", ">=":
+                if (tl.isString && (tr.isInteger || tr.isFloatingPoint)) || (tr.isString && (tl.isInteger || tl.isFloatingPoint)) {
+                    throw error("cannot compare \(tl.name) with \(tr.name); cast one side, e.g. CAST(x AS int64)", at: at)
+                }
+                return (.compare(op, bl, br), .bool)
+            default:
+                let numeric = { (t: ArrowType) in t.isInteger || t.isFloatingPoint }
+                guard numeric(tl) || isNullLiteral(l), numeric(tr) || isNullLiteral(r) else {
+                    throw error("operator \(op) needs numbers, not \(tl.name) and \(tr.name)", at: at)
+                }
+                return (.arithmetic(op, bl, br, at: at), tl.isFloatingPoint || tr.isFloatingPoint ? .float64 : .int64)
+            }
+        case .isNull(let inner, let negated, _):
+            return (.isNull(try bind(inner, allowAggregates: allowAggregates).0, negated: negated), .bool)
+        case .between(let v, let low, let high, let negated, let at):
+            let range = Expression.binary(op: "AND", .binary(op: ">=", v, low, at: at), .binary(op: "<=", v, high, at: at), at: at)
+            let (b, _) = try bind(range, allowAggregates: allowAggregates)
+            return (negated ? .not(b) : b, .bool)
+        case .inList(let v, let items, let negated, _):
+            let (bv, _) = try bind(v, allowAggregates: allowAggregates)
+            return (.inList(bv, try items.map { try bind($0, allowAggregates: allowAggregates).0 }, negated: negated), .bool)
+        case .like(let v, let pattern, let insensitive, let negated, _):
+            return (.like(try bind(v, allowAggregates: allowAggregates).0, try bind(pattern, allowAggregates: allowAggregates).0,
+                          caseInsensitive: insensitive, negated: negated), .bool)
+        case .caseWhen(let operand, let branches, let otherwise, _):
+            var bound: [(BoundExpression, BoundExpression)] = []
+            var type: ArrowType?
+            for (condition, result) in branches {
+                let test = operand.map { Expression.binary(op: "=", $0, condition, at: condition.position) } ?? condition
+                let (bc, _) = try bind(test, allowAggregates: allowAggregates)
+                let (br, tr) = try bind(result, allowAggregates: allowAggregates)
+                if type == nil && !isNullLiteral(result) { type = tr }
+                bound.append((bc, br))
+            }
+            let other = try otherwise.map { try bind($0, allowAggregates: allowAggregates) }
+            return (.caseWhen(bound, otherwise: other?.0), type ?? other?.1 ?? .utf8)
+        case .cast(let inner, let type, let at):
+            return (.cast(try bind(inner, allowAggregates: allowAggregates).0, type, at: at), type)
+        case .call(let name, let arguments, let distinct, let at):
+            if Self.aggregateFunctions.contains(name) {
+                guard allowAggregates else { throw error("aggregate \(name)() is not allowed here (use HAVING to filter on aggregates)", at: at) }
+                let key = e.canonical
+                if let existing = aggregateKeys.firstIndex(of: key) { return (.aggregate(slot: existing), aggregates[existing].type) }
+                var argument: BoundExpression?
+                var argumentType = ArrowType.int64
+                if name == "count", arguments.count == 1, case .star = arguments[0] {
+                    argument = nil
+                } else {
+                    guard arguments.count == 1 else { throw error("\(name)() takes one argument", at: at) }
+                    let saved = grouping
+                    grouping = false  // inside an aggregate any column may be used
+                    defer { grouping = saved }
+                    let (b, t) = try bind(arguments[0], allowAggregates: false)
+                    argument = b
+                    argumentType = t
+                }
+                let type: ArrowType
+                switch name {
+                case "count": type = .int64
+                case "avg": type = .float64
+                case "sum":
+                    guard argumentType.isInteger || argumentType.isFloatingPoint else { throw error("sum() needs numbers, not \(argumentType.name)", at: at) }
+                    type = argumentType.isFloatingPoint ? .float64 : .int64
+                default: type = argumentType
+                }
+                aggregates.append(AggregateSpec(function: name, argument: argument, distinct: distinct, type: type))
+                aggregateKeys.append(key)
+                return (.aggregate(slot: aggregates.count - 1), type)
+            }
+            guard let arity = Self.scalarFunctions[name] else {
+                let known = Array(Self.scalarFunctions.keys) + Array(Self.aggregateFunctions)
+                let hint = closest(name, in: known).map { " (did you mean \($0)()?)" } ?? ""
+                throw error("unknown function \(name)()" + hint, at: at)
+            }
+            guard arity.contains(arguments.count) else {
+                throw error("\(name)() takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)") argument(s), got \(arguments.count)", at: at)
+            }
+            let bound = try arguments.map { try bind($0, allowAggregates: allowAggregates) }
+            let type: ArrowType
+            switch name {
+            case "lower", "upper", "trim", "substr", "replace", "concat": type = .utf8
+            case "length": type = .int64
+            case "round", "sqrt": type = .float64
+            case "floor", "ceil": type = bound[0].1.isInteger ? .int64 : .float64
+            case "coalesce", "nullif": type = bound.first { $0.1 != .utf8 }?.1 ?? bound[0].1
+            default: type = bound[0].1
+            }
+            return (.function(name, bound.map(\.0), at: at), type)
+        }
+    }
+
+    private func isNullLiteral(_ e: Expression) -> Bool { if case .literal(.null, _) = e { return true } else { return false } }
+}

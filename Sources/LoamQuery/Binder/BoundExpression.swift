@@ -1,0 +1,30 @@
+import LoamFormat
+
+/// An expression with names resolved: columns are slots in the scanned row,
+/// aggregates are slots in a group's results, and every node knows its type.
+indirect enum BoundExpression {
+    case column(slot: Int)
+    case literal(Value)
+    case aggregate(slot: Int)
+    case negate(BoundExpression)
+    case not(BoundExpression)
+    case arithmetic(String, BoundExpression, BoundExpression, at: Int)
+    case compare(String, BoundExpression, BoundExpression)
+    case and(BoundExpression, BoundExpression)
+    case or(BoundExpression, BoundExpression)
+    case concat(BoundExpression, BoundExpression)
+    case isNull(BoundExpression, negated: Bool)
+    case inList(BoundExpression, [BoundExpression], negated: Bool)
+    case like(BoundExpression, BoundExpression, caseInsensitive: Bool, negated: Bool)
+    case caseWhen([(BoundExpression, BoundExpression)], otherwise: BoundExpression?)
+    case cast(BoundExpression, ArrowType, at: Int)
+    case function(String, [BoundExpression], at: Int)
+}
+
+/// One aggregate the query computes per group.
+struct AggregateSpec {
+    let function: String       // count, sum, avg, min, max
+    let argument: BoundExpression?  // nil for count(*)
+    let distinct: Bool
+    let type: ArrowType
+}

@@ -1,0 +1,52 @@
+import LoamFormat
+
+/// The running state of one aggregate in one group.
+struct Accumulator {
+    var count = 0
+    var intSum: Int64 = 0
+    var floatSum = 0.0
+    var sawFloat = false
+    var overflow = false
+    var best: Value = .null
+    var seen: Set<Value>?
+
+    init(distinct: Bool) { if distinct { seen = [] } }
+
+    mutating func add(_ value: Value, function: String) {
+        if value.isNull { return }
+        if seen != nil {
+            guard seen!.insert(value).inserted else { return }
+        }
+        count += 1
+        switch function {
+        case "sum", "avg":
+            switch value {
+            case .int(let i):
+                let (s, o) = intSum.addingReportingOverflow(i)
+                if o { overflow = true }
+                intSum = s
+                floatSum += Double(i)
+            case .uint(let u): floatSum += Double(u); sawFloat = true
+            case .float(let d): floatSum += d; sawFloat = true
+            case .bool(let b): intSum += b ? 1 : 0; floatSum += b ? 1 : 0
+            default: break
+            }
+        case "min":
+            if best.isNull || Evaluator.comparable(value) < Evaluator.comparable(best) { best = value }
+        case "max":
+            if best.isNull || Evaluator.comparable(best) < Evaluator.comparable(value) { best = value }
+        default: break
+        }
+    }
+
+    func result(_ spec: AggregateSpec) -> Value {
+        switch spec.function {
+        case "count": return .int(Int64(count))
+        case "sum":
+            if count == 0 { return .null }
+            return sawFloat || spec.type.isFloatingPoint || overflow ? .float(floatSum) : .int(intSum)
+        case "avg": return count == 0 ? .null : .float(floatSum / Double(count))
+        default: return best
+        }
+    }
+}

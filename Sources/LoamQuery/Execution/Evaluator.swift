@@ -1,0 +1,240 @@
+import Foundation
+import Loam
+import LoamFormat
+
+/// Evaluates bound expressions on one row (its scanned cells and, after
+/// grouping, its aggregate results) with SQL semantics: NULL propagates,
+/// AND/OR are three-valued, integer overflow and division by zero are errors.
+struct Evaluator {
+    let sql: String
+
+    func error(_ message: String, at: Int) -> SQLError { SQLError(sql: sql, position: at, message: message) }
+
+    func evaluate(_ e: BoundExpression, _ row: [Value], _ aggregates: [Value] = []) throws -> Value {
+        switch e {
+        case .column(let slot): return row[slot]
+        case .literal(let v): return v
+        case .aggregate(let slot): return aggregates[slot]
+        case .negate(let inner):
+            switch try evaluate(inner, row, aggregates) {
+            case .int(let v): return v == .min ? .null : .int(-v)
+            case .uint(let v): return v <= UInt64(Int64.max) ? .int(-Int64(v)) : .float(-Double(v))
+            case .float(let d): return .float(-d)
+            default: return .null
+            }
+        case .not(let inner):
+            guard case .bool(let b) = try evaluate(inner, row, aggregates) else { return .null }
+            return .bool(!b)
+        case .and(let l, let r):
+            let a = try evaluate(l, row, aggregates)
+            if case .bool(false) = a { return .bool(false) }
+            let b = try evaluate(r, row, aggregates)
+            if case .bool(false) = b { return .bool(false) }
+            if a.isNull || b.isNull { return .null }
+            return .bool(true)
+        case .or(let l, let r):
+            let a = try evaluate(l, row, aggregates)
+            if case .bool(true) = a { return .bool(true) }
+            let b = try evaluate(r, row, aggregates)
+            if case .bool(true) = b { return .bool(true) }
+            if a.isNull || b.isNull { return .null }
+            return .bool(false)
+        case .compare(let op, let l, let r):
+            let a = try evaluate(l, row, aggregates), b = try evaluate(r, row, aggregates)
+            if a.isNull || b.isNull { return .null }
+            let x = Self.comparable(a), y = Self.comparable(b)
+            switch op {
+            case "=": return .bool(!(x < y) && !(y < x))
+            case "!=": return .bool(x < y || y < x)
+            case "<": return .bool(x < y)
+            case "<=": return .bool(!(y < x))
+            case ">": return .bool(y < x)
+            default: return .bool(!(x < y))
+            }
+        case .arithmetic(let op, let l, let r, let at):
+            return try arithmetic(op, try evaluate(l, row, aggregates), try evaluate(r, row, aggregates), at: at)
+        case .concat(let l, let r):
+            let a = try evaluate(l, row, aggregates), b = try evaluate(r, row, aggregates)
+            if a.isNull || b.isNull { return .null }
+            return .string(Self.text(a) + Self.text(b))
+        case .isNull(let inner, let negated):
+            return .bool(try evaluate(inner, row, aggregates).isNull != negated)
+        case .inList(let inner, let items, let negated):
+            let v = try evaluate(inner, row, aggregates)
+            if v.isNull { return .null }
+            var sawNull = false
+            for item in items {
+                let candidate = try evaluate(item, row, aggregates)
+                if candidate.isNull { sawNull = true; continue }
+                let x = Self.comparable(v), y = Self.comparable(candidate)
+                if !(x < y) && !(y < x) { return .bool(!negated) }
+            }
+            return sawNull ? .null : .bool(negated)
+        case .like(let inner, let pattern, let insensitive, let negated):
+            let v = try evaluate(inner, row, aggregates), p = try evaluate(pattern, row, aggregates)
+            guard case .string(var text) = v, case .string(var glob) = p else { return .null }
+            if insensitive { text = text.lowercased(); glob = glob.lowercased() }
+            return .bool(Self.like(Array(text.unicodeScalars), Array(glob.unicodeScalars)) != negated)
+        case .caseWhen(let branches, let otherwise):
+            for (condition, result) in branches {
+                if case .bool(true) = try evaluate(condition, row, aggregates) { return try evaluate(result, row, aggregates) }
+            }
+            return try otherwise.map { try evaluate($0, row, aggregates) } ?? .null
+        case .cast(let inner, let type, let at):
+            return try cast(try evaluate(inner, row, aggregates), to: type, at: at)
+        case .function(let name, let arguments, let at):
+            let values = try arguments.map { try evaluate($0, row, aggregates) }
+            return try function(name, values, at: at)
+        }
+    }
+
+    /// Booleans compare as 0/1 so they order with numbers.
+    static func comparable(_ v: Value) -> Value { if case .bool(let b) = v { return .int(b ? 1 : 0) } else { return v } }
+
+    static func text(_ v: Value) -> String {
+        switch v {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .uint(let u): return String(u)
+        case .float(let d): return String(d)
+        case .bool(let b): return b ? "true" : "false"
+        default: return v.displayText
+        }
+    }
+
+    private func arithmetic(_ op: String, _ a: Value, _ b: Value, at: Int) throws -> Value {
+        if a.isNull || b.isNull { return .null }
+        if case .int(let x) = a, case .int(let y) = b {
+            let (result, overflow): (Int64, Bool)
+            switch op {
+            case "+": (result, overflow) = x.addingReportingOverflow(y)
+            case "-": (result, overflow) = x.subtractingReportingOverflow(y)
+            case "*": (result, overflow) = x.multipliedReportingOverflow(by: y)
+            case "/":
+                guard y != 0 else { throw error("division by zero", at: at) }
+                (result, overflow) = x.dividedReportingOverflow(by: y)
+            default:
+                guard y != 0 else { throw error("division by zero", at: at) }
+                (result, overflow) = x.remainderReportingOverflow(dividingBy: y)
+            }
+            if overflow { throw error("integer overflow in \(x) \(op) \(y); cast to float64 for larger values", at: at) }
+            return .int(result)
+        }
+        guard let x = a.asDouble, let y = b.asDouble else { return .null }
+        switch op {
+        case "+": return .float(x + y)
+        case "-": return .float(x - y)
+        case "*": return .float(x * y)
+        case "/":
+            guard y != 0 else { throw error("division by zero", at: at) }
+            return .float(x / y)
+        default:
+            guard y != 0 else { throw error("division by zero", at: at) }
+            return .float(x.truncatingRemainder(dividingBy: y))
+        }
+    }
+
+    /// SQL LIKE: % any run, _ any one character.
+    static func like(_ text: [Unicode.Scalar], _ pattern: [Unicode.Scalar]) -> Bool {
+        var t = 0, p = 0, star = -1, mark = 0
+        while t < text.count {
+            if p < pattern.count && (pattern[p] == "_" || pattern[p] == text[t]) { t += 1; p += 1 }
+            else if p < pattern.count && pattern[p] == "%" { star = p; mark = t; p += 1 }
+            else if star >= 0 { p = star + 1; mark += 1; t = mark }
+            else { return false }
+        }
+        while p < pattern.count && pattern[p] == "%" { p += 1 }
+        return p == pattern.count
+    }
+
+    func cast(_ v: Value, to type: ArrowType, at: Int) throws -> Value {
+        if v.isNull { return .null }
+        func fail() -> SQLError { error("cannot cast \(v.displayText) to \(type.name)", at: at) }
+        if case .string(var text) = v {  // dates and timestamps from their ISO text
+            if type == .date32 {
+                guard let days = text.withUTF8({ CalendarMath.parseDate(UnsafeRawBufferPointer($0)) }) else { throw fail() }
+                return .int(Int64(days))
+            }
+            if case .timestamp(let unit, _) = type {
+                guard let ticks = text.withUTF8({ CalendarMath.parseTimestamp(UnsafeRawBufferPointer($0), perSecond: unit.perSecond) }) else { throw fail() }
+                return .int(ticks)
+            }
+        }
+        switch type {
+        case _ where type.isInteger, .date32, .timestamp:
+            switch v {
+            case .int: return v
+            case .uint(let u): guard let i = Int64(exactly: u) else { throw fail() }; return .int(i)
+            case .float(let d): guard d.isFinite, abs(d) < 9.2e18 else { throw fail() }; return .int(Int64(d.rounded()))
+            case .bool(let b): return .int(b ? 1 : 0)
+            case .string(let s):
+                guard let i = Int64(s.trimmingCharacters(in: .whitespaces)) else { throw fail() }
+                return .int(i)
+            default: throw fail()
+            }
+        case .float32, .float64:
+            switch v {
+            case .string(let s): guard let d = Double(s.trimmingCharacters(in: .whitespaces)) else { throw fail() }; return .float(d)
+            default: guard let d = v.asDouble else { throw fail() }; return .float(d)
+            }
+        case .bool:
+            switch v {
+            case .bool: return v
+            case .int(let i): return .bool(i != 0)
+            case .string(let s):
+                switch s.lowercased() {
+                case "true", "t", "yes", "1": return .bool(true)
+                case "false", "f", "no", "0": return .bool(false)
+                default: throw fail()
+                }
+            default: throw fail()
+            }
+        case .utf8, .largeUtf8: return .string(Self.text(v))
+        default: throw error("CAST to \(type.name) is not supported yet", at: at)
+        }
+    }
+
+    private func function(_ name: String, _ a: [Value], at: Int) throws -> Value {
+        switch name {
+        case "coalesce": return a.first { !$0.isNull } ?? .null
+        case "nullif":
+            let x = Self.comparable(a[0]), y = Self.comparable(a[1])
+            return !a[0].isNull && !a[1].isNull && !(x < y) && !(y < x) ? .null : a[0]
+        case "concat": return .string(a.filter { !$0.isNull }.map(Self.text).joined())
+        default: break
+        }
+        if a.contains(where: \.isNull) { return .null }
+        switch (name, a[0]) {
+        case ("lower", .string(let s)): return .string(s.lowercased())
+        case ("upper", .string(let s)): return .string(s.uppercased())
+        case ("trim", .string(let s)): return .string(s.trimmingCharacters(in: .whitespaces))
+        case ("length", .string(let s)): return .int(Int64(s.count))
+        case ("length", .list(let items)): return .int(Int64(items.count))
+        case ("substr", .string(let s)):
+            guard case .int(let from) = a[1] else { throw error("substr() takes a whole-number start", at: at) }
+            let chars = Array(s)
+            let start = max(Int(from) - 1, 0)
+            var end = chars.count
+            if a.count == 3 { guard case .int(let n) = a[2], n >= 0 else { throw error("substr() takes a non-negative length", at: at) }; end = min(chars.count, Int(from) - 1 + Int(n)) }
+            return .string(start < end ? String(chars[start..<end]) : "")
+        case ("replace", .string(let s)):
+            guard case .string(let old) = a[1], case .string(let new) = a[2] else { return .null }
+            return .string(old.isEmpty ? s : s.replacingOccurrences(of: old, with: new))
+        case ("abs", .int(let i)): return i == .min ? .null : .int(abs(i))
+        case ("abs", .float(let d)): return .float(abs(d))
+        case ("round", _), ("floor", _), ("ceil", _), ("sqrt", _):
+            guard let d = a[0].asDouble else { throw error("\(name)() needs a number", at: at) }
+            switch name {
+            case "floor": if case .int = a[0] { return a[0] }; return .float(d.rounded(.down))
+            case "ceil": if case .int = a[0] { return a[0] }; return .float(d.rounded(.up))
+            case "sqrt": guard d >= 0 else { throw error("sqrt() of a negative number", at: at) }; return .float(d.squareRoot())
+            default:
+                let places = a.count > 1 ? Int(a[1].asDouble ?? 0) : 0
+                let scale = pow(10.0, Double(places))
+                return .float((d * scale).rounded(.toNearestOrAwayFromZero) / scale)
+            }
+        default:
+            throw error("\(name)() does not take \(a[0].displayText)", at: at)
+        }
+    }
+}

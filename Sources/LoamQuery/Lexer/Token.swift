@@ -1,0 +1,22 @@
+/// One lexical token of a statement, with its character offset.
+struct Token: Equatable {
+    enum Kind: Equatable {
+        case identifier(String)        // bare (case-folded to lower) or "quoted" (kept)
+        case keyword(String)           // upper-cased reserved word
+        case integer(Int64)
+        case float(Double)
+        case string(String)
+        case symbol(String)            // ( ) , . * + - / % = != <> < <= > >= :: ; [ ]
+        case end
+    }
+
+    let kind: Kind
+    let position: Int
+}
+
+/// Words that cannot be bare identifiers.
+let reservedWords: Set<String> = [
+    "SELECT", "DISTINCT", "FROM", "AT", "AS", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "ASC", "DESC", "NULLS", "FIRST", "LAST",
+    "LIMIT", "OFFSET", "AND", "OR", "NOT", "IS", "NULL", "TRUE", "FALSE", "BETWEEN", "IN", "LIKE", "ILIKE", "CASE", "WHEN", "THEN",
+    "ELSE", "END", "CAST", "ALL", "UNION", "JOIN", "ON", "USING", "LEFT", "INNER", "WITH",
+]

@@ -1,0 +1,85 @@
+import LoamFormat
+
+/// An expression as written, with the position it starts at (for errors).
+indirect enum Expression: Equatable {
+    case literal(Value, at: Int)
+    case column(table: String?, name: String, at: Int)
+    case star(at: Int)
+    case unary(op: String, Expression, at: Int)                       // "-", "NOT"
+    case binary(op: String, Expression, Expression, at: Int)          // + - * / % = != < <= > >= AND OR ||
+    case isNull(Expression, negated: Bool, at: Int)
+    case between(Expression, low: Expression, high: Expression, negated: Bool, at: Int)
+    case inList(Expression, [Expression], negated: Bool, at: Int)
+    case like(Expression, pattern: Expression, caseInsensitive: Bool, negated: Bool, at: Int)
+    case caseWhen(operand: Expression?, branches: [(Expression, Expression)], otherwise: Expression?, at: Int)
+    case cast(Expression, type: ArrowType, at: Int)
+    case call(name: String, arguments: [Expression], distinct: Bool, at: Int)
+
+    var position: Int {
+        switch self {
+        case .literal(_, let at), .column(_, _, let at), .star(let at), .unary(_, _, let at), .binary(_, _, _, let at),
+             .isNull(_, _, let at), .between(_, _, _, _, let at), .inList(_, _, _, let at), .like(_, _, _, _, let at),
+             .caseWhen(_, _, _, let at), .cast(_, _, let at), .call(_, _, _, let at):
+            return at
+        }
+    }
+
+    static func == (a: Expression, b: Expression) -> Bool { a.canonical == b.canonical }
+
+    /// The expression as text without positions: equal for the same expression written in two places.
+    var canonical: String {
+        switch self {
+        case .literal(let v, _): return v.displayText
+        case .column(let t, let n, _): return t.map { "\($0).\(n)" } ?? n
+        case .star: return "*"
+        case .unary(let op, let e, _): return "(\(op) \(e.canonical))"
+        case .binary(let op, let l, let r, _): return "(\(l.canonical) \(op) \(r.canonical))"
+        case .isNull(let e, let n, _): return "(\(e.canonical) IS \(n ? "NOT " : "")NULL)"
+        case .between(let e, let l, let h, let n, _): return "(\(e.canonical) \(n ? "NOT " : "")BETWEEN \(l.canonical) AND \(h.canonical))"
+        case .inList(let e, let items, let n, _): return "(\(e.canonical) \(n ? "NOT " : "")IN (\(items.map(\.canonical).joined(separator: ", "))))"
+        case .like(let e, let p, let i, let n, _): return "(\(e.canonical) \(n ? "NOT " : "")\(i ? "ILIKE" : "LIKE") \(p.canonical))"
+        case .caseWhen(let o, let b, let e, _):
+            return "CASE \(o?.canonical ?? "") " + b.map { "WHEN \($0.0.canonical) THEN \($0.1.canonical)" }.joined(separator: " ") + " ELSE \(e?.canonical ?? "NULL") END"
+        case .cast(let e, let t, _): return "CAST(\(e.canonical) AS \(t.name))"
+        case .call(let n, let a, let d, _): return "\(n)(\(d ? "DISTINCT " : "")\(a.map(\.canonical).joined(separator: ", ")))"
+        }
+    }
+
+    /// A column name for the output: the column's own name, else the function's, else "expr".
+    var outputName: String {
+        switch self {
+        case .column(_, let n, _): return n
+        case .call(let n, _, _, _): return n
+        case .cast(let e, _, _): return e.outputName
+        default: return "?column?"
+        }
+    }
+}
+
+struct SelectItem {
+    let expression: Expression
+    let alias: String?
+}
+
+struct OrderItem {
+    let expression: Expression
+    let descending: Bool
+    /// nil: nulls last ascending, first descending (PostgreSQL's default).
+    let nullsFirst: Bool?
+}
+
+/// `SELECT … FROM dataset [AT 'ref'] [AS alias] …`
+struct SelectStatement {
+    var distinct = false
+    var items: [SelectItem] = []
+    var dataset: String = ""
+    var datasetPosition = 0
+    var ref: String?
+    var alias: String?
+    var filter: Expression?
+    var groupBy: [Expression] = []
+    var having: Expression?
+    var orderBy: [OrderItem] = []
+    var limit: Int?
+    var offset: Int = 0
+}

@@ -1,0 +1,298 @@
+import Loam
+import LoamFormat
+
+/// Recursive-descent parser for Loam's SQL dialect (PostgreSQL-like).
+/// Expression nesting is bounded, so hostile input is an error, not a stack overflow.
+struct Parser {
+    private let sql: String
+    private let tokens: [Token]
+    private var index = 0
+    private var depth = 0
+    static let maxDepth = 200
+
+    init(sql: String) throws {
+        self.sql = sql
+        tokens = try Lexer.tokenize(sql)
+    }
+
+    static func parse(_ sql: String) throws -> SelectStatement {
+        var parser = try Parser(sql: sql)
+        let statement = try parser.select()
+        if parser.isSymbol(";") { parser.index += 1 }
+        guard case .end = parser.current.kind else { throw parser.error("unexpected \(parser.describe(parser.current)) after the end of the statement") }
+        return statement
+    }
+
+    // MARK: Tokens
+
+    private var current: Token { tokens[index] }
+
+    private func error(_ message: String, at position: Int? = nil) -> SQLError {
+        SQLError(sql: sql, position: position ?? current.position, message: message)
+    }
+
+    private func describe(_ token: Token) -> String {
+        switch token.kind {
+        case .identifier(let s): return "'\(s)'"
+        case .keyword(let s): return s
+        case .integer(let v): return String(v)
+        case .float(let d): return String(d)
+        case .string(let s): return "'\(s.prefix(20))'"
+        case .symbol(let s): return "'\(s)'"
+        case .end: return "the end of the statement"
+        }
+    }
+
+    private func isKeyword(_ word: String) -> Bool { if case .keyword(word) = current.kind { return true } else { return false } }
+    private func isSymbol(_ s: String) -> Bool { if case .symbol(s) = current.kind { return true } else { return false } }
+
+    private mutating func accept(keyword word: String) -> Bool {
+        if isKeyword(word) { index += 1; return true }
+        return false
+    }
+
+    private mutating func accept(symbol s: String) -> Bool {
+        if isSymbol(s) { index += 1; return true }
+        return false
+    }
+
+    private mutating func expect(keyword word: String) throws {
+        guard accept(keyword: word) else { throw error("expected \(word), found \(describe(current))") }
+    }
+
+    private mutating func expect(symbol s: String) throws {
+        guard accept(symbol: s) else { throw error("expected '\(s)', found \(describe(current))") }
+    }
+
+    private mutating func identifier(_ what: String) throws -> String {
+        if case .identifier(let name) = current.kind { index += 1; return name }
+        throw error("expected \(what), found \(describe(current))")
+    }
+
+    private mutating func nonNegativeInteger(_ what: String) throws -> Int {
+        if case .integer(let v) = current.kind, v >= 0, let n = Int(exactly: v) { index += 1; return n }
+        throw error("\(what) takes a non-negative whole number, found \(describe(current))")
+    }
+
+    // MARK: Statement
+
+    private mutating func select() throws -> SelectStatement {
+        var s = SelectStatement()
+        try expect(keyword: "SELECT")
+        s.distinct = accept(keyword: "DISTINCT")
+        repeat {
+            let expression = try self.expression()
+            var alias: String?
+            if accept(keyword: "AS") { alias = try identifier("an alias after AS") }
+            else if case .identifier(let name) = current.kind { alias = name; index += 1 }
+            s.items.append(SelectItem(expression: expression, alias: alias))
+        } while accept(symbol: ",")
+        try expect(keyword: "FROM")
+        s.datasetPosition = current.position
+        s.dataset = try identifier("a dataset name after FROM")
+        if accept(keyword: "AT") {
+            guard case .string(let ref) = current.kind else { throw error("AT takes a quoted ref, e.g. AT 'v1' or AT 'HEAD~2'") }
+            s.ref = ref
+            index += 1
+        }
+        if accept(keyword: "AS") { s.alias = try identifier("an alias after AS") }
+        else if case .identifier(let name) = current.kind { s.alias = name; index += 1 }
+        if accept(keyword: "WHERE") { s.filter = try expression() }
+        if accept(keyword: "GROUP") {
+            try expect(keyword: "BY")
+            repeat { s.groupBy.append(try expression()) } while accept(symbol: ",")
+        }
+        if accept(keyword: "HAVING") { s.having = try expression() }
+        if accept(keyword: "ORDER") {
+            try expect(keyword: "BY")
+            repeat {
+                let expression = try self.expression()
+                var descending = false
+                if accept(keyword: "DESC") { descending = true } else { _ = accept(keyword: "ASC") }
+                var nullsFirst: Bool?
+                if accept(keyword: "NULLS") {
+                    if accept(keyword: "FIRST") { nullsFirst = true } else { try expect(keyword: "LAST"); nullsFirst = false }
+                }
+                s.orderBy.append(OrderItem(expression: expression, descending: descending, nullsFirst: nullsFirst))
+            } while accept(symbol: ",")
+        }
+        if accept(keyword: "LIMIT") { s.limit = try nonNegativeInteger("LIMIT") }
+        if accept(keyword: "OFFSET") { s.offset = try nonNegativeInteger("OFFSET") }
+        return s
+    }
+
+    // MARK: Expressions (lowest precedence first)
+
+    private mutating func expression() throws -> Expression {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw error("expression nested more than \(Self.maxDepth) levels deep") }
+        return try or()
+    }
+
+    private mutating func or() throws -> Expression {
+        var left = try and()
+        while isKeyword("OR") { let at = current.position; index += 1; left = .binary(op: "OR", left, try and(), at: at) }
+        return left
+    }
+
+    private mutating func and() throws -> Expression {
+        var left = try not()
+        while isKeyword("AND") { let at = current.position; index += 1; left = .binary(op: "AND", left, try not(), at: at) }
+        return left
+    }
+
+    private mutating func not() throws -> Expression {
+        if isKeyword("NOT") {
+            let at = current.position
+            index += 1
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= Self.maxDepth else { throw error("expression nested more than \(Self.maxDepth) levels deep") }
+            return .unary(op: "NOT", try not(), at: at)
+        }
+        return try comparison()
+    }
+
+    private mutating func comparison() throws -> Expression {
+        let left = try additive()
+        let at = current.position
+        if case .symbol(let op) = current.kind, ["=", "!=", "<>", "<", "<=", ">", ">="].contains(op) {
+            index += 1
+            return .binary(op: op == "<>" ? "!=" : op, left, try additive(), at: at)
+        }
+        if accept(keyword: "IS") {
+            let negated = accept(keyword: "NOT")
+            try expect(keyword: "NULL")
+            return .isNull(left, negated: negated, at: at)
+        }
+        let negated = accept(keyword: "NOT")
+        if accept(keyword: "BETWEEN") {
+            let low = try additive()
+            try expect(keyword: "AND")
+            return .between(left, low: low, high: try additive(), negated: negated, at: at)
+        }
+        if accept(keyword: "IN") {
+            try expect(symbol: "(")
+            var items: [Expression] = []
+            repeat { items.append(try expression()) } while accept(symbol: ",")
+            try expect(symbol: ")")
+            return .inList(left, items, negated: negated, at: at)
+        }
+        if isKeyword("LIKE") || isKeyword("ILIKE") {
+            let insensitive = isKeyword("ILIKE")
+            index += 1
+            return .like(left, pattern: try additive(), caseInsensitive: insensitive, negated: negated, at: at)
+        }
+        if negated { throw error("expected BETWEEN, IN, LIKE or ILIKE after NOT") }
+        return left
+    }
+
+    private mutating func additive() throws -> Expression {
+        var left = try multiplicative()
+        while case .symbol(let op) = current.kind, op == "+" || op == "-" || op == "||" {
+            let at = current.position
+            index += 1
+            left = .binary(op: op, left, try multiplicative(), at: at)
+        }
+        return left
+    }
+
+    private mutating func multiplicative() throws -> Expression {
+        var left = try unary()
+        while case .symbol(let op) = current.kind, op == "*" || op == "/" || op == "%" {
+            let at = current.position
+            index += 1
+            left = .binary(op: op, left, try unary(), at: at)
+        }
+        return left
+    }
+
+    private mutating func unary() throws -> Expression {
+        if isSymbol("-") {
+            let at = current.position
+            index += 1
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= Self.maxDepth else { throw error("expression nested more than \(Self.maxDepth) levels deep") }
+            return .unary(op: "-", try unary(), at: at)
+        }
+        if accept(symbol: "+") { return try unary() }
+        var value = try primary()
+        while isSymbol("::") {
+            let at = current.position
+            index += 1
+            value = .cast(value, type: try typeName(), at: at)
+        }
+        return value
+    }
+
+    private mutating func typeName() throws -> ArrowType {
+        let start = current.position
+        var text = ""
+        // A type is a word, optionally with <...> or [...] parameters (see SchemaSpec).
+        guard case .identifier(let word) = current.kind else { throw error("expected a type name, found \(describe(current))") }
+        text = word
+        index += 1
+        do { return try SchemaSpec.parseType(text) } catch {
+            throw self.error("unknown type '\(text)' (try int64, float64, string, bool, date32, timestamp)", at: start)
+        }
+    }
+
+    private mutating func primary() throws -> Expression {
+        let at = current.position
+        switch current.kind {
+        case .integer(let v): index += 1; return .literal(.int(v), at: at)
+        case .float(let d): index += 1; return .literal(.float(d), at: at)
+        case .string(let s): index += 1; return .literal(.string(s), at: at)
+        case .keyword("NULL"): index += 1; return .literal(.null, at: at)
+        case .keyword("TRUE"): index += 1; return .literal(.bool(true), at: at)
+        case .keyword("FALSE"): index += 1; return .literal(.bool(false), at: at)
+        case .symbol("*"): index += 1; return .star(at: at)
+        case .symbol("("):
+            index += 1
+            let inner = try expression()
+            try expect(symbol: ")")
+            return inner
+        case .keyword("CASE"):
+            index += 1
+            let operand: Expression? = isKeyword("WHEN") ? nil : try expression()
+            var branches: [(Expression, Expression)] = []
+            while accept(keyword: "WHEN") {
+                let condition = try expression()
+                try expect(keyword: "THEN")
+                branches.append((condition, try expression()))
+            }
+            guard !branches.isEmpty else { throw error("CASE needs at least one WHEN … THEN …") }
+            let otherwise: Expression? = accept(keyword: "ELSE") ? try expression() : nil
+            try expect(keyword: "END")
+            return .caseWhen(operand: operand, branches: branches, otherwise: otherwise, at: at)
+        case .keyword("CAST"):
+            index += 1
+            try expect(symbol: "(")
+            let value = try expression()
+            try expect(keyword: "AS")
+            let type = try typeName()
+            try expect(symbol: ")")
+            return .cast(value, type: type, at: at)
+        case .identifier(let name):
+            index += 1
+            if accept(symbol: "(") {
+                let distinct = accept(keyword: "DISTINCT")
+                var arguments: [Expression] = []
+                if !isSymbol(")") {
+                    repeat { arguments.append(try expression()) } while accept(symbol: ",")
+                }
+                try expect(symbol: ")")
+                return .call(name: name, arguments: arguments, distinct: distinct, at: at)
+            }
+            if accept(symbol: ".") {
+                if accept(symbol: "*") { return .star(at: at) }
+                return .column(table: name, name: try identifier("a column name after '.'"), at: at)
+            }
+            return .column(table: nil, name: name, at: at)
+        default:
+            throw error("expected an expression, found \(describe(current))")
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import Loam
+import LoamFormat
+import LoamTable
+
+/// The result of a query: Arrow record batches under one schema.
+public struct QueryResult: Sendable {
+    public let schema: Schema
+    public let batches: [RecordBatch]
+    public var rowCount: Int { batches.reduce(0) { $0 + $1.length } }
+}
+
+extension Repository {
+    /// Runs a SELECT over a dataset at a ref (HEAD, or `AT 'ref'` in the FROM clause).
+    ///
+    /// ```swift
+    /// let result = try await repo.query("SELECT label, count(*) FROM reviews AT 'v1' GROUP BY label ORDER BY label")
+    /// ```
+    ///
+    /// Errors are `SQLError`s that point at the place in the statement.
+    public func query(_ sql: String, at ref: String = "HEAD") async throws -> QueryResult {
+        let statement = try Parser.parse(sql)
+        let dataset: Dataset
+        do {
+            dataset = try await self.dataset(statement.dataset, at: statement.ref ?? ref)
+        } catch let error as TableError {
+            if case .unknownDataset(let name, let available) = error {
+                let hint = closest(name, in: available).map { " (did you mean '\($0)'?)" } ?? (available.isEmpty ? "" : " (datasets: \(available.joined(separator: ", ")))")
+                throw SQLError(sql: sql, position: statement.datasetPosition, message: "unknown dataset '\(name)'" + hint)
+            }
+            throw SQLError(sql: sql, position: statement.datasetPosition, message: "\(error)")
+        }
+        return try await QueryExecutor(sql: sql, statement: statement, dataset: dataset).run()
+    }
+}
+
+/// Scan → filter → (group and aggregate) → having → project → distinct → order → offset/limit.
+struct QueryExecutor {
+    let sql: String
+    let statement: SelectStatement
+    let dataset: Dataset
+
+    func run() async throws -> QueryResult {
+        var binder = Binder(sql: sql, schema: dataset.schema, dataset: statement.dataset, alias: statement.alias)
+        let evaluator = Evaluator(sql: sql)
+
+        // Expand `*`, then bind WHERE (no aggregates), GROUP BY keys, the select list, HAVING and ORDER BY.
+        var items: [SelectItem] = []
+        for item in statement.items {
+            if case .star = item.expression {
+                items += binder.starColumns.map { SelectItem(expression: .column(table: nil, name: $0, at: item.expression.position), alias: nil) }
+            } else {
+                items.append(item)
+            }
+        }
+        let filter = try statement.filter.map { try binder.bind($0, allowAggregates: false) }
+        if let (_, type) = filter, type != .bool {
+            throw SQLError(sql: sql, position: statement.filter!.position, message: "WHERE needs a boolean condition, not \(type.name)")
+        }
+        let groupKeys = try statement.groupBy.map { try binder.bind($0, allowAggregates: false).0 }
+        binder.groupKeys = statement.groupBy.map(\.canonical)
+        let aggregatesInSelect = items.contains { Self.hasAggregate($0.expression) }
+        let grouped = !statement.groupBy.isEmpty || aggregatesInSelect || statement.having != nil
+        binder.grouping = grouped
+        let outputs = try items.map { try binder.bind($0.expression, allowAggregates: true) }
+        let having = try statement.having.map { try binder.bind($0, allowAggregates: true).0 }
+        // ORDER BY may name an output column or alias, or be any expression.
+        let names = items.map { $0.alias ?? $0.expression.outputName }
+        var orderKeys: [(BoundExpression?, Int?, OrderItem)] = []
+        for order in statement.orderBy {
+            if case .column(nil, let name, _) = order.expression, let index = names.firstIndex(of: name) {
+                orderKeys.append((nil, index, order))
+            } else if case .literal(.int(let n), let at) = order.expression {
+                guard n >= 1 && n <= names.count else { throw SQLError(sql: sql, position: at, message: "ORDER BY \(n) is not a column of the result (1 to \(names.count))") }
+                orderKeys.append((nil, Int(n) - 1, order))
+            } else {
+                orderKeys.append((try binder.bind(order.expression, allowAggregates: true).0, nil, order))
+            }
+        }
+
+        // Scan only the columns the query uses.
+        let scanned = binder.columns.filter { $0 != "_rowid" }
+        let wantsRowID = binder.columns.contains("_rowid")
+        var rows: [(values: [Value], aggregates: [Value])] = []
+        var groups: [[Value]: (representative: [Value], accumulators: [Accumulator])] = [:]
+        var groupOrder: [[Value]] = []
+        try await dataset.scan(columns: scanned, includeRowID: wantsRowID) { batch in
+            // Batch columns → binder slots.
+            let positions = binder.columns.map { name -> Int in
+                name == "_rowid" ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)!
+            }
+            for r in 0..<batch.length {
+                let row = positions.map { batch.columns[$0].value(at: r) }
+                if let (condition, _) = filter {
+                    guard case .bool(true) = try evaluator.evaluate(condition, row) else { continue }  // false and NULL drop the row
+                }
+                if grouped {
+                    let key = try groupKeys.map { try evaluator.evaluate($0, row) }
+                    if groups[key] == nil {
+                        groups[key] = (row, binder.aggregates.map { Accumulator(distinct: $0.distinct) })
+                        groupOrder.append(key)
+                    }
+                    for (i, spec) in binder.aggregates.enumerated() {
+                        let value = try spec.argument.map { try evaluator.evaluate($0, row) } ?? .int(1)
+                        groups[key]!.accumulators[i].add(value, function: spec.function)
+                    }
+                } else {
+                    rows.append((row, []))
+                }
+            }
+        }
+        if grouped {
+            if groupOrder.isEmpty && statement.groupBy.isEmpty {  // aggregates over no rows: one row
+                groupOrder = [[]]
+                groups[[]] = (Array(repeating: .null, count: binder.columns.count), binder.aggregates.map { Accumulator(distinct: $0.distinct) })
+            }
+            for key in groupOrder {
+                let group = groups[key]!
+                rows.append((group.representative, zip(group.accumulators, binder.aggregates).map { $0.result($1) }))
+            }
+            if let having {
+                rows = try rows.filter { if case .bool(true) = try evaluator.evaluate(having, $0.values, $0.aggregates) { return true } else { return false } }
+            }
+        }
+
+        // Project, keeping ORDER BY keys beside each output row.
+        var projected: [(out: [Value], keys: [Value])] = try rows.map { row in
+            let out = try outputs.map { try evaluator.evaluate($0.0, row.values, row.aggregates) }
+            let keys = try orderKeys.map { bound, index, _ in try index.map { out[$0] } ?? evaluator.evaluate(bound!, row.values, row.aggregates) }
+            return (out, keys)
+        }
+        if statement.distinct {
+            var seen = Set<[Value]>()
+            projected = projected.filter { seen.insert($0.out).inserted }
+        }
+        if !orderKeys.isEmpty {
+            let specs = orderKeys.map(\.2)
+            projected.sort { a, b in
+                for (i, spec) in specs.enumerated() {
+                    let x = a.keys[i], y = b.keys[i]
+                    if x.isNull && y.isNull { continue }
+                    let nullsFirst = spec.nullsFirst ?? spec.descending
+                    if x.isNull { return nullsFirst }
+                    if y.isNull { return !nullsFirst }
+                    let cx = Evaluator.comparable(x), cy = Evaluator.comparable(y)
+                    if cx < cy { return !spec.descending }
+                    if cy < cx { return spec.descending }
+                }
+                return false
+            }
+        }
+        let start = min(statement.offset, projected.count)
+        let end = statement.limit.map { min(start + $0, projected.count) } ?? projected.count
+        let window = projected[start..<end]
+
+        // Typed Arrow output.
+        var fields: [Field] = []
+        var used = Set<String>()
+        for (i, name) in names.enumerated() {
+            var unique = name
+            var n = 1
+            while used.contains(unique) { n += 1; unique = "\(name)_\(n)" }
+            used.insert(unique)
+            fields.append(Field(name: unique, type: outputs[i].1))
+        }
+        let schema = Schema(fields: fields)
+        var columns: [ArrowArray] = []
+        for (i, field) in fields.enumerated() {
+            let builder = ArrayBuilder(type: field.type)
+            for row in window {
+                let value = row.out[i]
+                do { try builder.append(value) } catch {
+                    // A value of another type than inferred (e.g. CASE branches): render it as text.
+                    throw SQLError(sql: sql, position: items[i].expression.position,
+                                   message: "column '\(field.name)' mixes types: \(value.displayText) is not \(field.type.name); add a CAST")
+                }
+            }
+            columns.append(builder.finish())
+        }
+        return QueryResult(schema: schema, batches: [RecordBatch(schema: schema, columns: columns, length: window.count)])
+    }
+
+    static func hasAggregate(_ e: Expression) -> Bool {
+        switch e {
+        case .call(let name, let args, _, _): return Binder.aggregateFunctions.contains(name) || args.contains(where: hasAggregate)
+        case .unary(_, let x, _), .isNull(let x, _, _), .cast(let x, _, _): return hasAggregate(x)
+        case .binary(_, let l, let r, _): return hasAggregate(l) || hasAggregate(r)
+        case .between(let x, let l, let h, _, _): return hasAggregate(x) || hasAggregate(l) || hasAggregate(h)
+        case .inList(let x, let items, _, _): return hasAggregate(x) || items.contains(where: hasAggregate)
+        case .like(let x, let p, _, _, _): return hasAggregate(x) || hasAggregate(p)
+        case .caseWhen(let o, let b, let e, _):
+            return (o.map(hasAggregate) ?? false) || b.contains { hasAggregate($0.0) || hasAggregate($0.1) } || (e.map(hasAggregate) ?? false)
+        default: return false
+        }
+    }
+}

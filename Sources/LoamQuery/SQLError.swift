@@ -1,0 +1,48 @@
+/// A query error that points at the place in the statement: the statement,
+/// a caret under the offending position, and what was expected.
+///
+/// ```
+/// SELECT lable FROM reviews
+///        ^
+/// unknown column 'lable' (did you mean 'label'?)
+/// ```
+public struct SQLError: Error, CustomStringConvertible, Equatable {
+    public let sql: String
+    /// Character offset of the problem in `sql`.
+    public let position: Int
+    public let message: String
+
+    public init(sql: String, position: Int, message: String) {
+        self.sql = sql
+        self.position = position
+        self.message = message
+    }
+
+    public var description: String {
+        // Show the line holding the position, with a caret under it.
+        let chars = Array(sql)
+        let at = min(max(position, 0), chars.count)
+        var start = at, end = at
+        while start > 0 && chars[start - 1] != "\n" { start -= 1 }
+        while end < chars.count && chars[end] != "\n" { end += 1 }
+        let line = String(chars[start..<end])
+        return line + "\n" + String(repeating: " ", count: at - start) + "^\n" + message
+    }
+}
+
+/// The closest of `candidates` to `name` by edit distance, when close enough to suggest.
+func closest(_ name: String, in candidates: [String]) -> String? {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1]
+            for (j, y) in b.enumerated() { current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))) }
+            previous = current
+        }
+        return previous[b.count]
+    }
+    let lower = Array(name.lowercased())
+    let scored = candidates.map { ($0, distance(lower, Array($0.lowercased()))) }.min { $0.1 < $1.1 }
+    guard let (best, score) = scored, score <= max(2, lower.count / 3) else { return nil }
+    return best
+}
