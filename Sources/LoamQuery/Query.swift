@@ -78,13 +78,18 @@ struct QueryExecutor {
             }
         }
 
-        // Scan only the columns the query uses.
+        // Scan only the columns the query uses, skipping fragments the zone maps rule out.
+        let pruning = filter.map { Pruning.filter($0.0, columns: binder.columns) }
         let scanned = binder.columns.filter { $0 != "_rowid" }
+        if statement.explain {
+            return explain(scanned: scanned, pruning: pruning, grouped: statement.groupBy.map(\.canonical), aggregates: binder.aggregates.count,
+                           names: names)
+        }
         let wantsRowID = binder.columns.contains("_rowid")
         var rows: [(values: [Value], aggregates: [Value])] = []
         var groups: [[Value]: (representative: [Value], accumulators: [Accumulator])] = [:]
         var groupOrder: [[Value]] = []
-        try await dataset.scan(columns: scanned, includeRowID: wantsRowID) { batch in
+        try await dataset.scan(columns: scanned, includeRowID: wantsRowID, pruning: pruning) { batch in
             // Batch columns → binder slots.
             let positions = binder.columns.map { name -> Int in
                 name == "_rowid" ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)!
@@ -178,6 +183,32 @@ struct QueryExecutor {
             columns.append(builder.finish())
         }
         return QueryResult(schema: schema, batches: [RecordBatch(schema: schema, columns: columns, length: window.count)])
+    }
+
+    /// The plan, one operator a line, with the fragments the zone maps keep.
+    func explain(scanned: [String], pruning: RowFilter?, grouped: [String], aggregates: Int, names: [String]) -> QueryResult {
+        var lines: [String] = []
+        if statement.limit != nil || statement.offset > 0 {
+            lines.append("Limit \(statement.limit.map(String.init) ?? "all") offset \(statement.offset)")
+        }
+        if !statement.orderBy.isEmpty {
+            lines.append("Sort by " + statement.orderBy.map { $0.expression.canonical + ($0.descending ? " DESC" : "") }.joined(separator: ", "))
+        }
+        if statement.distinct { lines.append("Distinct") }
+        lines.append("Project " + names.joined(separator: ", "))
+        if let having = statement.having { lines.append("Filter (having) \(having.canonical)") }
+        if !grouped.isEmpty || aggregates > 0 {
+            lines.append("Aggregate \(aggregates) aggregate(s)" + (grouped.isEmpty ? "" : " by " + grouped.joined(separator: ", ")))
+        }
+        if let filter = statement.filter { lines.append("Filter \(filter.canonical)") }
+        let fragments = dataset.manifest.fragments.filter { $0.liveRows > 0 }
+        let kept = pruning.map { p in fragments.filter { p.mayMatch($0, schema: dataset.manifest.schema) }.count } ?? fragments.count
+        lines.append("Scan \(dataset.name) @ \(dataset.commit.short) columns [\(scanned.joined(separator: ", "))] "
+                     + "fragments \(kept) of \(fragments.count) (\(fragments.count - kept) pruned by zone maps)")
+        let text = lines.enumerated().map { String(repeating: "  ", count: $0.offset) + $0.element }
+        let schema = Schema(fields: [Field(name: "plan", type: .utf8)])
+        let column = (try? ArrowArray.fromValues(text.map(Value.string), type: .utf8)) ?? .nulls(type: .utf8, count: 0)
+        return QueryResult(schema: schema, batches: [RecordBatch(schema: schema, columns: [column], length: text.count)])
     }
 
     static func hasAggregate(_ e: Expression) -> Bool {

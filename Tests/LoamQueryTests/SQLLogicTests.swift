@@ -7,7 +7,8 @@ import Testing
 
 /// Runs the `.test` files in `sql/`, sqllogictest style:
 ///
-///     dataset NAME            followed by CSV lines (header first) up to a blank line: imported as NAME
+///     dataset NAME [ROWS]     followed by CSV lines (header first) up to a blank line: imported as NAME
+///                             (ROWS rows per fragment)
 ///     sql WRITE STATEMENT     a Loam write run through the library: `delete NAME WHERE`, `update NAME SET col=v WHERE`, `tag NAME`
 ///     query                   the statement on the next lines, then `----`, then expected rows (tab-separated; NULL)
 ///     statement error TEXT    the statement on the next lines must fail with a message containing TEXT
@@ -38,10 +39,13 @@ import Testing
             i += 1
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("dataset ") {
-                let dataset = String(line.dropFirst(8))
+                let words = line.dropFirst(8).split(separator: " ").map(String.init)
+                let dataset = words[0]
                 let csv = repo.root.appendingPathComponent("\(dataset).csv")
                 try Data((block().joined(separator: "\n") + "\n").utf8).write(to: csv)
-                try await repo.importData(from: csv.path, into: dataset)
+                var options = ImportOptions()
+                if words.count > 1, let rows = Int(words[1]) { options.fragmentRows = rows }
+                try await repo.importData(from: csv.path, into: dataset, options: options)
             } else if line.hasPrefix("sql ") {
                 let words = line.dropFirst(4).split(separator: " ", maxSplits: 2).map(String.init)
                 switch words[0] {
@@ -64,9 +68,12 @@ import Testing
                     var got: [String] = []
                     for batch in result.batches {
                         for r in 0..<batch.length {
-                            got.append(batch.schema.fields.indices.map { c in
+                            var text = batch.schema.fields.indices.map { c in
                                 ValueText.text(batch.columns[c].value(at: r), batch.schema.fields[c].type) ?? "NULL"
-                            }.joined(separator: "\t"))
+                            }.joined(separator: "\t")
+                            // Plans name the commit they read; files write it as COMMIT.
+                            if let at = text.range(of: #"@ [0-9a-f]{12}"#, options: .regularExpression) { text.replaceSubrange(at, with: "@ COMMIT") }
+                            got.append(text)
                         }
                     }
                     #expect(got == expected, "\(name):\(lineNumber): \(sql.joined(separator: " "))")

@@ -21,12 +21,14 @@ public struct Dataset: Sendable {
 
     /// Streams the live rows, fragment by fragment, as record batches of the
     /// chosen columns (all by default), optionally with `_rowid` first.
-    public func scan(columns: [String]? = nil, includeRowID: Bool = false, limit: Int = .max,
+    /// With `pruning`, fragments whose zone maps rule out every row are skipped unread.
+    public func scan(columns: [String]? = nil, includeRowID: Bool = false, limit: Int = .max, pruning: RowFilter? = nil,
                      _ body: (RecordBatch) async throws -> Void) async throws {
         let (ids, fields) = try projection(columns, includeRowID: includeRowID)
         let outSchema = Schema(fields: fields, metadata: schema.metadata)
         var remaining = limit
         for entry in manifest.fragments where remaining > 0 && entry.liveRows > 0 {
+            if let pruning, !pruning.mayMatch(entry, schema: manifest.schema) { continue }
             let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
             var (rowIDs, arrays) = data.compacted()
             if rowIDs.length > remaining {

@@ -93,12 +93,7 @@ extension Repository {
             ids.append(id)
         }
         // Zone maps: skip a fragment whose statistics rule out every row (no read at all).
-        let mayMatch = filter.mayMatch(rows: entry.liveRows) { name in
-            guard let id = manifest.schema.columnID(name), entry.columnIDs.contains(id) else { return nil }
-            guard let stats = entry.statistics[String(id)] else { return nil }
-            return (stats.min?.value, stats.max?.value, stats.nullCount)
-        }
-        if !mayMatch { return [] }
+        if !filter.mayMatch(entry, schema: manifest.schema) { return [] }
         let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
         let offsets = data.live ?? Array(0..<data.liveCount)
         let columns = Dictionary(uniqueKeysWithValues: zip(names, data.columns))

@@ -1,4 +1,5 @@
 import LoamFormat
+import LoamTable
 
 /// A row predicate for `delete` and `update`: comparisons of a column with a
 /// literal, joined by AND / OR, with NOT and parentheses. NULL never compares
@@ -53,6 +54,14 @@ public indirect enum RowFilter: Sendable, Equatable {
             case .gt: return literal < hi
             case .ge: return !(hi < literal)
             }
+        }
+    }
+
+    /// False only when `entry`'s zone maps prove no row of it can match.
+    public func mayMatch(_ entry: FragmentEntry, schema: TableSchema) -> Bool {
+        mayMatch(rows: entry.liveRows) { name in
+            guard let id = schema.columnID(name), entry.columnIDs.contains(id), let stats = entry.statistics[String(id)] else { return nil }
+            return (stats.min?.value, stats.max?.value, stats.nullCount)
         }
     }
 

@@ -70,6 +70,7 @@ struct OrderItem {
 
 /// `SELECT … FROM dataset [AT 'ref'] [AS alias] …`
 struct SelectStatement {
+    var explain = false
     var distinct = false
     var items: [SelectItem] = []
     var dataset: String = ""

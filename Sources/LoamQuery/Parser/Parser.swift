@@ -17,7 +17,10 @@ struct Parser {
 
     static func parse(_ sql: String) throws -> SelectStatement {
         var parser = try Parser(sql: sql)
-        let statement = try parser.select()
+        var explain = false
+        if case .identifier("explain") = parser.current.kind { explain = true; parser.index += 1 }
+        var statement = try parser.select()
+        statement.explain = explain
         if parser.isSymbol(";") { parser.index += 1 }
         guard case .end = parser.current.kind else { throw parser.error("unexpected \(parser.describe(parser.current)) after the end of the statement") }
         return statement
