@@ -89,28 +89,43 @@ struct QueryExecutor {
         var rows: [(values: [Value], aggregates: [Value])] = []
         var groups: [[Value]: (representative: [Value], accumulators: [Accumulator])] = [:]
         var groupOrder: [[Value]] = []
-        try await dataset.scan(columns: scanned, includeRowID: wantsRowID, pruning: pruning) { batch in
-            // Batch columns → binder slots.
-            let positions = binder.columns.map { name -> Int in
-                name == "_rowid" ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)!
-            }
-            for r in 0..<batch.length {
-                let row = positions.map { batch.columns[$0].value(at: r) }
+        let vectors = VectorEvaluator(rows: evaluator)
+        // A plain LIMIT (no order, grouping or distinct) can stop the scan early.
+        let enough = statement.orderBy.isEmpty && !grouped && !statement.distinct ? statement.limit.map { $0 + statement.offset } : nil
+        do {
+            // Without a WHERE the scan itself can stop at the limit; with one, batches past it are skipped.
+            try await dataset.scan(columns: scanned, includeRowID: wantsRowID, limit: filter == nil ? (enough ?? .max) : .max,
+                                   pruning: pruning) { batch in
+                if let enough, rows.count >= enough { return }
+                // Batch columns in binder slot order.
+                let columns = binder.columns.map { name -> ArrowArray in
+                    batch.columns[name == "_rowid" ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)!]
+                }
+                var cache: [Int: Vector] = [:]
+                var selection = Array(0..<batch.length)
                 if let (condition, _) = filter {
-                    guard case .bool(true) = try evaluator.evaluate(condition, row) else { continue }  // false and NULL drop the row
+                    let mask = try vectors.evaluate(condition, columns, &cache, batch.length)
+                    selection = selection.filter { if case .bool(true) = mask.value($0) { return true } else { return false } }  // false and NULL drop
                 }
                 if grouped {
-                    let key = try groupKeys.map { try evaluator.evaluate($0, row) }
-                    if groups[key] == nil {
-                        groups[key] = (row, binder.aggregates.map { Accumulator(distinct: $0.distinct) })
-                        groupOrder.append(key)
-                    }
-                    for (i, spec) in binder.aggregates.enumerated() {
-                        let value = try spec.argument.map { try evaluator.evaluate($0, row) } ?? .int(1)
-                        groups[key]!.accumulators[i].add(value, function: spec.function)
+                    let keys = try groupKeys.map { try vectors.evaluate($0, columns, &cache, batch.length) }
+                    let arguments = try binder.aggregates.map { try $0.argument.map { try vectors.evaluate($0, columns, &cache, batch.length) } }
+                    for i in selection {
+                        let key = keys.map { $0.value(i) }
+                        if groups[key] == nil {
+                            groups[key] = (columns.indices.map { cache[$0]?.value(i) ?? columns[$0].value(at: i) },
+                                           binder.aggregates.map { Accumulator(distinct: $0.distinct) })
+                            groupOrder.append(key)
+                        }
+                        for (j, spec) in binder.aggregates.enumerated() {
+                            groups[key]!.accumulators[j].add(arguments[j]?.value(i) ?? .int(1), function: spec.function)
+                        }
                     }
                 } else {
-                    rows.append((row, []))
+                    for i in selection {
+                        rows.append((columns.indices.map { cache[$0]?.value(i) ?? columns[$0].value(at: i) }, []))
+                        if let enough, rows.count >= enough { break }
+                    }
                 }
             }
         }
