@@ -37,7 +37,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Loam's side of bench/run.sh (release build); not part of the library.
-        .executableTarget(name: "loam-bench", dependencies: ["Loam", "LoamFormat"], path: "bench/Swift"),
+        .executableTarget(name: "loam-bench", dependencies: ["Loam", "LoamFormat", "LoamQuery"], path: "bench/Swift"),
         // Scratch folders, the pyarrow Python and process helpers shared by the tests.
         .target(name: "LoamTestSupport", path: "Tests/LoamTestSupport"),
         .testTarget(name: "LoamFormatTests", dependencies: ["LoamFormat", "LoamTestSupport"]),

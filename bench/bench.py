@@ -179,10 +179,45 @@ def main():
             "HF datasets": best(lambda: hf_numpy[idx], args.runs),
         }
         print("take", results["take"], flush=True)
+
+        # --- queries (issue 3 baseline): the same SQL over the same rows ----------------------------
+        import duckdb
+        import polars as pl
+        import sqlite3
+        scalars = mapped.select(["id", "label", "score"])
+        con = duckdb.connect()
+        con.register("bench", scalars)
+        lite = sqlite3.connect(":memory:")
+        lite.execute("CREATE TABLE bench (id INTEGER, label INTEGER, score REAL)")
+        lite.executemany("INSERT INTO bench VALUES (?, ?, ?)", zip(*[scalars.column(c).to_pylist() for c in ["id", "label", "score"]]))
+        frame = pl.from_arrow(scalars)
+        queries = {
+            "filter + count": "SELECT count(*) FROM bench WHERE label = 3 AND score > 0.5",
+            "group-by aggregate": "SELECT label, count(*), avg(score) FROM bench GROUP BY label ORDER BY label",
+        }
+        polars_runs = {
+            "filter + count": lambda: frame.filter((pl.col("label") == 3) & (pl.col("score") > 0.5)).height,
+            "group-by aggregate": lambda: frame.group_by("label").agg(pl.len(), pl.col("score").mean()).sort("label"),
+        }
+        lance_runs = {
+            "filter + count": lambda: lance_ds.count_rows("label = 3 AND score > 0.5"),
+            "group-by aggregate": None,
+        }
+        for job, sql in queries.items():
+            loam_query = [loam_run("query", repo, "bench", sql) for _ in range(args.runs)]
+            results[job] = {
+                "Loam": min(r["seconds"] for r in loam_query),
+                "DuckDB": best(lambda: con.execute(sql).fetchall(), args.runs),
+                "polars": best(polars_runs[job], args.runs),
+                "sqlite3": best(lambda: lite.execute(sql).fetchall(), args.runs),
+                "Lance": best(lance_runs[job], args.runs) if lance_runs[job] else None,
+            }
+            print(job, results[job], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     versioning = versioning_jobs(args, loam, loam_bench, lance) if args.versioning_rows else None
+    query_jobs = {job: results.pop(job) for job in ["filter + count", "group-by aggregate"] if job in results}
 
     peers = ["pyarrow", "Lance", "HF datasets"]
     versions = {"pyarrow": pa.__version__, "Lance": lance.__version__, "HF datasets": datasets.__version__}
@@ -205,6 +240,12 @@ def main():
         r = results[job]
         cells = [f"{r[p]:.3f} s ({r[p] / r['Loam']:.2f}×)" for p in peers]
         lines.append(f"| {label} | {r['Loam']:.3f} s | " + " | ".join(cells) + " |")
+    if query_jobs:
+        lines += ["", f"Queries over {args.rows:,} rows (the SQL engine is in progress: vectorized filters, per-row aggregation, one thread):", "",
+                  "| query | Loam | DuckDB | polars | sqlite3 | Lance |", "|---|---|---|---|---|---|"]
+        for job, r in query_jobs.items():
+            cells = [f"{r[p]:.4f} s ({r[p] / r['Loam']:.2f}×)" if r.get(p) else "—" for p in ["DuckDB", "polars", "sqlite3", "Lance"]]
+            lines.append(f"| {job} | {r['Loam']:.4f} s | " + " | ".join(cells) + " |")
     if versioning:
         lines += ["", "Version control (time should not grow with the table; the diff grows with the change):", "",
                   "| job | " + " | ".join(f"Loam {n:,} rows" for n in args.versioning_rows) + " | "
@@ -224,7 +265,7 @@ def main():
     with open(f"{out}/latest.md", "w") as f:
         f.write(report)
     with open(f"{out}/{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}.json", "w") as f:
-        json.dump({"rows": args.rows, "results": results, "versioning": versioning, "versions": versions}, f, indent=1)
+        json.dump({"rows": args.rows, "results": results, "queries": query_jobs, "versioning": versioning, "versions": versions}, f, indent=1)
 
 
 def versioning_jobs(args, loam, loam_bench, lance):

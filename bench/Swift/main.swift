@@ -5,10 +5,12 @@
 //   loam-bench delete REPO DATASET WHERE       delete the matching rows as one commit
 //   loam-bench diff REPO DATASET FROM TO       row-level diff of two refs
 //   loam-bench branch REPO DATASET NAME        create a branch at HEAD
+//   loam-bench query REPO DATASET SQL          run a query (rows = result rows)
 // Prints one JSON object: {"seconds": S, "rows": N, "checksum": X}.
 import Foundation
 import Loam
 import LoamFormat
+import LoamQuery
 
 @inline(never) func sum(_ array: ArrowArray) -> Double {
     switch array.type {
@@ -72,6 +74,10 @@ case "delete":
 case "diff":
     let diffs = try await repo.diff(arguments[4], arguments[5], dataset: arguments[3])
     rows = diffs.reduce(0) { $0 + $1.added.count + $1.removed.count + $1.modified.count }
+case "query":
+    let result = try await repo.query(arguments[4])
+    rows = result.rowCount
+    if let first = result.batches.first, first.length > 0, case .int(let v) = first.columns[first.columns.count - 1].value(at: 0) { checksum = Double(v) }
 case "branch":
     try await repo.createBranch(arguments[4])
     rows = dataset.rowCount
