@@ -12,17 +12,25 @@ public enum ColumnChange: Sendable {
 }
 
 extension Repository {
+    /// Finds the rows a write applies to: physical offsets of live rows of one fragment.
+    public typealias RowMatcher = @Sendable (FragmentEntry, Manifest) async throws -> [Int]
+
     /// Deletes the rows matching `filter` as one commit (by deletion vectors;
     /// fragments stay as they are). Returns the commit and the rows deleted.
     @discardableResult
     public func delete(from dataset: String, where filter: RowFilter, message: String? = nil) async throws -> (commit: ObjectID, rows: Int) {
+        try await delete(from: dataset, message: message ?? "Delete from \(dataset) where \(filter)", matching: rowMatcher(filter, dataset))
+    }
+
+    /// Deletes the rows `matching` selects, fragment by fragment, as one commit.
+    @discardableResult
+    public func delete(from dataset: String, message: String, matching: RowMatcher) async throws -> (commit: ObjectID, rows: Int) {
         var deleted = 0
-        let id = try await commit(message: message ?? "Delete from \(dataset) where \(filter)") { tree in
+        let id = try await commit(message: message) { tree in
             var manifest = try await manifest(dataset, in: tree)
-            let reader = FragmentReader(objects: objects)
             var kept: [FragmentEntry] = []
             for entry in manifest.fragments {
-                let matched = try await matchingOffsets(entry, manifest: manifest, filter: filter, dataset: dataset, reader: reader)
+                let matched = try await matching(entry, manifest)
                 deleted += matched.count
                 if matched.isEmpty { kept.append(entry); continue }
                 if let remaining = try await entry.deleting(matched, objects: objects) { kept.append(remaining) }
@@ -33,6 +41,15 @@ extension Repository {
         return (id, deleted)
     }
 
+    private func rowMatcher(_ filter: RowFilter, _ dataset: String) -> RowMatcher {
+        let reader = FragmentReader(objects: objects)
+        return { entry, manifest in try await Self.matchingOffsets(entry, manifest: manifest, filter: filter, dataset: dataset, reader: reader) }
+    }
+
+    /// New values for some columns of the matched rows of one fragment:
+    /// schema column index → an array of `matched.count` values.
+    public typealias RowUpdater = @Sendable (FragmentData, [Int]) throws -> [Int: ArrowArray]
+
     /// Sets columns of the rows matching `filter` as one commit. Updated rows
     /// keep their `_rowid`; they move to a new fragment and their old copies
     /// are marked deleted. Values are given as text, parsed by column type
@@ -41,36 +58,50 @@ extension Repository {
     public func update(_ dataset: String, set assignments: [(column: String, value: String)], where filter: RowFilter,
                        message: String? = nil) async throws -> (commit: ObjectID, rows: Int) {
         guard !assignments.isEmpty else { throw LoamError.invalidArgument("nothing to set; give --set COLUMN=VALUE") }
+        let manifest = try await manifest(dataset, in: try await tables.commit(try await tables.resolve("HEAD")).tree)
+        let fields = try manifest.schema.columns.map { try $0.field() }
+        var constants: [Int: ArrowArray] = [:]
+        for (column, text) in assignments {
+            guard let index = manifest.schema.columns.firstIndex(where: { $0.name == column }) else {
+                throw TableError.unknownColumn(column, dataset: dataset, available: manifest.schema.names)
+            }
+            let builder = ArrayBuilder(type: fields[index].type)
+            if text.uppercased() == "NULL" { builder.appendNull() } else {
+                var t = text
+                do { try t.withUTF8 { try CellParser.append(UnsafeRawBufferPointer($0), to: builder) } } catch let failure as CellParser.Failure {
+                    throw LoamError.invalidArgument("--set \(column)=\(text): \(failure.message)")
+                }
+            }
+            constants[index] = builder.finish()
+        }
+        let values = constants
+        return try await update(dataset, message: message ?? "Update \(dataset) set \(assignments.map { "\($0.column)=\($0.value)" }.joined(separator: ", "))",
+                                matching: rowMatcher(filter, dataset)) { _, matched in
+            values.mapValues { $0.take([Int](repeating: 0, count: matched.count)) }
+        }
+    }
+
+    /// Rewrites the rows `matching` selects with the columns `computing` gives, as one commit.
+    @discardableResult
+    public func update(_ dataset: String, message: String, matching: RowMatcher, computing: RowUpdater) async throws -> (commit: ObjectID, rows: Int) {
         var updated = 0
-        let id = try await commit(message: message ?? "Update \(dataset) set \(assignments.map { "\($0.column)=\($0.value)" }.joined(separator: ", "))") { tree in
+        let id = try await commit(message: message) { tree in
             var manifest = try await manifest(dataset, in: tree)
             let fields = try manifest.schema.columns.map { try $0.field() }
             let ids = manifest.schema.columns.compactMap(\.id)
-            var constants: [Int: ArrowArray] = [:]
-            for (column, text) in assignments {
-                guard let index = manifest.schema.columns.firstIndex(where: { $0.name == column }) else {
-                    throw TableError.unknownColumn(column, dataset: dataset, available: manifest.schema.names)
-                }
-                let builder = ArrayBuilder(type: fields[index].type)
-                if text.uppercased() == "NULL" { builder.appendNull() } else {
-                    var t = text
-                    do { try t.withUTF8 { try CellParser.append(UnsafeRawBufferPointer($0), to: builder) } } catch let failure as CellParser.Failure {
-                        throw LoamError.invalidArgument("--set \(column)=\(text): \(failure.message)")
-                    }
-                }
-                constants[index] = builder.finish()
-            }
             let reader = FragmentReader(objects: objects)
             let writer = FragmentWriter(objects: objects)
             var result: [FragmentEntry] = []
             var added: [FragmentEntry] = []
             for entry in manifest.fragments {
-                let matched = try await matchingOffsets(entry, manifest: manifest, filter: filter, dataset: dataset, reader: reader)
+                let matched = try await matching(entry, manifest)
                 if matched.isEmpty { result.append(entry); continue }
                 updated += matched.count
                 let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
-                let columns = data.columns.enumerated().map { index, column in
-                    constants[index].map { $0.take([Int](repeating: 0, count: matched.count)) } ?? column.take(matched)
+                let changed = try computing(data, matched)
+                let columns = data.columns.enumerated().map { index, column in changed[index] ?? column.take(matched) }
+                for (index, column) in changed where column.type != fields[index].type || column.length != matched.count {
+                    throw TableError.schemaMismatch("new values for column '\(fields[index].name)' are \(column.type.name), the column is \(fields[index].type.name)")
                 }
                 added.append(try await writer.write(columns: columns, columnIDs: ids, fields: fields, rowIDs: data.rowIDs.take(matched)))
                 if let remaining = try await entry.deleting(matched, objects: objects) { result.append(remaining) }
@@ -81,8 +112,23 @@ extension Repository {
         return (id, updated)
     }
 
+    /// Appends the rows of `batch` (columns matched to the dataset's by name) as one commit.
+    @discardableResult
+    public func append(_ batch: RecordBatch, to dataset: String, message: String) async throws -> (commit: ObjectID, rows: Int) {
+        let id = try await commit(message: message) { tree in
+            var manifest = try await manifest(dataset, in: tree)
+            let columnIDs = try Self.columnMapping(batch.schema, onto: manifest.schema, dataset: dataset, file: "the inserted rows")
+            guard batch.length > 0 else { return }
+            let ids = try await meta.allocateRowIDs(batch.length)
+            manifest.fragments.append(try await FragmentWriter(objects: objects).write(columns: batch.columns, columnIDs: columnIDs,
+                                                                                        fields: batch.schema.fields, rowIDs: ids))
+            tree[dataset] = try await tables.save(manifest)
+        }
+        return (id, batch.length)
+    }
+
     /// Physical offsets of the live rows of one fragment that match `filter`.
-    private func matchingOffsets(_ entry: FragmentEntry, manifest: Manifest, filter: RowFilter, dataset: String,
+    private static func matchingOffsets(_ entry: FragmentEntry, manifest: Manifest, filter: RowFilter, dataset: String,
                                  reader: FragmentReader) async throws -> [Int] {
         let names = filter.columns
         var ids: [Int] = []
