@@ -11,6 +11,8 @@ import Testing
 ///                             (ROWS rows per fragment)
 ///     sql WRITE STATEMENT     a Loam write run through the library: `delete NAME WHERE`, `update NAME SET col=v WHERE`, `tag NAME`
 ///     query                   the statement on the next lines, then `----`, then expected rows (tab-separated; NULL)
+///     statement ok            the statement on the next lines (a write) must succeed
+///     statement rows N        … and change exactly N rows
 ///     statement error TEXT    the statement on the next lines must fail with a message containing TEXT
 @Suite struct SQLLogicTests {
     static var files: [URL] {
@@ -81,11 +83,22 @@ import Testing
                     Issue.record("\(name):\(lineNumber): \(sql.joined(separator: " ")) failed: \(error)")
                 }
                 checked += 1
+            } else if line == "statement ok" || line.hasPrefix("statement rows ") {
+                let sql = block().joined(separator: "\n")
+                do {
+                    let result = try await repo.execute(sql)
+                    if line.hasPrefix("statement rows "), let expected = Int(line.dropFirst(15)) {
+                        #expect(result.affected == expected, "\(name):\(lineNumber): \(result.affected) rows, expected \(expected)")
+                    }
+                } catch {
+                    Issue.record("\(name):\(lineNumber): \(sql) failed: \(error)")
+                }
+                checked += 1
             } else if line.hasPrefix("statement error ") {
                 let message = String(line.dropFirst(16))
                 let sql = block().joined(separator: "\n")
                 do {
-                    _ = try await repo.query(sql)
+                    _ = try await repo.execute(sql)
                     Issue.record("\(name):\(lineNumber): expected an error containing '\(message)'")
                 } catch {
                     #expect("\(error)".contains(message), "\(name):\(lineNumber): got \(error)")

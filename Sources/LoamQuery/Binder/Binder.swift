@@ -3,7 +3,7 @@ import LoamFormat
 
 /// Resolves a parsed statement against a dataset's schema: column names to
 /// slots, functions to implementations, and a type for every output column.
-struct Binder {
+struct Binder: Sendable {
     let sql: String
     let schema: Schema
     let alias: String?

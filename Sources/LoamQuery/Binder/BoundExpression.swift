@@ -2,7 +2,7 @@ import LoamFormat
 
 /// An expression with names resolved: columns are slots in the scanned row,
 /// aggregates are slots in a group's results, and every node knows its type.
-indirect enum BoundExpression {
+indirect enum BoundExpression: Sendable {
     case column(slot: Int)
     case literal(Value)
     case aggregate(slot: Int)
@@ -22,7 +22,7 @@ indirect enum BoundExpression {
 }
 
 /// One aggregate the query computes per group.
-struct AggregateSpec {
+struct AggregateSpec: Sendable {
     let function: String       // count, sum, avg, min, max
     let argument: BoundExpression?  // nil for count(*)
     let distinct: Bool

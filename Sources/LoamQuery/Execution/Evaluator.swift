@@ -5,7 +5,7 @@ import LoamFormat
 /// Evaluates bound expressions on one row (its scanned cells and, after
 /// grouping, its aggregate results) with SQL semantics: NULL propagates,
 /// AND/OR are three-valued, integer overflow and division by zero are errors.
-struct Evaluator {
+struct Evaluator: Sendable {
     let sql: String
 
     func error(_ message: String, at: Int) -> SQLError { SQLError(sql: sql, position: at, message: message) }
@@ -145,6 +145,16 @@ struct Evaluator {
         }
         while p < pattern.count && pattern[p] == "%" { p += 1 }
         return p == pattern.count
+    }
+
+    /// A value made to fit a column of `type` (as CAST would) for the scalar
+    /// types; lists, structs and binary are taken as they are.
+    func coerce(_ v: Value, to type: ArrowType, at: Int) throws -> Value {
+        switch type {
+        case .bool, .date32, .timestamp, .utf8, .largeUtf8: return try cast(v, to: type, at: at)
+        case _ where type.isInteger || type.isFloatingPoint: return try cast(v, to: type, at: at)
+        default: return v
+        }
     }
 
     func cast(_ v: Value, to type: ArrowType, at: Int) throws -> Value {

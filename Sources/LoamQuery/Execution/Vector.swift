@@ -67,7 +67,7 @@ enum Vector {
 /// Evaluates bound expressions a batch at a time. Comparisons, arithmetic
 /// and AND/OR/NOT on numbers and booleans run as typed loops; anything else
 /// falls back to the row evaluator, with identical semantics.
-struct VectorEvaluator {
+struct VectorEvaluator: Sendable {
     let rows: Evaluator
 
     /// `columns[slot]` are the batch's scanned columns; `n` its length.

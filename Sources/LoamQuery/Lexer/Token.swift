@@ -19,4 +19,5 @@ let reservedWords: Set<String> = [
     "SELECT", "DISTINCT", "FROM", "AT", "AS", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "ASC", "DESC", "NULLS", "FIRST", "LAST",
     "LIMIT", "OFFSET", "AND", "OR", "NOT", "IS", "NULL", "TRUE", "FALSE", "BETWEEN", "IN", "LIKE", "ILIKE", "CASE", "WHEN", "THEN",
     "ELSE", "END", "CAST", "ALL", "UNION", "JOIN", "ON", "USING", "LEFT", "INNER", "WITH",
+    "DELETE", "UPDATE", "SET", "INSERT", "INTO", "VALUES",
 ]

@@ -84,3 +84,11 @@ struct SelectStatement {
     var limit: Int?
     var offset: Int = 0
 }
+
+/// Any statement Loam runs: a query, or a write that becomes one commit.
+enum Statement {
+    case select(SelectStatement)
+    case delete(dataset: String, at: Int, filter: Expression?)
+    case update(dataset: String, at: Int, assignments: [(column: String, value: Expression, at: Int)], filter: Expression?)
+    case insert(dataset: String, at: Int, columns: [String]?, rows: [[Expression]])
+}

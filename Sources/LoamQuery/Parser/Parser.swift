@@ -16,11 +16,60 @@ struct Parser {
     }
 
     static func parse(_ sql: String) throws -> SelectStatement {
+        guard case .select(let select) = try parseStatement(sql) else {
+            throw SQLError(sql: sql, position: 0, message: "expected a SELECT statement; writes run with Repository.execute")
+        }
+        return select
+    }
+
+    static func parseStatement(_ sql: String) throws -> Statement {
         var parser = try Parser(sql: sql)
-        var explain = false
-        if case .identifier("explain") = parser.current.kind { explain = true; parser.index += 1 }
-        var statement = try parser.select()
-        statement.explain = explain
+        let statement: Statement
+        if parser.accept(keyword: "DELETE") {
+            try parser.expect(keyword: "FROM")
+            let at = parser.current.position
+            let dataset = try parser.identifier("a dataset name after DELETE FROM")
+            statement = .delete(dataset: dataset, at: at, filter: parser.accept(keyword: "WHERE") ? try parser.expression() : nil)
+        } else if parser.accept(keyword: "UPDATE") {
+            let at = parser.current.position
+            let dataset = try parser.identifier("a dataset name after UPDATE")
+            try parser.expect(keyword: "SET")
+            var assignments: [(column: String, value: Expression, at: Int)] = []
+            repeat {
+                let position = parser.current.position
+                let column = try parser.identifier("a column name to SET")
+                try parser.expect(symbol: "=")
+                assignments.append((column, try parser.expression(), position))
+            } while parser.accept(symbol: ",")
+            statement = .update(dataset: dataset, at: at, assignments: assignments, filter: parser.accept(keyword: "WHERE") ? try parser.expression() : nil)
+        } else if parser.accept(keyword: "INSERT") {
+            try parser.expect(keyword: "INTO")
+            let at = parser.current.position
+            let dataset = try parser.identifier("a dataset name after INSERT INTO")
+            var columns: [String]?
+            if parser.accept(symbol: "(") {
+                var names: [String] = []
+                repeat { names.append(try parser.identifier("a column name")) } while parser.accept(symbol: ",")
+                try parser.expect(symbol: ")")
+                columns = names
+            }
+            try parser.expect(keyword: "VALUES")
+            var rows: [[Expression]] = []
+            repeat {
+                try parser.expect(symbol: "(")
+                var row: [Expression] = []
+                repeat { row.append(try parser.expression()) } while parser.accept(symbol: ",")
+                try parser.expect(symbol: ")")
+                rows.append(row)
+            } while parser.accept(symbol: ",")
+            statement = .insert(dataset: dataset, at: at, columns: columns, rows: rows)
+        } else {
+            var explain = false
+            if case .identifier("explain") = parser.current.kind { explain = true; parser.index += 1 }
+            var select = try parser.select()
+            select.explain = explain
+            statement = .select(select)
+        }
         if parser.isSymbol(";") { parser.index += 1 }
         guard case .end = parser.current.kind else { throw parser.error("unexpected \(parser.describe(parser.current)) after the end of the statement") }
         return statement

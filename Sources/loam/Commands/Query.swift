@@ -3,16 +3,17 @@ import Foundation
 import Loam
 import LoamFormat
 import LoamQuery
+import LoamStorage
 
 struct Query: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a SQL query.",
+        abstract: "Run a SQL query, or a write (DELETE, UPDATE, INSERT) as one commit.",
         discussion: """
             SELECT [DISTINCT] … FROM dataset [AT 'ref'] [AS alias] [WHERE …] [GROUP BY …] [HAVING …] \
             [ORDER BY … [ASC|DESC] [NULLS FIRST|LAST]] [LIMIT n] [OFFSET n]. Expressions: arithmetic, comparisons, \
             AND/OR/NOT, IS [NOT] NULL, BETWEEN, IN (…), [I]LIKE, CASE, CAST / ::, ||; functions lower, upper, length, \
             trim, substr, replace, concat, abs, round, floor, ceil, sqrt, coalesce, nullif; aggregates count \
-            (also count(*) and count(DISTINCT …)), sum, avg, min, max.
+            (also count(*) and count(DISTINCT …)), sum, avg, min, max. Writes: DELETE FROM d WHERE …;             UPDATE d SET col = expr, … WHERE … (rows keep their _rowid); INSERT INTO d [(cols)] VALUES (…), (…).
             """)
 
     @OptionGroup var repository: RepositoryOptions
@@ -28,7 +29,11 @@ struct Query: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let result = try await repository.open().query(sql, at: ref)
+            let outcome = try await repository.open().execute(sql, at: ref)
+            guard let result = outcome.query else {
+                print("\(outcome.verb) \(outcome.affected) (commit \(outcome.commit?.short ?? "none"))")
+                return
+            }
             let fields = result.schema.fields
             var text = ""
             switch format {

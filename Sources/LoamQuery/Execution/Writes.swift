@@ -1,0 +1,175 @@
+import Loam
+import LoamFormat
+import LoamStorage
+import LoamTable
+
+/// What a statement did: the rows of a query, or the rows a write changed and its commit.
+public struct StatementResult: Sendable {
+    public let query: QueryResult?
+    public let affected: Int
+    public let commit: ObjectID?
+    /// SELECT, DELETE, UPDATE or INSERT.
+    public let verb: String
+}
+
+extension Repository {
+    /// Runs any statement: a SELECT returns rows; DELETE, UPDATE and INSERT
+    /// each become one commit on the current branch, with the statement as its message.
+    ///
+    /// ```swift
+    /// let done = try await repo.execute("UPDATE reviews SET label = label + 1 WHERE score < 0.1")
+    /// done.affected   // rows changed; done.commit the new commit
+    /// ```
+    public func execute(_ sql: String, at ref: String = "HEAD") async throws -> StatementResult {
+        let statement = try Parser.parseStatement(sql)
+        let message = sql.trimmingCharacters(in: .whitespacesAndNewlines)
+        switch statement {
+        case .select:
+            return StatementResult(query: try await query(sql, at: ref), affected: 0, commit: nil, verb: "SELECT")
+        case .delete(let name, let at, let filter):
+            let target = try await writeTarget(name, at: at, sql: sql)
+            let matcher = try WriteMatcher(sql: sql, dataset: target, filter: filter, reader: FragmentReader(objects: objects))
+            let (commit, rows) = try await delete(from: name, message: message, matching: { try await matcher.offsets($0, $1) })
+            return StatementResult(query: nil, affected: rows, commit: commit, verb: "DELETE")
+        case .update(let name, let at, let assignments, let filter):
+            let target = try await writeTarget(name, at: at, sql: sql)
+            let matcher = try WriteMatcher(sql: sql, dataset: target, filter: filter, reader: FragmentReader(objects: objects))
+            let setter = try WriteSetter(sql: sql, dataset: target, assignments: assignments)
+            let (commit, rows) = try await update(name, message: message, matching: { try await matcher.offsets($0, $1) },
+                                                  computing: { try setter.values($0, $1) })
+            return StatementResult(query: nil, affected: rows, commit: commit, verb: "UPDATE")
+        case .insert(let name, let at, let columns, let rows):
+            let target = try await writeTarget(name, at: at, sql: sql)
+            let batch = try InsertValues.batch(sql: sql, dataset: target, columns: columns, rows: rows)
+            let (commit, count) = try await append(batch, to: name, message: message)
+            return StatementResult(query: nil, affected: count, commit: commit, verb: "INSERT")
+        }
+    }
+
+    private func writeTarget(_ name: String, at position: Int, sql: String) async throws -> Dataset {
+        do { return try await dataset(name) } catch {
+            throw SQLError(sql: sql, position: position, message: "\(error)")
+        }
+    }
+}
+
+/// The WHERE of a DELETE or UPDATE, evaluated fragment by fragment (zone maps first).
+struct WriteMatcher: Sendable {
+    let binder: Binder
+    let condition: BoundExpression?
+    let pruning: RowFilter?
+    let evaluator: VectorEvaluator
+    let reader: FragmentReader
+
+    init(sql: String, dataset: Dataset, filter: Expression?, reader: FragmentReader) throws {
+        var binder = Binder(sql: sql, schema: dataset.schema, dataset: dataset.name, alias: nil)
+        if let filter {
+            let (bound, type) = try binder.bind(filter, allowAggregates: false)
+            guard type == .bool else { throw SQLError(sql: sql, position: filter.position, message: "WHERE needs a boolean condition, not \(type.name)") }
+            condition = bound
+            pruning = Pruning.filter(bound, columns: binder.columns)
+        } else {
+            condition = nil
+            pruning = nil
+        }
+        self.binder = binder
+        evaluator = VectorEvaluator(rows: Evaluator(sql: sql))
+        self.reader = reader
+    }
+
+    func offsets(_ entry: FragmentEntry, _ manifest: Manifest) async throws -> [Int] {
+        if let pruning, !pruning.mayMatch(entry, schema: manifest.schema) { return [] }
+        let names = binder.columns
+        let ids = names.filter { $0 != "_rowid" }.compactMap { manifest.schema.columnID($0) }
+        let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
+        let live = data.live ?? Array(0..<entry.rows)
+        guard let condition else { return live }
+        var next = 0
+        let columns = names.map { name -> ArrowArray in
+            if name == "_rowid" { return data.rowIDs }
+            defer { next += 1 }
+            return data.columns[next]
+        }
+        var cache: [Int: Vector] = [:]
+        let mask = try evaluator.evaluate(condition, columns, &cache, entry.rows)
+        return live.filter { if case .bool(true) = mask.value($0) { return true } else { return false } }
+    }
+}
+
+/// The SET list of an UPDATE: expressions over the old row, one per assigned column.
+struct WriteSetter: Sendable {
+    let binder: Binder
+    let assignments: [(index: Int, value: BoundExpression, type: ArrowType, column: String, at: Int)]
+    let evaluator: VectorEvaluator
+    let schemaNames: [String]
+
+    init(sql: String, dataset: Dataset, assignments: [(column: String, value: Expression, at: Int)]) throws {
+        var binder = Binder(sql: sql, schema: dataset.schema, dataset: dataset.name, alias: nil)
+        var bound: [(Int, BoundExpression, ArrowType, String, Int)] = []
+        for (column, value, at) in assignments {
+            guard let index = dataset.schema.index(of: column) else {
+                let hint = closest(column, in: binder.starColumns).map { " (did you mean '\($0)'?)" } ?? ""
+                throw SQLError(sql: sql, position: at, message: "dataset '\(dataset.name)' has no column '\(column)' to SET" + hint)
+            }
+            bound.append((index, try binder.bind(value, allowAggregates: false).0, dataset.schema.fields[index].type, column, at))
+        }
+        self.binder = binder
+        self.assignments = bound
+        evaluator = VectorEvaluator(rows: Evaluator(sql: sql))
+        schemaNames = dataset.schema.fields.map(\.name)
+    }
+
+    func values(_ data: FragmentData, _ matched: [Int]) throws -> [Int: ArrowArray] {
+        let columns = binder.columns.map { name -> ArrowArray in
+            name == "_rowid" ? data.rowIDs.take(matched) : data.columns[schemaNames.firstIndex(of: name)!].take(matched)
+        }
+        var cache: [Int: Vector] = [:]
+        var out: [Int: ArrowArray] = [:]
+        for (index, value, type, column, at) in assignments {
+            let vector = try evaluator.evaluate(value, columns, &cache, matched.count)
+            let builder = ArrayBuilder(type: type)
+            for i in 0..<matched.count {
+                let cell = try evaluator.rows.coerce(vector.value(i), to: type, at: at)
+                do { try builder.append(cell) } catch {
+                    throw SQLError(sql: evaluator.rows.sql, position: at, message: "SET \(column): \(error)")
+                }
+            }
+            out[index] = builder.finish()
+        }
+        return out
+    }
+}
+
+/// The VALUES of an INSERT as a record batch typed like the dataset's columns.
+enum InsertValues {
+    static func batch(sql: String, dataset: Dataset, columns: [String]?, rows: [[Expression]]) throws -> RecordBatch {
+        let names = columns ?? dataset.schema.fields.map(\.name)
+        var fields: [Field] = []
+        for name in names {
+            guard let field = dataset.schema.fields.first(where: { $0.name == name }) else {
+                let hint = closest(name, in: dataset.schema.fields.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
+                throw SQLError(sql: sql, position: 0, message: "dataset '\(dataset.name)' has no column '\(name)'" + hint)
+            }
+            fields.append(field)
+        }
+        // VALUES may use literals and expressions over them, not columns.
+        var binder = Binder(sql: sql, schema: Schema(fields: []), dataset: dataset.name, alias: nil)
+        let evaluator = Evaluator(sql: sql)
+        let builders = fields.map { ArrayBuilder(type: $0.type) }
+        for row in rows {
+            guard row.count == fields.count else {
+                throw SQLError(sql: sql, position: row.first?.position ?? 0, message: "VALUES row has \(row.count) values for \(fields.count) columns (\(names.joined(separator: ", ")))")
+            }
+            for (c, expression) in row.enumerated() {
+                let value = try evaluator.evaluate(try binder.bind(expression, allowAggregates: false).0, [])
+                do { try builders[c].append(try evaluator.coerce(value, to: fields[c].type, at: expression.position)) } catch let error as SQLError {
+                    throw error
+                } catch {
+                    throw SQLError(sql: sql, position: expression.position, message: "column '\(fields[c].name)': \(error)")
+                }
+            }
+        }
+        let schema = Schema(fields: fields)
+        return RecordBatch(schema: schema, columns: builders.map { $0.finish() }, length: rows.count)
+    }
+}
