@@ -130,3 +130,20 @@ import Testing
         await #expect(throws: SQLError.self) { _ = try await repo.query(String(repeating: "(", count: 10_000) + "1") }
     }
 }
+
+@Suite struct LineageTests {
+    @Test func createTableAsSelectRecordsItsSourceCommitAndQuery() async throws {
+        let repo = try await Repository.initialize(at: try TestEnvironment.temporaryDirectory("loam-sql"))
+        defer { try? FileManager.default.removeItem(at: repo.root) }
+        let csv = repo.root.appendingPathComponent("t.csv")
+        try Data("a,b\n1,x\n2,y\n".utf8).write(to: csv)
+        try await repo.importData(from: csv.path, into: "t")
+        let source = try await repo.resolve("HEAD")
+        let done = try await repo.execute("CREATE TABLE d AS SELECT a * 10 AS a10 FROM t WHERE b = 'y';")
+        #expect(done.affected == 1 && done.verb == "CREATE TABLE")
+        let derived = try await repo.dataset("d")
+        #expect(derived.schema.metadata["loam.source_commit"] == source.hex)
+        #expect(derived.schema.metadata["loam.source_query"] == "SELECT a * 10 AS a10 FROM t WHERE b = 'y'")
+        #expect(try await repo.log(limit: 1).first?.commit.message == "CREATE TABLE d AS SELECT a * 10 AS a10 FROM t WHERE b = 'y';")
+    }
+}

@@ -112,6 +112,26 @@ extension Repository {
         return (id, updated)
     }
 
+    /// Creates a dataset with `schema` holding `batches`, as one commit.
+    @discardableResult
+    public func createDataset(_ name: String, schema: Schema, batches: [RecordBatch], message: String) async throws -> (commit: ObjectID, rows: Int) {
+        try Self.validateDatasetName(name)
+        var rows = 0
+        let id = try await commit(message: message) { tree in
+            guard tree[name] == nil else { throw TableError.datasetExists(name) }
+            var manifest = Manifest(schema: TableSchema(fields: schema.fields, metadata: schema.metadata))
+            let columnIDs = manifest.schema.columns.compactMap(\.id)
+            for batch in batches where batch.length > 0 {
+                let ids = try await meta.allocateRowIDs(batch.length)
+                manifest.fragments.append(try await FragmentWriter(objects: objects).write(columns: batch.columns, columnIDs: columnIDs,
+                                                                                            fields: schema.fields, rowIDs: ids))
+                rows += batch.length
+            }
+            tree[name] = try await tables.save(manifest)
+        }
+        return (id, rows)
+    }
+
     /// Appends the rows of `batch` (columns matched to the dataset's by name) as one commit.
     @discardableResult
     public func append(_ batch: RecordBatch, to dataset: String, message: String) async throws -> (commit: ObjectID, rows: Int) {

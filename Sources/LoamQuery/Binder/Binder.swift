@@ -16,7 +16,8 @@ struct Binder: Sendable {
     var groupKeys: [String] = []
     var grouping = false
 
-    static let aggregateFunctions: Set<String> = ["count", "sum", "avg", "min", "max"]
+    static let aggregateFunctions: Set<String> = ["count", "sum", "avg", "min", "max", "stddev", "stddev_samp", "variance", "var_samp",
+                                                  "bool_and", "bool_or", "any_value"]
     static let scalarFunctions: [String: ClosedRange<Int>] = [
         "lower": 1...1, "upper": 1...1, "length": 1...1, "trim": 1...1, "abs": 1...1, "round": 1...2, "floor": 1...1,
         "ceil": 1...1, "sqrt": 1...1, "coalesce": 1...100, "nullif": 2...2, "substr": 2...3, "replace": 3...3, "concat": 1...100,
@@ -145,7 +146,12 @@ struct Binder: Sendable {
                 let type: ArrowType
                 switch name {
                 case "count": type = .int64
-                case "avg": type = .float64
+                case "avg", "stddev", "stddev_samp", "variance", "var_samp":
+                    guard argumentType.isInteger || argumentType.isFloatingPoint else { throw error("\(name)() needs numbers, not \(argumentType.name)", at: at) }
+                    type = .float64
+                case "bool_and", "bool_or":
+                    guard argumentType == .bool else { throw error("\(name)() needs booleans, not \(argumentType.name)", at: at) }
+                    type = .bool
                 case "sum":
                     guard argumentType.isInteger || argumentType.isFloatingPoint else { throw error("sum() needs numbers, not \(argumentType.name)", at: at) }
                     type = argumentType.isFloatingPoint ? .float64 : .int64

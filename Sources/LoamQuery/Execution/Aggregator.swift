@@ -9,6 +9,9 @@ struct Accumulator {
     var overflow = false
     var best: Value = .null
     var seen: Set<Value>?
+    // Welford's running mean and sum of squared deviations (variance without cancellation).
+    var mean = 0.0
+    var m2 = 0.0
 
     init(distinct: Bool) { if distinct { seen = [] } }
 
@@ -31,6 +34,17 @@ struct Accumulator {
             case .bool(let b): intSum += b ? 1 : 0; floatSum += b ? 1 : 0
             default: break
             }
+        case "stddev", "stddev_samp", "variance", "var_samp":
+            guard let x = value.asDouble else { break }
+            let delta = x - mean
+            mean += delta / Double(count)
+            m2 += delta * (x - mean)
+        case "bool_and":
+            if case .bool(let b) = value { best = .bool((best.isNull || best == .bool(true)) && b) }
+        case "bool_or":
+            if case .bool(let b) = value { best = .bool(best == .bool(true) || b) }
+        case "any_value":
+            if best.isNull { best = value }
         case "min":
             if best.isNull || Evaluator.comparable(value) < Evaluator.comparable(best) { best = value }
         case "max":
@@ -46,6 +60,8 @@ struct Accumulator {
             if count == 0 { return .null }
             return sawFloat || spec.type.isFloatingPoint || overflow ? .float(floatSum) : .int(intSum)
         case "avg": return count == 0 ? .null : .float(floatSum / Double(count))
+        case "variance", "var_samp": return count < 2 ? .null : .float(m2 / Double(count - 1))
+        case "stddev", "stddev_samp": return count < 2 ? .null : .float((m2 / Double(count - 1)).squareRoot())
         default: return best
         }
     }

@@ -38,12 +38,39 @@ extension Repository {
             let (commit, rows) = try await update(name, message: message, matching: { try await matcher.offsets($0, $1) },
                                                   computing: { try setter.values($0, $1) })
             return StatementResult(query: nil, affected: rows, commit: commit, verb: "UPDATE")
+        case .createTableAs(let name, let at, _, let select):
+            return try await createTable(name, at: at, select: select, sql: sql, message: message)
+        case .alterAdd(let name, let at, let column, let type):
+            _ = try await writeTarget(name, at: at, sql: sql)
+            return StatementResult(query: nil, affected: 0, commit: try await alter(name, .add(name: column, type: type), message: message), verb: "ALTER TABLE")
+        case .alterDrop(let name, let at, let column):
+            _ = try await writeTarget(name, at: at, sql: sql)
+            return StatementResult(query: nil, affected: 0, commit: try await alter(name, .drop(column), message: message), verb: "ALTER TABLE")
+        case .alterRename(let name, let at, let from, let to):
+            _ = try await writeTarget(name, at: at, sql: sql)
+            return StatementResult(query: nil, affected: 0, commit: try await alter(name, .rename(from: from, to: to), message: message), verb: "ALTER TABLE")
+        case .dropTable(let name, let at):
+            _ = try await writeTarget(name, at: at, sql: sql)
+            return StatementResult(query: nil, affected: 0, commit: try await dropDataset(name, message: message), verb: "DROP TABLE")
         case .insert(let name, let at, let columns, let rows):
             let target = try await writeTarget(name, at: at, sql: sql)
             let batch = try InsertValues.batch(sql: sql, dataset: target, columns: columns, rows: rows)
             let (commit, count) = try await append(batch, to: name, message: message)
             return StatementResult(query: nil, affected: count, commit: commit, verb: "INSERT")
         }
+    }
+
+    /// Creates `name` from a query's result, recording the source commit and the query in the schema metadata.
+    func createTable(_ name: String, at position: Int, select: String, sql: String, message: String) async throws -> StatementResult {
+        let result = try await query(select)
+        let source = try await resolve("HEAD")
+        let lineage = ["loam.source_commit": source.hex, "loam.source_query": select]
+        let schema = Schema(fields: result.schema.fields, metadata: lineage)
+        let existing = try await datasets()
+        if existing.contains(name) { throw SQLError(sql: sql, position: position, message: "dataset '\(name)' already exists (DROP TABLE it first)") }
+        let (commit, rows) = try await createDataset(name, schema: schema, batches: result.batches.map { RecordBatch(schema: schema, columns: $0.columns, length: $0.length) },
+                                                     message: message)
+        return StatementResult(query: nil, affected: rows, commit: commit, verb: "CREATE TABLE")
     }
 
     private func writeTarget(_ name: String, at position: Int, sql: String) async throws -> Dataset {

@@ -19,5 +19,5 @@ let reservedWords: Set<String> = [
     "SELECT", "DISTINCT", "FROM", "AT", "AS", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "ASC", "DESC", "NULLS", "FIRST", "LAST",
     "LIMIT", "OFFSET", "AND", "OR", "NOT", "IS", "NULL", "TRUE", "FALSE", "BETWEEN", "IN", "LIKE", "ILIKE", "CASE", "WHEN", "THEN",
     "ELSE", "END", "CAST", "ALL", "UNION", "JOIN", "ON", "USING", "LEFT", "INNER", "WITH",
-    "DELETE", "UPDATE", "SET", "INSERT", "INTO", "VALUES",
+    "DELETE", "UPDATE", "SET", "INSERT", "INTO", "VALUES", "CREATE", "TABLE", "ALTER", "DROP", "ADD", "COLUMN", "RENAME", "TO",
 ]

@@ -91,4 +91,10 @@ enum Statement {
     case delete(dataset: String, at: Int, filter: Expression?)
     case update(dataset: String, at: Int, assignments: [(column: String, value: Expression, at: Int)], filter: Expression?)
     case insert(dataset: String, at: Int, columns: [String]?, rows: [[Expression]])
+    /// CREATE TABLE name AS SELECT …; `query` is the SELECT's text, kept as lineage.
+    case createTableAs(dataset: String, at: Int, select: SelectStatement, query: String)
+    case alterAdd(dataset: String, at: Int, column: String, type: ArrowType)
+    case alterDrop(dataset: String, at: Int, column: String)
+    case alterRename(dataset: String, at: Int, from: String, to: String)
+    case dropTable(dataset: String, at: Int)
 }

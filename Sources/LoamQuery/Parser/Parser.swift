@@ -1,3 +1,4 @@
+import Foundation
 import Loam
 import LoamFormat
 
@@ -63,6 +64,38 @@ struct Parser {
                 rows.append(row)
             } while parser.accept(symbol: ",")
             statement = .insert(dataset: dataset, at: at, columns: columns, rows: rows)
+        } else if parser.accept(keyword: "CREATE") {
+            try parser.expect(keyword: "TABLE")
+            let at = parser.current.position
+            let dataset = try parser.identifier("a dataset name after CREATE TABLE")
+            try parser.expect(keyword: "AS")
+            let start = parser.current.position
+            let select = try parser.select()
+            let text = String(Array(sql)[start..<min(parser.current.position, sql.count)]).trimmingCharacters(in: .whitespacesAndNewlines)
+            statement = .createTableAs(dataset: dataset, at: at, select: select, query: text.hasSuffix(";") ? String(text.dropLast()) : text)
+        } else if parser.accept(keyword: "ALTER") {
+            try parser.expect(keyword: "TABLE")
+            let at = parser.current.position
+            let dataset = try parser.identifier("a dataset name after ALTER TABLE")
+            if parser.accept(keyword: "ADD") {
+                _ = parser.accept(keyword: "COLUMN")
+                let column = try parser.identifier("a column name")
+                statement = .alterAdd(dataset: dataset, at: at, column: column, type: try parser.typeName())
+            } else if parser.accept(keyword: "DROP") {
+                _ = parser.accept(keyword: "COLUMN")
+                statement = .alterDrop(dataset: dataset, at: at, column: try parser.identifier("a column name"))
+            } else if parser.accept(keyword: "RENAME") {
+                _ = parser.accept(keyword: "COLUMN")
+                let from = try parser.identifier("a column name")
+                try parser.expect(keyword: "TO")
+                statement = .alterRename(dataset: dataset, at: at, from: from, to: try parser.identifier("the new column name"))
+            } else {
+                throw parser.error("expected ADD, DROP or RENAME after ALTER TABLE \(dataset)")
+            }
+        } else if parser.accept(keyword: "DROP") {
+            try parser.expect(keyword: "TABLE")
+            let at = parser.current.position
+            statement = .dropTable(dataset: try parser.identifier("a dataset name after DROP TABLE"), at: at)
         } else {
             var explain = false
             if case .identifier("explain") = parser.current.kind { explain = true; parser.index += 1 }
