@@ -7,8 +7,8 @@ import Testing
 
 /// Runs the `.test` files in `sql/`, sqllogictest style:
 ///
-///     dataset NAME [ROWS]     followed by CSV lines (header first) up to a blank line: imported as NAME
-///                             (ROWS rows per fragment)
+///     dataset NAME [ROWS] [schema SPEC]   followed by CSV lines (header first) up to a blank line: imported
+///                             as NAME (ROWS rows per fragment; SPEC as --schema)
 ///     sql WRITE STATEMENT     a Loam write run through the library: `delete NAME WHERE`, `update NAME SET col=v WHERE`, `tag NAME`
 ///     query                   the statement on the next lines, then `----`, then expected rows (tab-separated; NULL)
 ///     statement ok            the statement on the next lines (a write) must succeed
@@ -41,11 +41,12 @@ import Testing
             i += 1
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("dataset ") {
-                let words = line.dropFirst(8).split(separator: " ").map(String.init)
+                let parts = line.dropFirst(8).components(separatedBy: " schema ")
+                let words = parts[0].split(separator: " ").map(String.init)
                 let dataset = words[0]
                 let csv = repo.root.appendingPathComponent("\(dataset).csv")
                 try Data((block().joined(separator: "\n") + "\n").utf8).write(to: csv)
-                var options = ImportOptions()
+                var options = ImportOptions(schema: parts.count > 1 ? parts[1] : nil)
                 if words.count > 1, let rows = Int(words[1]) { options.fragmentRows = rows }
                 try await repo.importData(from: csv.path, into: dataset, options: options)
             } else if line.hasPrefix("sql ") {

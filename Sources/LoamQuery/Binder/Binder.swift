@@ -21,6 +21,9 @@ struct Binder: Sendable {
     static let scalarFunctions: [String: ClosedRange<Int>] = [
         "lower": 1...1, "upper": 1...1, "length": 1...1, "trim": 1...1, "abs": 1...1, "round": 1...2, "floor": 1...1,
         "ceil": 1...1, "sqrt": 1...1, "coalesce": 1...100, "nullif": 2...2, "substr": 2...3, "replace": 3...3, "concat": 1...100,
+        "exp": 1...1, "ln": 1...1, "pow": 2...2, "power": 2...2, "greatest": 1...100, "least": 1...100, "split_part": 3...3,
+        "regexp_matches": 2...2, "regexp_replace": 3...3, "hash": 1...100, "now": 0...0, "date_trunc": 2...2, "date_part": 2...2,
+        "array_length": 1...1, "dot": 2...2, "cosine_distance": 2...2, "l2_distance": 2...2,
     ]
 
     init(sql: String, schema: Schema, dataset: String, alias: String?) {
@@ -125,6 +128,18 @@ struct Binder: Sendable {
             return (.caseWhen(bound, otherwise: other?.0), type ?? other?.1 ?? .utf8)
         case .cast(let inner, let type, let at):
             return (.cast(try bind(inner, allowAggregates: allowAggregates).0, type, at: at), type)
+        case .listLiteral(let items, _):
+            let bound = try items.map { try bind($0, allowAggregates: allowAggregates) }
+            let item = bound.first { $0.1 != .utf8 }?.1 ?? bound.first?.1 ?? .float64
+            return (.list(bound.map(\.0)), .list(Field(name: "item", type: item)))
+        case .element(let list, let index, let at):
+            let (bl, tl) = try bind(list, allowAggregates: allowAggregates)
+            let (bi, ti) = try bind(index, allowAggregates: allowAggregates)
+            guard ti.isInteger else { throw error("a list index must be a whole number, not \(ti.name)", at: at) }
+            switch tl {
+            case .list(let item), .fixedSizeList(let item, _): return (.element(bl, bi), item.type)
+            default: throw error("[] needs a list or fixed-size list, not \(tl.name)", at: at)
+            }
         case .call(let name, let arguments, let distinct, let at):
             if Self.aggregateFunctions.contains(name) {
                 guard allowAggregates else { throw error("aggregate \(name)() is not allowed here (use HAVING to filter on aggregates)", at: at) }
@@ -169,12 +184,27 @@ struct Binder: Sendable {
             guard arity.contains(arguments.count) else {
                 throw error("\(name)() takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)") argument(s), got \(arguments.count)", at: at)
             }
-            let bound = try arguments.map { try bind($0, allowAggregates: allowAggregates) }
+            var bound = try arguments.map { try bind($0, allowAggregates: allowAggregates) }
+            if name == "date_trunc" || name == "date_part" {
+                // The evaluator sees only numbers: tell it how many ticks make a second (0 for a date).
+                let perSecond: Int64
+                switch bound[1].1 {
+                case .date32: perSecond = 0
+                case .timestamp(let unit, _): perSecond = unit.perSecond
+                default: throw error("\(name)() needs a date32 or timestamp, not \(bound[1].1.name)", at: at)
+                }
+                bound.append((.literal(.int(perSecond)), .int64))
+            }
             let type: ArrowType
             switch name {
-            case "lower", "upper", "trim", "substr", "replace", "concat": type = .utf8
-            case "length": type = .int64
-            case "round", "sqrt": type = .float64
+            case "lower", "upper", "trim", "substr", "replace", "concat", "split_part", "regexp_replace": type = .utf8
+            case "length", "array_length", "date_part": type = .int64
+            case "round", "sqrt", "exp", "ln", "pow", "power", "dot", "cosine_distance", "l2_distance": type = .float64
+            case "regexp_matches": type = .bool
+            case "hash": type = .uint64
+            case "now": type = .timestamp(.microsecond, timeZone: "UTC")
+            case "date_trunc": type = bound[1].1
+            case "greatest", "least": type = bound.contains { $0.1.isFloatingPoint } ? .float64 : bound[0].1
             case "floor", "ceil": type = bound[0].1.isInteger ? .int64 : .float64
             case "coalesce", "nullif": type = bound.first { $0.1 != .utf8 }?.1 ?? bound[0].1
             default: type = bound[0].1

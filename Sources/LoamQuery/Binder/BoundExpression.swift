@@ -19,6 +19,8 @@ indirect enum BoundExpression: Sendable {
     case caseWhen([(BoundExpression, BoundExpression)], otherwise: BoundExpression?)
     case cast(BoundExpression, ArrowType, at: Int)
     case function(String, [BoundExpression], at: Int)
+    case list([BoundExpression])
+    case element(BoundExpression, BoundExpression)
 }
 
 /// One aggregate the query computes per group.

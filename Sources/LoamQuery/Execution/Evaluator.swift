@@ -85,6 +85,12 @@ struct Evaluator: Sendable {
         case .function(let name, let arguments, let at):
             let values = try arguments.map { try evaluate($0, row, aggregates) }
             return try function(name, values, at: at)
+        case .list(let items):
+            return .list(try items.map { try evaluate($0, row, aggregates) })
+        case .element(let list, let index):
+            guard case .list(let items) = try evaluate(list, row, aggregates), case .int(let i) = try evaluate(index, row, aggregates),
+                  i >= 1, i <= items.count else { return .null }
+            return items[Int(i) - 1]
         }
     }
 
@@ -157,6 +163,72 @@ struct Evaluator: Sendable {
         }
     }
 
+    /// array_length, dot, cosine_distance, l2_distance over lists of numbers.
+    private func vectorFunction(_ name: String, _ a: [Value], at: Int) throws -> Value? {
+        func numbers(_ v: Value) throws -> [Double] {
+            guard case .list(let items) = v else { throw error("\(name)() needs lists of numbers", at: at) }
+            return try items.map { guard let d = $0.asDouble else { throw error("\(name)() needs lists of numbers, found \($0.displayText)", at: at) }; return d }
+        }
+        switch name {
+        case "array_length":
+            guard case .list(let items) = a[0] else { throw error("array_length() needs a list", at: at) }
+            return .int(Int64(items.count))
+        case "dot", "cosine_distance", "l2_distance":
+            let x = try numbers(a[0]), y = try numbers(a[1])
+            guard x.count == y.count else { throw error("\(name)() needs lists of equal length, got \(x.count) and \(y.count)", at: at) }
+            var dot = 0.0, nx = 0.0, ny = 0.0, l2 = 0.0
+            for i in 0..<x.count { dot += x[i] * y[i]; nx += x[i] * x[i]; ny += y[i] * y[i]; l2 += (x[i] - y[i]) * (x[i] - y[i]) }
+            switch name {
+            case "dot": return .float(dot)
+            case "l2_distance": return .float(l2.squareRoot())
+            default: return nx == 0 || ny == 0 ? .null : .float(1 - dot / (nx.squareRoot() * ny.squareRoot()))
+            }
+        default: return nil
+        }
+    }
+
+    /// date_trunc('year'|'month'|'day'|'hour'|'minute'|'second', d) and date_part(part, d) for dates (days) and
+    /// timestamps of any unit (the binder appends the ticks per second, 0 for dates).
+    private func datePart(_ name: String, _ a: [Value], at: Int) throws -> Value {
+        guard case .string(let rawPart) = a[0], case .int(let raw) = a[1], case .int(let perSecond) = a[2] else {
+            throw error("\(name)('part', date or timestamp)", at: at)
+        }
+        let part = rawPart.lowercased()
+        let isDate = perSecond == 0  // the binder passes ticks per second; 0 means days
+        var seconds = isDate ? raw * 86_400 : raw / perSecond
+        if !isDate && raw < 0 && raw % perSecond != 0 { seconds -= 1 }
+        var days = seconds / 86_400
+        if seconds < 0 && seconds % 86_400 != 0 { days -= 1 }
+        let secondOfDay = seconds - days * 86_400
+        let (y, m, d) = CalendarMath.civil(days: Int(days))
+        if name == "date_part" {
+            switch part {
+            case "year": return .int(Int64(y))
+            case "month": return .int(Int64(m))
+            case "day": return .int(Int64(d))
+            case "hour": return .int(secondOfDay / 3600)
+            case "minute": return .int(secondOfDay / 60 % 60)
+            case "second": return .int(secondOfDay % 60)
+            case "dow": return .int((days % 7 + 11) % 7)  // 1970-01-01 was a Thursday; Sunday = 0
+            case "doy": return .int(days - Int64(CalendarMath.days(year: y, month: 1, day: 1)) + 1)
+            case "epoch": return .int(seconds)
+            default: throw error("unknown date part '\(rawPart)' (year, month, day, hour, minute, second, dow, doy, epoch)", at: at)
+            }
+        }
+        let truncatedDays: Int64
+        var keepSeconds: Int64 = 0
+        switch part {
+        case "year": truncatedDays = Int64(CalendarMath.days(year: y, month: 1, day: 1))
+        case "month": truncatedDays = Int64(CalendarMath.days(year: y, month: m, day: 1))
+        case "day": truncatedDays = days
+        case "hour": truncatedDays = days; keepSeconds = secondOfDay / 3600 * 3600
+        case "minute": truncatedDays = days; keepSeconds = secondOfDay / 60 * 60
+        case "second": truncatedDays = days; keepSeconds = secondOfDay
+        default: throw error("unknown date_trunc unit '\(rawPart)' (year, month, day, hour, minute, second)", at: at)
+        }
+        return .int(isDate ? truncatedDays : (truncatedDays * 86_400 + keepSeconds) * perSecond)
+    }
+
     func cast(_ v: Value, to type: ArrowType, at: Int) throws -> Value {
         if v.isNull { return .null }
         func fail() -> SQLError { error("cannot cast \(v.displayText) to \(type.name)", at: at) }
@@ -211,10 +283,40 @@ struct Evaluator: Sendable {
             let x = Self.comparable(a[0]), y = Self.comparable(a[1])
             return !a[0].isNull && !a[1].isNull && !(x < y) && !(y < x) ? .null : a[0]
         case "concat": return .string(a.filter { !$0.isNull }.map(Self.text).joined())
+        case "now": return .int(Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+        case "greatest", "least":  // NULLs are skipped, as in PostgreSQL
+            let present = a.filter { !$0.isNull }.map(Self.comparable)
+            return (name == "greatest" ? present.max() : present.min()) ?? .null
+        case "hash":  // FNV-1a over the values' text: stable across runs and machines
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for value in a { for byte in Self.text(value).utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }; h = (h ^ 0xff) &* 0x100_0000_01b3 }
+            return .uint(h)
         default: break
         }
         if a.contains(where: \.isNull) { return .null }
+        if let vectorResult = try vectorFunction(name, a, at: at) { return vectorResult }
         switch (name, a[0]) {
+        case ("exp", _), ("ln", _), ("pow", _), ("power", _):
+            guard let x = a[0].asDouble else { throw error("\(name)() needs a number", at: at) }
+            switch name {
+            case "exp": return .float(Foundation.exp(x))
+            case "ln": guard x > 0 else { throw error("ln() of a number that is not positive", at: at) }; return .float(Foundation.log(x))
+            default: guard let y = a[1].asDouble else { throw error("\(name)() needs numbers", at: at) }; return .float(Foundation.pow(x, y))
+            }
+        case ("split_part", .string(let s)):
+            guard case .string(let delimiter) = a[1], case .int(let n) = a[2], n >= 1 else { throw error("split_part(text, delimiter, n ≥ 1)", at: at) }
+            let parts = delimiter.isEmpty ? [s] : s.components(separatedBy: delimiter)
+            return .string(Int(n) <= parts.count ? parts[Int(n) - 1] : "")
+        case ("regexp_matches", .string(let s)), ("regexp_replace", .string(let s)):
+            guard case .string(let pattern) = a[1] else { return .null }
+            let regex: NSRegularExpression
+            do { regex = try NSRegularExpression(pattern: pattern) } catch { throw self.error("invalid regular expression '\(pattern)'", at: at) }
+            let range = NSRange(s.startIndex..., in: s)
+            if name == "regexp_matches" { return .bool(regex.firstMatch(in: s, range: range) != nil) }
+            guard case .string(let replacement) = a[2] else { return .null }
+            return .string(regex.stringByReplacingMatches(in: s, range: range, withTemplate: replacement))
+        case ("date_trunc", _), ("date_part", _):
+            return try datePart(name, a, at: at)
         case ("lower", .string(let s)): return .string(s.lowercased())
         case ("upper", .string(let s)): return .string(s.uppercased())
         case ("trim", .string(let s)): return .string(s.trimmingCharacters(in: .whitespaces))

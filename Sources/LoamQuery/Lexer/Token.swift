@@ -16,8 +16,11 @@ struct Token: Equatable {
 
 /// Words that cannot be bare identifiers.
 let reservedWords: Set<String> = [
-    "SELECT", "DISTINCT", "FROM", "AT", "AS", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "ASC", "DESC", "NULLS", "FIRST", "LAST",
-    "LIMIT", "OFFSET", "AND", "OR", "NOT", "IS", "NULL", "TRUE", "FALSE", "BETWEEN", "IN", "LIKE", "ILIKE", "CASE", "WHEN", "THEN",
-    "ELSE", "END", "CAST", "ALL", "UNION", "JOIN", "ON", "USING", "LEFT", "INNER", "WITH",
-    "DELETE", "UPDATE", "SET", "INSERT", "INTO", "VALUES", "CREATE", "TABLE", "ALTER", "DROP", "ADD", "COLUMN", "RENAME", "TO",
+    "SELECT", "DISTINCT", "FROM", "AS", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET", "AND", "OR", "NOT", "IS",
+    "NULL", "TRUE", "FALSE", "BETWEEN", "IN", "LIKE", "ILIKE", "CASE", "WHEN", "THEN", "ELSE", "END", "CAST", "ALL", "UNION",
+    "JOIN", "ON", "USING", "LEFT", "INNER", "WITH", "DELETE", "UPDATE", "INSERT", "INTO", "VALUES", "CREATE", "TABLE", "ALTER", "DROP",
 ]
+
+/// Words that are keywords only where the grammar expects them, and column
+/// names everywhere else (`at`, `first`, `desc` and `set` are common names).
+let contextualWords: Set<String> = ["AT", "ASC", "DESC", "NULLS", "FIRST", "LAST", "SET", "ADD", "COLUMN", "RENAME", "TO"]

@@ -14,12 +14,14 @@ indirect enum Expression: Equatable {
     case caseWhen(operand: Expression?, branches: [(Expression, Expression)], otherwise: Expression?, at: Int)
     case cast(Expression, type: ArrowType, at: Int)
     case call(name: String, arguments: [Expression], distinct: Bool, at: Int)
+    case listLiteral([Expression], at: Int)
+    case element(Expression, index: Expression, at: Int)     // list[i], 1-based
 
     var position: Int {
         switch self {
         case .literal(_, let at), .column(_, _, let at), .star(let at), .unary(_, _, let at), .binary(_, _, _, let at),
              .isNull(_, _, let at), .between(_, _, _, _, let at), .inList(_, _, _, let at), .like(_, _, _, _, let at),
-             .caseWhen(_, _, _, let at), .cast(_, _, let at), .call(_, _, _, let at):
+             .caseWhen(_, _, _, let at), .cast(_, _, let at), .call(_, _, _, let at), .listLiteral(_, let at), .element(_, _, let at):
             return at
         }
     }
@@ -42,6 +44,8 @@ indirect enum Expression: Equatable {
             return "CASE \(o?.canonical ?? "") " + b.map { "WHEN \($0.0.canonical) THEN \($0.1.canonical)" }.joined(separator: " ") + " ELSE \(e?.canonical ?? "NULL") END"
         case .cast(let e, let t, _): return "CAST(\(e.canonical) AS \(t.name))"
         case .call(let n, let a, let d, _): return "\(n)(\(d ? "DISTINCT " : "")\(a.map(\.canonical).joined(separator: ", ")))"
+        case .listLiteral(let items, _): return "[" + items.map(\.canonical).joined(separator: ", ") + "]"
+        case .element(let e, let i, _): return "\(e.canonical)[\(i.canonical)]"
         }
     }
 

@@ -128,7 +128,13 @@ struct Parser {
         }
     }
 
-    private func isKeyword(_ word: String) -> Bool { if case .keyword(word) = current.kind { return true } else { return false } }
+    private func isKeyword(_ word: String) -> Bool {
+        switch current.kind {
+        case .keyword(word): return true
+        case .identifier(let name): return contextualWords.contains(word) && name == word.lowercased()
+        default: return false
+        }
+    }
     private func isSymbol(_ s: String) -> Bool { if case .symbol(s) = current.kind { return true } else { return false } }
 
     private mutating func accept(keyword word: String) -> Bool {
@@ -175,10 +181,10 @@ struct Parser {
         try expect(keyword: "FROM")
         s.datasetPosition = current.position
         s.dataset = try identifier("a dataset name after FROM")
-        if accept(keyword: "AT") {
-            guard case .string(let ref) = current.kind else { throw error("AT takes a quoted ref, e.g. AT 'v1' or AT 'HEAD~2'") }
+        // `AT 'ref'`: `at` followed by a string (a bare `at` is an alias).
+        if isKeyword("AT"), case .string(let ref) = tokens[index + 1].kind {
             s.ref = ref
-            index += 1
+            index += 2
         }
         if accept(keyword: "AS") { s.alias = try identifier("an alias after AS") }
         else if case .identifier(let name) = current.kind { s.alias = name; index += 1 }
@@ -304,10 +310,16 @@ struct Parser {
         }
         if accept(symbol: "+") { return try unary() }
         var value = try primary()
-        while isSymbol("::") {
+        while isSymbol("::") || isSymbol("[") {
             let at = current.position
             index += 1
-            value = .cast(value, type: try typeName(), at: at)
+            if case .symbol("[") = tokens[index - 1].kind {
+                let position = try expression()
+                try expect(symbol: "]")
+                value = .element(value, index: position, at: at)
+            } else {
+                value = .cast(value, type: try typeName(), at: at)
+            }
         }
         return value
     }
@@ -334,6 +346,12 @@ struct Parser {
         case .keyword("TRUE"): index += 1; return .literal(.bool(true), at: at)
         case .keyword("FALSE"): index += 1; return .literal(.bool(false), at: at)
         case .symbol("*"): index += 1; return .star(at: at)
+        case .symbol("["):
+            index += 1
+            var items: [Expression] = []
+            if !isSymbol("]") { repeat { items.append(try expression()) } while accept(symbol: ",") }
+            try expect(symbol: "]")
+            return .listLiteral(items, at: at)
         case .symbol("("):
             index += 1
             let inner = try expression()
@@ -362,6 +380,15 @@ struct Parser {
             return .cast(value, type: type, at: at)
         case .identifier(let name):
             index += 1
+            if name == "extract" && isSymbol("(") {  // extract(part FROM value)
+                index += 1
+                let part = try identifier("a date part (year, month, day, hour, minute, second, dow, doy, epoch)")
+                try expect(keyword: "FROM")
+                let value = try expression()
+                try expect(symbol: ")")
+                return .call(name: "date_part", arguments: [.literal(.string(part), at: at), value], distinct: false, at: at)
+            }
+            if name == "array" && isSymbol("[") { return try primary() }
             if accept(symbol: "(") {
                 let distinct = accept(keyword: "DISTINCT")
                 var arguments: [Expression] = []
