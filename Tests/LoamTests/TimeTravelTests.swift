@@ -1,5 +1,6 @@
 import Foundation
 import Loam
+import LoamTable
 import LoamFormat
 import LoamTestSupport
 import Testing
@@ -148,5 +149,20 @@ import Testing
         #expect(try rows("i = 1 OR f = 2") == [0, 1])
         #expect(try rows("i IS NULL OR f IS NULL") == [1, 2])
         #expect(try rows("i = NULL") == [])
+    }
+}
+
+@Suite struct ZoneMapDeletionTests {
+    /// Regression: a fragment whose deleted rows were the null ones still holds live non-null rows.
+    @Test func nullCountsAreComparedWithPhysicalRows() async throws {
+        let (repo, dir) = try await makeRepository()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try await repo.importData(from: try TestEnvironment.write("id,x\n1,\n2,\n3,5\n", to: "a.csv", in: dir), into: "t")
+        try await repo.delete(from: "t", where: try RowFilter.parse("id = 1 OR id = 2"))
+        let entry = try #require(try await repo.dataset("t").manifest.fragments.first)
+        #expect(entry.liveRows == 1 && entry.statistics["2"]?.nullCount == 2)
+        let schema = try await repo.dataset("t").manifest.schema
+        #expect(try RowFilter.parse("x IS NOT NULL").mayMatch(entry, schema: schema))
+        #expect(try await repo.update("t", set: [("x", "6")], where: try RowFilter.parse("x IS NOT NULL")).rows == 1)
     }
 }

@@ -13,6 +13,8 @@ extension Repository {
     /// compare-and-swap. If anything fails or the process dies before the
     /// swap, the branch still points where it did: the write is invisible.
     ///
+    /// A write that leaves the tree as it was commits nothing and returns the head.
+    ///
     /// If another writer moved the branch meanwhile, this write is rebased
     /// onto theirs (a three-way merge, so disjoint changes combine) and the
     /// swap retried; a true conflict fails, naming the other commit.
@@ -23,6 +25,8 @@ extension Repository {
         let parent = try await tables.commit(head.commit)
         var tree = parent.tree
         try await body(&tree)
+        // A write that changed nothing (e.g. an UPDATE matching no row) makes no commit.
+        if tree == parent.tree { return head.commit }
         FailPoint.hit("before-commit-object")
         var expected = head.commit
         var commit = Commit(parents: [head.commit], tree: tree, author: author, message: message)

@@ -112,6 +112,40 @@ extension Repository {
         return (id, updated)
     }
 
+    /// Changes a column's type, rewriting every fragment with the converted
+    /// values (`convert` maps one old array to one of `type`), as one commit.
+    @discardableResult
+    public func changeColumnType(_ dataset: String, column: String, to type: ArrowType, message: String,
+                                 convert: @Sendable (ArrowArray) throws -> ArrowArray) async throws -> ObjectID {
+        try await commit(message: message) { tree in
+            var manifest = try await manifest(dataset, in: tree)
+            guard let index = manifest.schema.columns.firstIndex(where: { $0.name == column }) else {
+                throw TableError.unknownColumn(column, dataset: dataset, available: manifest.schema.names)
+            }
+            let old = manifest.schema
+            var field = try old.columns[index].field()
+            field.type = type
+            var spec = ColumnSpec(field: field, id: old.columns[index].id)
+            spec.metadata = old.columns[index].metadata
+            manifest.schema.columns[index] = spec
+            let ids = old.columns.compactMap(\.id)
+            let fields = try manifest.schema.columns.map { try $0.field() }
+            let reader = FragmentReader(objects: objects), writer = FragmentWriter(objects: objects)
+            var fragments: [FragmentEntry] = []
+            for entry in manifest.fragments {
+                let data = try await reader.read(entry, schema: old, columnIDs: ids)
+                var (rowIDs, columns) = data.compacted()
+                columns[index] = try convert(columns[index])
+                guard columns[index].type == type, columns[index].length == rowIDs.length else {
+                    throw TableError.schemaMismatch("converting '\(column)' did not produce \(rowIDs.length) values of \(type.name)")
+                }
+                fragments.append(try await writer.write(columns: columns, columnIDs: ids, fields: fields, rowIDs: rowIDs))
+            }
+            manifest.fragments = fragments
+            tree[dataset] = try await tables.save(manifest)
+        }
+    }
+
     /// Creates a dataset with `schema` holding `batches`, as one commit.
     @discardableResult
     public func createDataset(_ name: String, schema: Schema, batches: [RecordBatch], message: String) async throws -> (commit: ObjectID, rows: Int) {

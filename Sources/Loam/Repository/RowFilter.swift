@@ -58,8 +58,10 @@ public indirect enum RowFilter: Sendable, Equatable {
     }
 
     /// False only when `entry`'s zone maps prove no row of it can match.
+    /// Statistics cover the fragment's physical rows, deleted ones included,
+    /// so they are compared with the physical row count.
     public func mayMatch(_ entry: FragmentEntry, schema: TableSchema) -> Bool {
-        mayMatch(rows: entry.liveRows) { name in
+        mayMatch(rows: entry.rows) { name in
             guard let id = schema.columnID(name), entry.columnIDs.contains(id), let stats = entry.statistics[String(id)] else { return nil }
             return (stats.min?.value, stats.max?.value, stats.nullCount)
         }
