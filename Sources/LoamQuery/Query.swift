@@ -87,8 +87,12 @@ struct QueryExecutor {
         }
         let wantsRowID = binder.columns.contains("_rowid")
         var rows: [(values: [Value], aggregates: [Value])] = []
-        var groups: [[Value]: (representative: [Value], accumulators: [Accumulator])] = [:]
-        var groupOrder: [[Value]] = []
+        // Groups by number: a representative row and accumulators each; a key finds its number by hash.
+        var representatives: [[Value]] = []
+        var accumulators: [[Accumulator]] = []
+        var groupIndex: [[Value]: Int] = [:]
+        var intGroupIndex: [Int64: Int] = [:]  // the common single integer key, without boxing
+        var nullGroup: Int?
         let vectors = VectorEvaluator(rows: evaluator)
         // A plain LIMIT (no order, grouping or distinct) can stop the scan early.
         let enough = statement.orderBy.isEmpty && !grouped && !statement.distinct ? statement.limit.map { $0 + statement.offset } : nil
@@ -105,20 +109,54 @@ struct QueryExecutor {
                 var selection = Array(0..<batch.length)
                 if let (condition, _) = filter {
                     let mask = try vectors.evaluate(condition, columns, &cache, batch.length)
-                    selection = selection.filter { if case .bool(true) = mask.value($0) { return true } else { return false } }  // false and NULL drop
+                    if case .bool(let bits, let valid) = mask {  // false and NULL drop the row
+                        selection = selection.filter { bits[$0] && (valid?[$0] ?? true) }
+                    } else {
+                        selection = selection.filter { if case .bool(true) = mask.value($0) { return true } else { return false } }
+                    }
                 }
                 if grouped {
                     let keys = try groupKeys.map { try vectors.evaluate($0, columns, &cache, batch.length) }
                     let arguments = try binder.aggregates.map { try $0.argument.map { try vectors.evaluate($0, columns, &cache, batch.length) } }
-                    for i in selection {
-                        let key = keys.map { $0.value(i) }
-                        if groups[key] == nil {
-                            groups[key] = (columns.indices.map { cache[$0]?.value(i) ?? columns[$0].value(at: i) },
-                                           binder.aggregates.map { Accumulator(distinct: $0.distinct) })
-                            groupOrder.append(key)
+                    func newGroup(_ i: Int) -> Int {
+                        representatives.append(columns.indices.map { cache[$0]?.value(i) ?? columns[$0].value(at: i) })
+                        accumulators.append(binder.aggregates.map { Accumulator(distinct: $0.distinct) })
+                        return accumulators.count - 1
+                    }
+                    // The group number of each selected row.
+                    var numbers = [Int](repeating: 0, count: selection.count)
+                    if keys.isEmpty {
+                        if accumulators.isEmpty, let first = selection.first { _ = newGroup(first) }
+                    } else if keys.count == 1, case .int64(let ints, let valid) = keys[0] {
+                        for (n, i) in selection.enumerated() {
+                            if let valid, !valid[i] {
+                                if nullGroup == nil { nullGroup = newGroup(i) }
+                                numbers[n] = nullGroup!
+                            } else if let g = intGroupIndex[ints[i]] {
+                                numbers[n] = g
+                            } else {
+                                let g = newGroup(i)
+                                intGroupIndex[ints[i]] = g
+                                numbers[n] = g
+                            }
                         }
-                        for (j, spec) in binder.aggregates.enumerated() {
-                            groups[key]!.accumulators[j].add(arguments[j]?.value(i) ?? .int(1), function: spec.function)
+                    } else {
+                        for (n, i) in selection.enumerated() {
+                            let key = keys.map { $0.value(i) }
+                            if let g = groupIndex[key] { numbers[n] = g } else {
+                                let g = newGroup(i)
+                                groupIndex[key] = g
+                                numbers[n] = g
+                            }
+                        }
+                    }
+                    for (j, spec) in binder.aggregates.enumerated() {
+                        if let argument = arguments[j] {
+                            for (n, i) in selection.enumerated() { accumulators[numbers[n]][j].add(argument.value(i), function: spec.function) }
+                        } else if keys.isEmpty, !selection.isEmpty {
+                            accumulators[0][j].count += selection.count  // count(*) of one group: the whole selection at once
+                        } else {
+                            for n in selection.indices { accumulators[numbers[n]][j].count += 1 }
                         }
                     }
                 } else {
@@ -130,13 +168,12 @@ struct QueryExecutor {
             }
         }
         if grouped {
-            if groupOrder.isEmpty && statement.groupBy.isEmpty {  // aggregates over no rows: one row
-                groupOrder = [[]]
-                groups[[]] = (Array(repeating: .null, count: binder.columns.count), binder.aggregates.map { Accumulator(distinct: $0.distinct) })
+            if accumulators.isEmpty && statement.groupBy.isEmpty {  // aggregates over no rows: one row
+                representatives = [Array(repeating: .null, count: binder.columns.count)]
+                accumulators = [binder.aggregates.map { Accumulator(distinct: $0.distinct) }]
             }
-            for key in groupOrder {
-                let group = groups[key]!
-                rows.append((group.representative, zip(group.accumulators, binder.aggregates).map { $0.result($1) }))
+            for g in accumulators.indices {
+                rows.append((representatives[g], zip(accumulators[g], binder.aggregates).map { $0.result($1) }))
             }
             if let having {
                 rows = try rows.filter { if case .bool(true) = try evaluator.evaluate(having, $0.values, $0.aggregates) { return true } else { return false } }
