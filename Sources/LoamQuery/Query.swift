@@ -19,18 +19,151 @@ extension Repository {
     ///
     /// Errors are `SQLError`s that point at the place in the statement.
     public func query(_ sql: String, at ref: String = "HEAD") async throws -> QueryResult {
-        let statement = try Parser.parse(sql)
-        let dataset: Dataset
+        try await QueryRunner(repository: self, sql: sql, ref: ref).run(try Parser.parse(sql), names: [:])
+    }
+}
+
+/// Runs a full query: WITH names and subqueries first (into memory), then
+/// each UNION ALL part over its relation, then the union's order and limit.
+struct QueryRunner {
+    let repository: Repository
+    let sql: String
+    let ref: String
+
+    func run(_ query: QueryStatement, names: [String: MemoryRelation]) async throws -> QueryResult {
+        var names = names
+        for (name, cte) in query.ctes {
+            names[name] = MemoryRelation(name: name, result: try await run(cte.query, names: names))
+        }
+        var results: [QueryResult] = []
+        for part in query.parts {
+            let relation = try await source(part, names: names)
+            let resolved = try await resolvingSubqueries(part, names: names)
+            results.append(try await QueryExecutor(sql: sql, statement: resolved, relation: relation).run())
+        }
+        return results.count == 1 ? results[0] : try union(results, query)
+    }
+
+    private func source(_ part: SelectStatement, names: [String: MemoryRelation]) async throws -> Relation {
+        if let sub = part.subquery { return MemoryRelation(name: part.alias ?? "subquery", result: try await run(sub.query, names: names)) }
+        if let named = names[part.dataset] {
+            if part.ref != nil { throw SQLError(sql: sql, position: part.datasetPosition, message: "'\(part.dataset)' is a WITH name; AT applies to datasets") }
+            return named
+        }
         do {
-            dataset = try await self.dataset(statement.dataset, at: statement.ref ?? ref)
+            return DatasetRelation(source: try await repository.dataset(part.dataset, at: part.ref ?? ref))
         } catch let error as TableError {
             if case .unknownDataset(let name, let available) = error {
-                let hint = closest(name, in: available).map { " (did you mean '\($0)'?)" } ?? (available.isEmpty ? "" : " (datasets: \(available.joined(separator: ", ")))")
-                throw SQLError(sql: sql, position: statement.datasetPosition, message: "unknown dataset '\(name)'" + hint)
+                let candidates = available + Array(names.keys)
+                let hint = closest(name, in: candidates).map { " (did you mean '\($0)'?)" } ?? (candidates.isEmpty ? "" : " (datasets: \(candidates.sorted().joined(separator: ", ")))")
+                throw SQLError(sql: sql, position: part.datasetPosition, message: "unknown dataset '\(name)'" + hint)
             }
-            throw SQLError(sql: sql, position: statement.datasetPosition, message: "\(error)")
+            throw SQLError(sql: sql, position: part.datasetPosition, message: "\(error)")
         }
-        return try await QueryExecutor(sql: sql, statement: statement, dataset: dataset).run()
+    }
+
+    /// `x IN (SELECT …)` becomes `x IN (values…)`: each subquery runs once, up front.
+    private func resolvingSubqueries(_ part: SelectStatement, names: [String: MemoryRelation]) async throws -> SelectStatement {
+        var found: [(Int, Subquery)] = []
+        func collect(_ e: Expression?) {
+            guard let e else { return }
+            switch e {
+            case .inSubquery(let x, let sub, _, let at): found.append((at, sub)); collect(x)
+            case .unary(_, let x, _), .isNull(let x, _, _), .cast(let x, _, _): collect(x)
+            case .binary(_, let l, let r, _), .like(let l, let r, _, _, _), .element(let l, let r, _): collect(l); collect(r)
+            case .between(let x, let l, let h, _, _): collect(x); collect(l); collect(h)
+            case .inList(let x, let items, _, _): collect(x); items.forEach(collect)
+            case .caseWhen(let o, let b, let otherwise, _): collect(o); b.forEach { collect($0.0); collect($0.1) }; collect(otherwise)
+            case .call(_, let args, _, _), .listLiteral(let args, _): args.forEach(collect)
+            default: break
+            }
+        }
+        collect(part.filter)
+        collect(part.having)
+        part.items.forEach { collect($0.expression) }
+        guard !found.isEmpty else { return part }
+        var values: [Int: [Expression]] = [:]
+        for (at, sub) in found {
+            let result = try await run(sub.query, names: names)
+            guard result.schema.fields.count == 1 else {
+                throw SQLError(sql: sql, position: at, message: "a subquery after IN must return one column, not \(result.schema.fields.count)")
+            }
+            values[at] = result.batches.flatMap { $0.columns[0].values }.map { Expression.literal($0, at: at) }
+        }
+        func rewrite(_ e: Expression?) -> Expression? {
+            guard let e else { return nil }
+            switch e {
+            case .inSubquery(let x, _, let negated, let at):
+                let items = values[at] ?? []
+                // An empty list: IN is false and NOT IN true for every non-null x.
+                return items.isEmpty ? .binary(op: "AND", .isNull(rewrite(x)!, negated: true, at: at), .literal(.bool(negated), at: at), at: at)
+                    : .inList(rewrite(x)!, items, negated: negated, at: at)
+            case .unary(let op, let x, let at): return .unary(op: op, rewrite(x)!, at: at)
+            case .isNull(let x, let n, let at): return .isNull(rewrite(x)!, negated: n, at: at)
+            case .cast(let x, let t, let at): return .cast(rewrite(x)!, type: t, at: at)
+            case .binary(let op, let l, let r, let at): return .binary(op: op, rewrite(l)!, rewrite(r)!, at: at)
+            case .like(let x, let p, let i, let n, let at): return .like(rewrite(x)!, pattern: rewrite(p)!, caseInsensitive: i, negated: n, at: at)
+            case .element(let l, let i, let at): return .element(rewrite(l)!, index: rewrite(i)!, at: at)
+            case .between(let x, let l, let h, let n, let at): return .between(rewrite(x)!, low: rewrite(l)!, high: rewrite(h)!, negated: n, at: at)
+            case .inList(let x, let items, let n, let at): return .inList(rewrite(x)!, items.map { rewrite($0)! }, negated: n, at: at)
+            case .caseWhen(let o, let b, let otherwise, let at):
+                return .caseWhen(operand: rewrite(o), branches: b.map { (rewrite($0.0)!, rewrite($0.1)!) }, otherwise: rewrite(otherwise), at: at)
+            case .call(let name, let args, let d, let at): return .call(name: name, arguments: args.map { rewrite($0)! }, distinct: d, at: at)
+            case .listLiteral(let items, let at): return .listLiteral(items.map { rewrite($0)! }, at: at)
+            default: return e
+            }
+        }
+        var out = part
+        out.filter = rewrite(part.filter)
+        out.having = rewrite(part.having)
+        out.items = part.items.map { SelectItem(expression: rewrite($0.expression)!, alias: $0.alias) }
+        return out
+    }
+
+    /// UNION ALL: the parts' rows in order, typed like the first part; then the union's ORDER BY / LIMIT.
+    private func union(_ results: [QueryResult], _ query: QueryStatement) throws -> QueryResult {
+        let schema = results[0].schema
+        let evaluator = Evaluator(sql: sql)
+        var rows: [[Value]] = []
+        for (p, result) in results.enumerated() {
+            guard result.schema.fields.count == schema.fields.count else {
+                throw SQLError(sql: sql, position: query.parts[p].datasetPosition,
+                               message: "UNION ALL parts must have the same number of columns (\(schema.fields.count) and \(result.schema.fields.count))")
+            }
+            for batch in result.batches {
+                for r in 0..<batch.length {
+                    rows.append(try schema.fields.indices.map { try evaluator.coerce(batch.columns[$0].value(at: r), to: schema.fields[$0].type, at: 0) })
+                }
+            }
+        }
+        if !query.orderBy.isEmpty {
+            let names = schema.fields.map(\.name)
+            let keys = try query.orderBy.map { order -> (Int, OrderItem) in
+                switch order.expression {
+                case .column(nil, let name, _) where names.contains(name): return (names.firstIndex(of: name)!, order)
+                case .literal(.int(let n), _) where n >= 1 && n <= names.count: return (Int(n) - 1, order)
+                default: throw SQLError(sql: sql, position: order.expression.position, message: "ORDER BY after UNION ALL names an output column or its position")
+                }
+            }
+            rows.sort { a, b in
+                for (index, order) in keys {
+                    let x = a[index], y = b[index]
+                    if x.isNull && y.isNull { continue }
+                    let nullsFirst = order.nullsFirst ?? order.descending
+                    if x.isNull { return nullsFirst }
+                    if y.isNull { return !nullsFirst }
+                    let cx = Evaluator.comparable(x), cy = Evaluator.comparable(y)
+                    if cx < cy { return !order.descending }
+                    if cy < cx { return order.descending }
+                }
+                return false
+            }
+        }
+        let start = min(query.offset, rows.count)
+        let end = query.limit.map { min(start + $0, rows.count) } ?? rows.count
+        let builders = schema.fields.map { ArrayBuilder(type: $0.type) }
+        for row in rows[start..<end] { for (builder, value) in zip(builders, row) { try builder.append(value) } }
+        return QueryResult(schema: schema, batches: [RecordBatch(schema: schema, columns: builders.map { $0.finish() }, length: end - start)])
     }
 }
 
@@ -38,10 +171,10 @@ extension Repository {
 struct QueryExecutor {
     let sql: String
     let statement: SelectStatement
-    let dataset: Dataset
+    let relation: Relation
 
     func run() async throws -> QueryResult {
-        var binder = Binder(sql: sql, schema: dataset.schema, dataset: statement.dataset, alias: statement.alias)
+        var binder = Binder(sql: sql, schema: relation.schema, dataset: relation.name, alias: statement.alias)
         let evaluator = Evaluator(sql: sql)
 
         // Expand `*`, then bind WHERE (no aggregates), GROUP BY keys, the select list, HAVING and ORDER BY.
@@ -86,6 +219,9 @@ struct QueryExecutor {
                            names: names)
         }
         let wantsRowID = binder.columns.contains("_rowid")
+        if wantsRowID && relation.dataset == nil {
+            throw SQLError(sql: sql, position: statement.datasetPosition, message: "_rowid belongs to datasets; select it inside the subquery or WITH")
+        }
         var rows: [(values: [Value], aggregates: [Value])] = []
         // Groups by number: a representative row and accumulators each; a key finds its number by hash.
         var representatives: [[Value]] = []
@@ -98,8 +234,8 @@ struct QueryExecutor {
         let enough = statement.orderBy.isEmpty && !grouped && !statement.distinct ? statement.limit.map { $0 + statement.offset } : nil
         do {
             // Without a WHERE the scan itself can stop at the limit; with one, batches past it are skipped.
-            try await dataset.scan(columns: scanned, includeRowID: wantsRowID, limit: filter == nil ? (enough ?? .max) : .max,
-                                   pruning: pruning) { batch in
+            try await relation.scan(columns: scanned, includeRowID: wantsRowID, limit: filter == nil ? (enough ?? .max) : .max,
+                                    pruning: pruning) { batch in
                 if let enough, rows.count >= enough { return }
                 // Batch columns in binder slot order.
                 let columns = binder.columns.map { name -> ArrowArray in
@@ -253,10 +389,14 @@ struct QueryExecutor {
             lines.append("Aggregate \(aggregates) aggregate(s)" + (grouped.isEmpty ? "" : " by " + grouped.joined(separator: ", ")))
         }
         if let filter = statement.filter { lines.append("Filter \(filter.canonical)") }
-        let fragments = dataset.manifest.fragments.filter { $0.liveRows > 0 }
-        let kept = pruning.map { p in fragments.filter { p.mayMatch($0, schema: dataset.manifest.schema) }.count } ?? fragments.count
-        lines.append("Scan \(dataset.name) @ \(dataset.commit.short) columns [\(scanned.joined(separator: ", "))] "
-                     + "fragments \(kept) of \(fragments.count) (\(fragments.count - kept) pruned by zone maps)")
+        if let dataset = relation.dataset {
+            let fragments = dataset.manifest.fragments.filter { $0.liveRows > 0 }
+            let kept = pruning.map { p in fragments.filter { p.mayMatch($0, schema: dataset.manifest.schema) }.count } ?? fragments.count
+            lines.append("Scan \(dataset.name) @ \(dataset.commit.short) columns [\(scanned.joined(separator: ", "))] "
+                         + "fragments \(kept) of \(fragments.count) (\(fragments.count - kept) pruned by zone maps)")
+        } else {
+            lines.append("Scan \(relation.name) (in memory) columns [\(scanned.joined(separator: ", "))]")
+        }
         let text = lines.enumerated().map { String(repeating: "  ", count: $0.offset) + $0.element }
         let schema = Schema(fields: [Field(name: "plan", type: .utf8)])
         let column = (try? ArrowArray.fromValues(text.map(Value.string), type: .utf8)) ?? .nulls(type: .utf8, count: 0)
@@ -266,7 +406,7 @@ struct QueryExecutor {
     static func hasAggregate(_ e: Expression) -> Bool {
         switch e {
         case .call(let name, let args, _, _): return Binder.aggregateFunctions.contains(name) || args.contains(where: hasAggregate)
-        case .unary(_, let x, _), .isNull(let x, _, _), .cast(let x, _, _): return hasAggregate(x)
+        case .unary(_, let x, _), .isNull(let x, _, _), .cast(let x, _, _), .inSubquery(let x, _, _, _): return hasAggregate(x)
         case .binary(_, let l, let r, _): return hasAggregate(l) || hasAggregate(r)
         case .between(let x, let l, let h, _, _): return hasAggregate(x) || hasAggregate(l) || hasAggregate(h)
         case .inList(let x, let items, _, _): return hasAggregate(x) || items.contains(where: hasAggregate)

@@ -128,6 +128,9 @@ struct Binder: Sendable {
             return (.caseWhen(bound, otherwise: other?.0), type ?? other?.1 ?? .utf8)
         case .cast(let inner, let type, let at):
             return (.cast(try bind(inner, allowAggregates: allowAggregates).0, type, at: at), type)
+        case .inSubquery(_, _, _, let at):
+            // The executor replaces subqueries by their values before binding; reaching here is a bug.
+            throw error("subquery was not evaluated", at: at)
         case .listLiteral(let items, _):
             let bound = try items.map { try bind($0, allowAggregates: allowAggregates) }
             let item = bound.first { $0.1 != .utf8 }?.1 ?? bound.first?.1 ?? .float64

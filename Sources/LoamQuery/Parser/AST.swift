@@ -15,13 +15,16 @@ indirect enum Expression: Equatable {
     case cast(Expression, type: ArrowType, at: Int)
     case call(name: String, arguments: [Expression], distinct: Bool, at: Int)
     case listLiteral([Expression], at: Int)
+    /// `x [NOT] IN (SELECT …)`: the subquery runs first and becomes a list.
+    case inSubquery(Expression, Subquery, negated: Bool, at: Int)
     case element(Expression, index: Expression, at: Int)     // list[i], 1-based
 
     var position: Int {
         switch self {
         case .literal(_, let at), .column(_, _, let at), .star(let at), .unary(_, _, let at), .binary(_, _, _, let at),
              .isNull(_, _, let at), .between(_, _, _, _, let at), .inList(_, _, _, let at), .like(_, _, _, _, let at),
-             .caseWhen(_, _, _, let at), .cast(_, _, let at), .call(_, _, _, let at), .listLiteral(_, let at), .element(_, _, let at):
+             .caseWhen(_, _, _, let at), .cast(_, _, let at), .call(_, _, _, let at), .listLiteral(_, let at), .element(_, _, let at),
+             .inSubquery(_, _, _, let at):
             return at
         }
     }
@@ -45,6 +48,7 @@ indirect enum Expression: Equatable {
         case .cast(let e, let t, _): return "CAST(\(e.canonical) AS \(t.name))"
         case .call(let n, let a, let d, _): return "\(n)(\(d ? "DISTINCT " : "")\(a.map(\.canonical).joined(separator: ", ")))"
         case .listLiteral(let items, _): return "[" + items.map(\.canonical).joined(separator: ", ") + "]"
+        case .inSubquery(let e, _, let n, let at): return "(\(e.canonical) \(n ? "NOT " : "")IN (subquery@\(at)))"
         case .element(let e, let i, _): return "\(e.canonical)[\(i.canonical)]"
         }
     }
@@ -79,6 +83,8 @@ struct SelectStatement {
     var items: [SelectItem] = []
     var dataset: String = ""
     var datasetPosition = 0
+    /// `FROM (SELECT …) alias` instead of a dataset.
+    var subquery: Subquery?
     var ref: String?
     var alias: String?
     var filter: Expression?
@@ -89,14 +95,30 @@ struct SelectStatement {
     var offset: Int = 0
 }
 
+/// A query nested in another (boxed: a statement cannot hold itself inline).
+final class Subquery {
+    let query: QueryStatement
+    init(_ query: QueryStatement) { self.query = query }
+}
+
+/// A full query: WITH names, then SELECTs joined by UNION ALL. A trailing
+/// ORDER BY / LIMIT / OFFSET after the last part applies to the whole union.
+struct QueryStatement {
+    var ctes: [(name: String, query: Subquery)] = []
+    var parts: [SelectStatement] = []
+    var orderBy: [OrderItem] = []
+    var limit: Int?
+    var offset = 0
+}
+
 /// Any statement Loam runs: a query, or a write that becomes one commit.
 enum Statement {
-    case select(SelectStatement)
+    case select(QueryStatement)
     case delete(dataset: String, at: Int, filter: Expression?)
     case update(dataset: String, at: Int, assignments: [(column: String, value: Expression, at: Int)], filter: Expression?)
     case insert(dataset: String, at: Int, columns: [String]?, rows: [[Expression]])
     /// CREATE TABLE name AS SELECT …; `query` is the SELECT's text, kept as lineage.
-    case createTableAs(dataset: String, at: Int, select: SelectStatement, query: String)
+    case createTableAs(dataset: String, at: Int, select: QueryStatement, query: String)
     case alterAdd(dataset: String, at: Int, column: String, type: ArrowType)
     case alterDrop(dataset: String, at: Int, column: String)
     case alterRename(dataset: String, at: Int, from: String, to: String)

@@ -16,11 +16,40 @@ struct Parser {
         tokens = try Lexer.tokenize(sql)
     }
 
-    static func parse(_ sql: String) throws -> SelectStatement {
-        guard case .select(let select) = try parseStatement(sql) else {
+    static func parse(_ sql: String) throws -> QueryStatement {
+        guard case .select(let query) = try parseStatement(sql) else {
             throw SQLError(sql: sql, position: 0, message: "expected a SELECT statement; writes run with Repository.execute")
         }
-        return select
+        return query
+    }
+
+    /// `[WITH name AS (query), …] select [UNION ALL select]…`
+    private mutating func query() throws -> QueryStatement {
+        var q = QueryStatement()
+        if accept(keyword: "WITH") {
+            repeat {
+                let name = try identifier("a name after WITH")
+                try expect(keyword: "AS")
+                try expect(symbol: "(")
+                q.ctes.append((name, Subquery(try query())))
+                try expect(symbol: ")")
+            } while accept(symbol: ",")
+        }
+        q.parts.append(try select())
+        while accept(keyword: "UNION") {
+            guard accept(keyword: "ALL") else { throw error("only UNION ALL is supported; write UNION ALL (and SELECT DISTINCT over it to drop repeats)") }
+            q.parts.append(try select())
+        }
+        if q.parts.count > 1 {  // the last part's ORDER BY / LIMIT belong to the whole union
+            let last = q.parts.count - 1
+            q.orderBy = q.parts[last].orderBy
+            q.limit = q.parts[last].limit
+            q.offset = q.parts[last].offset
+            q.parts[last].orderBy = []
+            q.parts[last].limit = nil
+            q.parts[last].offset = 0
+        }
+        return q
     }
 
     static func parseStatement(_ sql: String) throws -> Statement {
@@ -70,7 +99,7 @@ struct Parser {
             let dataset = try parser.identifier("a dataset name after CREATE TABLE")
             try parser.expect(keyword: "AS")
             let start = parser.current.position
-            let select = try parser.select()
+            let select = try parser.query()
             let text = String(Array(sql)[start..<min(parser.current.position, sql.count)]).trimmingCharacters(in: .whitespacesAndNewlines)
             statement = .createTableAs(dataset: dataset, at: at, select: select, query: text.hasSuffix(";") ? String(text.dropLast()) : text)
         } else if parser.accept(keyword: "ALTER") {
@@ -99,9 +128,9 @@ struct Parser {
         } else {
             var explain = false
             if case .identifier("explain") = parser.current.kind { explain = true; parser.index += 1 }
-            var select = try parser.select()
-            select.explain = explain
-            statement = .select(select)
+            var query = try parser.query()
+            if explain { for i in query.parts.indices { query.parts[i].explain = true } }
+            statement = .select(query)
         }
         if parser.isSymbol(";") { parser.index += 1 }
         guard case .end = parser.current.kind else { throw parser.error("unexpected \(parser.describe(parser.current)) after the end of the statement") }
@@ -180,7 +209,13 @@ struct Parser {
         } while accept(symbol: ",")
         try expect(keyword: "FROM")
         s.datasetPosition = current.position
-        s.dataset = try identifier("a dataset name after FROM")
+        if accept(symbol: "(") {
+            s.subquery = Subquery(try query())
+            try expect(symbol: ")")
+            s.dataset = "subquery"
+        } else {
+            s.dataset = try identifier("a dataset name after FROM")
+        }
         // `AT 'ref'`: `at` followed by a string (a bare `at` is an alias).
         if isKeyword("AT"), case .string(let ref) = tokens[index + 1].kind {
             s.ref = ref
@@ -265,6 +300,11 @@ struct Parser {
         }
         if accept(keyword: "IN") {
             try expect(symbol: "(")
+            if isKeyword("SELECT") || isKeyword("WITH") {
+                let sub = try query()
+                try expect(symbol: ")")
+                return .inSubquery(left, Subquery(sub), negated: negated, at: at)
+            }
             var items: [Expression] = []
             repeat { items.append(try expression()) } while accept(symbol: ",")
             try expect(symbol: ")")
