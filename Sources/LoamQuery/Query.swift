@@ -45,21 +45,120 @@ struct QueryRunner {
     }
 
     private func source(_ part: SelectStatement, names: [String: MemoryRelation]) async throws -> Relation {
-        if let sub = part.subquery { return MemoryRelation(name: part.alias ?? "subquery", result: try await run(sub.query, names: names)) }
-        if let named = names[part.dataset] {
-            if part.ref != nil { throw SQLError(sql: sql, position: part.datasetPosition, message: "'\(part.dataset)' is a WITH name; AT applies to datasets") }
+        let first = try await single(dataset: part.dataset, ref: part.ref, subquery: part.subquery, alias: part.alias,
+                                     position: part.datasetPosition, names: names)
+        return part.joins.isEmpty ? first : try await joined(first, alias: part.alias ?? part.dataset, part.joins, names: names)
+    }
+
+    private func single(dataset name: String, ref partRef: String?, subquery: Subquery?, alias: String?, position: Int,
+                        names: [String: MemoryRelation]) async throws -> Relation {
+        if let sub = subquery { return MemoryRelation(name: alias ?? "subquery", result: try await run(sub.query, names: names)) }
+        if let named = names[name] {
+            if partRef != nil { throw SQLError(sql: sql, position: position, message: "'\(name)' is a WITH name; AT applies to datasets") }
             return named
         }
         do {
-            return DatasetRelation(source: try await repository.dataset(part.dataset, at: part.ref ?? ref))
+            return DatasetRelation(source: try await repository.dataset(name, at: partRef ?? ref))
         } catch let error as TableError {
             if case .unknownDataset(let name, let available) = error {
                 let candidates = available + Array(names.keys)
                 let hint = closest(name, in: candidates).map { " (did you mean '\($0)'?)" } ?? (candidates.isEmpty ? "" : " (datasets: \(candidates.sorted().joined(separator: ", ")))")
-                throw SQLError(sql: sql, position: part.datasetPosition, message: "unknown dataset '\(name)'" + hint)
+                throw SQLError(sql: sql, position: position, message: "unknown dataset '\(name)'" + hint)
             }
-            throw SQLError(sql: sql, position: part.datasetPosition, message: "\(error)")
+            throw SQLError(sql: sql, position: position, message: "\(error)")
         }
+    }
+
+    /// Every row of a relation, as values.
+    private func materialize(_ relation: Relation) async throws -> [[Value]] {
+        var rows: [[Value]] = []
+        try await relation.scan(columns: relation.schema.fields.map(\.name), includeRowID: false, limit: .max, pruning: nil) { batch in
+            for r in 0..<batch.length { rows.append(batch.row(r)) }
+        }
+        return rows
+    }
+
+    /// Joins left to right, hashing the right side on the equality conditions of ON / USING.
+    private func joined(_ first: Relation, alias: String, _ joins: [JoinClause], names: [String: MemoryRelation]) async throws -> MemoryRelation {
+        var fields = first.schema.fields.map { Field(name: first.qualified ? $0.name : "\(alias).\($0.name)", type: $0.type) }
+        var rows = try await materialize(first)
+        var using: Set<String> = []
+        let evaluator = Evaluator(sql: sql)
+        for join in joins {
+            let right = try await single(dataset: join.dataset, ref: join.ref, subquery: join.subquery, alias: join.alias,
+                                         position: join.position, names: names)
+            let rightAlias = join.alias ?? join.dataset
+            let rightFields = right.schema.fields.map { Field(name: "\(rightAlias).\($0.name)", type: $0.type) }
+            let rightRows = try await materialize(right)
+            let combined = fields + rightFields
+            var binder = Binder(sql: sql, schema: Schema(fields: combined), dataset: "join", alias: nil)
+            binder.qualified = true
+            binder.usingColumns = using
+            var condition: Expression
+            if !join.using.isEmpty {
+                var parts: [Expression] = []
+                for column in join.using {
+                    guard let l = fields.first(where: { $0.name.hasSuffix(".\(column)") || $0.name == column })?.name,
+                          rightFields.contains(where: { $0.name == "\(rightAlias).\(column)" }) else {
+                        throw SQLError(sql: sql, position: join.position, message: "USING column '\(column)' must exist on both sides of the join")
+                    }
+                    parts.append(.binary(op: "=", .column(table: nil, name: l, at: join.position), .column(table: nil, name: "\(rightAlias).\(column)", at: join.position), at: join.position))
+                }
+                condition = parts.dropFirst().reduce(parts[0]) { .binary(op: "AND", $0, $1, at: join.position) }
+            } else {
+                condition = join.on!
+            }
+            let (bound, type) = try binder.bind(condition, allowAggregates: false)
+            guard type == .bool else { throw SQLError(sql: sql, position: condition.position, message: "ON needs a boolean condition, not \(type.name)") }
+            let slots = binder.columns.map { name in combined.firstIndex { $0.name == name }! }
+            // Equality conjuncts between a left and a right column become hash keys.
+            var keys: [(left: Int, right: Int)] = []
+            func conjuncts(_ e: Expression) {
+                if case .binary("AND", let a, let b, _) = e { conjuncts(a); conjuncts(b); return }
+                guard case .binary("=", .column(let t1, let n1, let at), .column(let t2, let n2, _), _) = e,
+                      let a = try? binder.resolveQualified(t1, n1, at: at), let b = try? binder.resolveQualified(t2, n2, at: at),
+                      let i = combined.firstIndex(where: { $0.name == a }), let j = combined.firstIndex(where: { $0.name == b }) else { return }
+                if i < fields.count && j >= fields.count { keys.append((i, j - fields.count)) }
+                if j < fields.count && i >= fields.count { keys.append((j, i - fields.count)) }
+            }
+            conjuncts(condition)
+            var table: [[Value]: [Int]] = [:]
+            if !keys.isEmpty {
+                for (r, row) in rightRows.enumerated() {
+                    let key = keys.map { Evaluator.comparable(row[$0.right]) }
+                    if key.contains(where: \.isNull) { continue }  // NULL never equals
+                    table[key, default: []].append(r)
+                }
+            }
+            var output: [[Value]] = []
+            let nulls = [Value](repeating: .null, count: rightFields.count)
+            for row in rows {
+                let candidates: [Int]
+                if keys.isEmpty {
+                    candidates = Array(rightRows.indices)
+                } else {
+                    let key = keys.map { Evaluator.comparable(row[$0.left]) }
+                    candidates = key.contains(where: \.isNull) ? [] : table[key] ?? []
+                }
+                var matched = false
+                for r in candidates {
+                    let both = row + rightRows[r]
+                    if case .bool(true) = try evaluator.evaluate(bound, slots.map { both[$0] }) {
+                        output.append(both)
+                        matched = true
+                    }
+                }
+                if join.left && !matched { output.append(row + nulls) }
+            }
+            fields = combined
+            rows = output
+            using.formUnion(join.using)
+        }
+        let schema = Schema(fields: fields)
+        let builders = fields.map { ArrayBuilder(type: $0.type) }
+        for row in rows { for (builder, value) in zip(builders, row) { try builder.append(value) } }
+        let result = QueryResult(schema: schema, batches: [RecordBatch(schema: schema, columns: builders.map { $0.finish() }, length: rows.count)])
+        return MemoryRelation(name: "join", result: result, qualified: true, usingColumns: using)
     }
 
     /// `x IN (SELECT …)` becomes `x IN (values…)`: each subquery runs once, up front.
@@ -175,6 +274,8 @@ struct QueryExecutor {
 
     func run() async throws -> QueryResult {
         var binder = Binder(sql: sql, schema: relation.schema, dataset: relation.name, alias: statement.alias)
+        binder.qualified = relation.qualified
+        binder.usingColumns = relation.usingColumns
         let evaluator = Evaluator(sql: sql)
 
         // Expand `*`, then bind WHERE (no aggregates), GROUP BY keys, the select list, HAVING and ORDER BY.

@@ -12,6 +12,10 @@ struct Binder: Sendable {
     private(set) var columns: [String] = []
     private(set) var aggregates: [AggregateSpec] = []
     private var aggregateKeys: [String] = []
+    /// Set for a joined relation: its fields are named `alias.column`; unqualified names resolve when unique.
+    var qualified = false
+    /// USING columns of a join: an unqualified one resolves to its left-side field.
+    var usingColumns: Set<String> = []
     /// Group-by expressions, as text, for checking that selected columns are grouped.
     var groupKeys: [String] = []
     var grouping = false
@@ -64,12 +68,15 @@ struct Binder: Sendable {
             case .string: return (.literal(v), .utf8)
             default: return (.literal(.null), .utf8)
             }
-        case .column(let table, let name, let at):
-            if let table, table != alias, table != dataset {
+        case .column(let table, let rawName, let at):
+            var name = rawName
+            if qualified {
+                name = try resolveQualified(table, rawName, at: at)
+            } else if let table, table != alias, table != dataset {
                 throw error("unknown table '\(table)' (the query reads '\(alias ?? dataset)')", at: at)
             }
             guard name == "_rowid" || schema.index(of: name) != nil else {
-                let hint = closest(name, in: starColumns + ["_rowid"]).map { " (did you mean '\($0)'?)" } ?? " (columns: \(starColumns.joined(separator: ", ")))"
+                let hint = closest(name, in: starColumns + ["_rowid"] + starColumns.compactMap { $0.split(separator: ".").last.map(String.init) }).map { " (did you mean '\($0)'?)" } ?? " (columns: \(starColumns.joined(separator: ", ")))"
                 throw error("unknown column '\(name)' in dataset '\(dataset)'" + hint, at: at)
             }
             if grouping && !groupKeys.contains(name) && !groupKeys.contains(e.canonical) {
@@ -214,6 +221,24 @@ struct Binder: Sendable {
             }
             return (.function(name, bound.map(\.0), at: at), type)
         }
+    }
+
+    /// A column of a joined relation: `alias.column`, or a bare name that is unique (or a USING column).
+    func resolveQualified(_ table: String?, _ name: String, at: Int) throws -> String {
+        let names = schema.fields.map(\.name)
+        if let table {
+            if names.contains("\(table).\(name)") { return "\(table).\(name)" }
+            let tables = Set(names.compactMap { $0.split(separator: ".", maxSplits: 1).first.map(String.init) }).sorted()
+            guard tables.contains(table) else { throw error("unknown table '\(table)' (the query joins \(tables.joined(separator: ", ")))", at: at) }
+            throw error("table '\(table)' has no column '\(name)'", at: at)
+        }
+        if names.contains(name) { return name }
+        let matches = names.filter { $0.hasSuffix(".\(name)") }
+        if matches.count == 1 || (matches.count > 1 && usingColumns.contains(name)) { return matches[0] }
+        if matches.count > 1 {
+            throw error("column '\(name)' is ambiguous (\(matches.joined(separator: ", "))); qualify it with its table", at: at)
+        }
+        return name  // unknown: reported with suggestions by the caller
     }
 
     private func isNullLiteral(_ e: Expression) -> Bool { if case .literal(.null, _) = e { return true } else { return false } }

@@ -76,7 +76,19 @@ struct OrderItem {
     let nullsFirst: Bool?
 }
 
-/// `SELECT … FROM dataset [AT 'ref'] [AS alias] …`
+/// `[INNER | LEFT [OUTER]] JOIN source [alias] (ON condition | USING (columns))`
+struct JoinClause {
+    var left = false
+    var dataset = ""
+    var ref: String?
+    var alias: String?
+    var subquery: Subquery?
+    var position = 0
+    var on: Expression?
+    var using: [String] = []
+}
+
+/// `SELECT … FROM dataset [AT 'ref'] [AS alias] [JOIN …] …`
 struct SelectStatement {
     var explain = false
     var distinct = false
@@ -85,6 +97,7 @@ struct SelectStatement {
     var datasetPosition = 0
     /// `FROM (SELECT …) alias` instead of a dataset.
     var subquery: Subquery?
+    var joins: [JoinClause] = []
     var ref: String?
     var alias: String?
     var filter: Expression?

@@ -222,7 +222,33 @@ struct Parser {
             index += 2
         }
         if accept(keyword: "AS") { s.alias = try identifier("an alias after AS") }
-        else if case .identifier(let name) = current.kind { s.alias = name; index += 1 }
+        else if case .identifier(let name) = current.kind, !isKeyword("OUTER") { s.alias = name; index += 1 }
+        while isKeyword("JOIN") || isKeyword("INNER") || isKeyword("LEFT") {
+            var join = JoinClause()
+            if accept(keyword: "LEFT") { join.left = true; _ = accept(keyword: "OUTER") } else { _ = accept(keyword: "INNER") }
+            try expect(keyword: "JOIN")
+            join.position = current.position
+            if accept(symbol: "(") {
+                join.subquery = Subquery(try query())
+                try expect(symbol: ")")
+                join.dataset = "subquery"
+            } else {
+                join.dataset = try identifier("a dataset name after JOIN")
+            }
+            if isKeyword("AT"), case .string(let ref) = tokens[index + 1].kind { join.ref = ref; index += 2 }
+            if accept(keyword: "AS") { join.alias = try identifier("an alias after AS") }
+            else if case .identifier(let name) = current.kind { join.alias = name; index += 1 }
+            if accept(keyword: "ON") {
+                join.on = try expression()
+            } else if accept(keyword: "USING") {
+                try expect(symbol: "(")
+                repeat { join.using.append(try identifier("a column name in USING")) } while accept(symbol: ",")
+                try expect(symbol: ")")
+            } else {
+                throw error("a JOIN needs ON condition or USING (columns)")
+            }
+            s.joins.append(join)
+        }
         if accept(keyword: "WHERE") { s.filter = try expression() }
         if accept(keyword: "GROUP") {
             try expect(keyword: "BY")

@@ -10,6 +10,15 @@ protocol Relation: Sendable {
     var dataset: Dataset? { get }
     func scan(columns: [String], includeRowID: Bool, limit: Int, pruning: RowFilter?,
               _ body: (RecordBatch) async throws -> Void) async throws
+    /// True for a join's result: fields are named `alias.column`.
+    var qualified: Bool { get }
+    /// USING columns of the join, which resolve unqualified to the left side.
+    var usingColumns: Set<String> { get }
+}
+
+extension Relation {
+    var qualified: Bool { false }
+    var usingColumns: Set<String> { [] }
 }
 
 struct DatasetRelation: Relation {
@@ -27,6 +36,8 @@ struct DatasetRelation: Relation {
 struct MemoryRelation: Relation {
     let name: String
     let result: QueryResult
+    var qualified = false
+    var usingColumns: Set<String> = []
     var schema: Schema { result.schema }
     var dataset: Dataset? { nil }
 
