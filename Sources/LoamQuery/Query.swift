@@ -45,6 +45,9 @@ struct QueryRunner {
     }
 
     private func source(_ part: SelectStatement, names: [String: MemoryRelation]) async throws -> Relation {
+        if let arguments = part.tableFunction {
+            return try await tableFunction(part.dataset, arguments, alias: part.alias, at: part.datasetPosition)
+        }
         let first = try await single(dataset: part.dataset, ref: part.ref, subquery: part.subquery, alias: part.alias,
                                      position: part.datasetPosition, names: names)
         return part.joins.isEmpty ? first : try await joined(first, alias: part.alias ?? part.dataset, part.joins, names: names)
@@ -67,6 +70,24 @@ struct QueryRunner {
             }
             throw SQLError(sql: sql, position: position, message: "\(error)")
         }
+    }
+
+    /// `loam_diff('from', 'to'[, 'dataset'])`: the row-level diff in long form
+    /// (dataset, _rowid, change, column, old, new), one row per changed cell or row.
+    private func tableFunction(_ name: String, _ arguments: [Value], alias: String?, at: Int) async throws -> Relation {
+        guard name == "loam_diff" else {
+            throw SQLError(sql: sql, position: at, message: "unknown table function \(name)() (there is loam_diff('from', 'to'[, 'dataset']))")
+        }
+        let texts = arguments.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+        guard texts.count == arguments.count, (2...3).contains(texts.count) else {
+            throw SQLError(sql: sql, position: at, message: "loam_diff('from', 'to'[, 'dataset']) takes two or three quoted arguments")
+        }
+        let diffs: [DatasetDiff]
+        do { diffs = try await repository.diff(texts[0], texts[1], dataset: texts.count == 3 ? texts[2] : nil) } catch {
+            throw SQLError(sql: sql, position: at, message: "\(error)")
+        }
+        let batch = try DiffExport.batch(diffs)
+        return MemoryRelation(name: alias ?? name, result: QueryResult(schema: batch.schema, batches: [batch]))
     }
 
     /// Every row of a relation, as values.
@@ -314,12 +335,14 @@ struct QueryExecutor {
 
         // Scan only the columns the query uses, skipping fragments the zone maps rule out.
         let pruning = filter.map { Pruning.filter($0.0, columns: binder.columns) }
-        let scanned = binder.columns.filter { $0 != "_rowid" }
+        // `_rowid` is the dataset pseudo-column unless the relation has a real column of that name (loam_diff has).
+        let pseudoRowID = relation.schema.index(of: "_rowid") == nil
+        let scanned = binder.columns.filter { $0 != "_rowid" || !pseudoRowID }
         if statement.explain {
             return explain(scanned: scanned, pruning: pruning, grouped: statement.groupBy.map(\.canonical), aggregates: binder.aggregates.count,
                            names: names)
         }
-        let wantsRowID = binder.columns.contains("_rowid")
+        let wantsRowID = pseudoRowID && binder.columns.contains("_rowid")
         if wantsRowID && relation.dataset == nil {
             throw SQLError(sql: sql, position: statement.datasetPosition, message: "_rowid belongs to datasets; select it inside the subquery or WITH")
         }
@@ -340,7 +363,7 @@ struct QueryExecutor {
                 if let enough, rows.count >= enough { return }
                 // Batch columns in binder slot order.
                 let columns = binder.columns.map { name -> ArrowArray in
-                    batch.columns[name == "_rowid" ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)!]
+                    batch.columns[name == "_rowid" && wantsRowID ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)!]
                 }
                 var cache: [Int: Vector] = [:]
                 var selection = Array(0..<batch.length)

@@ -63,8 +63,15 @@ public enum DiffExport {
         }.joined(separator: ",") + "]"
     }
 
-    /// One row per changed cell (modified) or per row (added/removed, column null), values as JSON text.
+    /// The long form as an Arrow IPC file.
     public static func arrowBytes(_ diffs: [DatasetDiff]) throws -> [UInt8] {
+        let table = try batch(diffs)
+        return try IPCWriter.bytes(schema: table.schema, batches: [table])
+    }
+
+    /// One row per changed cell (modified) or per row (added/removed, column null), values as JSON text:
+    /// `dataset, _rowid, change, column, old, new`.
+    public static func batch(_ diffs: [DatasetDiff]) throws -> RecordBatch {
         let schema = Schema(fields: [
             Field(name: "dataset", type: .utf8, nullable: false), Field(name: "_rowid", type: .uint64, nullable: false),
             Field(name: "change", type: .utf8, nullable: false), Field(name: "column", type: .utf8),
@@ -84,6 +91,6 @@ public enum DiffExport {
                 for change in row.changes { try add(diff.dataset, row.rowID, "modified", names[change.columnID], json(change.old), json(change.new)) }
             }
         }
-        return try IPCWriter.bytes(schema: schema, batches: [RecordBatch(schema: schema, columns: builders.map { $0.finish() })])
+        return RecordBatch(schema: schema, columns: builders.map { $0.finish() })
     }
 }

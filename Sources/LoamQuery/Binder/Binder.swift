@@ -49,7 +49,7 @@ struct Binder: Sendable {
     var starColumns: [String] { schema.fields.map(\.name) }
 
     func type(of name: String) -> ArrowType {
-        name == "_rowid" ? .uint64 : schema.fields.first { $0.name == name }?.type ?? .utf8
+        schema.fields.first { $0.name == name }?.type ?? (name == "_rowid" ? .uint64 : .utf8)
     }
 
     mutating func bind(_ e: Expression, allowAggregates: Bool) throws -> (BoundExpression, ArrowType) {

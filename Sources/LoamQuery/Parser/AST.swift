@@ -98,6 +98,8 @@ struct SelectStatement {
     /// `FROM (SELECT …) alias` instead of a dataset.
     var subquery: Subquery?
     var joins: [JoinClause] = []
+    /// `FROM name('arg', …)`: a table function such as loam_diff.
+    var tableFunction: [Value]?
     var ref: String?
     var alias: String?
     var filter: Expression?

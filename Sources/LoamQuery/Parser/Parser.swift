@@ -215,6 +215,17 @@ struct Parser {
             s.dataset = "subquery"
         } else {
             s.dataset = try identifier("a dataset name after FROM")
+            if accept(symbol: "(") {  // a table function: literal arguments
+                var arguments: [Value] = []
+                if !isSymbol(")") {
+                    repeat {
+                        guard case .literal(let v, _) = try primary() else { throw error("\(s.dataset)() takes literal arguments") }
+                        arguments.append(v)
+                    } while accept(symbol: ",")
+                }
+                try expect(symbol: ")")
+                s.tableFunction = arguments
+            }
         }
         // `AT 'ref'`: `at` followed by a string (a bare `at` is an alias).
         if isKeyword("AT"), case .string(let ref) = tokens[index + 1].kind {
