@@ -37,7 +37,8 @@ struct QueryRunner {
         }
         var results: [QueryResult] = []
         for part in query.parts {
-            let relation = try await source(part, names: names)
+            var relation = try await source(part, names: names)
+            if let sample = part.sample { relation = try await sampled(relation, sample) }
             let resolved = try await resolvingSubqueries(part, names: names)
             results.append(try await QueryExecutor(sql: sql, statement: resolved, relation: relation).run())
         }
@@ -88,6 +89,33 @@ struct QueryRunner {
         }
         let batch = try DiffExport.batch(diffs)
         return MemoryRelation(name: alias ?? name, result: QueryResult(schema: batch.schema, batches: [batch]))
+    }
+
+    /// A reservoir sample of the relation's rows (with `_rowid` for datasets), the same for the same seed.
+    private func sampled(_ relation: Relation, _ sample: (amount: Double, percent: Bool, seed: UInt64)) async throws -> Relation {
+        let hasRowID = relation.dataset != nil && relation.schema.index(of: "_rowid") == nil
+        var fields = relation.schema.fields
+        if hasRowID { fields.insert(Field(name: "_rowid", type: .uint64, nullable: false), at: 0) }
+        var rows: [[Value]] = []
+        var seen = 0
+        var random = SeededRandom(seed: sample.seed)
+        let total = relation.dataset?.rowCount
+        let wanted = sample.percent ? Int((Double(total ?? 0) * sample.amount / 100).rounded()) : Int(sample.amount)
+        try await relation.scan(columns: relation.schema.fields.map(\.name), includeRowID: hasRowID, limit: .max, pruning: nil) { batch in
+            for r in 0..<batch.length {
+                seen += 1
+                if rows.count < wanted { rows.append(batch.row(r)) }
+                else if wanted > 0 {
+                    let slot = Int.random(in: 0..<seen, using: &random)
+                    if slot < wanted { rows[slot] = batch.row(r) }
+                }
+            }
+        }
+        let schema = Schema(fields: fields)
+        let builders = fields.map { ArrayBuilder(type: $0.type) }
+        for row in rows { for (builder, value) in zip(builders, row) { try builder.append(value) } }
+        let result = QueryResult(schema: schema, batches: [RecordBatch(schema: schema, columns: builders.map { $0.finish() }, length: rows.count)])
+        return MemoryRelation(name: relation.name, result: result, qualified: relation.qualified, usingColumns: relation.usingColumns)
     }
 
     /// Every row of a relation, as values.

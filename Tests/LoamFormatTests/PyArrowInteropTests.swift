@@ -107,7 +107,7 @@ import Testing
             for cut in 0..<bytes.count {
                 _ = try? IPCReader(data: ByteView(copying: Array(bytes.prefix(cut)))).batches()
             }
-            var generator = SplitMix64(seed: seed)
+            var generator = SeededRandom(seed: seed)
             for _ in 0..<iterations {
                 var corrupt = bytes
                 for _ in 0..<Int.random(in: 1...6, using: &generator) {

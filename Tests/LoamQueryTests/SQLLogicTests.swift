@@ -118,7 +118,7 @@ import Testing
         let csv = repo.root.appendingPathComponent("t.csv")
         try Data("a,b\n1,x\n".utf8).write(to: csv)
         try await repo.importData(from: csv.path, into: "t")
-        var random = SplitMix64(seed: 7)
+        var random = SeededRandom(seed: 7)
         let alphabet = Array("SELECT FROM WHERE t a b ( ) , * + - / = < > ' \" 1 2.5 AND OR NOT NULL IS IN LIKE CASE WHEN THEN END :: ; \n")
         var inputs = [String(repeating: "(", count: 10_000) + "1", "SELECT " + String(repeating: "-", count: 5000) + "1 FROM t",
                       "SELECT 99999999999999999999999 FROM t", "SELECT 'unterminated FROM t", "\u{0}\u{1}", ""]

@@ -11,7 +11,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
     func mergedRowsEqualTheModel(seed: UInt64) async throws {
-        var random = SplitMix64(seed: seed)
+        var random = SeededRandom(seed: seed)
         let (repo, dir) = try await repository(rows: 40)
         defer { try? FileManager.default.removeItem(at: dir) }
         var model = try await table(repo)

@@ -21,7 +21,7 @@ struct Binder: Sendable {
     var grouping = false
 
     static let aggregateFunctions: Set<String> = ["count", "sum", "avg", "min", "max", "stddev", "stddev_samp", "variance", "var_samp",
-                                                  "bool_and", "bool_or", "any_value"]
+                                                  "bool_and", "bool_or", "any_value", "median", "quantile_cont", "approx_quantile", "array_agg"]
     static let scalarFunctions: [String: ClosedRange<Int>] = [
         "lower": 1...1, "upper": 1...1, "length": 1...1, "trim": 1...1, "abs": 1...1, "round": 1...2, "floor": 1...1,
         "ceil": 1...1, "sqrt": 1...1, "coalesce": 1...100, "nullif": 2...2, "substr": 2...3, "replace": 3...3, "concat": 1...100,
@@ -160,7 +160,10 @@ struct Binder: Sendable {
                 if name == "count", arguments.count == 1, case .star = arguments[0] {
                     argument = nil
                 } else {
-                    guard arguments.count == 1 else { throw error("\(name)() takes one argument", at: at) }
+                    let quantile = name == "quantile_cont" || name == "approx_quantile"
+                    guard arguments.count == (quantile ? 2 : 1) else {
+                        throw error(quantile ? "\(name)(x, fraction) takes two arguments" : "\(name)() takes one argument", at: at)
+                    }
                     let saved = grouping
                     grouping = false  // inside an aggregate any column may be used
                     defer { grouping = saved }
@@ -177,12 +180,23 @@ struct Binder: Sendable {
                 case "bool_and", "bool_or":
                     guard argumentType == .bool else { throw error("\(name)() needs booleans, not \(argumentType.name)", at: at) }
                     type = .bool
+                case "median", "quantile_cont", "approx_quantile":
+                    guard argumentType.isInteger || argumentType.isFloatingPoint else { throw error("\(name)() needs numbers, not \(argumentType.name)", at: at) }
+                    type = .float64
+                case "array_agg": type = .list(Field(name: "item", type: argumentType))
                 case "sum":
                     guard argumentType.isInteger || argumentType.isFloatingPoint else { throw error("sum() needs numbers, not \(argumentType.name)", at: at) }
                     type = argumentType.isFloatingPoint ? .float64 : .int64
                 default: type = argumentType
                 }
-                aggregates.append(AggregateSpec(function: name, argument: argument, distinct: distinct, type: type))
+                var spec = AggregateSpec(function: name, argument: argument, distinct: distinct, type: type)
+                if name == "quantile_cont" || name == "approx_quantile" {
+                    guard case .literal(let p, _) = arguments[1], let fraction = p.asDouble, (0...1).contains(fraction) else {
+                        throw error("\(name)() takes a fraction between 0 and 1 as its second argument", at: at)
+                    }
+                    spec.parameter = fraction
+                }
+                aggregates.append(spec)
                 aggregateKeys.append(key)
                 return (.aggregate(slot: aggregates.count - 1), type)
             }

@@ -25,8 +25,10 @@ indirect enum BoundExpression: Sendable {
 
 /// One aggregate the query computes per group.
 struct AggregateSpec: Sendable {
-    let function: String       // count, sum, avg, min, max
+    let function: String       // count, sum, avg, min, max, median, quantile_cont, array_agg, …
     let argument: BoundExpression?  // nil for count(*)
     let distinct: Bool
     let type: ArrowType
+    /// The fraction of quantile_cont(x, p).
+    var parameter: Double? = nil
 }

@@ -12,6 +12,8 @@ struct Accumulator {
     // Welford's running mean and sum of squared deviations (variance without cancellation).
     var mean = 0.0
     var m2 = 0.0
+    /// Every value, for median, quantiles and array_agg.
+    var kept: [Value] = []
 
     init(distinct: Bool) { if distinct { seen = [] } }
 
@@ -43,6 +45,8 @@ struct Accumulator {
             if case .bool(let b) = value { best = .bool((best.isNull || best == .bool(true)) && b) }
         case "bool_or":
             if case .bool(let b) = value { best = .bool(best == .bool(true) || b) }
+        case "median", "quantile_cont", "approx_quantile", "array_agg":
+            kept.append(value)
         case "any_value":
             if best.isNull { best = value }
         case "min":
@@ -60,6 +64,13 @@ struct Accumulator {
             if count == 0 { return .null }
             return sawFloat || spec.type.isFloatingPoint || overflow ? .float(floatSum) : .int(intSum)
         case "avg": return count == 0 ? .null : .float(floatSum / Double(count))
+        case "array_agg": return count == 0 ? .null : .list(kept)
+        case "median", "quantile_cont", "approx_quantile":
+            let values = kept.compactMap(\.asDouble).sorted()
+            guard !values.isEmpty else { return .null }
+            let position = (spec.parameter ?? 0.5) * Double(values.count - 1), below = Int(position)  // linear interpolation
+            let above = min(below + 1, values.count - 1)
+            return .float(values[below] + (values[above] - values[below]) * (position - Double(below)))
         case "variance", "var_samp": return count < 2 ? .null : .float(m2 / Double(count - 1))
         case "stddev", "stddev_samp": return count < 2 ? .null : .float((m2 / Double(count - 1)).squareRoot())
         default: return best

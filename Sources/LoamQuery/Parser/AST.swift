@@ -98,6 +98,8 @@ struct SelectStatement {
     /// `FROM (SELECT …) alias` instead of a dataset.
     var subquery: Subquery?
     var joins: [JoinClause] = []
+    /// `USING SAMPLE n ROWS | n PERCENT [REPEATABLE (seed)]`, applied to the FROM rows before WHERE.
+    var sample: (amount: Double, percent: Bool, seed: UInt64)?
     /// `FROM name('arg', …)`: a table function such as loam_diff.
     var tableFunction: [Value]?
     var ref: String?

@@ -260,6 +260,27 @@ struct Parser {
             }
             s.joins.append(join)
         }
+        if accept(keyword: "USING") {
+            try expect(keyword: "SAMPLE")
+            let amount: Double
+            switch current.kind {
+            case .integer(let v): amount = Double(v)
+            case .float(let d): amount = d
+            default: throw error("USING SAMPLE takes a number of rows or a percentage, e.g. USING SAMPLE 1000 ROWS")
+            }
+            index += 1
+            let percent = accept(keyword: "PERCENT") || accept(symbol: "%")
+            if !percent { try expect(keyword: "ROWS") }
+            var seed: UInt64 = 0
+            if accept(keyword: "REPEATABLE") {
+                try expect(symbol: "(")
+                guard case .integer(let v) = current.kind, v >= 0 else { throw error("REPEATABLE takes a non-negative whole-number seed") }
+                seed = UInt64(v)
+                index += 1
+                try expect(symbol: ")")
+            }
+            s.sample = (amount, percent, seed)
+        }
         if accept(keyword: "WHERE") { s.filter = try expression() }
         if accept(keyword: "GROUP") {
             try expect(keyword: "BY")
