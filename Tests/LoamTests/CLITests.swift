@@ -136,3 +136,23 @@ import Testing
         #expect(try loam("branch", "-d", "exp").status == 0)
     }
 }
+
+@Suite struct SQLShellTests {
+    @Test func aScriptRunsStatementsAcrossLinesWithBackslashCommands() throws {
+        let dir = try TestEnvironment.temporaryDirectory("loam-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try TestEnvironment.run(TestEnvironment.loamBinary, ["init", dir.path]).status == 0)
+        let csv = try TestEnvironment.write("id,name\n1,a\n2,b\n", to: "a.csv", in: dir)
+        #expect(try TestEnvironment.loam(["import", csv, "-d", "t"], repo: dir).status == 0)
+        let script = try TestEnvironment.write("\\d\nSELECT id,\n  upper(name) AS n\nFROM t ORDER BY id;\nUPDATE t SET name = 'z' WHERE id = 2;\n\\d t\nSELECT nope FROM t;\n", to: "s.sql", in: dir)
+        let result = try TestEnvironment.run("/bin/sh", ["-c", "LOAM_REPO='\(dir.path)' '\(TestEnvironment.loamBinary)' sql < '\(script)'"])
+        #expect(result.status == 1, "a failing statement should make the script exit non-zero")
+        #expect(result.output.contains("dataset  rows\n-------  ----\nt        2   \n"))
+        #expect(result.output.contains("id  n\n--  -\n1   A\n2   B\n(2 rows)"))
+        #expect(result.output.contains("UPDATE 1 (commit "))
+        #expect(result.output.contains("column  type    nullable"))
+        #expect(result.error.contains("unknown column 'nope'"))
+        let history = try String(contentsOf: dir.appendingPathComponent(".loam/sql_history"), encoding: .utf8)
+        #expect(history.contains("SELECT id,   upper(name) AS n FROM t ORDER BY id;"))
+    }
+}

@@ -107,6 +107,11 @@ struct Count: AsyncParsableCommand {
 
 /// Prints rows as an aligned text table, cutting long cells.
 func printTable(header: [String], rows: [[String]]) {
+    print(formatTable(header: header, rows: rows), terminator: "")
+}
+
+/// Rows as an aligned text table (cells over 40 characters cut), one line each.
+func formatTable(header: [String], rows: [[String]]) -> String {
     let cut = { (s: String) -> String in
         let flat = s.replacingOccurrences(of: "\n", with: "\\n")
         return flat.count > 40 ? String(flat.prefix(39)) + "…" : flat
@@ -117,7 +122,7 @@ func printTable(header: [String], rows: [[String]]) {
     func line(_ values: [String]) -> String {
         values.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
     }
-    print(line(header))
-    print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
-    for row in cells { print(line(row)) }
+    var text = line(header) + "\n" + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
+    for row in cells { text += line(row) + "\n" }
+    return text
 }

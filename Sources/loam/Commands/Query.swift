@@ -34,36 +34,41 @@ struct Query: AsyncParsableCommand {
                 print("\(outcome.verb) \(outcome.affected) (commit \(outcome.commit?.short ?? "none"))")
                 return
             }
-            let fields = result.schema.fields
-            var text = ""
-            switch format {
-            case "arrow":
+            if format == "arrow" {
                 try Data(try IPCWriter.bytes(schema: result.schema, batches: result.batches)).write(to: URL(fileURLWithPath: output!))
                 writeError("Wrote \(result.rowCount) rows to \(output!)")
                 return
-            case "csv":
-                text += fields.map { ValueText.csvField($0.name) }.joined(separator: ",") + "\n"
-                for batch in result.batches {
-                    for r in 0..<batch.length {
-                        text += fields.indices.map { ValueText.csvField(ValueText.text(batch.columns[$0].value(at: r), fields[$0].type)) }.joined(separator: ",") + "\n"
-                    }
-                }
-            case "jsonl":
-                for batch in result.batches {
-                    for r in 0..<batch.length {
-                        text += "{" + fields.indices.map { JSONText.quote(fields[$0].name) + ":" + ValueText.json(batch.columns[$0].value(at: r), fields[$0].type) }.joined(separator: ",") + "}\n"
-                    }
-                }
-            default:
-                var rows: [[String]] = []
-                for batch in result.batches {
-                    for r in 0..<batch.length { rows.append(fields.indices.map { ValueText.text(batch.columns[$0].value(at: r), fields[$0].type) ?? "NULL" }) }
-                }
-                printTable(header: fields.map(\.name), rows: rows)
-                print("(\(result.rowCount) row\(result.rowCount == 1 ? "" : "s"))")
-                return
             }
+            let text = render(result, format: format)
             if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output)) } else { print(text, terminator: "") }
         }
     }
+}
+
+/// A query result as an aligned table (with a row count), CSV or JSON lines.
+func render(_ result: QueryResult, format: String) -> String {
+    let fields = result.schema.fields
+    var text = ""
+    switch format {
+    case "csv":
+        text += fields.map { ValueText.csvField($0.name) }.joined(separator: ",") + "\n"
+        for batch in result.batches {
+            for r in 0..<batch.length {
+                text += fields.indices.map { ValueText.csvField(ValueText.text(batch.columns[$0].value(at: r), fields[$0].type)) }.joined(separator: ",") + "\n"
+            }
+        }
+    case "jsonl":
+        for batch in result.batches {
+            for r in 0..<batch.length {
+                text += "{" + fields.indices.map { JSONText.quote(fields[$0].name) + ":" + ValueText.json(batch.columns[$0].value(at: r), fields[$0].type) }.joined(separator: ",") + "}\n"
+            }
+        }
+    default:
+        var rows: [[String]] = []
+        for batch in result.batches {
+            for r in 0..<batch.length { rows.append(fields.indices.map { ValueText.text(batch.columns[$0].value(at: r), fields[$0].type) ?? "NULL" }) }
+        }
+        text = formatTable(header: fields.map(\.name), rows: rows) + "(\(result.rowCount) row\(result.rowCount == 1 ? "" : "s"))\n"
+    }
+    return text
 }
