@@ -24,6 +24,8 @@ step tag v1
 step delete reviews --where "label = 0" -m "Drop label 0"
 step update reviews --set label=4 --where "score > 0.95" -m "Relabel very confident reviews"
 step alter reviews add-column reviewer string
+step query "SELECT label, count(*) AS n, round(avg(score), 3) AS mean FROM reviews GROUP BY label ORDER BY label"
+step diff v1 HEAD -n 3
 step log --oneline
 step show HEAD~1
 echo; echo "Time travel: the same dataset at three versions"
