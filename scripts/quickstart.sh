@@ -12,7 +12,14 @@ swift build -c release 2>&1 | tail -1
 loam="$PWD/.build/release/loam"
 demo="$PWD/quickstart-demo"
 rm -rf "$demo"
-step() { echo; printf "$ loam"; printf " %q" "$@"; echo; "$loam" "$@"; }
+# Echo each command as a person would type it: arguments with spaces in single quotes.
+step() {
+  echo
+  printf '$ loam'
+  for arg in "$@"; do case "$arg" in *[[:space:]]*|*\**|*\(*) printf " '%s'" "$arg" ;; *) printf ' %s' "$arg" ;; esac; done
+  echo
+  "$loam" "$@"
+}
 
 step init "$demo"
 export LOAM_REPO="$demo"

@@ -17,7 +17,14 @@ public enum DiffExport {
     }
 
     public static func text(_ row: DiffRow, _ schema: TableSchema?) -> String {
-        "{" + (schema?.columns ?? []).compactMap { c in c.id.map { "\(c.name): \((row.cells[$0] ?? .null).displayText)" } }.joined(separator: ", ") + "}"
+        "{" + (schema?.columns ?? []).compactMap { c in c.id.map { "\(c.name): \(text(row.cells[$0] ?? .null, c))" } }.joined(separator: ", ") + "}"
+    }
+
+    /// A cell for people: dates as dates, strings quoted, by the column's type.
+    public static func text(_ value: Value, _ column: ColumnSpec?) -> String {
+        guard !value.isNull, let type = try? column?.field().type else { return value.displayText }
+        if case .string = value { return value.displayText }
+        return ValueText.text(value, type) ?? value.displayText
     }
 
     static func json(_ value: Value) -> String {

@@ -96,8 +96,11 @@ struct Diff: AsyncParsableCommand {
                 for row in diff.added.prefix(n) { print("  + \(row.rowID) \(DiffExport.text(row, diff.newSchema))") }
                 for row in diff.removed.prefix(n) { print("  - \(row.rowID) \(DiffExport.text(row, diff.oldSchema))") }
                 for row in diff.modified.prefix(n) {
-                    let names = DiffExport.names(diff.newSchema)
-                    print("  ~ \(row.rowID) " + row.changes.map { "\(names[$0.columnID] ?? "?"): \($0.old.displayText) → \($0.new.displayText)" }.joined(separator: ", "))
+                    let columns = Dictionary((diff.newSchema?.columns ?? []).compactMap { c in c.id.map { ($0, c) } }, uniquingKeysWith: { a, _ in a })
+                    print("  ~ \(row.rowID) " + row.changes.map { change in
+                        let column = columns[change.columnID]
+                        return "\(column?.name ?? "?"): \(DiffExport.text(change.old, column)) → \(DiffExport.text(change.new, column))"
+                    }.joined(separator: ", "))
                 }
                 let hidden = max(0, diff.added.count - n) + max(0, diff.removed.count - n) + max(0, diff.modified.count - n)
                 if hidden > 0 { print("  … \(hidden) more (use -n, --json or --arrow)") }
