@@ -8,6 +8,18 @@ public struct QueryResult: Sendable {
     public let schema: Schema
     public let batches: [RecordBatch]
     public var rowCount: Int { batches.reduce(0) { $0 + $1.length } }
+
+    public init(schema: Schema, batches: [RecordBatch]) {
+        self.schema = schema
+        self.batches = batches
+    }
+
+    /// One batch built from rows of values typed like `schema`.
+    init(schema: Schema, rows: some Collection<[Value]>) throws {
+        let builders = schema.fields.map { ArrayBuilder(type: $0.type) }
+        for row in rows { for (builder, value) in zip(builders, row) { try builder.append(value) } }
+        self.init(schema: schema, batches: [RecordBatch(schema: schema, columns: builders.map { $0.finish() }, length: rows.count)])
+    }
 }
 
 extension Repository {
@@ -111,11 +123,8 @@ struct QueryRunner {
                 }
             }
         }
-        let schema = Schema(fields: fields)
-        let builders = fields.map { ArrayBuilder(type: $0.type) }
-        for row in rows { for (builder, value) in zip(builders, row) { try builder.append(value) } }
-        let result = QueryResult(schema: schema, batches: [RecordBatch(schema: schema, columns: builders.map { $0.finish() }, length: rows.count)])
-        return MemoryRelation(name: relation.name, result: result, qualified: relation.qualified, usingColumns: relation.usingColumns)
+        return MemoryRelation(name: relation.name, result: try QueryResult(schema: Schema(fields: fields), rows: rows),
+                              qualified: relation.qualified, usingColumns: relation.usingColumns)
     }
 
     /// Every row of a relation, as values.
@@ -203,11 +212,7 @@ struct QueryRunner {
             rows = output
             using.formUnion(join.using)
         }
-        let schema = Schema(fields: fields)
-        let builders = fields.map { ArrayBuilder(type: $0.type) }
-        for row in rows { for (builder, value) in zip(builders, row) { try builder.append(value) } }
-        let result = QueryResult(schema: schema, batches: [RecordBatch(schema: schema, columns: builders.map { $0.finish() }, length: rows.count)])
-        return MemoryRelation(name: "join", result: result, qualified: true, usingColumns: using)
+        return MemoryRelation(name: "join", result: try QueryResult(schema: Schema(fields: fields), rows: rows), qualified: true, usingColumns: using)
     }
 
     /// `x IN (SELECT …)` becomes `x IN (values…)`: each subquery runs once, up front.
@@ -294,24 +299,13 @@ struct QueryRunner {
                 }
             }
             rows.sort { a, b in
-                for (index, order) in keys {
-                    let x = a[index], y = b[index]
-                    if x.isNull && y.isNull { continue }
-                    let nullsFirst = order.nullsFirst ?? order.descending
-                    if x.isNull { return nullsFirst }
-                    if y.isNull { return !nullsFirst }
-                    let cx = Evaluator.comparable(x), cy = Evaluator.comparable(y)
-                    if cx < cy { return !order.descending }
-                    if cy < cx { return order.descending }
-                }
+                for (index, order) in keys { if let first = order.compare(a[index], b[index]) { return first } }
                 return false
             }
         }
         let start = min(query.offset, rows.count)
         let end = query.limit.map { min(start + $0, rows.count) } ?? rows.count
-        let builders = schema.fields.map { ArrayBuilder(type: $0.type) }
-        for row in rows[start..<end] { for (builder, value) in zip(builders, row) { try builder.append(value) } }
-        return QueryResult(schema: schema, batches: [RecordBatch(schema: schema, columns: builders.map { $0.finish() }, length: end - start)])
+        return try QueryResult(schema: schema, rows: rows[start..<end])
     }
 }
 
@@ -481,16 +475,7 @@ struct QueryExecutor {
         if !orderKeys.isEmpty {
             let specs = orderKeys.map(\.2)
             projected.sort { a, b in
-                for (i, spec) in specs.enumerated() {
-                    let x = a.keys[i], y = b.keys[i]
-                    if x.isNull && y.isNull { continue }
-                    let nullsFirst = spec.nullsFirst ?? spec.descending
-                    if x.isNull { return nullsFirst }
-                    if y.isNull { return !nullsFirst }
-                    let cx = Evaluator.comparable(x), cy = Evaluator.comparable(y)
-                    if cx < cy { return !spec.descending }
-                    if cy < cx { return spec.descending }
-                }
+                for (i, spec) in specs.enumerated() { if let first = spec.compare(a.keys[i], b.keys[i]) { return first } }
                 return false
             }
         }

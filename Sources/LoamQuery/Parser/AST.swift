@@ -74,6 +74,18 @@ struct OrderItem {
     let descending: Bool
     /// nil: nulls last ascending, first descending (PostgreSQL's default).
     let nullsFirst: Bool?
+
+    /// Whether `x` sorts before `y` under this item; nil when they tie.
+    func compare(_ x: Value, _ y: Value) -> Bool? {
+        if x.isNull && y.isNull { return nil }
+        let nullsFirst = self.nullsFirst ?? descending
+        if x.isNull { return nullsFirst }
+        if y.isNull { return !nullsFirst }
+        let cx = Evaluator.comparable(x), cy = Evaluator.comparable(y)
+        if cx < cy { return !descending }
+        if cy < cx { return descending }
+        return nil
+    }
 }
 
 /// `[INNER | LEFT [OUTER]] JOIN source [alias] (ON condition | USING (columns))`
