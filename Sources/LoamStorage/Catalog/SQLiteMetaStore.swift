@@ -69,18 +69,16 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func ref(named name: String) async throws -> Ref? {
-        let row = try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM refs WHERE name = ?", arguments: [name]) }
-        return try row.map(decodeRef)
+        // Decoded inside the read: a Sendable result lets GRDB run it off the caller's thread.
+        try await pool.read { [self] db in try Row.fetchOne(db, sql: "SELECT * FROM refs WHERE name = ?", arguments: [name]).map(decodeRef) }
     }
 
     public func refs(kind: Ref.Kind?) async throws -> [Ref] {
-        let rows = try await pool.read { db in
-            if let kind {
-                return try Row.fetchAll(db, sql: "SELECT * FROM refs WHERE kind = ? ORDER BY name", arguments: [kind.rawValue])
-            }
-            return try Row.fetchAll(db, sql: "SELECT * FROM refs ORDER BY name")
+        try await pool.read { [self] db in
+            let rows = try kind.map { try Row.fetchAll(db, sql: "SELECT * FROM refs WHERE kind = ? ORDER BY name", arguments: [$0.rawValue]) }
+                ?? Row.fetchAll(db, sql: "SELECT * FROM refs ORDER BY name")
+            return try rows.map(decodeRef)
         }
-        return try rows.map(decodeRef)
     }
 
     public func createRef(_ ref: Ref) async throws {
@@ -140,13 +138,12 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func refLog(since: Date) async throws -> [RefLogEntry] {
-        let rows = try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM ref_log WHERE time >= ? ORDER BY id DESC", arguments: [since.timeIntervalSince1970])
-        }
-        return try rows.map { row in
-            RefLogEntry(name: row["name"], old: try (row["old_commit"] as String?).map { try ObjectID(hex: $0) },
-                        new: try (row["new_commit"] as String?).map { try ObjectID(hex: $0) },
-                        time: Date(timeIntervalSince1970: row["time"]))
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM ref_log WHERE time >= ? ORDER BY id DESC", arguments: [since.timeIntervalSince1970]).map { row in
+                RefLogEntry(name: row["name"], old: try (row["old_commit"] as String?).map { try ObjectID(hex: $0) },
+                            new: try (row["new_commit"] as String?).map { try ObjectID(hex: $0) },
+                            time: Date(timeIntervalSince1970: row["time"]))
+            }
         }
     }
 

@@ -55,7 +55,7 @@ struct Sql: AsyncParsableCommand {
                 guard trimmed.hasSuffix(";") else { continue }
                 let statement = buffer
                 buffer = ""
-                if !FileManager.default.fileExists(atPath: historyURL.path) { FileManager.default.createFile(atPath: historyURL.path, contents: nil) }
+                if !FileManager.default.fileExists(atPath: historyURL.path) { _ = FileManager.default.createFile(atPath: historyURL.path, contents: nil) }
                 if let handle = try? FileHandle(forWritingTo: historyURL) {
                     handle.seekToEndOfFile()
                     handle.write(Data((statement.replacingOccurrences(of: "\n", with: " ") + "\n").utf8))
