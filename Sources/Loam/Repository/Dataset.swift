@@ -65,6 +65,12 @@ public struct Dataset: Sendable {
 
 extension Repository {
     public func dataset(_ name: String, at ref: String = "HEAD") async throws -> Dataset {
+        // Inside a transaction, HEAD is its pending tree.
+        if ref == "HEAD", let transaction = Repository.transaction {
+            let manifest = try await manifest(name, in: transaction.tree)
+            return Dataset(name: name, commit: transaction.base, manifest: manifest, schema: try manifest.schema.arrowSchema(),
+                           reader: FragmentReader(objects: objects))
+        }
         let id = try await tables.resolve(ref)
         let commit = try await tables.commit(id)
         let manifest = try await manifest(name, in: commit.tree)
@@ -74,7 +80,8 @@ extension Repository {
 
     /// Dataset names at `ref`, sorted.
     public func datasets(at ref: String = "HEAD") async throws -> [String] {
-        try await tables.commit(try await tables.resolve(ref)).tree.keys.sorted()
+        if ref == "HEAD", let transaction = Repository.transaction { return transaction.tree.keys.sorted() }
+        return try await tables.commit(try await tables.resolve(ref)).tree.keys.sorted()
     }
 
     /// Commits reachable from `ref` by first parents, newest first.

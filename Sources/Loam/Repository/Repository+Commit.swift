@@ -18,18 +18,29 @@ extension Repository {
     /// If another writer moved the branch meanwhile, this write is rebased
     /// onto theirs (a three-way merge, so disjoint changes combine) and the
     /// swap retried; a true conflict fails, naming the other commit.
+    ///
+    /// Inside a `Transaction` (the task-local `Repository.transaction`) the
+    /// write goes to the transaction's pending tree and nothing is committed.
+    /// `base` commits on top of that commit instead of the branch's head.
     @discardableResult
-    public func commit(message: String, _ body: (inout Tree) async throws -> Void) async throws -> ObjectID {
+    public func commit(message: String, from base: ObjectID? = nil, _ body: (inout Tree) async throws -> Void) async throws -> ObjectID {
+        if let transaction = Repository.transaction {
+            var tree = transaction.tree
+            try await body(&tree)
+            transaction.record(tree, message)
+            return transaction.base
+        }
         let branch = try await meta.currentBranch()
         guard let head = try await meta.ref(named: branch) else { throw TableError.unknownRef(branch) }
-        let parent = try await tables.commit(head.commit)
+        let start = base ?? head.commit
+        let parent = try await tables.commit(start)
         var tree = parent.tree
         try await body(&tree)
         // A write that changed nothing (e.g. an UPDATE matching no row) makes no commit.
-        if tree == parent.tree { return head.commit }
+        if tree == parent.tree { return start }
         FailPoint.hit("before-commit-object")
-        var expected = head.commit
-        var commit = Commit(parents: [head.commit], tree: tree, author: author, message: message)
+        var expected = start
+        var commit = Commit(parents: [start], tree: tree, author: author, message: message)
         for _ in 0..<16 {
             let id = try await tables.save(commit)
             FailPoint.hit("before-ref-swap")

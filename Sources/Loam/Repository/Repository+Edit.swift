@@ -58,7 +58,7 @@ extension Repository {
     public func update(_ dataset: String, set assignments: [(column: String, value: String)], where filter: RowFilter,
                        message: String? = nil) async throws -> (commit: ObjectID, rows: Int) {
         guard !assignments.isEmpty else { throw LoamError.invalidArgument("nothing to set; give --set COLUMN=VALUE") }
-        let manifest = try await manifest(dataset, in: try await tables.commit(try await tables.resolve("HEAD")).tree)
+        let manifest = try await self.dataset(dataset).manifest
         let fields = try manifest.schema.columns.map { try $0.field() }
         var constants: [Int: ArrowArray] = [:]
         for (column, text) in assignments {

@@ -40,7 +40,8 @@ struct Log: AsyncParsableCommand {
             for (id, commit) in history {
                 let decoration = labels[id].map { " (" + $0.joined(separator: ", ") + ")" } ?? ""
                 if oneline {
-                    print("\(id.short)\(decoration) \(commit.message)")
+                    let first = commit.message.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
+                    print("\(id.short)\(decoration) \(first)\(commit.message.contains("\n") ? " …" : "")")
                 } else {
                     print("commit \(id.hex)\(decoration)")
                     print("Author: \(commit.author)")

@@ -8,7 +8,7 @@ struct Sql: AsyncParsableCommand {
         commandName: "sql",
         abstract: "An interactive SQL shell (reads a script when standard input is not a terminal).",
         discussion: """
-            Statements end with ';' and may span lines. \\d lists datasets, \\d NAME shows one's columns, \\q quits. \
+            Statements end with ';' and may span lines; BEGIN; … COMMIT; groups writes into one commit. \\d lists datasets, \\d NAME shows one's columns, \\q quits. \
             History is kept in .loam/sql_history.
             """)
 
@@ -17,6 +17,7 @@ struct Sql: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let repo = try repository.open()
+            let session = SQLSession(repository: repo)
             let interactive = isatty(0) == 1
             let historyURL = repo.root.appendingPathComponent(".loam/sql_history")
             var failed = false
@@ -62,15 +63,18 @@ struct Sql: AsyncParsableCommand {
                     try? handle.close()
                 }
                 do {
-                    let outcome = try await repo.execute(statement)
+                    let outcome = try await session.execute(statement)
                     if let result = outcome.query { print(render(result, format: "table"), terminator: "") }
-                    else { print("\(outcome.verb) \(outcome.affected) (commit \(outcome.commit?.short ?? "none"))") }
+                    else if outcome.verb == "BEGIN" || outcome.verb == "ROLLBACK" { print(outcome.verb) }
+                    else if outcome.verb == "COMMIT" { print("COMMIT" + (outcome.commit.map { " (commit \($0.short))" } ?? " (nothing changed)")) }
+                    else { print("\(outcome.verb) \(outcome.affected)" + (session.inTransaction ? " (pending)" : " (commit \(outcome.commit?.short ?? "none"))")) }
                 } catch {
                     writeError("error: \(error)")
                     failed = true
                 }
             }
             if !buffer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { writeError("error: the last statement has no closing ';'"); failed = true }
+            if session.inTransaction { writeError("warning: the open transaction was rolled back (no COMMIT)"); failed = true }
             // A script with a failing statement exits non-zero, like psql -v ON_ERROR_STOP off but honest about it.
             if failed && !interactive { throw ExitCode(1) }
         }
