@@ -105,6 +105,13 @@ public struct IPCReader: Sendable {
 
     /// Record batch `index`, with arrays pointing into `data`.
     public func batch(_ index: Int) throws -> RecordBatch {
+        try batch(index, columns: Array(schema.fields.indices))
+    }
+
+    /// Only the columns at `columns` (in that order) of record batch `index`.
+    /// The others are skipped unchecked, so reading a few columns of a wide
+    /// batch costs what those columns cost.
+    public func batch(_ index: Int, columns wanted: [Int]) throws -> RecordBatch {
         let bytes = data.buffer
         guard let message = try Self.readMessage(bytes, at: batchOffsets[index]), message.headerType == 3,
               let header = try message.message.table(slot: 2) else {
@@ -121,15 +128,18 @@ public struct IPCReader: Sendable {
         }
         var decoder = BatchDecoder(header: header, nodes: nodes, buffers: buffers, data: data,
                                    bodyStart: message.bodyStart, bodyLength: message.bodyLength)
-        var columns: [ArrowArray] = []
-        for field in schema.fields {
-            let column = try decoder.array(field)
+        let wantedSet = Set(wanted)
+        var decoded: [Int: ArrowArray] = [:]
+        for (i, field) in schema.fields.enumerated() {
+            let column = try decoder.array(field, validate: wantedSet.contains(i))
+            guard wantedSet.contains(i) else { continue }  // walked for its buffers' positions, never returned
             guard column.length == length else {
                 throw FormatError.malformed("column '\(field.name)' has \(column.length) rows in a \(length)-row batch")
             }
-            columns.append(column)
+            decoded[i] = column
         }
-        return RecordBatch(schema: schema, columns: columns, length: length)
+        return RecordBatch(schema: Schema(fields: wanted.map { schema.fields[$0] }, metadata: schema.metadata),
+                           columns: wanted.map { decoded[$0]! }, length: length)
     }
 
     public func batches() throws -> [RecordBatch] { try (0..<batchCount).map(batch) }
@@ -168,7 +178,9 @@ private struct BatchDecoder {
         return data.slice(bodyStart + offset, length)
     }
 
-    mutating func array(_ field: Field) throws -> ArrowArray {
+    /// With `validate` false the array is only walked (nodes and buffers
+    /// consumed, bounds checked) and must not be read.
+    mutating func array(_ field: Field, validate: Bool = true) throws -> ArrowArray {
         guard nodeIndex < nodes.count else { throw FormatError.malformed("column '\(field.name)' has no field node") }
         let at = nodes.start + 16 * nodeIndex
         nodeIndex += 1
@@ -196,7 +208,7 @@ private struct BatchDecoder {
             let width = wide ? 8 : 4
             try need(views[1], length == 0 ? 0 : (length + 1) * width, "offset")
             var previous = 0
-            for i in 0..<(length == 0 ? 0 : length + 1) {
+            for i in 0..<(length == 0 || !validate ? 0 : length + 1) {
                 let value = wide ? Int(views[1].load(i, as: Int64.self)) : Int(views[1].load(i, as: Int32.self))
                 guard value >= previous || i == 0, value >= 0 else {
                     throw FormatError.malformed("column '\(field.name)' has decreasing offsets at row \(i)")
@@ -205,7 +217,7 @@ private struct BatchDecoder {
             }
             if length == 0 { views[1] = ByteView(copying: [0, 0, 0, 0, 0, 0, 0, 0]) }
             if case .list(let item) = field.type {
-                let child = try array(item)
+                let child = try array(item, validate: validate)
                 guard child.length >= previous else {
                     throw FormatError.malformed("list column '\(field.name)' points past its \(child.length) items")
                 }
@@ -214,14 +226,14 @@ private struct BatchDecoder {
                 try need(views[2], previous, "data")
             }
         case .fixedSizeList(let item, let size):
-            let child = try array(item)
+            let child = try array(item, validate: validate)
             let (items, overflow) = length.multipliedReportingOverflow(by: size)
             guard !overflow, child.length >= items else {
                 throw FormatError.malformed("fixed_size_list column '\(field.name)' has \(child.length) items for \(length) rows of \(size)")
             }
             children = [child]
         case .structType(let fields):
-            children = try fields.map { try array($0) }
+            children = try fields.map { try array($0, validate: validate) }
             guard children.allSatisfy({ $0.length >= length }) else {
                 throw FormatError.malformed("struct column '\(field.name)' has a child shorter than itself")
             }

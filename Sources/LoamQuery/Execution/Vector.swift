@@ -39,16 +39,26 @@ enum Vector {
         let n = array.length
         let valid: [Bool]? = array.nullCount > 0 ? (0..<n).map { !array.isNull($0) } : nil
         let data = array.buffers.count > 1 ? array.buffers[1] : ByteView.empty
+        /// Widens n values of T at the buffer into a fresh array, one tight loop.
+        func widen<T, U>(_: T.Type, _ convert: (T) -> U, zero: U) -> [U] {
+            var out = [U](repeating: zero, count: n)
+            guard n > 0 else { return out }
+            let source = UnsafeRawPointer(data.pointer)
+            out.withUnsafeMutableBufferPointer { o in
+                for i in 0..<n { o[i] = convert(source.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.stride, as: T.self)) }
+            }
+            return out
+        }
         switch array.type {
-        case .int64, .timestamp: return .int64((0..<n).map { data.load($0, as: Int64.self) }, valid: valid)
-        case .int32, .date32: return .int64((0..<n).map { Int64(data.load($0, as: Int32.self)) }, valid: valid)
-        case .int16: return .int64((0..<n).map { Int64(data.load($0, as: Int16.self)) }, valid: valid)
-        case .int8: return .int64((0..<n).map { Int64(data.load($0, as: Int8.self)) }, valid: valid)
-        case .uint8: return .int64((0..<n).map { Int64(data.load($0, as: UInt8.self)) }, valid: valid)
-        case .uint16: return .int64((0..<n).map { Int64(data.load($0, as: UInt16.self)) }, valid: valid)
-        case .uint32: return .int64((0..<n).map { Int64(data.load($0, as: UInt32.self)) }, valid: valid)
-        case .float64: return .float64((0..<n).map { data.loadDouble($0) }, valid: valid)
-        case .float32: return .float64((0..<n).map { Double(data.loadFloat($0)) }, valid: valid)
+        case .int64, .timestamp: return .int64(widen(Int64.self, { $0 }, zero: 0), valid: valid)
+        case .int32, .date32: return .int64(widen(Int32.self, Int64.init, zero: 0), valid: valid)
+        case .int16: return .int64(widen(Int16.self, Int64.init, zero: 0), valid: valid)
+        case .int8: return .int64(widen(Int8.self, Int64.init, zero: 0), valid: valid)
+        case .uint8: return .int64(widen(UInt8.self, Int64.init, zero: 0), valid: valid)
+        case .uint16: return .int64(widen(UInt16.self, Int64.init, zero: 0), valid: valid)
+        case .uint32: return .int64(widen(UInt32.self, Int64.init, zero: 0), valid: valid)
+        case .float64: return .float64(widen(Double.self, { $0 }, zero: 0), valid: valid)
+        case .float32: return .float64(widen(Float.self, Double.init, zero: 0), valid: valid)
         case .bool: return .bool((0..<n).map { data.bit($0) }, valid: valid)
         default: return .values(array.values)
         }
@@ -87,8 +97,11 @@ struct VectorEvaluator: Sendable {
             let isAnd: Bool = { if case .and = e { return true } else { return false } }()
             guard case .bool(let x, let vx) = try evaluate(l, columns, &cache, n),
                   case .bool(let y, let vy) = try evaluate(r, columns, &cache, n) else { break }
+            if vx == nil && vy == nil {  // no NULLs: plain boolean logic
+                return .bool(isAnd ? zip(x, y).map { $0 && $1 } : zip(x, y).map { $0 || $1 }, valid: nil)
+            }
             var out = [Bool](repeating: false, count: n)
-            var valid: [Bool]? = (vx == nil && vy == nil) ? nil : [Bool](repeating: true, count: n)
+            var valid: [Bool]? = [Bool](repeating: true, count: n)
             for i in 0..<n {
                 let knownX = vx?[i] ?? true, knownY = vy?[i] ?? true
                 if isAnd {
@@ -189,26 +202,36 @@ struct VectorEvaluator: Sendable {
         }
     }
 
-    private static func test<T: Comparable>(_ op: String, _ a: T, _ b: T) -> Bool {
-        switch op {
-        case "=": return a == b
-        case "!=": return a != b
-        case "<": return a < b
-        case "<=": return a <= b
-        case ">": return a > b
-        default: return a >= b
-        }
-    }
-
     private static func compareTyped(_ op: String, _ a: Vector, _ b: Vector) -> Vector? {
         switch (a, b) {
         case (.int64(let x, let vx), .int64(let y, let vy)):
-            return .bool((0..<x.count).map { test(op, x[$0], y[$0]) }, valid: both(vx, vy, x.count))
+            return .bool(compareLoop(op, x, y), valid: both(vx, vy, x.count))
         case (.float64, .float64), (.float64, .int64), (.int64, .float64):
             guard let (x, vx) = doubles(a), let (y, vy) = doubles(b) else { return nil }
-            return .bool((0..<x.count).map { test(op, x[$0], y[$0]) }, valid: both(vx, vy, x.count))
+            return .bool(compareLoop(op, x, y), valid: both(vx, vy, x.count))
         default:
             return nil
         }
+    }
+
+    /// One tight loop per operator: the operator is decided once, not per element.
+    private static func compareLoop<T: Comparable>(_ op: String, _ x: [T], _ y: [T]) -> [Bool] {
+        let n = x.count
+        var out = [Bool](repeating: false, count: n)
+        x.withUnsafeBufferPointer { xs in
+            y.withUnsafeBufferPointer { ys in
+                out.withUnsafeMutableBufferPointer { o in
+                    switch op {
+                    case "=": for i in 0..<n { o[i] = xs[i] == ys[i] }
+                    case "!=": for i in 0..<n { o[i] = xs[i] != ys[i] }
+                    case "<": for i in 0..<n { o[i] = xs[i] < ys[i] }
+                    case "<=": for i in 0..<n { o[i] = xs[i] <= ys[i] }
+                    case ">": for i in 0..<n { o[i] = xs[i] > ys[i] }
+                    default: for i in 0..<n { o[i] = xs[i] >= ys[i] }
+                    }
+                }
+            }
+        }
+        return out
     }
 }

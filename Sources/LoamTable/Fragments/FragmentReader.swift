@@ -33,14 +33,19 @@ public struct FragmentReader: Sendable {
     public func read(_ entry: FragmentEntry, schema: TableSchema, columnIDs: [Int]) async throws -> FragmentData {
         let reader = try IPCReader(data: try await objects.get(entry.object))
         guard reader.batchCount >= 1 else { throw TableError.corrupt("fragment \(entry.object.short) holds no record batch") }
-        let batch = try reader.batchCount == 1 ? reader.batch(0) : concatenated(reader)
-        guard batch.length == entry.rows, batch.columns.count == entry.columnIDs.count + 1 else {
+        guard reader.schema.fields.count == entry.columnIDs.count + 1 else {
+            throw TableError.corrupt("fragment \(entry.object.short) does not match its manifest entry")
+        }
+        // Decode only _rowid and the asked-for columns the fragment holds.
+        let positions = [0] + columnIDs.compactMap { id in entry.columnIDs.firstIndex(of: id).map { $0 + 1 } }
+        let batch = try reader.batchCount == 1 ? reader.batch(0, columns: positions) : concatenated(reader, positions)
+        guard batch.length == entry.rows else {
             throw TableError.corrupt("fragment \(entry.object.short) does not match its manifest entry")
         }
         var columns: [ArrowArray] = []
         for id in columnIDs {
             if let position = entry.columnIDs.firstIndex(of: id) {
-                columns.append(batch.columns[position + 1])
+                columns.append(batch.columns[positions.firstIndex(of: position + 1)!])
             } else {
                 guard let spec = schema.columns.first(where: { $0.id == id }) else {
                     throw TableError.corrupt("column id \(id) is not in the schema")
@@ -55,14 +60,14 @@ public struct FragmentReader: Sendable {
         return FragmentData(entry: entry, rowIDs: batch.columns[0], columns: columns, live: live)
     }
 
-    private func concatenated(_ reader: IPCReader) throws -> RecordBatch {
-        let batches = try reader.batches()
+    private func concatenated(_ reader: IPCReader, _ positions: [Int]) throws -> RecordBatch {
+        let batches = try (0..<reader.batchCount).map { try reader.batch($0, columns: positions) }
         var columns: [ArrowArray] = []
-        for c in 0..<reader.schema.fields.count {
-            let builder = ArrayBuilder(type: reader.schema.fields[c].type)
+        for c in positions.indices {
+            let builder = ArrayBuilder(type: reader.schema.fields[positions[c]].type)
             for batch in batches { for row in 0..<batch.length { try builder.append(batch.columns[c].value(at: row)) } }
             columns.append(builder.finish())
         }
-        return RecordBatch(schema: reader.schema, columns: columns)
+        return RecordBatch(schema: Schema(fields: positions.map { reader.schema.fields[$0] }), columns: columns)
     }
 }
