@@ -376,6 +376,22 @@ struct QueryExecutor {
         var intGroupIndex: [Int64: Int] = [:]  // the common single integer key, without boxing
         var nullGroup: Int?
         let vectors = VectorEvaluator(rows: evaluator)
+        // An output row and its ORDER BY keys.
+        func project(_ values: [Value], _ aggregates: [Value]) throws -> (out: [Value], keys: [Value]) {
+            let out = try outputs.map { try evaluator.evaluate($0.0, values, aggregates) }
+            let keys = try orderKeys.map { bound, index, _ in try index.map { out[$0] } ?? evaluator.evaluate(bound!, values, aggregates) }
+            return (out, keys)
+        }
+        let specs = orderKeys.map(\.2)
+        func sortRows(_ list: inout [(out: [Value], keys: [Value])]) {
+            list.sort { a, b in
+                for (i, spec) in specs.enumerated() { if let first = spec.compare(a.keys[i], b.keys[i]) { return first } }
+                return false
+            }
+        }
+        // ORDER BY … LIMIT k (no grouping or DISTINCT): keep the best k rows as the scan goes, not every row.
+        let topK: Int? = !grouped && !orderKeys.isEmpty && !statement.distinct ? statement.limit.map { $0 + statement.offset } : nil
+        var candidates: [(out: [Value], keys: [Value])] = []
         // A plain LIMIT (no order, grouping or distinct) can stop the scan early.
         let enough = statement.orderBy.isEmpty && !grouped && !statement.distinct ? statement.limit.map { $0 + statement.offset } : nil
         do {
@@ -441,6 +457,14 @@ struct QueryExecutor {
                             for n in selection.indices { accumulators[numbers[n]][j].count += 1 }
                         }
                     }
+                } else if let k = topK {
+                    for i in selection {
+                        candidates.append(try project(columns.indices.map { cache[$0]?.value(i) ?? columns[$0].value(at: i) }, []))
+                        if candidates.count >= max(2 * k, 1024) {
+                            sortRows(&candidates)
+                            candidates.removeLast(candidates.count - k)
+                        }
+                    }
                 } else {
                     for i in selection {
                         rows.append((columns.indices.map { cache[$0]?.value(i) ?? columns[$0].value(at: i) }, []))
@@ -463,22 +487,12 @@ struct QueryExecutor {
         }
 
         // Project, keeping ORDER BY keys beside each output row.
-        var projected: [(out: [Value], keys: [Value])] = try rows.map { row in
-            let out = try outputs.map { try evaluator.evaluate($0.0, row.values, row.aggregates) }
-            let keys = try orderKeys.map { bound, index, _ in try index.map { out[$0] } ?? evaluator.evaluate(bound!, row.values, row.aggregates) }
-            return (out, keys)
-        }
+        var projected = topK != nil ? candidates : try rows.map { try project($0.values, $0.aggregates) }
         if statement.distinct {
             var seen = Set<[Value]>()
             projected = projected.filter { seen.insert($0.out).inserted }
         }
-        if !orderKeys.isEmpty {
-            let specs = orderKeys.map(\.2)
-            projected.sort { a, b in
-                for (i, spec) in specs.enumerated() { if let first = spec.compare(a.keys[i], b.keys[i]) { return first } }
-                return false
-            }
-        }
+        if !orderKeys.isEmpty { sortRows(&projected) }
         let start = min(statement.offset, projected.count)
         let end = statement.limit.map { min(start + $0, projected.count) } ?? projected.count
         let window = projected[start..<end]

@@ -66,3 +66,34 @@ import Testing
         #expect(try await session.execute("COMMIT").commit == nil, "an empty transaction committed something")
     }
 }
+
+@Suite struct TopKTests {
+    /// Enough rows that the scan trims its candidates many times; the answer must equal a full sort's.
+    @Test func orderByLimitOverManyRowsMatchesAFullSort() async throws {
+        let repo = try await Repository.initialize(at: try TestEnvironment.temporaryDirectory("loam-topk"))
+        defer { try? FileManager.default.removeItem(at: repo.root) }
+        var random = SeededRandom(seed: 11)
+        var values: [(Int, Int?)] = []
+        var csv = "id,x\n"
+        for id in 0..<5000 {
+            let x: Int? = Int.random(in: 0..<10, using: &random) == 0 ? nil : Int.random(in: 0..<2000, using: &random)
+            values.append((id, x))
+            csv += "\(id),\(x.map(String.init) ?? "")\n"
+        }
+        let file = repo.root.appendingPathComponent("t.csv")
+        try Data(csv.utf8).write(to: file)
+        var options = ImportOptions()
+        options.fragmentRows = 700
+        try await repo.importData(from: file.path, into: "t", options: options)
+        let expected = values.sorted { a, b in
+            switch (a.1, b.1) {
+            case (nil, nil): return a.0 < b.0
+            case (nil, _): return false            // NULLS LAST ascending
+            case (_, nil): return true
+            case (let x?, let y?): return x != y ? x < y : a.0 < b.0
+            }
+        }.dropFirst(5).prefix(20).map { Value.int(Int64($0.0)) }
+        let result = try await repo.query("SELECT id FROM t ORDER BY x, id LIMIT 20 OFFSET 5")
+        #expect(result.batches.flatMap { $0.columns[0].values } == Array(expected))
+    }
+}
