@@ -23,4 +23,4 @@ let reservedWords: Set<String> = [
 
 /// Words that are keywords only where the grammar expects them, and column
 /// names everywhere else (`at`, `first`, `desc` and `set` are common names).
-let contextualWords: Set<String> = ["AT", "ASC", "DESC", "NULLS", "FIRST", "LAST", "SET", "ADD", "COLUMN", "RENAME", "TO", "OUTER", "SAMPLE", "ROWS", "PERCENT", "REPEATABLE"]
+let contextualWords: Set<String> = ["AT", "ASC", "DESC", "NULLS", "FIRST", "LAST", "SET", "ADD", "COLUMN", "RENAME", "TO", "OUTER", "SAMPLE", "ROWS", "PERCENT", "REPEATABLE", "TABLESAMPLE"]

@@ -233,7 +233,7 @@ struct Parser {
             index += 2
         }
         if accept(keyword: "AS") { s.alias = try identifier("an alias after AS") }
-        else if case .identifier(let name) = current.kind, !isKeyword("OUTER") { s.alias = name; index += 1 }
+        else if case .identifier(let name) = current.kind, !isKeyword("OUTER"), !isKeyword("TABLESAMPLE") { s.alias = name; index += 1 }
         while isKeyword("JOIN") || isKeyword("INNER") || isKeyword("LEFT") {
             var join = JoinClause()
             if accept(keyword: "LEFT") { join.left = true; _ = accept(keyword: "OUTER") } else { _ = accept(keyword: "INNER") }
@@ -248,7 +248,7 @@ struct Parser {
             }
             if isKeyword("AT"), case .string(let ref) = tokens[index + 1].kind { join.ref = ref; index += 2 }
             if accept(keyword: "AS") { join.alias = try identifier("an alias after AS") }
-            else if case .identifier(let name) = current.kind { join.alias = name; index += 1 }
+            else if case .identifier(let name) = current.kind, !isKeyword("TABLESAMPLE") { join.alias = name; index += 1 }
             if accept(keyword: "ON") {
                 join.on = try expression()
             } else if accept(keyword: "USING") {
@@ -260,13 +260,15 @@ struct Parser {
             }
             s.joins.append(join)
         }
-        if accept(keyword: "USING") {
-            try expect(keyword: "SAMPLE")
+        // USING SAMPLE … and TABLESAMPLE … mean the same.
+        let usingSample = isKeyword("USING") && { if case .identifier("sample") = tokens[index + 1].kind { return true } else { return false } }()
+        if usingSample || isKeyword("TABLESAMPLE") {
+            index += usingSample ? 2 : 1
             let amount: Double
             switch current.kind {
             case .integer(let v): amount = Double(v)
             case .float(let d): amount = d
-            default: throw error("USING SAMPLE takes a number of rows or a percentage, e.g. USING SAMPLE 1000 ROWS")
+            default: throw error("USING SAMPLE / TABLESAMPLE takes a number of rows or a percentage, e.g. USING SAMPLE 1000 ROWS")
             }
             index += 1
             let percent = accept(keyword: "PERCENT") || accept(symbol: "%")
