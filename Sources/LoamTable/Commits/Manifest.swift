@@ -3,7 +3,7 @@ import LoamStorage
 
 /// One version of one dataset: its schema and its fragments, in order.
 /// Stored as canonical JSON (sorted keys), content-addressed.
-public struct Manifest: Codable, Hashable, Sendable {
+public struct Manifest: Hashable, Sendable {
     public var kind = "manifest"
     public var format = 1
     public var schema: TableSchema
@@ -39,7 +39,8 @@ public struct Commit: Codable, Hashable, Sendable {
     public var date: Date { Date(timeIntervalSince1970: Double(timeMillis) / 1000) }
 }
 
-/// Canonical JSON so that equal values hash to the same object.
+/// Canonical JSON for commits (sorted keys), so equal commits hash to the same object.
+/// Manifests, which are larger and written on every commit, use `ManifestCodec`.
 enum CanonicalJSON {
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()

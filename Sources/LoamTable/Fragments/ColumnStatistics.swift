@@ -1,28 +1,8 @@
 import LoamFormat
 
-/// A scalar in statistics: written to JSON as a plain number, string or bool.
-public enum StatValue: Codable, Hashable, Sendable {
+/// A scalar in statistics: written to JSON (by `ManifestCodec`) as a plain number, string or bool.
+public enum StatValue: Hashable, Sendable {
     case bool(Bool), int(Int64), uint(UInt64), float(Double), string(String)
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .int(i) }
-        else if let u = try? c.decode(UInt64.self) { self = .uint(u) }
-        else if let d = try? c.decode(Double.self) { self = .float(d) }
-        else { self = .string(try c.decode(String.self)) }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .bool(let b): try c.encode(b)
-        case .int(let i): try c.encode(i)
-        case .uint(let u): try c.encode(u)
-        case .float(let d): try c.encode(d)
-        case .string(let s): try c.encode(s)
-        }
-    }
 
     public var value: Value {
         switch self {
@@ -37,7 +17,7 @@ public enum StatValue: Codable, Hashable, Sendable {
 
 /// Per-fragment, per-column zone map: min, max (over non-null, non-NaN
 /// values of orderable columns) and the null count.
-public struct ColumnStatistics: Codable, Hashable, Sendable {
+public struct ColumnStatistics: Hashable, Sendable {
     public var min: StatValue?
     public var max: StatValue?
     public var nullCount: Int

@@ -4,7 +4,7 @@ import LoamStorage
 ///
 /// The fragment object is an Arrow IPC file whose column 0 is `_rowid` and
 /// whose column `i + 1` holds the dataset column with id `columnIDs[i]`.
-public struct FragmentEntry: Codable, Hashable, Sendable {
+public struct FragmentEntry: Hashable, Sendable {
     public var object: ObjectID
     /// Physical rows in the file, deleted ones included.
     public var rows: Int

@@ -7,7 +7,7 @@ import LoamFormat
 /// {"id": 3, "name": "embedding", "type": "fixed_size_list", "size": 128, "nullable": true,
 ///  "children": [{"name": "item", "type": "float32", "nullable": true}]}
 /// ```
-public struct ColumnSpec: Codable, Hashable, Sendable {
+public struct ColumnSpec: Hashable, Sendable {
     public var id: Int?
     public var name: String
     public var type: String

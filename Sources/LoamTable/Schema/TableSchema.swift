@@ -3,7 +3,7 @@ import LoamFormat
 /// A dataset's logical schema: columns with stable ids. Fragments store
 /// columns by id, so renaming or dropping a column rewrites no fragment, and
 /// a column added later reads as null in older fragments.
-public struct TableSchema: Codable, Hashable, Sendable {
+public struct TableSchema: Hashable, Sendable {
     public var columns: [ColumnSpec]
     public var nextColumnID: Int
     public var metadata: [String: String]?
