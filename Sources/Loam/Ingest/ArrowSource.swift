@@ -7,13 +7,18 @@ final class ArrowSource: RecordSource {
     private var batchIndex = 0
     private var current: RecordBatch?
     private var offset = 0
-    private var rowsDone = 0
-    private let totalRows: Int
+    private let path: String
     let totalBytes: Int
 
-    var bytesRead: Int { totalRows == 0 ? totalBytes : Int(Double(totalBytes) * Double(rowsDone) / Double(totalRows)) }
+    /// Progress by batches finished: batches are decoded once, as they are imported.
+    var bytesRead: Int {
+        guard reader.batchCount > 0 else { return totalBytes }
+        let finished = batchIndex - ((current.map { offset < $0.length } ?? false) ? 1 : 0)
+        return totalBytes * finished / reader.batchCount
+    }
 
     init(path: String) throws {
+        self.path = path
         let storage: ByteStorage
         do { storage = try ByteStorage.map(path: path) } catch { throw LoamError.fileNotFound(path) }
         do {
@@ -23,25 +28,20 @@ final class ArrowSource: RecordSource {
         }
         schema = reader.schema
         totalBytes = storage.count
-        var rows = 0
-        for i in 0..<reader.batchCount {
-            do { rows += try reader.batch(i).length } catch {
-                throw LoamError.badInput(file: path, line: nil, column: nil, message: "record batch \(i): \(error)")
-            }
-        }
-        totalRows = rows
     }
 
     func nextBatch(maxRows: Int, maxBytes: Int) throws -> RecordBatch? {
         while current == nil || offset >= current!.length {
             guard batchIndex < reader.batchCount else { return nil }
-            current = try reader.batch(batchIndex)
+            do { current = try reader.batch(batchIndex) } catch {
+                throw LoamError.badInput(file: path, line: nil, column: nil, message: "record batch \(batchIndex): \(error)")
+            }
             batchIndex += 1
             offset = 0
         }
         let batch = current!
         let count = min(maxRows, batch.length - offset)
-        defer { offset += count; rowsDone += count }
+        defer { offset += count }
         if offset == 0 && count == batch.length { return batch }
         let indices = Array(offset..<(offset + count))
         return RecordBatch(schema: schema, columns: batch.columns.map { $0.take(indices) }, length: count)
