@@ -47,11 +47,13 @@ extension Repository {
             }
             return q
         }
-        func scalar(_ sql: String) async throws -> Value {
+        /// The first row of a query's result (one scan for several aggregates).
+        func firstRow(_ sql: String) async throws -> [Value] {
             let result = try await query(sql)
-            guard let batch = result.batches.first, batch.length > 0 else { return .null }
-            return batch.columns[0].value(at: 0)
+            guard let batch = result.batches.first, batch.length > 0 else { return Array(repeating: .null, count: result.schema.fields.count) }
+            return batch.row(0)
         }
+        func scalar(_ sql: String) async throws -> Value { try await firstRow(sql)[0] }
         func literal(_ v: Value) -> String {
             switch v {
             case .string(let s): return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
@@ -87,11 +89,13 @@ extension Repository {
             let q = try numeric(c)
             switch scaling {
             case .minmax:
-                let lo = try await scalar("SELECT min(\(q)) FROM \(name)").asDouble, hi = try await scalar("SELECT max(\(q)) FROM \(name)").asDouble
+                let bounds = try await firstRow("SELECT min(\(q)), max(\(q)) FROM \(name)")
+                let lo = bounds[0].asDouble, hi = bounds[1].asDouble
                 guard let lo, let hi, hi > lo else { return CleaningSummary(description: "'\(c)' is constant or empty; nothing to scale", rows: 0, commit: nil) }
                 return try await run("UPDATE \(name) SET \(q) = (\(q) - \(lo)) / \(hi - lo) WHERE \(q) IS NOT NULL", "scaled \(c) from [\(lo), \(hi)] to [0, 1]")
             case .zscore:
-                let mean = try await scalar("SELECT avg(\(q)) FROM \(name)").asDouble, sd = try await scalar("SELECT stddev(\(q)) FROM \(name)").asDouble
+                let moments = try await firstRow("SELECT avg(\(q)), stddev(\(q)) FROM \(name)")
+                let mean = moments[0].asDouble, sd = moments[1].asDouble
                 guard let mean, let sd, sd > 0 else { return CleaningSummary(description: "'\(c)' has no spread; nothing to scale", rows: 0, commit: nil) }
                 return try await run("UPDATE \(name) SET \(q) = (\(q) - \(mean)) / \(sd) WHERE \(q) IS NOT NULL", "standardized \(c) (mean \(mean), sd \(sd))")
             }
@@ -106,8 +110,8 @@ extension Repository {
             let lo: Double, hi: Double
             switch rule {
             case .zscore(let k):
-                guard let mean = try await scalar("SELECT avg(\(q)) FROM \(name)").asDouble,
-                      let sd = try await scalar("SELECT stddev(\(q)) FROM \(name)").asDouble else {
+                let moments = try await firstRow("SELECT avg(\(q)), stddev(\(q)) FROM \(name)")
+                guard let mean = moments[0].asDouble, let sd = moments[1].asDouble else {
                     return CleaningSummary(description: "'\(c)' has too few values", rows: 0, commit: nil)
                 }
                 (lo, hi) = (mean - k * sd, mean + k * sd)
