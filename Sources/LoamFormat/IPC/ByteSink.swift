@@ -8,9 +8,6 @@ extension ByteSink {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
-    mutating func writeZeros(_ count: Int) throws {
-        if count > 0 { try write([UInt8](repeating: 0, count: count)) }
-    }
 }
 
 /// Collects written bytes in memory.

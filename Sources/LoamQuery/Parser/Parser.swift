@@ -208,47 +208,16 @@ struct Parser {
             s.items.append(SelectItem(expression: expression, alias: alias))
         } while accept(symbol: ",")
         try expect(keyword: "FROM")
-        s.datasetPosition = current.position
-        if accept(symbol: "(") {
-            s.subquery = Subquery(try query())
-            try expect(symbol: ")")
-            s.dataset = "subquery"
-        } else {
-            s.dataset = try identifier("a dataset name after FROM")
-            if accept(symbol: "(") {  // a table function: literal arguments
-                var arguments: [Value] = []
-                if !isSymbol(")") {
-                    repeat {
-                        guard case .literal(let v, _) = try primary() else { throw error("\(s.dataset)() takes literal arguments") }
-                        arguments.append(v)
-                    } while accept(symbol: ",")
-                }
-                try expect(symbol: ")")
-                s.tableFunction = arguments
-            }
-        }
-        // `AT 'ref'`: `at` followed by a string (a bare `at` is an alias).
-        if isKeyword("AT"), case .string(let ref) = tokens[index + 1].kind {
-            s.ref = ref
-            index += 2
-        }
-        if accept(keyword: "AS") { s.alias = try identifier("an alias after AS") }
-        else if case .identifier(let name) = current.kind, !isKeyword("OUTER"), !isKeyword("TABLESAMPLE") { s.alias = name; index += 1 }
+        let from = try fromItem("FROM")
+        (s.dataset, s.subquery, s.tableFunction, s.ref, s.alias, s.datasetPosition) =
+            (from.dataset, from.subquery, from.tableFunction, from.ref, from.alias, from.position)
         while isKeyword("JOIN") || isKeyword("INNER") || isKeyword("LEFT") {
             var join = JoinClause()
             if accept(keyword: "LEFT") { join.left = true; _ = accept(keyword: "OUTER") } else { _ = accept(keyword: "INNER") }
             try expect(keyword: "JOIN")
-            join.position = current.position
-            if accept(symbol: "(") {
-                join.subquery = Subquery(try query())
-                try expect(symbol: ")")
-                join.dataset = "subquery"
-            } else {
-                join.dataset = try identifier("a dataset name after JOIN")
-            }
-            if isKeyword("AT"), case .string(let ref) = tokens[index + 1].kind { join.ref = ref; index += 2 }
-            if accept(keyword: "AS") { join.alias = try identifier("an alias after AS") }
-            else if case .identifier(let name) = current.kind, !isKeyword("TABLESAMPLE") { join.alias = name; index += 1 }
+            let item = try fromItem("JOIN")
+            (join.dataset, join.subquery, join.ref, join.alias, join.position) = (item.dataset, item.subquery, item.ref, item.alias, item.position)
+            if item.tableFunction != nil { throw error("table functions can only be the first FROM item", at: item.position) }
             if accept(keyword: "ON") {
                 join.on = try expression()
             } else if accept(keyword: "USING") {
@@ -305,6 +274,38 @@ struct Parser {
         if accept(keyword: "LIMIT") { s.limit = try nonNegativeInteger("LIMIT") }
         if accept(keyword: "OFFSET") { s.offset = try nonNegativeInteger("OFFSET") }
         return s
+    }
+
+    /// `dataset | (query) | function('arg', …)`, then `[AT 'ref']` and `[[AS] alias]`.
+    private mutating func fromItem(_ after: String) throws
+        -> (dataset: String, subquery: Subquery?, tableFunction: [Value]?, ref: String?, alias: String?, position: Int) {
+        let position = current.position
+        var dataset = "subquery", subquery: Subquery?, tableFunction: [Value]?, ref: String?, alias: String?
+        if accept(symbol: "(") {
+            subquery = Subquery(try query())
+            try expect(symbol: ")")
+        } else {
+            dataset = try identifier("a dataset name after \(after)")
+            if accept(symbol: "(") {  // a table function: literal arguments
+                var arguments: [Value] = []
+                if !isSymbol(")") {
+                    repeat {
+                        guard case .literal(let v, _) = try primary() else { throw error("\(dataset)() takes literal arguments") }
+                        arguments.append(v)
+                    } while accept(symbol: ",")
+                }
+                try expect(symbol: ")")
+                tableFunction = arguments
+            }
+        }
+        // `AT 'ref'`: `at` followed by a string (a bare `at` is an alias).
+        if isKeyword("AT"), case .string(let text) = tokens[index + 1].kind {
+            ref = text
+            index += 2
+        }
+        if accept(keyword: "AS") { alias = try identifier("an alias after AS") }
+        else if case .identifier(let name) = current.kind, !isKeyword("OUTER"), !isKeyword("TABLESAMPLE") { alias = name; index += 1 }
+        return (dataset, subquery, tableFunction, ref, alias, position)
     }
 
     // MARK: Expressions (lowest precedence first)
