@@ -33,6 +33,15 @@ extension Repository {
     public func query(_ sql: String, at ref: String = "HEAD") async throws -> QueryResult {
         try await QueryRunner(repository: self, sql: sql, ref: ref).run(try Parser.parse(sql), names: [:])
     }
+
+    /// Runs a SELECT and hands its result to `body` batch by batch, returning
+    /// the result's schema. A query without GROUP BY, ORDER BY, DISTINCT, joins
+    /// or UNION ALL streams: it holds a few fragments in memory, not its result,
+    /// so it runs over datasets larger than memory.
+    @discardableResult
+    public func query(_ sql: String, at ref: String = "HEAD", each body: (RecordBatch) async throws -> Void) async throws -> Schema {
+        try await QueryRunner(repository: self, sql: sql, ref: ref).stream(try Parser.parse(sql), body)
+    }
 }
 
 /// Runs a full query: WITH names and subqueries first (into memory), then
@@ -49,12 +58,26 @@ struct QueryRunner {
         }
         var results: [QueryResult] = []
         for part in query.parts {
-            var relation = try await source(part, names: names)
-            if let sample = part.sample { relation = try await sampled(relation, sample) }
-            let resolved = try await resolvingSubqueries(part, names: names)
-            results.append(try await QueryExecutor(sql: sql, statement: resolved, relation: relation).run())
+            results.append(try await executor(part, names: names).run())
         }
         return results.count == 1 ? results[0] : try union(results, query)
+    }
+
+    /// A single SELECT streams; WITH and UNION ALL run whole, then hand over their batches.
+    func stream(_ query: QueryStatement, _ emit: (RecordBatch) async throws -> Void) async throws -> Schema {
+        guard query.ctes.isEmpty, query.parts.count == 1, let part = query.parts.first else {
+            let result = try await run(query, names: [:])
+            for batch in result.batches where batch.length > 0 { try await emit(batch) }
+            return result.schema
+        }
+        return try await executor(part, names: [:]).stream(emit)
+    }
+
+    /// One SELECT over its source (sampled if asked), with its IN subqueries already run.
+    private func executor(_ part: SelectStatement, names: [String: MemoryRelation]) async throws -> QueryExecutor {
+        var relation = try await source(part, names: names)
+        if let sample = part.sample { relation = try await sampled(relation, sample) }
+        return QueryExecutor(sql: sql, statement: try await resolvingSubqueries(part, names: names), relation: relation)
     }
 
     private func source(_ part: SelectStatement, names: [String: MemoryRelation]) async throws -> Relation {
@@ -113,7 +136,7 @@ struct QueryRunner {
         var random = SeededRandom(seed: sample.seed)
         let total = relation.dataset?.rowCount
         let wanted = sample.percent ? Int((Double(total ?? 0) * sample.amount / 100).rounded()) : Int(sample.amount)
-        try await relation.scan(columns: relation.schema.fields.map(\.name), includeRowID: hasRowID, limit: .max, pruning: nil) { batch in
+        try await relation.scan(columns: relation.schema.fields.map(\.name), includeRowID: hasRowID) { batch in
             for r in 0..<batch.length {
                 seen += 1
                 if rows.count < wanted { rows.append(batch.row(r)) }
@@ -130,7 +153,7 @@ struct QueryRunner {
     /// Every row of a relation, as values.
     private func materialize(_ relation: Relation) async throws -> [[Value]] {
         var rows: [[Value]] = []
-        try await relation.scan(columns: relation.schema.fields.map(\.name), includeRowID: false, limit: .max, pruning: nil) { batch in
+        try await relation.scan(columns: relation.schema.fields.map(\.name)) { batch in
             for r in 0..<batch.length { rows.append(batch.row(r)) }
         }
         return rows
@@ -310,12 +333,34 @@ struct QueryRunner {
 }
 
 /// Scan → filter → (group and aggregate) → having → project → distinct → order → offset/limit.
-struct QueryExecutor {
+///
+/// Fragments are filtered, aggregated or projected in parallel (`Relation.scanFragments`);
+/// their results are combined in fragment order. A query without GROUP BY, ORDER BY or
+/// DISTINCT streams its result a fragment at a time.
+struct QueryExecutor: Sendable {
     let sql: String
     let statement: SelectStatement
     let relation: Relation
 
+    /// What one fragment's parallel step hands to the ordered step after it.
+    private struct Work: Sendable {
+        var columns: [ArrowArray] = []
+        var selection: [Int]?
+        var partial: PartialAggregates?
+        var candidates: [(out: [Value], keys: [Value])] = []
+        var output: RecordBatch?
+    }
+
     func run() async throws -> QueryResult {
+        var batches: [RecordBatch] = []
+        let schema = try await stream { batches.append($0) }
+        if batches.isEmpty { batches = [RecordBatch(schema: schema, columns: schema.fields.map { .nulls(type: $0.type, count: 0) }, length: 0)] }
+        return QueryResult(schema: schema, batches: batches)
+    }
+
+    /// Runs the query, handing result batches to `emit` as they are ready, and returns the result's schema.
+    @discardableResult
+    func stream(_ emit: (RecordBatch) async throws -> Void) async throws -> Schema {
         var binder = Binder(sql: sql, schema: relation.schema, dataset: relation.name, alias: statement.alias)
         binder.qualified = relation.qualified
         binder.usingColumns = relation.usingColumns
@@ -354,6 +399,8 @@ struct QueryExecutor {
                 orderKeys.append((try binder.bind(order.expression, allowAggregates: true).0, nil, order))
             }
         }
+        let schema = outputSchema(names: names, types: outputs.map(\.1))
+        let (selectItems, ordering) = (items, orderKeys)
 
         // Scan only the columns the query uses, skipping fragments the zone maps rule out.
         let pruning = filter.map { Pruning.filter($0.0, columns: binder.columns) }
@@ -361,133 +408,143 @@ struct QueryExecutor {
         let pseudoRowID = relation.schema.index(of: "_rowid") == nil
         let scanned = binder.columns.filter { $0 != "_rowid" || !pseudoRowID }
         if statement.explain {
-            return explain(scanned: scanned, pruning: pruning, grouped: statement.groupBy.map(\.canonical), aggregates: binder.aggregates.count,
-                           names: names)
+            let plan = explain(scanned: scanned, pruning: pruning, grouped: statement.groupBy.map(\.canonical), aggregates: binder.aggregates.count,
+                               names: names)
+            try await emit(plan.batches[0])
+            return plan.schema
         }
         let wantsRowID = pseudoRowID && binder.columns.contains("_rowid")
         if wantsRowID && relation.dataset == nil {
             throw SQLError(sql: sql, position: statement.datasetPosition, message: "_rowid belongs to datasets; select it inside the subquery or WITH")
         }
-        var rows: [(values: [Value], aggregates: [Value])] = []
-        // Groups by number: a representative row and accumulators each; a key finds its number by hash.
-        var representatives: [[Value]] = []
-        var accumulators: [[Accumulator]] = []
-        var groupIndex: [[Value]: Int] = [:]
-        var intGroupIndex: [Int64: Int] = [:]  // the common single integer key, without boxing
-        var nullGroup: Int?
+        // Batch column of each binder slot, and its type.
+        let batchIndex = binder.columns.map { name in name == "_rowid" && wantsRowID ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)! }
+        let types = binder.columns.map { name in name == "_rowid" && wantsRowID ? ArrowType.uint64 : relation.schema.fields[relation.schema.index(of: name)!].type }
+        let kernel = filter.flatMap { MaskKernel.compile($0.0, types: types) }
+        let typed = grouped ? TypedAggregation.plan(groupKeys: groupKeys, aggregates: binder.aggregates, types: types) : nil
         let vectors = VectorEvaluator(rows: evaluator)
+        let aggregates = binder.aggregates
+        let slotCount = binder.columns.count
+
         // An output row and its ORDER BY keys.
-        func project(_ values: [Value], _ aggregates: [Value]) throws -> (out: [Value], keys: [Value]) {
+        @Sendable func project(_ values: [Value], _ aggregates: [Value]) throws -> (out: [Value], keys: [Value]) {
             let out = try outputs.map { try evaluator.evaluate($0.0, values, aggregates) }
-            let keys = try orderKeys.map { bound, index, _ in try index.map { out[$0] } ?? evaluator.evaluate(bound!, values, aggregates) }
+            let keys = try ordering.map { bound, index, _ in try index.map { out[$0] } ?? evaluator.evaluate(bound!, values, aggregates) }
             return (out, keys)
         }
         let specs = orderKeys.map(\.2)
-        func sortRows(_ list: inout [(out: [Value], keys: [Value])]) {
+        @Sendable func sortRows(_ list: inout [(out: [Value], keys: [Value])]) {
             list.sort { a, b in
                 for (i, spec) in specs.enumerated() { if let first = spec.compare(a.keys[i], b.keys[i]) { return first } }
                 return false
             }
         }
+        // Without grouping, ORDER BY or DISTINCT, rows stream out batch by batch.
+        let streaming = !grouped && orderKeys.isEmpty && !statement.distinct
         // ORDER BY … LIMIT k (no grouping or DISTINCT): keep the best k rows as the scan goes, not every row.
         let topK: Int? = !grouped && !orderKeys.isEmpty && !statement.distinct ? statement.limit.map { $0 + statement.offset } : nil
-        var candidates: [(out: [Value], keys: [Value])] = []
-        // A plain LIMIT (no order, grouping or distinct) can stop the scan early.
-        let enough = statement.orderBy.isEmpty && !grouped && !statement.distinct ? statement.limit.map { $0 + statement.offset } : nil
-        do {
-            // Without a WHERE the scan itself can stop at the limit; with one, batches past it are skipped.
-            try await relation.scan(columns: scanned, includeRowID: wantsRowID, limit: filter == nil ? (enough ?? .max) : .max,
-                                    pruning: pruning) { batch in
-                if let enough, rows.count >= enough { return }
-                // Batch columns in binder slot order.
-                let columns = binder.columns.map { name -> ArrowArray in
-                    batch.columns[name == "_rowid" && wantsRowID ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)!]
+
+        // The parallel step: filter, then aggregate, rank or project one fragment.
+        let transform: @Sendable (RecordBatch) throws -> Work = { batch in
+            let n = batch.length
+            var work = Work(columns: batchIndex.map { batch.columns[$0] })
+            var mask: [UInt8]?
+            if let kernel {
+                mask = [UInt8](unsafeUninitializedCapacity: n) { buffer, count in
+                    if n > 0 { kernel.evaluate(work.columns, n, into: buffer.baseAddress!) }
+                    count = n
                 }
+            } else if let (condition, _) = filter {
                 var cache: [Int: Vector] = [:]
-                var selection = Array(0..<batch.length)
-                if let (condition, _) = filter {
-                    let mask = try vectors.evaluate(condition, columns, &cache, batch.length)
-                    if case .bool(let bits, let valid) = mask {  // false and NULL drop the row
-                        selection = selection.filter { bits[$0] && (valid?[$0] ?? true) }
-                    } else {
-                        selection = selection.filter { if case .bool(true) = mask.value($0) { return true } else { return false } }
+                let result = try vectors.evaluate(condition, work.columns, &cache, n)
+                if case .bool(let bits, let valid) = result {  // false and NULL drop the row
+                    mask = (0..<n).map { bits[$0] && (valid?[$0] ?? true) ? 1 : 0 }
+                } else {
+                    mask = (0..<n).map { if case .bool(true) = result.value($0) { return 1 } else { return 0 } }
+                }
+            }
+            if let typed {
+                work.partial = typed.aggregate(work.columns, n, mask: mask)
+                return work
+            }
+            if let mask {
+                var selection: [Int] = []
+                selection.reserveCapacity(n)
+                for i in 0..<n where mask[i] != 0 { selection.append(i) }
+                work.selection = selection.count == n ? nil : selection  // every row passed: no copies
+            }
+            if grouped { return work }
+            if streaming {
+                work.output = try outputBatch(schema, outputs.map(\.0), work.columns, work.selection, n, vectors: vectors, items: selectItems)
+                work.columns = []
+                return work
+            }
+            for i in work.selection ?? Array(0..<n) {
+                work.candidates.append(try project(work.columns.map { $0.value(at: i) }, []))
+                if let k = topK, work.candidates.count >= max(2 * k, 1024) {
+                    sortRows(&work.candidates)
+                    work.candidates.removeLast(work.candidates.count - k)
+                }
+            }
+            work.columns = []
+            return work
+        }
+
+        var skip = statement.offset
+        var left = statement.limit ?? .max
+        var candidates: [(out: [Value], keys: [Value])] = []
+        var merged: PartialAggregates?
+        var slow = SlowGrouping()
+        if left > 0 {
+            try await relation.scanFragments(columns: scanned, includeRowID: wantsRowID, pruning: pruning, transform: transform) { work in
+                if let output = work.output {  // streaming: apply OFFSET and LIMIT, then hand the batch on
+                    let from = min(skip, output.length), to = min(output.length, from + left)
+                    skip -= from
+                    left -= to - from
+                    if to > from {
+                        try await emit(from == 0 && to == output.length ? output
+                            : RecordBatch(schema: schema, columns: output.columns.map { $0.take(Array(from..<to)) }, length: to - from))
                     }
+                    return left > 0
+                }
+                if let partial = work.partial {
+                    if merged == nil { merged = partial } else { merged!.merge(partial) }
+                    return true
                 }
                 if grouped {
-                    let keys = try groupKeys.map { try vectors.evaluate($0, columns, &cache, batch.length) }
-                    let arguments = try binder.aggregates.map { try $0.argument.map { try vectors.evaluate($0, columns, &cache, batch.length) } }
-                    func newGroup(_ i: Int) -> Int {
-                        representatives.append(columns.indices.map { cache[$0]?.value(i) ?? columns[$0].value(at: i) })
-                        accumulators.append(binder.aggregates.map { Accumulator(distinct: $0.distinct) })
-                        return accumulators.count - 1
-                    }
-                    // The group number of each selected row.
-                    var numbers = [Int](repeating: 0, count: selection.count)
-                    if keys.isEmpty {
-                        if accumulators.isEmpty, let first = selection.first { _ = newGroup(first) }
-                    } else if keys.count == 1, case .int64(let ints, let valid) = keys[0] {
-                        for (n, i) in selection.enumerated() {
-                            if let valid, !valid[i] {
-                                if nullGroup == nil { nullGroup = newGroup(i) }
-                                numbers[n] = nullGroup!
-                            } else if let g = intGroupIndex[ints[i]] {
-                                numbers[n] = g
-                            } else {
-                                let g = newGroup(i)
-                                intGroupIndex[ints[i]] = g
-                                numbers[n] = g
-                            }
-                        }
-                    } else {
-                        for (n, i) in selection.enumerated() {
-                            let key = keys.map { $0.value(i) }
-                            if let g = groupIndex[key] { numbers[n] = g } else {
-                                let g = newGroup(i)
-                                groupIndex[key] = g
-                                numbers[n] = g
-                            }
-                        }
-                    }
-                    for (j, spec) in binder.aggregates.enumerated() {
-                        if let argument = arguments[j] {
-                            for (n, i) in selection.enumerated() { accumulators[numbers[n]][j].add(argument.value(i), function: spec.function) }
-                        } else if keys.isEmpty, !selection.isEmpty {
-                            accumulators[0][j].count += selection.count  // count(*) of one group: the whole selection at once
-                        } else {
-                            for n in selection.indices { accumulators[numbers[n]][j].count += 1 }
-                        }
-                    }
-                } else if let k = topK {
-                    for i in selection {
-                        candidates.append(try project(columns.indices.map { cache[$0]?.value(i) ?? columns[$0].value(at: i) }, []))
-                        if candidates.count >= max(2 * k, 1024) {
-                            sortRows(&candidates)
-                            candidates.removeLast(candidates.count - k)
-                        }
-                    }
-                } else {
-                    for i in selection {
-                        rows.append((columns.indices.map { cache[$0]?.value(i) ?? columns[$0].value(at: i) }, []))
-                        if let enough, rows.count >= enough { break }
-                    }
+                    try slow.add(work.columns, work.selection, groupKeys: groupKeys, aggregates: aggregates, vectors: vectors)
+                    return true
                 }
+                candidates += work.candidates
+                if let k = topK, candidates.count >= max(2 * k, 1024) {
+                    sortRows(&candidates)
+                    candidates.removeLast(candidates.count - k)
+                }
+                return true
             }
         }
+        if streaming { return schema }
+
+        var projected = candidates
         if grouped {
-            if accumulators.isEmpty && statement.groupBy.isEmpty {  // aggregates over no rows: one row
-                representatives = [Array(repeating: .null, count: binder.columns.count)]
-                accumulators = [binder.aggregates.map { Accumulator(distinct: $0.distinct) }]
+            var rows: [(values: [Value], aggregates: [Value])] = []
+            if let typed, let merged {
+                for (key, values) in merged.results(typed.functions) {
+                    var representative = [Value](repeating: .null, count: slotCount)
+                    if let slot = typed.keySlot { representative[slot] = key }
+                    rows.append((representative, values))
+                }
+            } else {
+                rows = slow.rows(aggregates)
             }
-            for g in accumulators.indices {
-                rows.append((representatives[g], zip(accumulators[g], binder.aggregates).map { $0.result($1) }))
+            if rows.isEmpty && statement.groupBy.isEmpty {  // aggregates over no rows: one row
+                rows = [(Array(repeating: .null, count: slotCount), aggregates.map { Accumulator(distinct: $0.distinct).result($0) })]
             }
             if let having {
                 rows = try rows.filter { if case .bool(true) = try evaluator.evaluate(having, $0.values, $0.aggregates) { return true } else { return false } }
             }
+            projected = try rows.map { try project($0.values, $0.aggregates) }
         }
-
-        // Project, keeping ORDER BY keys beside each output row.
-        var projected = topK != nil ? candidates : try rows.map { try project($0.values, $0.aggregates) }
         if statement.distinct {
             var seen = Set<[Value]>()
             projected = projected.filter { seen.insert($0.out).inserted }
@@ -496,32 +553,57 @@ struct QueryExecutor {
         let start = min(statement.offset, projected.count)
         let end = statement.limit.map { min(start + $0, projected.count) } ?? projected.count
         let window = projected[start..<end]
+        var columns: [ArrowArray] = []
+        for (i, field) in schema.fields.enumerated() {
+            let builder = ArrayBuilder(type: field.type)
+            for row in window { try append(row.out[i], to: builder, field, items[i]) }
+            columns.append(builder.finish())
+        }
+        try await emit(RecordBatch(schema: schema, columns: columns, length: window.count))
+        return schema
+    }
 
-        // Typed Arrow output.
+    /// Output fields: the names, made unique (`n`, `n_2`, …), with their bound types.
+    private func outputSchema(names: [String], types: [ArrowType]) -> Schema {
         var fields: [Field] = []
         var used = Set<String>()
-        for (i, name) in names.enumerated() {
+        for (name, type) in zip(names, types) {
             var unique = name
             var n = 1
             while used.contains(unique) { n += 1; unique = "\(name)_\(n)" }
             used.insert(unique)
-            fields.append(Field(name: unique, type: outputs[i].1))
+            fields.append(Field(name: unique, type: type))
         }
-        let schema = Schema(fields: fields)
-        var columns: [ArrowArray] = []
-        for (i, field) in fields.enumerated() {
-            let builder = ArrayBuilder(type: field.type)
-            for row in window {
-                let value = row.out[i]
-                do { try builder.append(value) } catch {
-                    // A value of another type than inferred (e.g. CASE branches): render it as text.
-                    throw SQLError(sql: sql, position: items[i].expression.position,
-                                   message: "column '\(field.name)' mixes types: \(value.displayText) is not \(field.type.name); add a CAST")
-                }
+        return Schema(fields: fields)
+    }
+
+    private func append(_ value: Value, to builder: ArrayBuilder, _ field: Field, _ item: SelectItem) throws {
+        do { try builder.append(value) } catch {
+            throw SQLError(sql: sql, position: item.expression.position,
+                           message: "column '\(field.name)' mixes types: \(value.displayText) is not \(field.type.name); add a CAST")
+        }
+    }
+
+    /// The output columns for the selected rows of one batch: plain columns are taken
+    /// as they are; expressions are evaluated over the selected rows only.
+    private func outputBatch(_ schema: Schema, _ outputs: [BoundExpression], _ columns: [ArrowArray], _ selection: [Int]?, _ n: Int,
+                             vectors: VectorEvaluator, items: [SelectItem]) throws -> RecordBatch {
+        let count = selection?.count ?? n
+        var compacted: [ArrowArray]?
+        var cache: [Int: Vector] = [:]
+        var arrays: [ArrowArray] = []
+        for (i, output) in outputs.enumerated() {
+            if case .column(let slot) = output {
+                arrays.append(selection.map { columns[slot].take($0) } ?? columns[slot])
+                continue
             }
-            columns.append(builder.finish())
+            if compacted == nil { compacted = selection.map { s in columns.map { $0.take(s) } } ?? columns }
+            let vector = try vectors.evaluate(output, compacted!, &cache, count)
+            let builder = ArrayBuilder(type: schema.fields[i].type)
+            for r in 0..<count { try append(vector.value(r), to: builder, schema.fields[i], items[i]) }
+            arrays.append(builder.finish())
         }
-        return QueryResult(schema: schema, batches: [RecordBatch(schema: schema, columns: columns, length: window.count)])
+        return RecordBatch(schema: schema, columns: arrays, length: count)
     }
 
     /// The plan, one operator a line, with the fragments the zone maps keep.

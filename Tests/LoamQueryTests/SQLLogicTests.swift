@@ -25,8 +25,7 @@ import Testing
     func sqlFile(_ name: String) async throws {
         let url = Bundle.module.url(forResource: "sql", withExtension: nil)!.appendingPathComponent(name)
         let lines = try String(contentsOf: url, encoding: .utf8).components(separatedBy: "\n")
-        let (repo, dir) = (try await Repository.initialize(at: try TestEnvironment.temporaryDirectory("loam-sql")), ())
-        _ = dir
+        let repo = try await Repository.initialize(at: try TestEnvironment.temporaryDirectory("loam-sql"))
         defer { try? FileManager.default.removeItem(at: repo.root) }
         var i = 0
         var checked = 0

@@ -5,7 +5,7 @@
 //   loam-bench delete REPO DATASET WHERE       delete the matching rows as one commit
 //   loam-bench diff REPO DATASET FROM TO       row-level diff of two refs
 //   loam-bench branch REPO DATASET NAME        create a branch at HEAD
-//   loam-bench query REPO DATASET SQL          run a query (rows = result rows)
+//   loam-bench query REPO DATASET SQL [RUNS]   run a query RUNS times in one process (best time; rows = result rows)
 // Prints one JSON object: {"seconds": S, "rows": N, "checksum": X}.
 import Foundation
 import Loam
@@ -75,9 +75,19 @@ case "diff":
     let diffs = try await repo.diff(arguments[4], arguments[5], dataset: arguments[3])
     rows = diffs.reduce(0) { $0 + $1.added.count + $1.removed.count + $1.modified.count }
 case "query":
-    let result = try await repo.query(arguments[4])
-    rows = result.rowCount
-    if let first = result.batches.first, first.length > 0, case .int(let v) = first.columns[first.columns.count - 1].value(at: 0) { checksum = Double(v) }
+    // Best of RUNS in one process, as the peers are timed (a warm connection, best of several).
+    let runs = arguments.count > 5 ? Int(arguments[5]) ?? 1 : 1
+    var best = Duration.seconds(1_000_000)
+    for _ in 0..<runs {
+        let t0 = clock.now
+        let result = try await repo.query(arguments[4])
+        best = min(best, clock.now - t0)
+        rows = result.rowCount
+        if let first = result.batches.first, first.length > 0, case .int(let v) = first.columns[first.columns.count - 1].value(at: 0) { checksum = Double(v) }
+    }
+    let parts = best.components
+    print("{\"seconds\": \(Double(parts.seconds) + Double(parts.attoseconds) / 1e18), \"rows\": \(rows), \"checksum\": \(checksum)}")
+    exit(0)
 case "branch":
     try await repo.createBranch(arguments[4])
     rows = dataset.rowCount

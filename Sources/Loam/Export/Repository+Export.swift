@@ -31,64 +31,68 @@ final class FileSink: ByteSink {
     }
 }
 
-extension Repository {
-    /// Writes `dataset` at `ref` to `path` (`-` for standard output), one
-    /// fragment at a time. A file is written to a temporary name and renamed,
-    /// so a failed export never leaves a partial file. Returns the rows written.
-    @discardableResult
-    public func export(_ dataset: String, at ref: String = "HEAD", format: ExportFormat, to path: String,
-                       columns: [String]? = nil, includeRowID: Bool = false) async throws -> Int {
-        let ds = try await self.dataset(dataset, at: ref)
-        let toStdout = path == "-"
-        let temporary = toStdout ? nil : URL(fileURLWithPath: path + ".loam-tmp-\(getpid())")
+/// Writes record batches as Arrow, CSV or JSON lines as they come, to a file
+/// or to standard output (`-`). A file is written under a temporary name and
+/// renamed by `finish`, so a failed write never leaves a partial file.
+public final class BatchWriter {
+    private let format: ExportFormat
+    private let path: String
+    private let temporary: URL?
+    private let handle: FileHandle
+    private let sink: FileSink
+    private var arrow: IPCWriter<FileSink>?
+    private var wroteHeader = false
+    public private(set) var rows = 0
+
+    public init(format: ExportFormat, path: String) throws {
+        self.format = format
+        self.path = path
+        temporary = path == "-" ? nil : URL(fileURLWithPath: path + ".loam-tmp-\(getpid())")
         if let temporary {
             guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
                 throw LoamError.invalidArgument("cannot write \(path): check that its folder exists and is writable")
             }
         }
-        let handle = toStdout ? FileHandle.standardOutput : try FileHandle(forWritingTo: temporary!)
-        let sink = FileSink(handle: handle)
-        var rows = 0
+        handle = temporary == nil ? FileHandle.standardOutput : try FileHandle(forWritingTo: temporary!)
+        sink = FileSink(handle: handle)
+    }
+
+    public func write(_ batch: RecordBatch) throws {
+        let types = batch.schema.fields.map(\.type)
+        switch format {
+        case .arrow:
+            if arrow == nil { arrow = try IPCWriter(schema: batch.schema, format: .file, sink: sink) }
+            try arrow!.write(batch)
+        case .csv:
+            try header(batch.schema)
+            for row in 0..<batch.length {
+                let line = batch.columns.enumerated().map { ValueText.csvField(ValueText.text($1.value(at: row), types[$0])) }
+                try sink.write(text: line.joined(separator: ",") + "\n")
+            }
+        case .jsonl:
+            let names = batch.schema.fields.map { JSONText.quote($0.name) }
+            for row in 0..<batch.length {
+                let members = batch.columns.enumerated().map { names[$0] + ":" + ValueText.json($1.value(at: row), types[$0]) }
+                try sink.write(text: "{" + members.joined(separator: ",") + "}\n")
+            }
+        }
+        rows += batch.length
+    }
+
+    private func header(_ schema: Schema) throws {
+        guard format == .csv, !wroteHeader else { return }
+        try sink.write(text: schema.fields.map { ValueText.csvField($0.name) }.joined(separator: ",") + "\n")
+        wroteHeader = true
+    }
+
+    /// Completes the output; `schema` gives the header or Arrow schema when no batch came. Returns the rows written.
+    @discardableResult
+    public func finish(schema: Schema) throws -> Int {
         do {
-            switch format {
-            case .arrow:
-                var schema: Schema?
-                var writer: IPCWriter<FileSink>?
-                try await ds.scan(columns: columns, includeRowID: includeRowID) { batch in
-                    if writer == nil { schema = batch.schema; writer = try IPCWriter(schema: batch.schema, format: .file, sink: sink) }
-                    try writer!.write(batch)
-                    rows += batch.length
-                }
-                if writer == nil {  // an empty dataset still gets its schema
-                    schema = Schema(fields: try ds.projection(columns, includeRowID: includeRowID).fields, metadata: ds.schema.metadata)
-                    writer = try IPCWriter(schema: schema!, format: .file, sink: sink)
-                }
-                _ = try writer!.finish()
-            case .csv:
-                var wroteHeader = false
-                try await ds.scan(columns: columns, includeRowID: includeRowID) { batch in
-                    if !wroteHeader {
-                        try sink.write(text: batch.schema.fields.map { ValueText.csvField($0.name) }.joined(separator: ",") + "\n")
-                        wroteHeader = true
-                    }
-                    let types = batch.schema.fields.map(\.type)
-                    for row in 0..<batch.length {
-                        let line = batch.columns.enumerated().map { ValueText.csvField(ValueText.text($1.value(at: row), types[$0])) }
-                        try sink.write(text: line.joined(separator: ",") + "\n")
-                    }
-                    rows += batch.length
-                }
-                if !wroteHeader { try sink.write(text: (columns ?? ds.schema.fields.map(\.name)).map(ValueText.csvField).joined(separator: ",") + "\n") }
-            case .jsonl:
-                try await ds.scan(columns: columns, includeRowID: includeRowID) { batch in
-                    let names = batch.schema.fields.map { JSONText.quote($0.name) }
-                    let types = batch.schema.fields.map(\.type)
-                    for row in 0..<batch.length {
-                        let members = batch.columns.enumerated().map { names[$0] + ":" + ValueText.json($1.value(at: row), types[$0]) }
-                        try sink.write(text: "{" + members.joined(separator: ",") + "}\n")
-                    }
-                    rows += batch.length
-                }
+            try header(schema)
+            if format == .arrow {
+                if arrow == nil { arrow = try IPCWriter(schema: schema, format: .file, sink: sink) }
+                _ = try arrow!.finish()
             }
             try sink.flush()
             if let temporary {
@@ -97,9 +101,36 @@ extension Repository {
                 guard rename(temporary.path, path) == 0 else { throw LoamError.invalidArgument("cannot write \(path): \(String(cString: strerror(errno)))") }
             }
         } catch {
-            if let temporary { try? handle.close(); try? FileManager.default.removeItem(at: temporary) }
+            abandon()
             throw error
         }
         return rows
+    }
+
+    /// Drops a partly written file.
+    public func abandon() {
+        guard let temporary else { return }
+        try? handle.close()
+        try? FileManager.default.removeItem(at: temporary)
+    }
+}
+
+extension Repository {
+    /// Writes `dataset` at `ref` to `path` (`-` for standard output), one
+    /// fragment at a time. A file is written to a temporary name and renamed,
+    /// so a failed export never leaves a partial file. Returns the rows written.
+    @discardableResult
+    public func export(_ dataset: String, at ref: String = "HEAD", format: ExportFormat, to path: String,
+                       columns: [String]? = nil, includeRowID: Bool = false) async throws -> Int {
+        let ds = try await self.dataset(dataset, at: ref)
+        let schema = Schema(fields: try ds.projection(columns, includeRowID: includeRowID).fields, metadata: ds.schema.metadata)
+        let writer = try BatchWriter(format: format, path: path)
+        do {
+            try await ds.scan(columns: columns, includeRowID: includeRowID) { try writer.write($0) }
+        } catch {
+            writer.abandon()
+            throw error
+        }
+        return try writer.finish(schema: schema)
     }
 }

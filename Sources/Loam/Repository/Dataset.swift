@@ -1,3 +1,4 @@
+import Foundation
 import LoamFormat
 import LoamStorage
 import LoamTable
@@ -38,6 +39,45 @@ public struct Dataset: Sendable {
             }
             remaining -= rowIDs.length
             try await body(RecordBatch(schema: outSchema, columns: (includeRowID ? [rowIDs] : []) + arrays, length: rowIDs.length))
+        }
+    }
+
+    /// Reads the fragments that `pruning` keeps, up to `parallelism` at once,
+    /// and runs `transform` on each one's live rows (concurrently, on any
+    /// thread); `consume` then receives the results one at a time in fragment
+    /// order and returns false to stop early. At most `2 × parallelism`
+    /// fragments are mapped or waiting at any moment, so memory stays bounded
+    /// however large the dataset.
+    public func scanFragments<T: Sendable>(columns: [String]? = nil, includeRowID: Bool = false, pruning: RowFilter? = nil,
+                                           parallelism: Int = ProcessInfo.processInfo.activeProcessorCount,
+                                           transform: @escaping @Sendable (RecordBatch) throws -> T,
+                                           consume: (T) async throws -> Bool) async throws {
+        let (ids, fields) = try projection(columns, includeRowID: includeRowID)
+        let outSchema = Schema(fields: fields, metadata: schema.metadata)
+        let entries = manifest.fragments.filter { $0.liveRows > 0 && (pruning?.mayMatch($0, schema: manifest.schema) ?? true) }
+        let (reader, tableSchema) = (self.reader, manifest.schema)
+        try await withThrowingTaskGroup(of: (Int, T).self) { group in
+            var next = 0, wanted = 0
+            var ready: [Int: T] = [:]
+            func start() {
+                let index = next, entry = entries[index]
+                next += 1
+                group.addTask {
+                    let data = try await reader.read(entry, schema: tableSchema, columnIDs: ids)
+                    let (rowIDs, arrays) = data.compacted()
+                    let batch = RecordBatch(schema: outSchema, columns: (includeRowID ? [rowIDs] : []) + arrays, length: rowIDs.length)
+                    return (index, try transform(batch))
+                }
+            }
+            while next < entries.count && next < max(1, parallelism) * 2 { start() }
+            while wanted < entries.count, let (index, result) = try await group.next() {
+                ready[index] = result
+                while let result = ready.removeValue(forKey: wanted) {
+                    wanted += 1
+                    if next < entries.count { start() }
+                    guard try await consume(result) else { group.cancelAll(); return }
+                }
+            }
         }
     }
 

@@ -98,6 +98,14 @@ struct Binder: Sendable {
             case "OR": return (.or(bl, br), .bool)
             case "||": return (.concat(bl, br), .utf8)
             case "=", "!=", "<", "<=", ">", ">=":
+                // A date or timestamp against quoted text: the text is read as a date or timestamp once, here.
+                func temporal(_ t: ArrowType) -> Bool { if case .timestamp = t { return true } else { return t == .date32 } }
+                if temporal(tl), case .literal(let text) = br, case .string = text {
+                    return (.compare(op, bl, .literal(try Evaluator(sql: sql).cast(text, to: tl, at: r.position))), .bool)
+                }
+                if temporal(tr), case .literal(let text) = bl, case .string = text {
+                    return (.compare(op, .literal(try Evaluator(sql: sql).cast(text, to: tr, at: l.position)), br), .bool)
+                }
                 if (tl.isString && (tr.isInteger || tr.isFloatingPoint)) || (tr.isString && (tl.isInteger || tl.isFloatingPoint)) {
                     throw error("cannot compare \(tl.name) with \(tr.name); cast one side, e.g. CAST(x AS int64)", at: at)
                 }

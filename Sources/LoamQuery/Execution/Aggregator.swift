@@ -77,3 +77,70 @@ struct Accumulator {
         }
     }
 }
+
+/// GROUP BY for any keys and aggregates, row by row: groups by number, each
+/// with a representative row and one `Accumulator` per aggregate; a key finds
+/// its number by hash. (`TypedAggregation` covers the common shapes faster.)
+struct SlowGrouping {
+    private var representatives: [[Value]] = []
+    private var accumulators: [[Accumulator]] = []
+    private var groupIndex: [[Value]: Int] = [:]
+    private var intGroupIndex: [Int64: Int] = [:]  // the common single integer key, without boxing
+    private var nullGroup: Int?
+
+    /// Adds the `selection` rows of one batch (all rows when nil).
+    mutating func add(_ columns: [ArrowArray], _ selection: [Int]?, groupKeys: [BoundExpression], aggregates: [AggregateSpec],
+                      vectors: VectorEvaluator) throws {
+        let n = columns.first?.length ?? 0
+        let selection = selection ?? Array(0..<n)
+        var cache: [Int: Vector] = [:]
+        let keys = try groupKeys.map { try vectors.evaluate($0, columns, &cache, n) }
+        let arguments = try aggregates.map { try $0.argument.map { try vectors.evaluate($0, columns, &cache, n) } }
+        func newGroup(_ i: Int) -> Int {
+            representatives.append(columns.indices.map { cache[$0]?.value(i) ?? columns[$0].value(at: i) })
+            accumulators.append(aggregates.map { Accumulator(distinct: $0.distinct) })
+            return accumulators.count - 1
+        }
+        // The group number of each selected row.
+        var numbers = [Int](repeating: 0, count: selection.count)
+        if keys.isEmpty {
+            if accumulators.isEmpty, let first = selection.first { _ = newGroup(first) }
+        } else if keys.count == 1, case .int64(let ints, let valid) = keys[0] {
+            for (n, i) in selection.enumerated() {
+                if let valid, !valid[i] {
+                    if nullGroup == nil { nullGroup = newGroup(i) }
+                    numbers[n] = nullGroup!
+                } else if let g = intGroupIndex[ints[i]] {
+                    numbers[n] = g
+                } else {
+                    let g = newGroup(i)
+                    intGroupIndex[ints[i]] = g
+                    numbers[n] = g
+                }
+            }
+        } else {
+            for (n, i) in selection.enumerated() {
+                let key = keys.map { $0.value(i) }
+                if let g = groupIndex[key] { numbers[n] = g } else {
+                    let g = newGroup(i)
+                    groupIndex[key] = g
+                    numbers[n] = g
+                }
+            }
+        }
+        for (j, spec) in aggregates.enumerated() {
+            if let argument = arguments[j] {
+                for (n, i) in selection.enumerated() { accumulators[numbers[n]][j].add(argument.value(i), function: spec.function) }
+            } else if keys.isEmpty, !selection.isEmpty {
+                accumulators[0][j].count += selection.count  // count(*) of one group: the whole selection at once
+            } else {
+                for n in selection.indices { accumulators[numbers[n]][j].count += 1 }
+            }
+        }
+    }
+
+    /// Each group's representative row and aggregate results, in the order groups were first seen.
+    func rows(_ aggregates: [AggregateSpec]) -> [(values: [Value], aggregates: [Value])] {
+        accumulators.indices.map { g in (representatives[g], zip(accumulators[g], aggregates).map { $0.result($1) }) }
+    }
+}

@@ -21,11 +21,24 @@ extension Repository {
     /// done.affected   // rows changed; done.commit the new commit
     /// ```
     public func execute(_ sql: String, at ref: String = "HEAD") async throws -> StatementResult {
+        try await execute(sql, at: ref, rows: nil)
+    }
+
+    /// Like `execute(_:at:)`, but a SELECT streams its rows to `rows` batch by
+    /// batch; its `StatementResult.query` then holds the schema and no batches,
+    /// and `affected` the number of rows.
+    public func execute(_ sql: String, at ref: String = "HEAD", rows: ((RecordBatch) async throws -> Void)?) async throws -> StatementResult {
         let statement = try Parser.parseStatement(sql)
         let message = sql.trimmingCharacters(in: .whitespacesAndNewlines)
         switch statement {
         case .select:
-            return StatementResult(query: try await query(sql, at: ref), affected: 0, commit: nil, verb: "SELECT")
+            guard let rows else { return StatementResult(query: try await query(sql, at: ref), affected: 0, commit: nil, verb: "SELECT") }
+            var count = 0
+            let schema = try await query(sql, at: ref) { batch in
+                count += batch.length
+                try await rows(batch)
+            }
+            return StatementResult(query: QueryResult(schema: schema, batches: []), affected: count, commit: nil, verb: "SELECT")
         case .delete(let name, let at, let filter):
             let target = try await writeTarget(name, at: at, sql: sql)
             let matcher = try WriteMatcher(sql: sql, dataset: target, filter: filter, reader: FragmentReader(objects: objects))

@@ -1,7 +1,7 @@
 import LoamFormat
 
 /// An expression as written, with the position it starts at (for errors).
-indirect enum Expression: Equatable {
+indirect enum Expression: Equatable, Sendable {
     case literal(Value, at: Int)
     case column(table: String?, name: String, at: Int)
     case star(at: Int)
@@ -64,12 +64,12 @@ indirect enum Expression: Equatable {
     }
 }
 
-struct SelectItem {
+struct SelectItem: Sendable {
     let expression: Expression
     let alias: String?
 }
 
-struct OrderItem {
+struct OrderItem: Sendable {
     let expression: Expression
     let descending: Bool
     /// nil: nulls last ascending, first descending (PostgreSQL's default).
@@ -89,7 +89,7 @@ struct OrderItem {
 }
 
 /// `[INNER | LEFT [OUTER]] JOIN source [alias] (ON condition | USING (columns))`
-struct JoinClause {
+struct JoinClause: Sendable {
     var left = false
     var dataset = ""
     var ref: String?
@@ -101,7 +101,7 @@ struct JoinClause {
 }
 
 /// `SELECT … FROM dataset [AT 'ref'] [AS alias] [JOIN …] …`
-struct SelectStatement {
+struct SelectStatement: Sendable {
     var explain = false
     var distinct = false
     var items: [SelectItem] = []
@@ -125,14 +125,14 @@ struct SelectStatement {
 }
 
 /// A query nested in another (boxed: a statement cannot hold itself inline).
-final class Subquery {
+final class Subquery: Sendable {
     let query: QueryStatement
     init(_ query: QueryStatement) { self.query = query }
 }
 
 /// A full query: WITH names, then SELECTs joined by UNION ALL. A trailing
 /// ORDER BY / LIMIT / OFFSET after the last part applies to the whole union.
-struct QueryStatement {
+struct QueryStatement: Sendable {
     var ctes: [(name: String, query: Subquery)] = []
     var parts: [SelectStatement] = []
     var orderBy: [OrderItem] = []

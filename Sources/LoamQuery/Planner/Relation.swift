@@ -8,8 +8,12 @@ protocol Relation: Sendable {
     var schema: Schema { get }
     /// The dataset behind it, for `_rowid`, zone-map pruning and EXPLAIN.
     var dataset: Dataset? { get }
-    func scan(columns: [String], includeRowID: Bool, limit: Int, pruning: RowFilter?,
-              _ body: (RecordBatch) async throws -> Void) async throws
+    /// Runs `transform` on each batch of the chosen columns (in parallel where the
+    /// relation has several fragments) and hands the results to `consume` in order;
+    /// `consume` returns false to stop.
+    func scanFragments<T: Sendable>(columns: [String], includeRowID: Bool, pruning: RowFilter?,
+                                    transform: @escaping @Sendable (RecordBatch) throws -> T,
+                                    consume: (T) async throws -> Bool) async throws
     /// True for a join's result: fields are named `alias.column`.
     var qualified: Bool { get }
     /// USING columns of the join, which resolve unqualified to the left side.
@@ -19,6 +23,14 @@ protocol Relation: Sendable {
 extension Relation {
     var qualified: Bool { false }
     var usingColumns: Set<String> { [] }
+
+    /// Every batch of the chosen columns, in order, one at a time.
+    func scan(columns: [String], includeRowID: Bool = false, _ body: (RecordBatch) async throws -> Void) async throws {
+        try await scanFragments(columns: columns, includeRowID: includeRowID, pruning: nil, transform: { $0 }) { batch in
+            try await body(batch)
+            return true
+        }
+    }
 }
 
 struct DatasetRelation: Relation {
@@ -27,9 +39,10 @@ struct DatasetRelation: Relation {
     var schema: Schema { source.schema }
     var dataset: Dataset? { source }
 
-    func scan(columns: [String], includeRowID: Bool, limit: Int, pruning: RowFilter?,
-              _ body: (RecordBatch) async throws -> Void) async throws {
-        try await source.scan(columns: columns, includeRowID: includeRowID, limit: limit, pruning: pruning, body)
+    func scanFragments<T: Sendable>(columns: [String], includeRowID: Bool, pruning: RowFilter?,
+                                    transform: @escaping @Sendable (RecordBatch) throws -> T,
+                                    consume: (T) async throws -> Bool) async throws {
+        try await source.scanFragments(columns: columns, includeRowID: includeRowID, pruning: pruning, transform: transform, consume: consume)
     }
 }
 
@@ -41,19 +54,14 @@ struct MemoryRelation: Relation {
     var schema: Schema { result.schema }
     var dataset: Dataset? { nil }
 
-    func scan(columns: [String], includeRowID: Bool, limit: Int, pruning: RowFilter?,
-              _ body: (RecordBatch) async throws -> Void) async throws {
+    func scanFragments<T: Sendable>(columns: [String], includeRowID: Bool, pruning: RowFilter?,
+                                    transform: @escaping @Sendable (RecordBatch) throws -> T,
+                                    consume: (T) async throws -> Bool) async throws {
         let indices = columns.map { schema.index(of: $0)! }
         let fields = indices.map { schema.fields[$0] }
-        var remaining = limit
-        for batch in result.batches where remaining > 0 {
-            var projected = RecordBatch(schema: Schema(fields: fields), columns: indices.map { batch.columns[$0] }, length: batch.length)
-            if projected.length > remaining {
-                let keep = Array(0..<remaining)
-                projected = RecordBatch(schema: projected.schema, columns: projected.columns.map { $0.take(keep) }, length: remaining)
-            }
-            remaining -= projected.length
-            try await body(projected)
+        for batch in result.batches {
+            let projected = RecordBatch(schema: Schema(fields: fields), columns: indices.map { batch.columns[$0] }, length: batch.length)
+            guard try await consume(try transform(projected)) else { return }
         }
     }
 }

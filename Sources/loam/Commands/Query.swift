@@ -29,46 +29,40 @@ struct Query: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let outcome = try await repository.open().execute(sql, at: ref)
+            let repo = try repository.open()
+            if format != "table" {  // rows stream to the output as the scan produces them
+                let writer = try BatchWriter(format: ExportFormat(rawValue: format)!, path: output ?? "-")
+                let outcome: StatementResult
+                do { outcome = try await repo.execute(sql, at: ref) { try writer.write($0) } } catch {
+                    writer.abandon()
+                    throw error
+                }
+                guard let result = outcome.query else {
+                    writer.abandon()
+                    print("\(outcome.verb) \(outcome.affected) (commit \(outcome.commit?.short ?? "none"))")
+                    return
+                }
+                let rows = try writer.finish(schema: result.schema)
+                if output != nil { writeError("Wrote \(rows) rows to \(output!)") }
+                return
+            }
+            let outcome = try await repo.execute(sql, at: ref)
             guard let result = outcome.query else {
                 print("\(outcome.verb) \(outcome.affected) (commit \(outcome.commit?.short ?? "none"))")
                 return
             }
-            if format == "arrow" {
-                try Data(try IPCWriter.bytes(schema: result.schema, batches: result.batches)).write(to: URL(fileURLWithPath: output!))
-                writeError("Wrote \(result.rowCount) rows to \(output!)")
-                return
-            }
-            let text = render(result, format: format)
+            let text = render(result)
             if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output)) } else { print(text, terminator: "") }
         }
     }
 }
 
-/// A query result as an aligned table (with a row count), CSV or JSON lines.
-func render(_ result: QueryResult, format: String) -> String {
+/// A query result as an aligned table, with a row count.
+func render(_ result: QueryResult) -> String {
     let fields = result.schema.fields
-    var text = ""
-    switch format {
-    case "csv":
-        text += fields.map { ValueText.csvField($0.name) }.joined(separator: ",") + "\n"
-        for batch in result.batches {
-            for r in 0..<batch.length {
-                text += fields.indices.map { ValueText.csvField(ValueText.text(batch.columns[$0].value(at: r), fields[$0].type)) }.joined(separator: ",") + "\n"
-            }
-        }
-    case "jsonl":
-        for batch in result.batches {
-            for r in 0..<batch.length {
-                text += "{" + fields.indices.map { JSONText.quote(fields[$0].name) + ":" + ValueText.json(batch.columns[$0].value(at: r), fields[$0].type) }.joined(separator: ",") + "}\n"
-            }
-        }
-    default:
-        var rows: [[String]] = []
-        for batch in result.batches {
-            for r in 0..<batch.length { rows.append(fields.indices.map { ValueText.text(batch.columns[$0].value(at: r), fields[$0].type) ?? "NULL" }) }
-        }
-        text = formatTable(header: fields.map(\.name), rows: rows) + "(\(result.rowCount) row\(result.rowCount == 1 ? "" : "s"))\n"
+    var rows: [[String]] = []
+    for batch in result.batches {
+        for r in 0..<batch.length { rows.append(fields.indices.map { ValueText.text(batch.columns[$0].value(at: r), fields[$0].type) ?? "NULL" }) }
     }
-    return text
+    return formatTable(header: fields.map(\.name), rows: rows) + "(\(result.rowCount) row\(result.rowCount == 1 ? "" : "s"))\n"
 }

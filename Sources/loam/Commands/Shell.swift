@@ -64,7 +64,7 @@ struct Sql: AsyncParsableCommand {
                 }
                 do {
                     let outcome = try await session.execute(statement)
-                    if let result = outcome.query { print(render(result, format: "table"), terminator: "") }
+                    if let result = outcome.query { print(render(result), terminator: "") }
                     else if outcome.verb == "BEGIN" || outcome.verb == "ROLLBACK" { print(outcome.verb) }
                     else if outcome.verb == "COMMIT" { print("COMMIT" + (outcome.commit.map { " (commit \($0.short))" } ?? " (nothing changed)")) }
                     else { print("\(outcome.verb) \(outcome.affected)" + (session.inTransaction ? " (pending)" : " (commit \(outcome.commit?.short ?? "none"))")) }

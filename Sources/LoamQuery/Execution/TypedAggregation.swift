@@ -1,0 +1,305 @@
+import LoamFormat
+
+/// GROUP BY with typed loops over Arrow buffers, for the common shape:
+/// count(*), and count / sum / avg / min / max of numeric columns, grouped by
+/// nothing or by one integer, date or timestamp column. Each fragment
+/// aggregates into its own `PartialAggregates` (fragments run in parallel);
+/// the partials then merge by key. Other shapes use `Accumulator`, row by row.
+struct TypedAggregation: Sendable {
+    enum Function: Sendable { case count, sum, avg, min, max }
+
+    let keySlot: Int?
+    let functions: [(function: Function, slot: Int?, isFloat: Bool)]
+
+    /// The typed plan for these keys and aggregates over columns of `types`, or nil when some part needs the general path.
+    static func plan(groupKeys: [BoundExpression], aggregates: [AggregateSpec], types: [ArrowType]) -> TypedAggregation? {
+        let integers: Set<ArrowType> = [.int8, .int16, .int32, .int64, .date32]
+        func isInteger(_ t: ArrowType) -> Bool { if case .timestamp = t { return true } else { return integers.contains(t) } }
+        var keySlot: Int?
+        switch groupKeys.count {
+        case 0: break
+        case 1:
+            guard case .column(let slot) = groupKeys[0], isInteger(types[slot]) else { return nil }
+            keySlot = slot
+        default: return nil
+        }
+        var functions: [(Function, Int?, Bool)] = []
+        for spec in aggregates {
+            guard !spec.distinct else { return nil }
+            let function: Function
+            switch spec.function {
+            case "count": function = .count
+            case "sum": function = .sum
+            case "avg": function = .avg
+            case "min": function = .min
+            case "max": function = .max
+            default: return nil
+            }
+            guard let argument = spec.argument else {
+                guard function == .count else { return nil }
+                functions.append((.count, nil, false))
+                continue
+            }
+            guard case .column(let slot) = argument else { return nil }
+            let type = types[slot]
+            guard isInteger(type) || type == .float32 || type == .float64 else { return nil }
+            functions.append((function, slot, type == .float32 || type == .float64))
+        }
+        return TypedAggregation(keySlot: keySlot, functions: functions)
+    }
+
+    /// Aggregates the rows of one batch whose `mask` byte is 1 (every row when nil).
+    func aggregate(_ columns: [ArrowArray], _ n: Int, mask: [UInt8]?) -> PartialAggregates {
+        var partial = PartialAggregates(functions: functions)
+        var groups = [Int32](repeating: 0, count: n)
+        groups.withUnsafeMutableBufferPointer { g in
+            if let keySlot {
+                let column = columns[keySlot]
+                let data = column.buffers[1].pointer
+                let nullable = column.nullCount > 0 && !column.validity.isEmpty
+                // Only selected rows make groups: a key seen only in filtered-out rows is no group.
+                func assign<T: BinaryInteger>(_: T.Type) {
+                    let values = data.assumingMemoryBound(to: T.self)
+                    for i in 0..<n {
+                        if let mask, mask[i] == 0 { g[i] = -1 }
+                        else if nullable && column.isNull(i) { g[i] = Int32(partial.table.nullGroup()) }
+                        else { g[i] = Int32(partial.table.group(Int64(values[i]))) }
+                    }
+                }
+                switch column.type {
+                case .int8: assign(Int8.self)
+                case .int16: assign(Int16.self)
+                case .int32, .date32: assign(Int32.self)
+                default: assign(Int64.self)
+                }
+            } else {
+                _ = partial.table.group(0)  // no GROUP BY: one group, even over no rows
+                if let mask { for i in 0..<n where mask[i] == 0 { g[i] = -1 } }
+            }
+        }
+        partial.resize()
+        groups.withUnsafeBufferPointer { g in
+            for (f, input) in functions.enumerated() {
+                partial.states[f].add(input.slot.map { columns[$0] }, groups: g, function: input.function)
+            }
+        }
+        return partial
+    }
+}
+
+/// Dense group numbers for integer keys: a direct table for small keys, open addressing for the rest.
+struct IntGroupTable: Sendable {
+    private(set) var keys: [Int64?] = []
+    private var direct = [Int32](repeating: -1, count: 1024)
+    private var slots: [Int32] = []
+    private var nullNumber: Int32 = -1
+
+    var count: Int { keys.count }
+
+    @inline(__always) mutating func group(_ key: Int64) -> Int {
+        if key >= 0 && key < 1024 {
+            let g = direct[Int(key)]
+            if g >= 0 { return Int(g) }
+            direct[Int(key)] = Int32(keys.count)
+            keys.append(key)
+            return keys.count - 1
+        }
+        return hashed(key)
+    }
+
+    mutating func nullGroup() -> Int {
+        if nullNumber < 0 {
+            nullNumber = Int32(keys.count)
+            keys.append(nil)
+        }
+        return Int(nullNumber)
+    }
+
+    private mutating func hashed(_ key: Int64) -> Int {
+        if slots.count < 2 * (keys.count + 1) { rehash(max(64, slots.count * 2)) }
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: (UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+        while true {
+            let g = slots[i]
+            if g < 0 {
+                slots[i] = Int32(keys.count)
+                keys.append(key)
+                return keys.count - 1
+            }
+            if keys[Int(g)] == key { return Int(g) }
+            i = (i + 1) & mask
+        }
+    }
+
+    private mutating func rehash(_ capacity: Int) {
+        slots = [Int32](repeating: -1, count: capacity)
+        for (g, key) in keys.enumerated() {
+            guard let key, !(key >= 0 && key < 1024) else { continue }
+            var i = Int(truncatingIfNeeded: (UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15) >> 20) & (capacity - 1)
+            while slots[i] >= 0 { i = (i + 1) & (capacity - 1) }
+            slots[i] = Int32(g)
+        }
+    }
+}
+
+/// One batch's (or the merged) groups and their aggregate states.
+struct PartialAggregates: Sendable {
+    var table = IntGroupTable()
+    var states: [AggregateState]
+
+    init(functions: [(function: TypedAggregation.Function, slot: Int?, isFloat: Bool)]) {
+        states = functions.map { AggregateState(isFloat: $0.isFloat) }
+    }
+
+    mutating func resize() { for f in states.indices { states[f].resize(table.count) } }
+
+    /// Adds `other`'s groups into these, by key.
+    mutating func merge(_ other: PartialAggregates) {
+        let numbers = other.table.keys.map { key in key.map { table.group($0) } ?? table.nullGroup() }
+        resize()
+        for f in states.indices { states[f].merge(other.states[f], numbers) }
+    }
+
+    /// Each group's key and its aggregate results, as `Accumulator.result` would give them.
+    func results(_ functions: [(function: TypedAggregation.Function, slot: Int?, isFloat: Bool)]) -> [(key: Value, values: [Value])] {
+        table.keys.indices.map { g in
+            (table.keys[g].map(Value.int) ?? .null, functions.indices.map { states[$0].result(g, functions[$0].function) })
+        }
+    }
+}
+
+/// count, sums, min and max of one aggregate, by group number.
+struct AggregateState: Sendable {
+    let isFloat: Bool
+    var count: [Int] = []
+    var intSum: [Int64] = []
+    var overflow: [Bool] = []
+    var floatSum: [Double] = []
+    var lowInt: [Int64] = [], highInt: [Int64] = []
+    var low: [Double] = [], high: [Double] = []
+
+    init(isFloat: Bool) { self.isFloat = isFloat }
+
+    mutating func resize(_ groups: Int) {
+        let extra = groups - count.count
+        guard extra > 0 else { return }
+        count += repeatElement(0, count: extra)
+        intSum += repeatElement(0, count: extra)
+        overflow += repeatElement(false, count: extra)
+        floatSum += repeatElement(0, count: extra)
+        lowInt += repeatElement(.max, count: extra)
+        highInt += repeatElement(.min, count: extra)
+        low += repeatElement(.infinity, count: extra)
+        high += repeatElement(-.infinity, count: extra)
+    }
+
+    /// Adds the rows whose group number is not -1; `column` is nil for count(*).
+    mutating func add(_ column: ArrowArray?, groups g: UnsafeBufferPointer<Int32>, function: TypedAggregation.Function) {
+        let n = g.count
+        withBuffers { b in
+            guard let column else {
+                for i in 0..<n where g[i] >= 0 { b.count[Int(g[i])] += 1 }
+                return
+            }
+            let nullable = column.nullCount > 0 && !column.validity.isEmpty
+            let data = column.buffers[1].pointer
+            @inline(__always) func rows(_ body: (Int, Int) -> Void) {
+                for i in 0..<n where g[i] >= 0 && !(nullable && column.isNull(i)) {
+                    let group = Int(g[i])
+                    b.count[group] += 1
+                    body(i, group)
+                }
+            }
+            func integers<T: BinaryInteger>(_: T.Type) {
+                let v = data.assumingMemoryBound(to: T.self)
+                switch function {
+                case .count: rows { _, _ in }
+                case .sum, .avg:
+                    rows { i, group in
+                        let x = Int64(v[i])
+                        let (s, o) = b.intSum[group].addingReportingOverflow(x)
+                        b.intSum[group] = s
+                        if o { b.overflow[group] = true }
+                        b.floatSum[group] += Double(x)
+                    }
+                case .min: rows { i, group in b.lowInt[group] = Swift.min(b.lowInt[group], Int64(v[i])) }
+                case .max: rows { i, group in b.highInt[group] = Swift.max(b.highInt[group], Int64(v[i])) }
+                }
+            }
+            func floats<T: BinaryFloatingPoint>(_: T.Type) {
+                let v = data.assumingMemoryBound(to: T.self)
+                switch function {
+                case .count: rows { _, _ in }
+                case .sum, .avg: rows { i, group in b.floatSum[group] += Double(v[i]) }
+                case .min: rows { i, group in if Double(v[i]) < b.low[group] || b.count[group] == 1 { b.low[group] = Double(v[i]) } }
+                case .max: rows { i, group in if Double(v[i]) > b.high[group] || b.count[group] == 1 { b.high[group] = Double(v[i]) } }
+                }
+            }
+            switch column.type {
+            case .int8: integers(Int8.self)
+            case .int16: integers(Int16.self)
+            case .int32, .date32: integers(Int32.self)
+            case .float32: floats(Float.self)
+            case .float64: floats(Double.self)
+            default: integers(Int64.self)
+            }
+        }
+    }
+
+    private struct Buffers {
+        let count: UnsafeMutableBufferPointer<Int>
+        let intSum: UnsafeMutableBufferPointer<Int64>
+        let overflow: UnsafeMutableBufferPointer<Bool>
+        let floatSum: UnsafeMutableBufferPointer<Double>
+        let lowInt: UnsafeMutableBufferPointer<Int64>, highInt: UnsafeMutableBufferPointer<Int64>
+        let low: UnsafeMutableBufferPointer<Double>, high: UnsafeMutableBufferPointer<Double>
+    }
+
+    /// Every per-group array at once, so the loops index raw memory.
+    private mutating func withBuffers(_ body: (Buffers) -> Void) {
+        count.withUnsafeMutableBufferPointer { c in
+            intSum.withUnsafeMutableBufferPointer { s in
+                overflow.withUnsafeMutableBufferPointer { o in
+                    floatSum.withUnsafeMutableBufferPointer { f in
+                        lowInt.withUnsafeMutableBufferPointer { li in
+                            highInt.withUnsafeMutableBufferPointer { hi in
+                                low.withUnsafeMutableBufferPointer { l in
+                                    high.withUnsafeMutableBufferPointer { h in
+                                        body(Buffers(count: c, intSum: s, overflow: o, floatSum: f, lowInt: li, highInt: hi, low: l, high: h))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds `other`'s groups, where its group g is this state's `numbers[g]`.
+    mutating func merge(_ other: AggregateState, _ numbers: [Int]) {
+        for (g, to) in numbers.enumerated() where other.count[g] > 0 {
+            let first = count[to] == 0
+            count[to] += other.count[g]
+            let (s, o) = intSum[to].addingReportingOverflow(other.intSum[g])
+            intSum[to] = s
+            overflow[to] = overflow[to] || other.overflow[g] || o
+            floatSum[to] += other.floatSum[g]
+            lowInt[to] = Swift.min(lowInt[to], other.lowInt[g])
+            highInt[to] = Swift.max(highInt[to], other.highInt[g])
+            if first || other.low[g] < low[to] { low[to] = other.low[g] }
+            if first || other.high[g] > high[to] { high[to] = other.high[g] }
+        }
+    }
+
+    func result(_ g: Int, _ function: TypedAggregation.Function) -> Value {
+        if function == .count { return .int(Int64(count[g])) }
+        guard count[g] > 0 else { return .null }
+        switch function {
+        case .sum: return isFloat || overflow[g] ? .float(floatSum[g]) : .int(intSum[g])
+        case .avg: return .float(floatSum[g] / Double(count[g]))
+        case .min: return isFloat ? .float(low[g]) : .int(lowInt[g])
+        default: return isFloat ? .float(high[g]) : .int(highInt[g])
+        }
+    }
+}
