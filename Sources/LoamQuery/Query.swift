@@ -86,7 +86,7 @@ struct QueryRunner {
         }
         let first = try await single(dataset: part.dataset, ref: part.ref, subquery: part.subquery, alias: part.alias,
                                      position: part.datasetPosition, names: names)
-        return part.joins.isEmpty ? first : try await joined(first, alias: part.alias ?? part.dataset, part.joins, names: names)
+        return part.joins.isEmpty ? first : try await joined(first, alias: part.alias ?? part.dataset, part, names: names)
     }
 
     private func single(dataset name: String, ref partRef: String?, subquery: Subquery?, alias: String?, position: Int,
@@ -150,27 +150,54 @@ struct QueryRunner {
                               qualified: relation.qualified, usingColumns: relation.usingColumns)
     }
 
-    /// Every row of a relation, as values.
-    private func materialize(_ relation: Relation) async throws -> [[Value]] {
-        var rows: [[Value]] = []
-        try await relation.scan(columns: relation.schema.fields.map(\.name)) { batch in
-            for r in 0..<batch.length { rows.append(batch.row(r)) }
+    /// Joins left to right, reading only the columns the query names. Each join
+    /// hashes its right side on the equalities of ON / USING; when those are the
+    /// whole condition, the left side probes it batch by batch, in parallel,
+    /// moving whole columns (`HashJoin`); any other condition is tested row by row.
+    private func joined(_ first: Relation, alias: String, _ part: SelectStatement, names: [String: MemoryRelation]) async throws -> MemoryRelation {
+        let needed = part.referencedColumns
+        func wanted(_ relation: Relation) -> [String] {
+            relation.schema.fields.map(\.name).filter { name in
+                needed.map { $0.contains(name) || $0.contains(String(name.split(separator: ".", maxSplits: 1).last!)) } ?? true
+            }
         }
-        return rows
-    }
-
-    /// Joins left to right, hashing the right side on the equality conditions of ON / USING.
-    private func joined(_ first: Relation, alias: String, _ joins: [JoinClause], names: [String: MemoryRelation]) async throws -> MemoryRelation {
-        var fields = first.schema.fields.map { Field(name: first.qualified ? $0.name : "\(alias).\($0.name)", type: $0.type) }
-        var rows = try await materialize(first)
+        var current = first
+        var currentNames = wanted(first)
+        var fields = currentNames.map { name in
+            Field(name: first.qualified ? name : "\(alias).\(name)", type: first.schema.fields[first.schema.index(of: name)!].type)
+        }
         var using: Set<String> = []
         let evaluator = Evaluator(sql: sql)
-        for join in joins {
+        // WHERE conjuncts that name only the first relation (as alias.column) filter its rows before the first join.
+        var pushed: (condition: Condition, slots: [Int])?
+        if let filter = part.filter {
+            func own(_ e: Expression) -> Bool {
+                switch e {
+                case .column(let table, _, _): return table == alias
+                case .star, .inSubquery: return false
+                default: return e.children.allSatisfy(own)
+                }
+            }
+            func conjuncts(_ e: Expression) -> [Expression] {
+                if case .binary("AND", let a, let b, _) = e { return conjuncts(a) + conjuncts(b) }
+                return [e]
+            }
+            let mine = conjuncts(filter).filter(own)
+            var binder = Binder(sql: sql, schema: Schema(fields: fields), dataset: "join", alias: nil)
+            binder.qualified = true
+            if let first = mine.first,
+               let (bound, type) = try? binder.bind(mine.dropFirst().reduce(first) { .binary(op: "AND", $0, $1, at: $1.position) }, allowAggregates: false),
+               type == .bool {
+                let slots = binder.columns.map { name in fields.firstIndex { $0.name == name }! }
+                pushed = (Condition(bound, types: slots.map { fields[$0].type }, vectors: VectorEvaluator(rows: evaluator)), slots)
+            }
+        }
+        for join in part.joins {
             let right = try await single(dataset: join.dataset, ref: join.ref, subquery: join.subquery, alias: join.alias,
                                          position: join.position, names: names)
             let rightAlias = join.alias ?? join.dataset
-            let rightFields = right.schema.fields.map { Field(name: "\(rightAlias).\($0.name)", type: $0.type) }
-            let rightRows = try await materialize(right)
+            let rightNames = wanted(right)
+            let rightFields = rightNames.map { Field(name: "\(rightAlias).\($0)", type: right.schema.fields[right.schema.index(of: $0)!].type) }
             let combined = fields + rightFields
             var binder = Binder(sql: sql, schema: Schema(fields: combined), dataset: "join", alias: nil)
             binder.qualified = true
@@ -192,50 +219,84 @@ struct QueryRunner {
             let (bound, type) = try binder.bind(condition, allowAggregates: false)
             guard type == .bool else { throw SQLError(sql: sql, position: condition.position, message: "ON needs a boolean condition, not \(type.name)") }
             let slots = binder.columns.map { name in combined.firstIndex { $0.name == name }! }
-            // Equality conjuncts between a left and a right column become hash keys.
+            // Equality conjuncts between a left and a right column become hash keys; the rest is a residual condition.
             var keys: [(left: Int, right: Int)] = []
+            var residual = false
             func conjuncts(_ e: Expression) {
                 if case .binary("AND", let a, let b, _) = e { conjuncts(a); conjuncts(b); return }
                 guard case .binary("=", .column(let t1, let n1, let at), .column(let t2, let n2, _), _) = e,
                       let a = try? binder.resolveQualified(t1, n1, at: at), let b = try? binder.resolveQualified(t2, n2, at: at),
-                      let i = combined.firstIndex(where: { $0.name == a }), let j = combined.firstIndex(where: { $0.name == b }) else { return }
+                      let i = combined.firstIndex(where: { $0.name == a }), let j = combined.firstIndex(where: { $0.name == b }) else { residual = true; return }
                 if i < fields.count && j >= fields.count { keys.append((i, j - fields.count)) }
-                if j < fields.count && i >= fields.count { keys.append((j, i - fields.count)) }
+                else if j < fields.count && i >= fields.count { keys.append((j, i - fields.count)) }
+                else { residual = true }
             }
             conjuncts(condition)
-            var table: [[Value]: [Int]] = [:]
-            if !keys.isEmpty {
-                for (r, row) in rightRows.enumerated() {
-                    let key = keys.map { Evaluator.comparable(row[$0.right]) }
-                    if key.contains(where: \.isNull) { continue }  // NULL never equals
-                    table[key, default: []].append(r)
-                }
-            }
-            var output: [[Value]] = []
-            let nulls = [Value](repeating: .null, count: rightFields.count)
-            for row in rows {
-                let candidates: [Int]
-                if keys.isEmpty {
-                    candidates = Array(rightRows.indices)
-                } else {
-                    let key = keys.map { Evaluator.comparable(row[$0.left]) }
-                    candidates = key.contains(where: \.isNull) ? [] : table[key] ?? []
-                }
-                var matched = false
-                for r in candidates {
-                    let both = row + rightRows[r]
-                    if case .bool(true) = try evaluator.evaluate(bound, slots.map { both[$0] }) {
-                        output.append(both)
-                        matched = true
+            let outSchema = Schema(fields: combined)
+            let rightBatches = try await batches(right, rightNames)
+            if !keys.isEmpty && !residual {
+                let join = HashJoin(keys: keys, right: rightBatches, rightFields: rightFields, left: join.left)
+                var out: [RecordBatch] = []
+                let filter = pushed
+                try await current.scanFragments(columns: currentNames, includeRowID: false, pruning: nil, transform: { batch in
+                    var batch = batch
+                    if let filter, let keep = Condition.selection(try filter.condition.mask(filter.slots.map { batch.columns[$0] }, batch.length)) {
+                        batch = RecordBatch(schema: batch.schema, columns: batch.columns.map { $0.take(keep) }, length: keep.count)
+                    }
+                    return join.probe(batch, schema: outSchema)
+                }, consume: { batch in
+                    if batch.length > 0 { out.append(batch) }
+                    return true
+                })
+                current = MemoryRelation(name: "join", result: QueryResult(schema: outSchema, batches: out), qualified: true)
+            } else {
+                let rightRows = rightBatches.flatMap { b in (0..<b.length).map { b.row($0) } }
+                var table: [[Value]: [Int]] = [:]
+                if !keys.isEmpty {
+                    for (r, row) in rightRows.enumerated() {
+                        let key = keys.map { Evaluator.hashKey(row[$0.right]) }
+                        if key.contains(where: \.isNull) { continue }  // NULL never equals
+                        table[key, default: []].append(r)
                     }
                 }
-                if join.left && !matched { output.append(row + nulls) }
+                var output: [[Value]] = []
+                let nulls = [Value](repeating: .null, count: rightFields.count)
+                for batch in try await batches(current, currentNames) {
+                    for i in 0..<batch.length {
+                        let row = batch.row(i)
+                        let candidates: [Int]
+                        if keys.isEmpty {
+                            candidates = Array(rightRows.indices)
+                        } else {
+                            let key = keys.map { Evaluator.hashKey(row[$0.left]) }
+                            candidates = key.contains(where: \.isNull) ? [] : table[key] ?? []
+                        }
+                        var matched = false
+                        for r in candidates {
+                            let both = row + rightRows[r]
+                            if case .bool(true) = try evaluator.evaluate(bound, slots.map { both[$0] }) {
+                                output.append(both)
+                                matched = true
+                            }
+                        }
+                        if join.left && !matched { output.append(row + nulls) }
+                    }
+                }
+                current = MemoryRelation(name: "join", result: try QueryResult(schema: outSchema, rows: output), qualified: true)
             }
             fields = combined
-            rows = output
+            currentNames = combined.map(\.name)
+            pushed = nil
             using.formUnion(join.using)
         }
-        return MemoryRelation(name: "join", result: try QueryResult(schema: Schema(fields: fields), rows: rows), qualified: true, usingColumns: using)
+        return MemoryRelation(name: "join", result: (current as! MemoryRelation).result, qualified: true, usingColumns: using)
+    }
+
+    /// The relation's batches of these columns, in order.
+    private func batches(_ relation: Relation, _ columns: [String]) async throws -> [RecordBatch] {
+        var out: [RecordBatch] = []
+        try await relation.scan(columns: columns) { out.append($0) }
+        return out
     }
 
     /// `x IN (SELECT …)` becomes `x IN (values…)`: each subquery runs once, up front.
@@ -420,9 +481,9 @@ struct QueryExecutor: Sendable {
         // Batch column of each binder slot, and its type.
         let batchIndex = binder.columns.map { name in name == "_rowid" && wantsRowID ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)! }
         let types = binder.columns.map { name in name == "_rowid" && wantsRowID ? ArrowType.uint64 : relation.schema.fields[relation.schema.index(of: name)!].type }
-        let kernel = filter.flatMap { MaskKernel.compile($0.0, types: types) }
         let typed = grouped ? TypedAggregation.plan(groupKeys: groupKeys, aggregates: binder.aggregates, types: types) : nil
         let vectors = VectorEvaluator(rows: evaluator)
+        let condition = filter.map { Condition($0.0, types: types, vectors: vectors) }
         let aggregates = binder.aggregates
         let slotCount = binder.columns.count
 
@@ -444,42 +505,28 @@ struct QueryExecutor: Sendable {
         // ORDER BY … LIMIT k (no grouping or DISTINCT): keep the best k rows as the scan goes, not every row.
         let topK: Int? = !grouped && !orderKeys.isEmpty && !statement.distinct ? statement.limit.map { $0 + statement.offset } : nil
 
+        // ORDER BY distance(vector column, [constants]) LIMIT k: rank from the float buffers.
+        let nearest = topK != nil && orderKeys.count == 1 && orderKeys[0].0 != nil
+            ? VectorTopK.plan(orderKeys[0].0!, descending: orderKeys[0].2.descending, types: types) : nil
+
         // The parallel step: filter, then aggregate, rank or project one fragment.
         let transform: @Sendable (RecordBatch) throws -> Work = { batch in
             let n = batch.length
             var work = Work(columns: batchIndex.map { batch.columns[$0] })
-            var mask: [UInt8]?
-            if let kernel {
-                mask = [UInt8](unsafeUninitializedCapacity: n) { buffer, count in
-                    if n > 0 { kernel.evaluate(work.columns, n, into: buffer.baseAddress!) }
-                    count = n
-                }
-            } else if let (condition, _) = filter {
-                var cache: [Int: Vector] = [:]
-                let result = try vectors.evaluate(condition, work.columns, &cache, n)
-                if case .bool(let bits, let valid) = result {  // false and NULL drop the row
-                    mask = (0..<n).map { bits[$0] && (valid?[$0] ?? true) ? 1 : 0 }
-                } else {
-                    mask = (0..<n).map { if case .bool(true) = result.value($0) { return 1 } else { return 0 } }
-                }
-            }
+            let mask = try condition?.mask(work.columns, n)
             if let typed {
                 work.partial = typed.aggregate(work.columns, n, mask: mask)
                 return work
             }
-            if let mask {
-                var selection: [Int] = []
-                selection.reserveCapacity(n)
-                for i in 0..<n where mask[i] != 0 { selection.append(i) }
-                work.selection = selection.count == n ? nil : selection  // every row passed: no copies
-            }
+            if let mask { work.selection = Condition.selection(mask) }  // nil when every row passed: no copies
             if grouped { return work }
             if streaming {
                 work.output = try outputBatch(schema, outputs.map(\.0), work.columns, work.selection, n, vectors: vectors, items: selectItems)
                 work.columns = []
                 return work
             }
-            for i in work.selection ?? Array(0..<n) {
+            let rows = topK.flatMap { k in nearest?.candidates(work.columns, work.selection, n, k: k) } ?? work.selection ?? Array(0..<n)
+            for i in rows {
                 work.candidates.append(try project(work.columns.map { $0.value(at: i) }, []))
                 if let k = topK, work.candidates.count >= max(2 * k, 1024) {
                     sortRows(&work.candidates)

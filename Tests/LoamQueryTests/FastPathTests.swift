@@ -64,12 +64,12 @@ import Testing
         let aggregates = "count(*), count(x), sum(x), avg(x), min(x), max(x), sum(f), avg(f), min(f), max(f), min(d), max(d), count(k)"
         let general = aggregates.replacingOccurrences(of: "(x)", with: "(x + 0)").replacingOccurrences(of: "(f)", with: "(f + 0)")
         for filter in ["", "WHERE x > 0", "WHERE s = 'fig' AND f < 0", "WHERE false"] {
-            for key in ["k", "d", nil] as [String?] {
+            for key in ["k", "d", "s", nil] as [String?] {
                 let group = key.map { " GROUP BY \($0)" } ?? ""
                 let order = key.map { " ORDER BY \($0) NULLS FIRST" } ?? ""
                 let fastSQL = "SELECT \(key.map { "\($0), " } ?? "")\(aggregates) FROM t \(filter)\(group)\(order)"
                 // A key expression the typed path does not take, with the same groups and order.
-                let slowKey = key.map { "CAST(\($0) AS int64)" }
+                let slowKey = key.map { $0 == "s" ? "CAST(s AS utf8)" : "CAST(\($0) AS int64)" }
                 let generalSQL = "SELECT \(slowKey.map { "\($0), " } ?? "")\(general) FROM t \(filter)" + (slowKey.map { " GROUP BY \($0)" } ?? "")
                     + (slowKey.map { " ORDER BY \($0) NULLS FIRST" } ?? "")
                 let fast = try await Self.rows(repo, fastSQL), slow = try await Self.rows(repo, generalSQL)
@@ -99,5 +99,68 @@ import Testing
         let schema = try await repo.query("SELECT id, s FROM t WHERE b") { _ in batches += 1 }
         #expect(schema.fields.map(\.name) == ["id", "s"])
         #expect(batches > 1, "the result should arrive a fragment at a time, not as one batch")
+    }
+
+    /// Nearest neighbours from the float buffers must be the rows a full sort puts first, for each distance and direction.
+    @Test func vectorTopKMatchesAFullSort() async throws {
+        let repo = try await Repository.initialize(at: try TestEnvironment.temporaryDirectory("loam-knn"))
+        defer { try? FileManager.default.removeItem(at: repo.root) }
+        var random = SeededRandom(seed: 5)
+        var csv = "id,emb,g\n"
+        for id in 0..<3000 {
+            let vector = (0..<20).map { _ in String(Double(Int.random(in: -100...100, using: &random)) / 16) }
+            // Some NULL vectors, some zero vectors (cosine distance NULL) and some exact duplicates of row 7.
+            let emb = id % 97 == 0 ? "" : id % 89 == 0 ? "\"[\(Array(repeating: "0", count: 20).joined(separator: ","))]\"" : "\"[\(vector.joined(separator: ","))]\""
+            csv += "\(id),\(emb),\(id % 3)\n"
+        }
+        let file = repo.root.appendingPathComponent("v.csv")
+        try Data(csv.utf8).write(to: file)
+        var options = ImportOptions()
+        options.fragmentRows = 256
+        options.schema = "emb:fixed_size_list<float32, 20>"
+        try await repo.importData(from: file.path, into: "v", options: options)
+        let query = "[" + (0..<20).map { String(Double($0 % 7) - 3) }.joined(separator: ", ") + "]"
+        for function in ["cosine_distance", "l2_distance", "dot"] {
+            // About 60 rows have a NULL distance: DESC puts them first, so LIMIT 75 reaches past them.
+            for (order, limit) in [("", 10), (" DESC NULLS LAST", 7), (" DESC", 75), (" NULLS FIRST", 70), ("", 1)] {
+                for filter in ["", "WHERE g = 1"] {
+                    let fast = try await Self.rows(repo, "SELECT id, \(function)(emb, \(query)) AS d FROM v \(filter) ORDER BY \(function)(emb, \(query))\(order) LIMIT \(limit)")
+                    let full = try await Self.rows(repo, "SELECT id, \(function)(emb, \(query)) AS d FROM v \(filter) ORDER BY \(function)(emb, \(query))\(order)")
+                    // Distances, not ids: rows that tie (the duplicates, the NULLs) may come in either order.
+                    #expect(fast.map { $0[1] } == full.prefix(limit).map { $0[1] }, "\(function)\(order) \(filter) LIMIT \(limit)")
+                }
+            }
+        }
+        // Ties in distance may come in any order; the ids of a tie-free query must match too.
+        let best = try await Self.rows(repo, "SELECT id FROM v ORDER BY cosine_distance(emb, \(query)) LIMIT 5")
+        let sorted = try await Self.rows(repo, "SELECT id FROM v ORDER BY cosine_distance(emb, \(query)) + 0 LIMIT 5")
+        #expect(best == sorted)
+    }
+
+    /// The columnar hash join (ON equalities only) must give the rows the row-at-a-time join gives
+    /// (`AND true` makes a residual condition, which takes the row path).
+    @Test func hashJoinMatchesTheRowJoin() async throws {
+        let repo = try await Self.repository()
+        defer { try? FileManager.default.removeItem(at: repo.root) }
+        // Keys 2 and 5 twice (fan-out), 7 once, a NULL key, and keys the big side lacks.
+        let dimension = repo.root.appendingPathComponent("d.csv")
+        try Data("k,name,s\n2,two,apple\n2,deux,pear\n5,five,fig\n5,cinq,\n7,seven,plum\n,nothing,apple\n99,none,kiwi\n".utf8).write(to: dimension)
+        try await repo.importData(from: dimension.path, into: "d", options: ImportOptions(schema: "k:int32"))
+        for (join, on) in [("JOIN", "t.k = d.k"), ("LEFT JOIN", "t.k = d.k"), ("JOIN", "d.s = t.s"), ("LEFT JOIN", "t.s = d.s AND t.k = d.k"),
+                           ("JOIN", "t.x = d.k"), ("LEFT JOIN", "t.f = d.k")] {
+            let select = "SELECT t.id, d.name, t.x FROM t \(join) d ON "
+            let order = " ORDER BY t.id, d.name"
+            // The WHERE conjunct on t alone is applied before the hash join; the row join filters after.
+            let filter = " WHERE t.x > -20 AND t.f IS NOT NULL AND (d.name IS NULL OR d.name != 'cinq')"
+            let fast = try await Self.rows(repo, select + on + filter + order)
+            let rows = try await Self.rows(repo, select + "(\(on)) AND true" + filter + order)
+            let same = fast == rows
+            #expect(same, "\(join) ON \(on): \(fast.count) rows, the row join \(rows.count)")
+            #expect(!fast.isEmpty)
+        }
+        let using = try await Self.rows(repo, "SELECT k, count(*), sum(x) FROM t JOIN d USING (k) GROUP BY k ORDER BY k")
+        let row = try await Self.rows(repo, "SELECT t.k, count(*), sum(x) FROM t JOIN d ON t.k = d.k AND true GROUP BY t.k ORDER BY t.k")
+        let same = using == row
+        #expect(same && using.count == 3, "USING: \(using.count) groups")
     }
 }

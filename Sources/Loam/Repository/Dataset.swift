@@ -3,6 +3,32 @@ import LoamFormat
 import LoamStorage
 import LoamTable
 
+/// Runs `produce(0..<count)` on up to `parallelism` tasks (at most `2 × parallelism`
+/// results in flight) and hands the results to `consume` in index order, one at
+/// a time; `consume` returns false to stop early.
+public func concurrentlyInOrder<T: Sendable>(_ count: Int, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount,
+                                             produce: @escaping @Sendable (Int) async throws -> T,
+                                             consume: (T) async throws -> Bool) async throws {
+    try await withThrowingTaskGroup(of: (Int, T).self) { group in
+        var next = 0, wanted = 0
+        var ready: [Int: T] = [:]
+        func start() {
+            let index = next
+            next += 1
+            group.addTask { (index, try await produce(index)) }
+        }
+        while next < count && next < max(1, parallelism) * 2 { start() }
+        while wanted < count, let (index, result) = try await group.next() {
+            ready[index] = result
+            while let result = ready.removeValue(forKey: wanted) {
+                wanted += 1
+                if next < count { start() }
+                guard try await consume(result) else { group.cancelAll(); return }
+            }
+        }
+    }
+}
+
 /// One dataset as of one commit: read-only, cheap to hold.
 ///
 /// ```swift
@@ -56,29 +82,11 @@ public struct Dataset: Sendable {
         let outSchema = Schema(fields: fields, metadata: schema.metadata)
         let entries = manifest.fragments.filter { $0.liveRows > 0 && (pruning?.mayMatch($0, schema: manifest.schema) ?? true) }
         let (reader, tableSchema) = (self.reader, manifest.schema)
-        try await withThrowingTaskGroup(of: (Int, T).self) { group in
-            var next = 0, wanted = 0
-            var ready: [Int: T] = [:]
-            func start() {
-                let index = next, entry = entries[index]
-                next += 1
-                group.addTask {
-                    let data = try await reader.read(entry, schema: tableSchema, columnIDs: ids)
-                    let (rowIDs, arrays) = data.compacted()
-                    let batch = RecordBatch(schema: outSchema, columns: (includeRowID ? [rowIDs] : []) + arrays, length: rowIDs.length)
-                    return (index, try transform(batch))
-                }
-            }
-            while next < entries.count && next < max(1, parallelism) * 2 { start() }
-            while wanted < entries.count, let (index, result) = try await group.next() {
-                ready[index] = result
-                while let result = ready.removeValue(forKey: wanted) {
-                    wanted += 1
-                    if next < entries.count { start() }
-                    guard try await consume(result) else { group.cancelAll(); return }
-                }
-            }
-        }
+        try await concurrentlyInOrder(entries.count, parallelism: parallelism, produce: { index in
+            let data = try await reader.read(entries[index], schema: tableSchema, columnIDs: ids)
+            let (rowIDs, arrays) = data.compacted()
+            return try transform(RecordBatch(schema: outSchema, columns: (includeRowID ? [rowIDs] : []) + arrays, length: rowIDs.length))
+        }, consume: consume)
     }
 
     /// Column ids to read and the output fields (with `_rowid` first when asked) for `columns` (all by default).

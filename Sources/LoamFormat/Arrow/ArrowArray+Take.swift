@@ -11,10 +11,14 @@ extension ArrowArray {
     public static func gather(from sources: [ArrowArray], _ picks: [(source: Int, index: Int)]) -> ArrowArray {
         let type = sources[0].type
         let n = picks.count
+        // Raw pointers per source, hoisted out of the loops (the sources keep their buffers alive).
+        let validities: [UnsafePointer<UInt8>?] = sources.map { $0.nullCount > 0 && !$0.buffers[0].isEmpty ? $0.buffers[0].pointer.assumingMemoryBound(to: UInt8.self) : nil }
+        let values: [UnsafeRawPointer] = sources.map { $0.buffers.count > 1 ? $0.buffers[1].pointer : UnsafeRawPointer(bitPattern: 1)! }
         var validity = [UInt8](repeating: 0, count: (n + 7) / 8)
         var nulls = 0
         for (j, pick) in picks.enumerated() {
-            if sources[pick.source].isNull(pick.index) { nulls += 1 } else { validity[j >> 3] |= UInt8(1 << (j & 7)) }
+            if let bits = validities[pick.source], bits[pick.index >> 3] & UInt8(1 << (pick.index & 7)) == 0 { nulls += 1 }
+            else { validity[j >> 3] |= UInt8(1 << (j & 7)) }
         }
         var buffers = [nulls > 0 ? ByteView(copying: validity) : ByteView.empty]
         var children: [ArrowArray] = []
@@ -24,19 +28,25 @@ extension ArrowArray {
             for (j, pick) in picks.enumerated() where sources[pick.source].buffers[1].bit(pick.index) { bits[j >> 3] |= UInt8(1 << (j & 7)) }
             buffers.append(ByteView(copying: bits))
         case .utf8, .binary, .largeUtf8, .largeBinary:
+            let large = type == .largeUtf8 || type == .largeBinary
+            let data: [UnsafeRawPointer] = sources.map { $0.buffers[2].pointer }
             var offsets: [Int64] = [0]
             offsets.reserveCapacity(n + 1)
-            var data: [UInt8] = []
+            var bytes: [UInt8] = []
             for pick in picks {
-                data.append(contentsOf: sources[pick.source].bytes(at: pick.index))
-                offsets.append(Int64(data.count))
+                let start = large ? Int(values[pick.source].loadUnaligned(fromByteOffset: pick.index * 8, as: Int64.self))
+                    : Int(values[pick.source].loadUnaligned(fromByteOffset: pick.index * 4, as: Int32.self))
+                let end = large ? Int(values[pick.source].loadUnaligned(fromByteOffset: pick.index * 8 + 8, as: Int64.self))
+                    : Int(values[pick.source].loadUnaligned(fromByteOffset: pick.index * 4 + 4, as: Int32.self))
+                bytes.append(contentsOf: UnsafeRawBufferPointer(start: data[pick.source] + start, count: end - start))
+                offsets.append(Int64(bytes.count))
             }
-            if type == .largeUtf8 || type == .largeBinary {
+            if large {
                 buffers.append(offsets.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) })
             } else {
                 buffers.append(offsets.map { Int32(truncatingIfNeeded: $0) }.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) })
             }
-            buffers.append(ByteView(copying: data))
+            buffers.append(ByteView(copying: bytes))
         case .list:
             var offsets: [Int32] = [0]
             var childPicks: [(source: Int, index: Int)] = []
@@ -70,8 +80,19 @@ extension ArrowArray {
             let width = type.byteWidth ?? 0
             var data = [UInt8](repeating: 0, count: n * width)
             data.withUnsafeMutableBytes { out in
-                for (j, pick) in picks.enumerated() {
-                    out.baseAddress!.advanced(by: j * width).copyMemory(from: sources[pick.source].buffers[1].pointer + pick.index * width, byteCount: width)
+                let base = out.baseAddress!
+                func copy<T>(_: T.Type) {
+                    for (j, pick) in picks.enumerated() {
+                        base.storeBytes(of: values[pick.source].loadUnaligned(fromByteOffset: pick.index * width, as: T.self), toByteOffset: j * width, as: T.self)
+                    }
+                }
+                switch width {
+                case 1: copy(UInt8.self)
+                case 2: copy(UInt16.self)
+                case 4: copy(UInt32.self)
+                case 8: copy(UInt64.self)
+                default:
+                    for (j, pick) in picks.enumerated() { (base + j * width).copyMemory(from: values[pick.source] + pick.index * width, byteCount: width) }
                 }
             }
             buffers.append(ByteView(copying: data))

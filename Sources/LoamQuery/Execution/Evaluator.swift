@@ -97,6 +97,15 @@ struct Evaluator: Sendable {
     /// Booleans compare as 0/1 so they order with numbers.
     static func comparable(_ v: Value) -> Value { if case .bool(let b) = v { return .int(b ? 1 : 0) } else { return v } }
 
+    /// A value as a hash key: equal under `=` means equal keys, so 2, 2.0 and true-as-1 hash alike.
+    static func hashKey(_ v: Value) -> Value {
+        switch comparable(v) {
+        case .float(let d) where d.rounded() == d && abs(d) < 9.2e18: return .int(Int64(d))
+        case .uint(let u) where u <= UInt64(Int64.max): return .int(Int64(u))
+        case let other: return other
+        }
+    }
+
     static func text(_ v: Value) -> String {
         switch v {
         case .string(let s): return s

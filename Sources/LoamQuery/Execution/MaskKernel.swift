@@ -210,3 +210,44 @@ private struct CompareLoop<T, U: Comparable> {
         }
     }
 }
+
+/// A bound WHERE condition ready to run on batches: through its kernel when it
+/// compiled, else through the vector evaluator. FALSE and NULL both drop a row.
+struct Condition: Sendable {
+    let bound: BoundExpression
+    let kernel: MaskKernel?
+    let vectors: VectorEvaluator
+
+    init(_ bound: BoundExpression, types: [ArrowType], vectors: VectorEvaluator) {
+        self.bound = bound
+        kernel = MaskKernel.compile(bound, types: types)
+        self.vectors = vectors
+    }
+
+    /// 1 for each row of the batch where the condition is TRUE, else 0.
+    func mask(_ columns: [ArrowArray], _ n: Int) throws -> [UInt8] {
+        if let kernel {
+            return [UInt8](unsafeUninitializedCapacity: n) { buffer, count in
+                if n > 0 { kernel.evaluate(columns, n, into: buffer.baseAddress!) }
+                count = n
+            }
+        }
+        var cache: [Int: Vector] = [:]
+        let result = try vectors.evaluate(bound, columns, &cache, n)
+        if case .bool(let bits, let valid) = result { return (0..<n).map { bits[$0] && (valid?[$0] ?? true) ? 1 : 0 } }
+        return (0..<n).map { if case .bool(true) = result.value($0) { return 1 } else { return 0 } }
+    }
+
+    /// The indices of the rows that pass; nil when every row does.
+    static func selection(_ mask: [UInt8]) -> [Int]? {
+        var kept = 0
+        let selection = [Int](unsafeUninitializedCapacity: mask.count) { out, count in
+            for i in mask.indices {  // branch-free: write every index, advance past the kept ones
+                out[kept] = i
+                kept &+= Int(mask[i])
+            }
+            count = kept
+        }
+        return kept == mask.count ? nil : selection
+    }
+}

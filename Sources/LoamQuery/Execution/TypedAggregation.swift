@@ -1,8 +1,9 @@
+import Foundation
 import LoamFormat
 
 /// GROUP BY with typed loops over Arrow buffers, for the common shape:
 /// count(*), and count / sum / avg / min / max of numeric columns, grouped by
-/// nothing or by one integer, date or timestamp column. Each fragment
+/// nothing or by one integer, date, timestamp or text column. Each fragment
 /// aggregates into its own `PartialAggregates` (fragments run in parallel);
 /// the partials then merge by key. Other shapes use `Accumulator`, row by row.
 struct TypedAggregation: Sendable {
@@ -19,7 +20,7 @@ struct TypedAggregation: Sendable {
         switch groupKeys.count {
         case 0: break
         case 1:
-            guard case .column(let slot) = groupKeys[0], isInteger(types[slot]) else { return nil }
+            guard case .column(let slot) = groupKeys[0], isInteger(types[slot]) || types[slot] == .utf8 || types[slot] == .largeUtf8 else { return nil }
             keySlot = slot
         default: return nil
         }
@@ -50,7 +51,8 @@ struct TypedAggregation: Sendable {
 
     /// Aggregates the rows of one batch whose `mask` byte is 1 (every row when nil).
     func aggregate(_ columns: [ArrowArray], _ n: Int, mask: [UInt8]?) -> PartialAggregates {
-        var partial = PartialAggregates(functions: functions)
+        let textKey = keySlot.map { columns[$0].type == .utf8 || columns[$0].type == .largeUtf8 } ?? false
+        var partial = PartialAggregates(functions: functions, textKeys: textKey)
         var groups = [Int32](repeating: 0, count: n)
         groups.withUnsafeMutableBufferPointer { g in
             if let keySlot {
@@ -67,6 +69,20 @@ struct TypedAggregation: Sendable {
                     }
                 }
                 switch column.type {
+                case .utf8, .largeUtf8:
+                    let large = column.type == .largeUtf8
+                    let text = column.buffers[2].pointer
+                    @inline(__always) func offset(_ i: Int) -> Int {
+                        large ? Int(data.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) : Int(data.loadUnaligned(fromByteOffset: i * 4, as: Int32.self))
+                    }
+                    for i in 0..<n {
+                        if let mask, mask[i] == 0 { g[i] = -1 }
+                        else if nullable && column.isNull(i) { g[i] = Int32(partial.texts.nullGroup()) }
+                        else {
+                            let start = offset(i)
+                            g[i] = Int32(partial.texts.group(UnsafeRawBufferPointer(start: text + start, count: offset(i + 1) - start)))
+                        }
+                    }
                 case .int8: assign(Int8.self)
                 case .int16: assign(Int16.self)
                 case .int32, .date32: assign(Int32.self)
@@ -107,6 +123,19 @@ struct IntGroupTable: Sendable {
         return hashed(key)
     }
 
+    /// The number of a key already seen, without adding it.
+    func number(_ key: Int64) -> Int? {
+        if key >= 0 && key < 1024 { let g = direct[Int(key)]; return g >= 0 ? Int(g) : nil }
+        guard !slots.isEmpty else { return nil }
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: (UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+        while slots[i] >= 0 {
+            if keys[Int(slots[i])] == key { return Int(slots[i]) }
+            i = (i + 1) & mask
+        }
+        return nil
+    }
+
     mutating func nullGroup() -> Int {
         if nullNumber < 0 {
             nullNumber = Int32(keys.count)
@@ -144,26 +173,114 @@ struct IntGroupTable: Sendable {
 
 /// One batch's (or the merged) groups and their aggregate states.
 struct PartialAggregates: Sendable {
+    let textKeys: Bool
     var table = IntGroupTable()
+    var texts = TextGroupTable()
     var states: [AggregateState]
 
-    init(functions: [(function: TypedAggregation.Function, slot: Int?, isFloat: Bool)]) {
+    init(functions: [(function: TypedAggregation.Function, slot: Int?, isFloat: Bool)], textKeys: Bool) {
+        self.textKeys = textKeys
         states = functions.map { AggregateState(isFloat: $0.isFloat) }
     }
 
-    mutating func resize() { for f in states.indices { states[f].resize(table.count) } }
+    var count: Int { textKeys ? texts.count : table.count }
+
+    mutating func resize() { for f in states.indices { states[f].resize(count) } }
 
     /// Adds `other`'s groups into these, by key.
     mutating func merge(_ other: PartialAggregates) {
-        let numbers = other.table.keys.map { key in key.map { table.group($0) } ?? table.nullGroup() }
+        let numbers = textKeys
+            ? (0..<other.texts.count).map { g in other.texts.withKey(g) { $0.map { texts.group($0) } ?? texts.nullGroup() } }
+            : other.table.keys.map { key in key.map { table.group($0) } ?? table.nullGroup() }
         resize()
         for f in states.indices { states[f].merge(other.states[f], numbers) }
     }
 
     /// Each group's key and its aggregate results, as `Accumulator.result` would give them.
     func results(_ functions: [(function: TypedAggregation.Function, slot: Int?, isFloat: Bool)]) -> [(key: Value, values: [Value])] {
-        table.keys.indices.map { g in
-            (table.keys[g].map(Value.int) ?? .null, functions.indices.map { states[$0].result(g, functions[$0].function) })
+        (0..<count).map { g in
+            let key = textKeys ? texts.withKey(g) { $0.map { Value.string(String(decoding: $0, as: UTF8.self)) } ?? .null }
+                : table.keys[g].map(Value.int) ?? .null
+            return (key, functions.indices.map { states[$0].result(g, functions[$0].function) })
+        }
+    }
+}
+
+/// Dense group numbers for text keys: the key bytes live in one arena; open addressing on a 64-bit hash.
+struct TextGroupTable: Sendable {
+    private var bytes: [UInt8] = []
+    private var ends: [Int] = []      // key g is bytes[ends[g-1] ..< ends[g]] (nil key: an empty range, marked in `nullNumber`)
+    private var hashes: [UInt64] = []
+    private var slots: [Int32] = []
+    private var nullNumber: Int32 = -1
+
+    var count: Int { ends.count }
+
+    /// The key of group `g` (nil for the NULL group), valid inside `body`.
+    func withKey<R>(_ g: Int, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        if g == Int(nullNumber) { return body(nil) }
+        let start = g == 0 ? 0 : ends[g - 1]
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<ends[g]])) }
+    }
+
+    mutating func nullGroup() -> Int {
+        if nullNumber < 0 {
+            nullNumber = Int32(ends.count)
+            ends.append(bytes.count)
+            hashes.append(0)
+        }
+        return Int(nullNumber)
+    }
+
+    /// Eight bytes at a time, each word mixed by multiply and xor-shift.
+    @inline(__always) private static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        var h = UInt64(key.count) &* 0x9E37_79B9_7F4A_7C15
+        var i = 0
+        while i + 8 <= key.count {
+            h = (h ^ key.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            i += 8
+        }
+        if i < key.count {
+            var tail: UInt64 = 0
+            for j in i..<key.count { tail |= UInt64(key[j]) << (8 * UInt64(j - i)) }
+            h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+            h ^= h >> 29
+        }
+        return h
+    }
+
+    mutating func group(_ key: UnsafeRawBufferPointer) -> Int {
+        if slots.count < 2 * (ends.count + 1) { rehash(max(64, slots.count * 2)) }
+        let h = Self.hash(key)
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: h >> 7) & mask
+        while true {
+            let g = Int(slots[i])
+            if g < 0 {
+                slots[i] = Int32(ends.count)
+                bytes.append(contentsOf: key)
+                ends.append(bytes.count)
+                hashes.append(h)
+                return ends.count - 1
+            }
+            if hashes[g] == h && g != Int(nullNumber) {
+                let start = g == 0 ? 0 : ends[g - 1]
+                let same = ends[g] - start == key.count && bytes.withUnsafeBytes { stored in
+                    key.count == 0 || memcmp(stored.baseAddress! + start, key.baseAddress!, key.count) == 0
+                }
+                if same { return g }
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    private mutating func rehash(_ capacity: Int) {
+        slots = [Int32](repeating: -1, count: capacity)
+        for g in 0..<ends.count where g != Int(nullNumber) {
+            var i = Int(truncatingIfNeeded: hashes[g] >> 7) & (capacity - 1)
+            while slots[i] >= 0 { i = (i + 1) & (capacity - 1) }
+            slots[i] = Int32(g)
         }
     }
 }

@@ -31,6 +31,30 @@ indirect enum Expression: Equatable, Sendable {
 
     static func == (a: Expression, b: Expression) -> Bool { a.canonical == b.canonical }
 
+    /// The expressions directly inside this one (not those inside an IN subquery, which has its own scope).
+    var children: [Expression] {
+        switch self {
+        case .literal, .column, .star: return []
+        case .unary(_, let x, _), .isNull(let x, _, _), .cast(let x, _, _), .inSubquery(let x, _, _, _): return [x]
+        case .binary(_, let l, let r, _), .like(let l, let r, _, _, _), .element(let l, let r, _): return [l, r]
+        case .between(let x, let l, let h, _, _): return [x, l, h]
+        case .inList(let x, let items, _, _): return [x] + items
+        case .caseWhen(let o, let b, let e, _): return (o.map { [$0] } ?? []) + b.flatMap { [$0.0, $0.1] } + (e.map { [$0] } ?? [])
+        case .call(_, let args, _, _), .listLiteral(let args, _): return args
+        }
+    }
+
+    /// Every column name this expression mentions (without its table qualifier); nil when it contains `*` other than count(*).
+    func columnNames(into names: inout Set<String>) -> Bool {
+        switch self {
+        case .column(_, let name, _): names.insert(name)
+        case .star: return false
+        case .call(_, let args, _, _) where args.count == 1 && args[0] == .star(at: 0): return true
+        default: break
+        }
+        return children.allSatisfy { $0.columnNames(into: &names) }
+    }
+
     /// The expression as text without positions: equal for the same expression written in two places.
     var canonical: String {
         switch self {
@@ -122,6 +146,19 @@ struct SelectStatement: Sendable {
     var orderBy: [OrderItem] = []
     var limit: Int?
     var offset: Int = 0
+}
+
+extension SelectStatement {
+    /// The column names the statement mentions anywhere (select list, WHERE, GROUP BY, HAVING, ORDER BY, joins);
+    /// nil when it selects `*`, which needs every column.
+    var referencedColumns: Set<String>? {
+        var names = Set<String>()
+        var expressions = items.map(\.expression) + groupBy + orderBy.map(\.expression)
+        expressions += [filter, having].compactMap { $0 } + joins.compactMap(\.on)
+        for join in joins { names.formUnion(join.using) }
+        for e in expressions { guard e.columnNames(into: &names) else { return nil } }
+        return names
+    }
 }
 
 /// A query nested in another (boxed: a statement cannot hold itself inline).

@@ -58,10 +58,10 @@ struct MemoryRelation: Relation {
                                     transform: @escaping @Sendable (RecordBatch) throws -> T,
                                     consume: (T) async throws -> Bool) async throws {
         let indices = columns.map { schema.index(of: $0)! }
-        let fields = indices.map { schema.fields[$0] }
-        for batch in result.batches {
-            let projected = RecordBatch(schema: Schema(fields: fields), columns: indices.map { batch.columns[$0] }, length: batch.length)
-            guard try await consume(try transform(projected)) else { return }
-        }
+        let projected = Schema(fields: indices.map { schema.fields[$0] })
+        let batches = result.batches
+        try await concurrentlyInOrder(batches.count, produce: { b in
+            try transform(RecordBatch(schema: projected, columns: indices.map { batches[b].columns[$0] }, length: batches[b].length))
+        }, consume: consume)
     }
 }
