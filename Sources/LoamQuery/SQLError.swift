@@ -46,3 +46,11 @@ func closest(_ name: String, in candidates: [String]) -> String? {
     guard let (best, score) = scored, score <= max(2, lower.count / 3) else { return nil }
     return best
 }
+
+/// Checks a statement's syntax without running it or opening a repository.
+public enum SQLSyntax {
+    /// Lexes and parses `sql` as any statement Loam runs; throws an `SQLError` pointing at the first problem.
+    public static func check(_ sql: String) throws {
+        _ = try Parser.parseStatement(sql)
+    }
+}

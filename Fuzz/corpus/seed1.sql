@@ -1,0 +1,1 @@
+SELECT label, count(*) FROM reviews AT 'v1' WHERE score > 0.5 GROUP BY label HAVING count(*) > 2 ORDER BY 2 DESC NULLS LAST LIMIT 5 OFFSET 1

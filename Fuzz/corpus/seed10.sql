@@ -1,0 +1,1 @@
+EXPLAIN SELECT id FROM v ORDER BY cosine_distance(emb, [1, -2.5, 3e2]) LIMIT 3

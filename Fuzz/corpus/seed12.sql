@@ -1,0 +1,1 @@
+SELECT * FROM loam_diff('v1', 'HEAD', 'reviews') TABLESAMPLE 5 ROWS

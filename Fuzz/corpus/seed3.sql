@@ -1,0 +1,1 @@
+SELECT t.a, u.b FROM t LEFT JOIN u USING (id) JOIN v ON v.k = t.k
