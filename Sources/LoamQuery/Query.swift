@@ -468,12 +468,6 @@ struct QueryExecutor: Sendable {
         // `_rowid` is the dataset pseudo-column unless the relation has a real column of that name (loam_diff has).
         let pseudoRowID = relation.schema.index(of: "_rowid") == nil
         let scanned = binder.columns.filter { $0 != "_rowid" || !pseudoRowID }
-        if statement.explain {
-            let plan = explain(scanned: scanned, pruning: pruning, grouped: statement.groupBy.map(\.canonical), aggregates: binder.aggregates.count,
-                               names: names)
-            try await emit(plan.batches[0])
-            return plan.schema
-        }
         let wantsRowID = pseudoRowID && binder.columns.contains("_rowid")
         if wantsRowID && relation.dataset == nil {
             throw SQLError(sql: sql, position: statement.datasetPosition, message: "_rowid belongs to datasets; select it inside the subquery or WITH")
@@ -508,6 +502,14 @@ struct QueryExecutor: Sendable {
         // ORDER BY distance(vector column, [constants]) LIMIT k: rank from the float buffers.
         let nearest = topK != nil && orderKeys.count == 1 && orderKeys[0].0 != nil
             ? VectorTopK.plan(orderKeys[0].0!, descending: orderKeys[0].2.descending, types: types) : nil
+        if statement.explain {
+            let how = Strategy(kernel: condition?.kernel != nil, typed: typed != nil, nearest: nearest.map { ($0.function, binder.columns[$0.slot]) },
+                               streaming: streaming, topK: topK)
+            let plan = explain(scanned: scanned, pruning: pruning, grouped: statement.groupBy.map(\.canonical), aggregates: binder.aggregates.count,
+                               names: names, how: how)
+            try await emit(plan.batches[0])
+            return plan.schema
+        }
 
         // The parallel step: filter, then aggregate, rank or project one fragment.
         let transform: @Sendable (RecordBatch) throws -> Work = { batch in
@@ -654,26 +656,40 @@ struct QueryExecutor: Sendable {
     }
 
     /// The plan, one operator a line, with the fragments the zone maps keep.
-    func explain(scanned: [String], pruning: RowFilter?, grouped: [String], aggregates: Int, names: [String]) -> QueryResult {
+    /// How the executor runs a SELECT, for EXPLAIN.
+    struct Strategy {
+        let kernel: Bool, typed: Bool
+        let nearest: (function: String, column: String)?
+        let streaming: Bool
+        let topK: Int?
+    }
+
+    func explain(scanned: [String], pruning: RowFilter?, grouped: [String], aggregates: Int, names: [String], how: Strategy) -> QueryResult {
         var lines: [String] = []
         if statement.limit != nil || statement.offset > 0 {
-            lines.append("Limit \(statement.limit.map(String.init) ?? "all") offset \(statement.offset)")
+            lines.append("Limit \(statement.limit.map(String.init) ?? "all") offset \(statement.offset)" + (how.streaming ? " (streaming)" : ""))
         }
         if !statement.orderBy.isEmpty {
-            lines.append("Sort by " + statement.orderBy.map { $0.expression.canonical + ($0.descending ? " DESC" : "") }.joined(separator: ", "))
+            let keys = statement.orderBy.map { $0.expression.canonical + ($0.descending ? " DESC" : "") }.joined(separator: ", ")
+            if let nearest = how.nearest {
+                lines.append("Top \(how.topK!) by \(keys) (\(nearest.function) over the float buffer of \(nearest.column), per fragment)")
+            } else {
+                lines.append((how.topK.map { "Top \($0)" } ?? "Sort") + " by " + keys)
+            }
         }
         if statement.distinct { lines.append("Distinct") }
         lines.append("Project " + names.joined(separator: ", "))
         if let having = statement.having { lines.append("Filter (having) \(having.canonical)") }
         if !grouped.isEmpty || aggregates > 0 {
-            lines.append("Aggregate \(aggregates) aggregate(s)" + (grouped.isEmpty ? "" : " by " + grouped.joined(separator: ", ")))
+            lines.append("Aggregate \(aggregates) aggregate(s)" + (grouped.isEmpty ? "" : " by " + grouped.joined(separator: ", "))
+                         + (how.typed ? " (typed, partial per fragment)" : " (row by row)"))
         }
-        if let filter = statement.filter { lines.append("Filter \(filter.canonical)") }
+        if let filter = statement.filter { lines.append("Filter \(filter.canonical)" + (how.kernel ? " (kernel)" : " (evaluator)")) }
         if let dataset = relation.dataset {
             let fragments = dataset.manifest.fragments.filter { $0.liveRows > 0 }
             let kept = pruning.map { p in fragments.filter { p.mayMatch($0, schema: dataset.manifest.schema) }.count } ?? fragments.count
             lines.append("Scan \(dataset.name) @ \(dataset.commit.short) columns [\(scanned.joined(separator: ", "))] "
-                         + "fragments \(kept) of \(fragments.count) (\(fragments.count - kept) pruned by zone maps)")
+                         + "fragments \(kept) of \(fragments.count) (\(fragments.count - kept) pruned by zone maps), in parallel")
         } else {
             lines.append("Scan \(relation.name) (in memory) columns [\(scanned.joined(separator: ", "))]")
         }

@@ -53,6 +53,17 @@ struct TypedAggregation: Sendable {
     func aggregate(_ columns: [ArrowArray], _ n: Int, mask: [UInt8]?) -> PartialAggregates {
         let textKey = keySlot.map { columns[$0].type == .utf8 || columns[$0].type == .largeUtf8 } ?? false
         var partial = PartialAggregates(functions: functions, textKeys: textKey)
+        if keySlot == nil && functions.allSatisfy({ $0.slot == nil }) {  // only count(*), no GROUP BY: count the mask
+            _ = partial.table.group(0)
+            partial.resize()
+            var selected = n
+            if let mask {
+                selected = 0
+                mask.withUnsafeBufferPointer { m in for i in 0..<n { selected &+= Int(m[i]) } }
+            }
+            for f in functions.indices { partial.states[f].count[0] = selected }
+            return partial
+        }
         var groups = [Int32](repeating: 0, count: n)
         groups.withUnsafeMutableBufferPointer { g in
             if let keySlot {

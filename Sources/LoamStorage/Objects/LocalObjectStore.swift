@@ -9,19 +9,26 @@ import Glibc
 /// `tmp/`, fsynced and renamed into place so a reader never sees a partial object.
 public struct LocalObjectStore: ObjectStore {
     public let root: URL
-    private var objects: URL { root.appendingPathComponent("objects") }
-    private var temporary: URL { root.appendingPathComponent("tmp") }
+    private let objects: URL
+    private let temporary: URL
+    /// `objects/` as a path string: reads build object paths by concatenation, not through `URL`.
+    private let objectsPath: String
 
     public init(root: URL) throws {
         self.root = root
-        for dir in [root.appendingPathComponent("objects"), root.appendingPathComponent("tmp")] {
+        objects = root.appendingPathComponent("objects")
+        temporary = root.appendingPathComponent("tmp")
+        objectsPath = objects.path
+        for dir in [objects, temporary] {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         }
     }
 
-    public func path(_ id: ObjectID) -> URL {
+    public func path(_ id: ObjectID) -> URL { URL(fileURLWithPath: filePath(id)) }
+
+    private func filePath(_ id: ObjectID) -> String {
         let hex = id.hex
-        return objects.appendingPathComponent(String(hex.prefix(2))).appendingPathComponent(String(hex.dropFirst(2)))
+        return objectsPath + "/" + hex.prefix(2) + "/" + hex.dropFirst(2)
     }
 
     public func stage() throws -> StagedObject {
@@ -68,13 +75,15 @@ public struct LocalObjectStore: ObjectStore {
     }
 
     public func get(_ id: ObjectID) async throws -> ByteView {
-        let file = path(id).path
-        guard FileManager.default.fileExists(atPath: file) else { throw StorageError.objectNotFound(id.hex) }
-        return ByteView(storage: try ByteStorage.map(path: file))
+        let file = filePath(id)
+        do { return ByteView(storage: try ByteStorage.map(path: file)) } catch {
+            if access(file, F_OK) != 0 { throw StorageError.objectNotFound(id.hex) }
+            throw error
+        }
     }
 
     public func contains(_ id: ObjectID) async throws -> Bool {
-        FileManager.default.fileExists(atPath: path(id).path)
+        access(filePath(id), F_OK) == 0
     }
 
     public func ids(withPrefix prefix: String) async throws -> [ObjectID] {

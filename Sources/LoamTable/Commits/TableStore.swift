@@ -1,5 +1,6 @@
 import Foundation
 import LoamStorage
+import Synchronization
 
 /// Reads and writes commits and manifests, and resolves refs to commits.
 ///
@@ -11,6 +12,8 @@ import LoamStorage
 public struct TableStore: Sendable {
     public let objects: any ObjectStore
     public let meta: any MetaStore
+    /// Decoded commits and manifests by id: objects never change, so a decoded one stays right.
+    private let decoded = DecodedObjects()
 
     public init(objects: any ObjectStore, meta: any MetaStore) {
         self.objects = objects
@@ -18,15 +21,20 @@ public struct TableStore: Sendable {
     }
 
     public func commit(_ id: ObjectID) async throws -> Commit {
+        if let commit = decoded.commit(id) { return commit }
         let data = try await objects.get(id)
         let commit = try CanonicalJSON.decode(Commit.self, from: data.buffer, what: "commit \(id.short)")
         guard commit.kind == "commit" else { throw TableError.corrupt("object \(id.short) is a \(commit.kind), not a commit") }
+        decoded.keep(commit, id)
         return commit
     }
 
     public func manifest(_ id: ObjectID) async throws -> Manifest {
+        if let manifest = decoded.manifest(id) { return manifest }
         let data = try await objects.get(id)
-        return try ManifestCodec.decode(data.buffer, what: "manifest \(id.short)")
+        let manifest = try ManifestCodec.decode(data.buffer, what: "manifest \(id.short)")
+        decoded.keep(manifest, id)
+        return manifest
     }
 
     /// The manifest `id` names, or nil for a dataset absent from a tree.
@@ -125,5 +133,26 @@ extension TableStore {
             for parent in try await commit(id).parents where seen.insert(parent).inserted { queue.append(parent) }
         }
         return nil
+    }
+}
+
+/// The last few hundred commits and manifests a repository decoded (a fresh set once full).
+final class DecodedObjects: Sendable {
+    private struct Entries {
+        var commits: [ObjectID: Commit] = [:]
+        var manifests: [ObjectID: Manifest] = [:]
+    }
+    private let entries = Mutex(Entries())
+    private let limit = 512
+
+    func commit(_ id: ObjectID) -> Commit? { entries.withLock { $0.commits[id] } }
+    func manifest(_ id: ObjectID) -> Manifest? { entries.withLock { $0.manifests[id] } }
+
+    func keep(_ commit: Commit, _ id: ObjectID) {
+        entries.withLock { if $0.commits.count >= limit { $0.commits = [:] }; $0.commits[id] = commit }
+    }
+
+    func keep(_ manifest: Manifest, _ id: ObjectID) {
+        entries.withLock { if $0.manifests.count >= limit { $0.manifests = [:] }; $0.manifests[id] = manifest }
     }
 }
