@@ -163,4 +163,31 @@ import Testing
         let same = using == row
         #expect(same && using.count == 3, "USING: \(using.count) groups")
     }
+
+    /// Text keys of every length around the 4-, 8- and 16-byte loads, sharing prefixes and suffixes, group as the row path groups them.
+    @Test func textKeysOfEveryLengthGroupApart() async throws {
+        let repo = try await Repository.initialize(at: try TestEnvironment.temporaryDirectory("loam-text-keys"))
+        defer { try? FileManager.default.removeItem(at: repo.root) }
+        var keys: [String] = []
+        for length in 1...40 {
+            keys.append(String(repeating: "a", count: length))
+            keys.append(String(repeating: "a", count: length - 1) + "b")
+            keys.append("b" + String(repeating: "a", count: length - 1))
+            keys.append(String((0..<length).map { Character(UnicodeScalar(UInt8(97 + ($0 * 7) % 26))) }))
+        }
+        var seen = Set<String>()
+        keys = keys.filter { seen.insert($0).inserted }
+        var csv = "k,v\n"
+        for (i, key) in (keys + keys.reversed() + keys).enumerated() { csv += "\(key),\(i)\n" }
+        let file = repo.root.appendingPathComponent("k.csv")
+        try Data(csv.utf8).write(to: file)
+        var options = ImportOptions()
+        options.fragmentRows = 97
+        try await repo.importData(from: file.path, into: "k", options: options)
+        let fast = try await Self.rows(repo, "SELECT k, count(*), sum(v) FROM k GROUP BY k ORDER BY k")
+        let slow = try await Self.rows(repo, "SELECT CAST(k AS utf8), count(*), sum(v) FROM k GROUP BY CAST(k AS utf8) ORDER BY 1")
+        let same = fast == slow
+        #expect(same && fast.count == keys.count, "\(fast.count) groups, the row path \(slow.count), distinct keys \(keys.count)")
+        #expect(fast.allSatisfy { $0[1] == .int(3) })
+    }
 }

@@ -28,25 +28,38 @@ extension ArrowArray {
             for (j, pick) in picks.enumerated() where sources[pick.source].buffers[1].bit(pick.index) { bits[j >> 3] |= UInt8(1 << (j & 7)) }
             buffers.append(ByteView(copying: bits))
         case .utf8, .binary, .largeUtf8, .largeBinary:
+            // Two passes: lengths into offsets, then one allocation filled with the bytes.
             let large = type == .largeUtf8 || type == .largeBinary
             let data: [UnsafeRawPointer] = sources.map { $0.buffers[2].pointer }
-            var offsets: [Int64] = [0]
-            offsets.reserveCapacity(n + 1)
-            var bytes: [UInt8] = []
-            for pick in picks {
-                let start = large ? Int(values[pick.source].loadUnaligned(fromByteOffset: pick.index * 8, as: Int64.self))
-                    : Int(values[pick.source].loadUnaligned(fromByteOffset: pick.index * 4, as: Int32.self))
-                let end = large ? Int(values[pick.source].loadUnaligned(fromByteOffset: pick.index * 8 + 8, as: Int64.self))
-                    : Int(values[pick.source].loadUnaligned(fromByteOffset: pick.index * 4 + 4, as: Int32.self))
-                bytes.append(contentsOf: UnsafeRawBufferPointer(start: data[pick.source] + start, count: end - start))
-                offsets.append(Int64(bytes.count))
+            @inline(__always) func bounds(_ pick: (source: Int, index: Int)) -> (Int, Int) {
+                let offsets = values[pick.source]
+                return large ? (Int(offsets.loadUnaligned(fromByteOffset: pick.index * 8, as: Int64.self)),
+                                Int(offsets.loadUnaligned(fromByteOffset: pick.index * 8 + 8, as: Int64.self)))
+                    : (Int(offsets.loadUnaligned(fromByteOffset: pick.index * 4, as: Int32.self)),
+                       Int(offsets.loadUnaligned(fromByteOffset: pick.index * 4 + 4, as: Int32.self)))
             }
-            if large {
-                buffers.append(offsets.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) })
-            } else {
-                buffers.append(offsets.map { Int32(truncatingIfNeeded: $0) }.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) })
+            var total = 0
+            let width = large ? 8 : 4
+            let offsets = ByteStorage.filling((n + 1) * width) { out in
+                out.storeBytes(of: 0, toByteOffset: 0, as: Int32.self)
+                if large { out.storeBytes(of: 0, toByteOffset: 0, as: Int64.self) }
+                for (j, pick) in picks.enumerated() {
+                    let (start, end) = bounds(pick)
+                    total += end - start
+                    if large { out.storeBytes(of: Int64(total), toByteOffset: (j + 1) * 8, as: Int64.self) }
+                    else { out.storeBytes(of: Int32(truncatingIfNeeded: total), toByteOffset: (j + 1) * 4, as: Int32.self) }
+                }
             }
-            buffers.append(ByteView(copying: bytes))
+            let bytes = ByteStorage.filling(total) { out in
+                var at = 0
+                for pick in picks {
+                    let (start, end) = bounds(pick)
+                    (out + at).copyMemory(from: data[pick.source] + start, byteCount: end - start)
+                    at += end - start
+                }
+            }
+            buffers.append(ByteView(storage: offsets))
+            buffers.append(ByteView(storage: bytes))
         case .list:
             var offsets: [Int32] = [0]
             var childPicks: [(source: Int, index: Int)] = []
@@ -78,9 +91,7 @@ extension ArrowArray {
             children = fields.indices.map { f in gather(from: sources.map { $0.children[f] }, picks) }
         default:
             let width = type.byteWidth ?? 0
-            var data = [UInt8](repeating: 0, count: n * width)
-            data.withUnsafeMutableBytes { out in
-                let base = out.baseAddress!
+            let data = ByteStorage.filling(n * width) { base in
                 func copy<T>(_: T.Type) {
                     for (j, pick) in picks.enumerated() {
                         base.storeBytes(of: values[pick.source].loadUnaligned(fromByteOffset: pick.index * width, as: T.self), toByteOffset: j * width, as: T.self)
@@ -95,7 +106,7 @@ extension ArrowArray {
                     for (j, pick) in picks.enumerated() { (base + j * width).copyMemory(from: values[pick.source] + pick.index * width, byteCount: width) }
                 }
             }
-            buffers.append(ByteView(copying: data))
+            buffers.append(ByteView(storage: data))
         }
         return ArrowArray(type: type, length: n, nullCount: nulls, buffers: buffers, children: children)
     }

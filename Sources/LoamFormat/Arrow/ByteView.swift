@@ -28,6 +28,15 @@ public final class ByteStorage: @unchecked Sendable {
         }
     }
 
+    /// A fresh 64-byte-aligned allocation of `count` bytes, filled by `fill` (no second copy).
+    public static func filling(_ count: Int, _ fill: (UnsafeMutableRawPointer) throws -> Void) rethrows -> ByteStorage {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        do { try fill(memory) } catch { memory.deallocate(); throw error }
+        return ByteStorage(base: UnsafeRawPointer(memory), count: count) { pointer, _ in
+            UnsafeMutableRawPointer(mutating: pointer).deallocate()
+        }
+    }
+
     /// Maps a whole file read-only. Empty files map to an empty storage.
     public static func map(path: String) throws -> ByteStorage {
         let fd = open(path, O_RDONLY)

@@ -217,11 +217,13 @@ struct PartialAggregates: Sendable {
     }
 }
 
-/// Dense group numbers for text keys: the key bytes live in one arena; open addressing on a 64-bit hash.
+/// Dense group numbers for text keys: the key bytes live in one arena, their first 16 bytes beside the
+/// hash (short keys compare without touching the arena); open addressing.
 struct TextGroupTable: Sendable {
     private var bytes: [UInt8] = []
     private var ends: [Int] = []      // key g is bytes[ends[g-1] ..< ends[g]] (nil key: an empty range, marked in `nullNumber`)
     private var hashes: [UInt64] = []
+    private var heads: [SIMD2<UInt64>] = []
     private var slots: [Int32] = []
     private var nullNumber: Int32 = -1
 
@@ -239,31 +241,51 @@ struct TextGroupTable: Sendable {
             nullNumber = Int32(ends.count)
             ends.append(bytes.count)
             hashes.append(0)
+            heads.append(SIMD2())
         }
         return Int(nullNumber)
     }
 
-    /// Eight bytes at a time, each word mixed by multiply and xor-shift.
-    @inline(__always) private static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+    /// The first 16 bytes of a key, zero-padded: short keys compare and hash from these two words alone.
+    /// Loads stay inside the key (overlapping loads, shifted), so nothing is copied through memory.
+    @inline(__always) private static func head(_ key: UnsafeRawBufferPointer) -> SIMD2<UInt64> {
+        let n = key.count
+        if n >= 16 { return SIMD2(key.loadUnaligned(as: UInt64.self), key.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        if n >= 8 {
+            let high = n == 8 ? 0 : key.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) >> UInt64(8 * (16 - n))
+            return SIMD2(key.loadUnaligned(as: UInt64.self), high)
+        }
+        if n >= 4 {
+            let low = UInt64(key.loadUnaligned(as: UInt32.self)), high = UInt64(key.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+            return SIMD2(low | (high << UInt64(8 * (n - 4))), 0)
+        }
+        var word: UInt64 = 0
+        for i in 0..<n { word |= UInt64(key[i]) << UInt64(8 * i) }
+        return SIMD2(word, 0)
+    }
+
+    /// Multiply and xor-shift over the head words, then eight bytes at a time over the rest.
+    @inline(__always) private static func hash(_ key: UnsafeRawBufferPointer, _ head: SIMD2<UInt64>) -> UInt64 {
         var h = UInt64(key.count) &* 0x9E37_79B9_7F4A_7C15
-        var i = 0
-        while i + 8 <= key.count {
-            h = (h ^ key.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ head[0]) &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 31
+        h = (h ^ head[1]) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 29
+        var i = 16
+        while i < key.count {
+            var word: UInt64 = 0
+            withUnsafeMutableBytes(of: &word) { $0.baseAddress!.copyMemory(from: key.baseAddress! + i, byteCount: min(8, key.count - i)) }
+            h = (h ^ word) &* 0xBF58_476D_1CE4_E5B9
             h ^= h >> 31
             i += 8
-        }
-        if i < key.count {
-            var tail: UInt64 = 0
-            for j in i..<key.count { tail |= UInt64(key[j]) << (8 * UInt64(j - i)) }
-            h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
-            h ^= h >> 29
         }
         return h
     }
 
     mutating func group(_ key: UnsafeRawBufferPointer) -> Int {
         if slots.count < 2 * (ends.count + 1) { rehash(max(64, slots.count * 2)) }
-        let h = Self.hash(key)
+        let head = Self.head(key)
+        let h = Self.hash(key, head)
         let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: h >> 7) & mask
         while true {
@@ -273,13 +295,14 @@ struct TextGroupTable: Sendable {
                 bytes.append(contentsOf: key)
                 ends.append(bytes.count)
                 hashes.append(h)
+                heads.append(head)
                 return ends.count - 1
             }
-            if hashes[g] == h && g != Int(nullNumber) {
+            if hashes[g] == h && heads[g] == head && g != Int(nullNumber) {
                 let start = g == 0 ? 0 : ends[g - 1]
-                let same = ends[g] - start == key.count && bytes.withUnsafeBytes { stored in
-                    key.count == 0 || memcmp(stored.baseAddress! + start, key.baseAddress!, key.count) == 0
-                }
+                let same = ends[g] - start == key.count && (key.count <= 16 || bytes.withUnsafeBytes { stored in
+                    memcmp(stored.baseAddress! + start + 16, key.baseAddress! + 16, key.count - 16) == 0
+                })
                 if same { return g }
             }
             i = (i + 1) & mask
