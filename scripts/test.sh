@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Loam test: installs what the tests need (SQLite headers, a Python
-# virtual environment with pyarrow), builds, and runs `swift test`.
+# virtual environment with pyarrow, pytest and the Python client from python/),
+# builds, runs `swift test`, then the Python client's tests against the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,11 +11,13 @@ if ! dpkg -s libsqlite3-dev >/dev/null 2>&1 || ! command -v script >/dev/null; t
   apt-get update -qq && apt-get install -y -qq libsqlite3-dev bsdutils >/dev/null
 fi
 
-if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow" 2>/dev/null; then
-  echo "== creating .venv-test with pyarrow"
+if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest" 2>/dev/null; then
+  echo "== creating .venv-test with pyarrow and pytest"
   python3 -m venv .venv-test
-  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy
+  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest
 fi
+# The client as a user installs it (`pip install ./python`), fresh each run.
+.venv-test/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 export LOAM_PYTHON="$PWD/.venv-test/bin/python"
 
 echo "== building"
@@ -23,3 +26,6 @@ export LOAM_BIN="$PWD/.build/debug/loam"
 
 echo "== testing"
 swift test --skip-build "$@"
+
+echo "== testing the Python client"
+(cd python/tests && "$LOAM_PYTHON" -m pytest -q -p no:cacheprovider .)

@@ -1,0 +1,226 @@
+"""One dataset at one commit: its live rows, read from memory-mapped Arrow
+fragments. Reads are zero-copy wherever a fragment has no deleted rows."""
+import os
+import shutil
+import subprocess
+import tempfile
+from collections import OrderedDict
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from .errors import LoamError
+
+
+class Fragment:
+    """A fragment file, its physical row count, the physical offsets of its live rows
+    (None when none is deleted), and the file column of each schema column (None when
+    the fragment predates the column)."""
+
+    def __init__(self, path, rows, live, positions):
+        self.path, self.rows, self.live, self.positions = path, rows, live, positions
+
+    @property
+    def live_rows(self):
+        return self.rows if self.live is None else len(self.live)
+
+
+class Dataset:
+    """Rows in dataset order. `len(ds)`, `ds[i]` (a dict), `ds[i:j]` and `ds.take([...])`
+    (pyarrow Tables), `to_arrow()`, `to_pandas()`, `iter_batches()`, and the training
+    loaders `to_numpy()`, `to_torch()` and `to_tf()`."""
+
+    def __init__(self, name, commit, schema, fragments, source):
+        self.name, self.commit, self.schema = name, commit, schema
+        self._fragments = fragments
+        self._source = source
+        self._starts = np.cumsum([0] + [f.live_rows for f in fragments], dtype=np.int64)
+        self._cache = OrderedDict()  # (fragment, columns) → live rows as a RecordBatch; a few at a time
+
+    def __repr__(self):
+        return f"<loam.Dataset {self.name!r} @ {self.commit[:12]}: {len(self):,} rows, {len(self.schema)} columns>"
+
+    def __len__(self):
+        return int(self._starts[-1])
+
+    def __getstate__(self):  # what a DataLoader worker needs to read the same version again
+        return {"name": self.name, "commit": self.commit, "source": self._source}
+
+    def __setstate__(self, state):
+        other = state["source"].dataset(state["name"], ref=state["commit"])
+        self.__dict__.update(other.__dict__)
+
+    @property
+    def columns(self):
+        return self.schema.names
+
+    def _indices(self, columns):
+        if columns is None:
+            return list(range(len(self.schema)))
+        if isinstance(columns, str):
+            columns = [columns]
+        out = []
+        for name in columns:
+            if name not in self.schema.names:
+                raise LoamError(f"no column '{name}' in dataset '{self.name}' (columns: {', '.join(self.schema.names)})")
+            out.append(self.schema.get_field_index(name))
+        return out
+
+    # --- fragments -----------------------------------------------------------------------------
+
+    def fragment_batch(self, f, columns=None):
+        """The live rows of fragment `f` as a RecordBatch of the chosen columns, typed and named as the schema says."""
+        indices = tuple(self._indices(columns))
+        key = (f, indices)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        fragment = self._fragments[f]
+        reader = ipc.open_file(pa.memory_map(fragment.path, "r"))
+        batch = reader.get_batch(0) if reader.num_record_batches == 1 else \
+            pa.Table.from_batches([reader.get_batch(i) for i in range(reader.num_record_batches)]).combine_chunks().to_batches()[0]
+        arrays = []
+        for i in indices:
+            field, position = self.schema.field(i), fragment.positions[i]
+            if position is None:
+                arrays.append(pa.nulls(batch.num_rows, type=field.type))
+            else:
+                array = batch.column(position)
+                arrays.append(array if array.type == field.type else array.cast(field.type))
+        out = pa.RecordBatch.from_arrays(arrays, schema=pa.schema([self.schema.field(i) for i in indices]))
+        if fragment.live is not None:
+            out = out.take(pa.array(fragment.live))
+        self._cache[key] = out
+        if len(self._cache) > 32:
+            self._cache.popitem(last=False)
+        return out
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def to_arrow(self, columns=None):
+        batches = [self.fragment_batch(f, columns) for f in range(len(self._fragments))]
+        schema = pa.schema([self.schema.field(i) for i in self._indices(columns)], metadata=self.schema.metadata)
+        return pa.Table.from_batches(batches, schema=schema)
+
+    def to_pandas(self, columns=None):
+        return self.to_arrow(columns).to_pandas()
+
+    def iter_batches(self, batch_size=65_536, columns=None):
+        """RecordBatches of `batch_size` rows (the last may be shorter) in dataset order."""
+        if batch_size <= 0:
+            raise LoamError("batch_size must be positive")
+        pending, count = [], 0
+        for f in range(len(self._fragments)):
+            batch = self.fragment_batch(f, columns)
+            offset = 0
+            while offset < batch.num_rows:
+                piece = batch.slice(offset, min(batch_size - count, batch.num_rows - offset))
+                pending.append(piece)
+                count += piece.num_rows
+                offset += piece.num_rows
+                if count == batch_size:
+                    yield pending[0] if len(pending) == 1 else pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+                    pending, count = [], 0
+        if count:
+            yield pending[0] if len(pending) == 1 else pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+    def take(self, indices, columns=None):
+        """The rows at these positions (0-based, negative from the end), in the order given, as a pyarrow Table."""
+        positions = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(self)
+        positions = np.where(positions < 0, positions + n, positions)
+        if len(positions) and (positions.min() < 0 or positions.max() >= n):
+            bad = positions[(positions < 0) | (positions >= n)][0]
+            raise IndexError(f"row {bad} is out of range: dataset '{self.name}' has {n} rows")
+        schema = pa.schema([self.schema.field(i) for i in self._indices(columns)])
+        if len(positions) == 0:
+            return schema.empty_table()
+        fragment_of = np.searchsorted(self._starts, positions, side="right") - 1
+        order = np.argsort(fragment_of, kind="stable")
+        pieces = []
+        for f in np.unique(fragment_of):
+            chosen = order[np.searchsorted(fragment_of[order], f, "left"):np.searchsorted(fragment_of[order], f, "right")]
+            batch = self.fragment_batch(int(f), columns)
+            pieces.append(batch.take(pa.array(positions[chosen] - self._starts[f])))
+        gathered = pa.Table.from_batches(pieces, schema=schema)
+        # Back to the order asked: row k of `gathered` is position order[k].
+        return gathered.take(pa.array(np.argsort(order, kind="stable")))
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step == 1:
+                return self.slice(start, stop - start)
+            return self.take(np.arange(start, stop, step))
+        if isinstance(key, (int, np.integer)):
+            return {k: v[0] for k, v in self.take([int(key)]).to_pydict().items()}
+        return self.take(key)
+
+    def slice(self, start, length, columns=None):
+        """`length` rows from `start`, zero-copy slices of the fragments they lie in."""
+        stop = min(start + length, len(self))
+        pieces = []
+        for f in range(len(self._fragments)):
+            lo, hi = int(self._starts[f]), int(self._starts[f + 1])
+            if hi <= start or lo >= stop:
+                continue
+            a, b = max(start, lo) - lo, min(stop, hi) - lo
+            pieces.append(self.fragment_batch(f, columns).slice(a, b - a))
+        schema = pa.schema([self.schema.field(i) for i in self._indices(columns)])
+        return pa.Table.from_batches(pieces, schema=schema)
+
+    def query(self, sql):
+        """Runs SQL with this dataset's commit as the default ref (the `loam` binary must be on PATH or in LOAM_BIN)."""
+        return self._source.query(sql, ref=self.commit)
+
+    # --- training loaders ----------------------------------------------------------------------
+
+    def to_numpy(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False,
+                 rank=0, world_size=1, start_batch=0, **plan):
+        """Batches as dicts of NumPy arrays (fixed-size lists become 2-D arrays), for JAX or anything else.
+        See loam.shuffle for the order; `rank`/`world_size` pick this process's share."""
+        from .loader import Loader
+        return Loader(self, columns, batch_size, shuffle, seed, drop_last, **plan).batches(
+            epoch=epoch, rank=rank, world_size=world_size, start=start_batch)
+
+    def to_torch(self, columns=None, batch_size=256, shuffle=True, seed=0, drop_last=False, transform=None,
+                 rank=None, world_size=None, **plan):
+        """A torch IterableDataset of batches; use it with `loam.torch.DataLoader` to save and resume mid-epoch."""
+        from .torch import LoamIterableDataset
+        return LoamIterableDataset(self, columns, batch_size, shuffle, seed, drop_last, transform, rank, world_size, plan)
+
+    def to_tf(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False, rank=0, world_size=1, **plan):
+        """A tf.data.Dataset of batches (dicts of tensors)."""
+        from .tensorflow import to_tf
+        return to_tf(self, columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, plan)
+
+
+def numpy_columns(table):
+    """A Table or RecordBatch as a dict of NumPy arrays: fixed-size lists as 2-D arrays, text as object arrays."""
+    out = {}
+    for name, column in zip(table.schema.names, table.columns):
+        chunk = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        t = chunk.type
+        if pa.types.is_fixed_size_list(t) and chunk.null_count == 0 and chunk.flatten().null_count == 0:
+            out[name] = chunk.flatten().to_numpy(zero_copy_only=False).reshape(len(chunk), t.list_size)
+        elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_list(t) or pa.types.is_struct(t):
+            out[name] = np.array(chunk.to_pylist(), dtype=object)
+        else:
+            out[name] = chunk.to_numpy(zero_copy_only=False)
+    return out
+
+
+def run_query(root, sql, ref):
+    """`loam query … --format arrow` as a pyarrow Table."""
+    binary = os.environ.get("LOAM_BIN") or shutil.which("loam")
+    if not binary:
+        raise LoamError("query() runs the `loam` binary: put it on PATH or set LOAM_BIN")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "result.arrow")
+        done = subprocess.run([binary, "query", "--repo", root, "--ref", ref, sql, "--format", "arrow", "-o", out],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise LoamError(done.stderr.strip() or f"loam query failed ({done.returncode})")
+        return ipc.open_file(out).read_all()

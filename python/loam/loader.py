@@ -1,0 +1,38 @@
+"""Batches for training: the epoch's order (loam.shuffle), this rank's and worker's share, read as gathers."""
+from .dataset import numpy_columns
+from .shuffle import ShufflePlan, shard_batches
+
+
+class Loader:
+    def __init__(self, dataset, columns=None, batch_size=256, shuffle=True, seed=0, drop_last=False,
+                 block_rows=1024, window_blocks=64):
+        self.dataset, self.columns, self.batch_size = dataset, columns, batch_size
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.block_rows, self.window_blocks = block_rows, window_blocks
+        dataset._indices(columns)  # an unknown column fails here, not in a worker
+
+    def plan(self, epoch):
+        return ShufflePlan(len(self.dataset), self.seed, epoch, self.shuffle, self.block_rows, self.window_blocks)
+
+    def schedule(self, epoch=0, rank=0, world_size=1, start=0, worker=0, workers=1):
+        """(batch index, row positions) of this rank's batches from batch `start` on that fall to `worker`."""
+        plan = self.plan(epoch)
+        for k, a, b in shard_batches(len(self.dataset), self.batch_size, rank, world_size, self.drop_last):
+            if k < start or (k - start) % workers != worker or a >= b:
+                continue
+            yield k, plan.positions(a, b)
+
+    def batch_count(self, rank=0, world_size=1, start=0):
+        """This rank's non-empty batches from batch `start` on (the same in every epoch)."""
+        return sum(1 for k, a, b in shard_batches(len(self.dataset), self.batch_size, rank, world_size, self.drop_last) if k >= start and a < b)
+
+    def batches(self, epoch=0, rank=0, world_size=1, start=0, worker=0, workers=1):
+        """Dicts of NumPy arrays, one per batch."""
+        for _, positions in self.schedule(epoch, rank, world_size, start, worker, workers):
+            yield numpy_columns(self.rows(positions))
+
+    def rows(self, positions):
+        """The rows at these positions: zero-copy slices when they are one ascending run (no shuffle), else a gather."""
+        if not self.shuffle and len(positions) and positions[-1] - positions[0] + 1 == len(positions):
+            return self.dataset.slice(int(positions[0]), len(positions), self.columns)
+        return self.dataset.take(positions, self.columns)

@@ -1,0 +1,198 @@
+"""A Loam repository read straight from its folder, following docs/FORMAT.md:
+refs from the SQLite catalog, commits and manifests as JSON objects, and
+fragments as memory-mapped Arrow IPC files. No `loam` binary or server needed.
+"""
+import json
+import os
+import re
+import sqlite3
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from .dataset import Dataset, Fragment, run_query
+from .errors import LoamError
+
+_REF = re.compile(r"^(?P<base>[^~^]+)(?P<moves>(?:~\d*|\^)*)$")
+
+
+def arrow_type(column):
+    """The pyarrow type of a manifest schema column (FORMAT.md, 'Manifest')."""
+    t = column["type"]
+    simple = {
+        "bool": pa.bool_(), "int8": pa.int8(), "int16": pa.int16(), "int32": pa.int32(), "int64": pa.int64(),
+        "uint8": pa.uint8(), "uint16": pa.uint16(), "uint32": pa.uint32(), "uint64": pa.uint64(),
+        "float32": pa.float32(), "float64": pa.float64(), "string": pa.string(), "large_string": pa.large_string(),
+        "binary": pa.binary(), "large_binary": pa.large_binary(), "date32": pa.date32(),
+    }
+    if t in simple:
+        return simple[t]
+    if t == "timestamp":
+        return pa.timestamp(column.get("unit", "us"), tz=column.get("timezone"))
+    children = [arrow_field(c) for c in column.get("children", [])]
+    if t == "list":
+        return pa.list_(children[0])
+    if t == "fixed_size_list":
+        return pa.list_(children[0], column["size"])
+    if t == "struct":
+        return pa.struct(children)
+    raise LoamError(f"unknown column type '{t}' in a manifest; this client reads format 1")
+
+
+def arrow_field(column):
+    metadata = column.get("metadata")
+    return pa.field(column["name"], arrow_type(column), nullable=column.get("nullable", True),
+                    metadata={k.encode(): v.encode() for k, v in metadata.items()} if metadata else None)
+
+
+class LocalRepository:
+    """A repository on this machine. `loam.open(path)` finds `.loam/` in `path` or a parent."""
+
+    def __init__(self, path="."):
+        here = os.path.abspath(path)
+        while not os.path.isdir(os.path.join(here, ".loam")):
+            parent = os.path.dirname(here)
+            if parent == here:
+                raise LoamError(f"no Loam repository at {os.path.abspath(path)} or above it (create one with `loam init`)")
+            here = parent
+        self.root = here
+        self._objects = os.path.join(here, ".loam", "objects")
+        catalog = os.path.join(here, ".loam", "catalog.sqlite")
+        self._catalog = sqlite3.connect(catalog, timeout=30, check_same_thread=False)
+        self._catalog.execute("PRAGMA query_only = ON")
+        self._json = {}
+
+    def __repr__(self):
+        return f"loam.open({self.root!r})"
+
+    def __getstate__(self):  # DataLoader workers re-open the catalog themselves
+        return {"root": self.root}
+
+    def __setstate__(self, state):
+        self.__init__(state["root"])
+
+    # --- objects -------------------------------------------------------------------------------
+
+    def object_path(self, object_id):
+        return os.path.join(self._objects, object_id[:2], object_id[2:])
+
+    def _load(self, object_id, kind):
+        cached = self._json.get(object_id)
+        if cached is not None:
+            return cached
+        try:
+            with open(self.object_path(object_id), "rb") as f:
+                value = json.loads(f.read())
+        except FileNotFoundError:
+            raise LoamError(f"object {object_id[:12]} is missing from {self._objects} (run `loam fsck`)") from None
+        if value.get("kind") != kind:
+            raise LoamError(f"object {object_id[:12]} is a {value.get('kind')}, not a {kind}")
+        if value.get("format") != 1:
+            raise LoamError(f"{kind} {object_id[:12]} has format {value.get('format')}; this client reads format 1")
+        self._json[object_id] = value
+        return value
+
+    def commit(self, commit_id):
+        return self._load(commit_id, "commit")
+
+    def manifest(self, manifest_id):
+        return self._load(manifest_id, "manifest")
+
+    # --- refs ----------------------------------------------------------------------------------
+
+    def current_branch(self):
+        row = self._catalog.execute("SELECT value FROM settings WHERE key = 'current_branch'").fetchone()
+        return row[0] if row else "main"
+
+    def branches(self):
+        return dict(self._catalog.execute("SELECT name, commit_id FROM refs WHERE kind = 'branch' ORDER BY name"))
+
+    def tags(self):
+        return dict(self._catalog.execute("SELECT name, commit_id FROM refs WHERE kind = 'tag' ORDER BY name"))
+
+    def resolve(self, ref="HEAD"):
+        """The commit id a ref expression names: HEAD, a branch or tag, a hash or 4+ digit prefix, with ~N and ^."""
+        match = _REF.match(ref.strip())
+        if not match:
+            raise LoamError(f"'{ref}' is not a ref (try HEAD, a branch, a tag, a commit hash, or HEAD~2)")
+        base = match["base"]
+        if base == "HEAD":
+            base = self.current_branch()
+        row = self._catalog.execute("SELECT commit_id FROM refs WHERE name = ?", (base,)).fetchone()
+        if row:
+            commit = row[0]
+        elif re.fullmatch(r"[0-9a-fA-F]{4,64}", base):
+            commit = self._by_prefix(base.lower())
+        else:
+            names = sorted(self.branches()) + sorted(self.tags())
+            raise LoamError(f"unknown ref '{base}' (branches and tags: {', '.join(names) or 'none'})")
+        for move in re.findall(r"~\d*|\^", match["moves"]):
+            steps = 1 if move in ("^", "~") else int(move[1:])
+            for _ in range(steps):
+                parents = self.commit(commit)["parents"]
+                if not parents:
+                    raise LoamError(f"'{ref}' goes back past the first commit")
+                commit = parents[0]
+        return commit
+
+    def _by_prefix(self, prefix):
+        folder = os.path.join(self._objects, prefix[:2])
+        names = [prefix[:2] + n for n in (os.listdir(folder) if os.path.isdir(folder) else []) if n.startswith(prefix[2:])]
+        commits = []
+        for name in names:
+            try:
+                self.commit(name)
+                commits.append(name)
+            except (LoamError, ValueError, UnicodeDecodeError):
+                continue  # fragments and other objects share the prefix space
+        if len(commits) != 1:
+            raise LoamError(f"'{prefix}' matches {len(commits)} commits; give more digits" if commits else f"no commit starts with '{prefix}'")
+        return commits[0]
+
+    def log(self, ref="HEAD", limit=None):
+        """(id, commit) pairs from `ref` back along first parents, newest first."""
+        out, commit = [], self.resolve(ref)
+        while commit and (limit is None or len(out) < limit):
+            value = self.commit(commit)
+            out.append((commit, value))
+            commit = value["parents"][0] if value["parents"] else None
+        return out
+
+    def query(self, sql, ref="HEAD"):
+        """Runs SQL through the `loam` binary (PATH or LOAM_BIN); returns a pyarrow Table."""
+        return run_query(self.root, sql, ref)
+
+    # --- datasets ------------------------------------------------------------------------------
+
+    def datasets(self, ref="HEAD"):
+        return sorted(self.commit(self.resolve(ref))["tree"])
+
+    def dataset(self, name, ref="HEAD"):
+        commit = self.resolve(ref)
+        tree = self.commit(commit)["tree"]
+        if name not in tree:
+            raise LoamError(f"no dataset '{name}' at {ref} (datasets: {', '.join(sorted(tree)) or 'none'})")
+        manifest = self.manifest(tree[name])
+        columns = manifest["schema"]["columns"]
+        schema = pa.schema([arrow_field(c) for c in columns],
+                           metadata={k.encode(): v.encode() for k, v in manifest["schema"].get("metadata", {}).items()} or None)
+        fragments = []
+        for entry in manifest["fragments"]:
+            live = None
+            if entry.get("deletions"):
+                deleted = _read_ipc(self.object_path(entry["deletions"])).column(0).to_numpy()
+                keep = np.ones(entry["rows"], dtype=bool)
+                keep[deleted.astype(np.int64)] = False
+                live = np.flatnonzero(keep)
+            positions = [entry["columnIDs"].index(c["id"]) + 1 if c["id"] in entry["columnIDs"] else None for c in columns]
+            fragments.append(Fragment(self.object_path(entry["object"]), entry["rows"], live, positions))
+        return Dataset(name, commit, schema, fragments, source=self)
+
+
+def _read_ipc(path):
+    """The one record batch of an Arrow IPC file, memory-mapped (zero copy)."""
+    reader = ipc.open_file(pa.memory_map(path, "r"))
+    if reader.num_record_batches == 1:
+        return reader.get_batch(0)
+    return pa.Table.from_batches([reader.get_batch(i) for i in range(reader.num_record_batches)]).combine_chunks().to_batches()[0]
