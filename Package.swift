@@ -16,6 +16,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // The HTTP server (`loam serve`); its optional swift-configuration and full-Foundation traits are off.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        // Already built for Hummingbird; named here for their Logger and UnixSignal.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // Arrow IPC and the FlatBuffers it is framed in; no dependencies.
@@ -32,8 +37,15 @@ let package = Package(
         .target(name: "Loam", dependencies: ["LoamTable", "LoamFormat", "LoamStorage"], swiftSettings: fastLoops),
         // SQL: lexer → parser → binder → plan → vectorized execution over fragments.
         .target(name: "LoamQuery", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamStorage"], swiftSettings: fastLoops),
-        .executableTarget(name: "loam", dependencies: [
+        // `loam serve`: the REST API, tokens and roles, Arrow streams for training, metrics.
+        .target(name: "LoamServer", dependencies: [
             "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], resources: [.copy("openapi.json")]),
+        .executableTarget(name: "loam", dependencies: [
+            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Loam's side of bench/run.sh (release build); not part of the library.

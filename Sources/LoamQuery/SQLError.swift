@@ -53,4 +53,10 @@ public enum SQLSyntax {
     public static func check(_ sql: String) throws {
         _ = try Parser.parseStatement(sql)
     }
+
+    /// Whether `sql` is a SELECT (reads) rather than a write; throws on a syntax error.
+    public static func isQuery(_ sql: String) throws -> Bool {
+        if case .select = try Parser.parseStatement(sql) { return true }
+        return false
+    }
 }

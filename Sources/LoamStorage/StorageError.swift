@@ -9,6 +9,8 @@ public enum StorageError: Error, CustomStringConvertible, Equatable {
     case refConflict(branch: String, expected: String?, actual: String?)
     case invalidRefName(String)
     case io(String)
+    /// A request the catalog refuses (a duplicate user, a token for no user); the message says why.
+    case invalid(String)
 
     public var description: String {
         switch self {
@@ -20,7 +22,7 @@ public enum StorageError: Error, CustomStringConvertible, Equatable {
         case .refConflict(let branch, _, let actual):
             return "branch '\(branch)' moved to \(actual.map { String($0.prefix(12)) } ?? "nothing") while this write was running; nothing was committed — run the write again"
         case .invalidRefName(let name): return "'\(name)' is not a valid branch or tag name (use letters, digits, '.', '_', '-', '/'; no '..', '~', '^', ':' or spaces)"
-        case .io(let m): return m
+        case .io(let m), .invalid(let m): return m
         }
     }
 }

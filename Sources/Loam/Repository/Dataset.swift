@@ -188,10 +188,33 @@ extension Repository {
     }
 }
 
+/// Fragments a series of takes keeps mapped between calls (a training stream reads the same
+/// fragments batch after batch); the most recent `capacity` stay.
+public final class FragmentCache: @unchecked Sendable {
+    private var entries: [String: FragmentData] = [:]
+    private var order: [String] = []
+    private let capacity: Int
+    private let lock = NSLock()
+
+    public init(capacity: Int = 256) { self.capacity = capacity }
+
+    func get(_ fragment: Int, _ ids: [Int]) -> FragmentData? {
+        lock.withLock { entries["\(fragment):\(ids)"] }
+    }
+
+    func keep(_ fragment: Int, _ ids: [Int], _ data: FragmentData) {
+        lock.withLock {
+            let key = "\(fragment):\(ids)"
+            if entries.updateValue(data, forKey: key) == nil { order.append(key) }
+            if order.count > capacity { entries[order.removeFirst()] = nil }
+        }
+    }
+}
+
 extension Dataset {
     /// The rows at `positions` (0-based among live rows, in dataset order),
     /// returned in the order asked. Only the fragments holding them are read.
-    public func take(_ positions: [Int], columns: [String]? = nil, includeRowID: Bool = false) async throws -> RecordBatch {
+    public func take(_ positions: [Int], columns: [String]? = nil, includeRowID: Bool = false, cache: FragmentCache? = nil) async throws -> RecordBatch {
         let (ids, fields) = try projection(columns, includeRowID: includeRowID)
         // Live-row offsets where each fragment starts.
         var starts: [Int] = []
@@ -212,7 +235,11 @@ extension Dataset {
             }
             let slot: Int
             if let existing = loaded[lo] { slot = existing } else {
-                sources.append(try await reader.read(manifest.fragments[lo], schema: manifest.schema, columnIDs: ids))
+                if let kept = cache?.get(lo, ids) { sources.append(kept) } else {
+                    let data = try await reader.read(manifest.fragments[lo], schema: manifest.schema, columnIDs: ids)
+                    cache?.keep(lo, ids, data)
+                    sources.append(data)
+                }
                 slot = sources.count - 1
                 loaded[lo] = slot
             }

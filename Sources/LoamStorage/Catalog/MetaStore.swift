@@ -72,4 +72,36 @@ public protocol MetaStore: Sendable {
 
     func setting(_ key: String) async throws -> String?
     func setSetting(_ key: String, _ value: String) async throws
+
+    /// Users and their tokens (the server's access control). Tokens are stored as salted hashes only.
+    func addUser(_ name: String) async throws
+    func users() async throws -> [String]
+    func addToken(_ token: StoredToken) async throws
+    func token(id: String) async throws -> StoredToken?
+    func tokens() async throws -> [StoredToken]
+    /// Removes a token; false when there was none.
+    func revokeToken(id: String) async throws -> Bool
+}
+
+/// A token as the catalog keeps it: never the secret, only a salted SHA-256 of it.
+public struct StoredToken: Sendable, Equatable {
+    public let id: String
+    public let user: String
+    /// reader, writer or admin.
+    public let role: String
+    /// The one dataset the token may touch; nil for the whole repository.
+    public let dataset: String?
+    public let salt: String
+    public let hash: String
+    public let created: Date
+
+    public init(id: String, user: String, role: String, dataset: String?, salt: String, hash: String, created: Date) {
+        self.id = id
+        self.user = user
+        self.role = role
+        self.dataset = dataset
+        self.salt = salt
+        self.hash = hash
+        self.created = created
+    }
 }

@@ -56,6 +56,20 @@ public final class SQLiteMetaStore: MetaStore {
                 CREATE INDEX ref_log_time ON ref_log (time);
                 """)
         }
+        migrator.registerMigration("v3-access") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (name TEXT PRIMARY KEY NOT NULL, created_at REAL NOT NULL);
+                CREATE TABLE tokens (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    user TEXT NOT NULL REFERENCES users(name),
+                    role TEXT NOT NULL CHECK (role IN ('reader', 'writer', 'admin')),
+                    dataset TEXT,
+                    salt TEXT NOT NULL,
+                    hash TEXT NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 
@@ -182,6 +196,49 @@ public final class SQLiteMetaStore: MetaStore {
         try await pool.write { db in
             try db.execute(sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                            arguments: [key, value])
+        }
+    }
+
+    public func addUser(_ name: String) async throws {
+        try await pool.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE name = ?", arguments: [name]) == 0 else {
+                throw StorageError.invalid("user '\(name)' exists")
+            }
+            try db.execute(sql: "INSERT INTO users (name, created_at) VALUES (?, ?)", arguments: [name, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func users() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM users ORDER BY name") }
+    }
+
+    public func addToken(_ token: StoredToken) async throws {
+        try await pool.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE name = ?", arguments: [token.user]) == 1 else {
+                throw StorageError.invalid("no user '\(token.user)' (add one with `loam user add \(token.user)`)")
+            }
+            try db.execute(sql: "INSERT INTO tokens (id, user, role, dataset, salt, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [token.id, token.user, token.role, token.dataset, token.salt, token.hash, token.created.timeIntervalSince1970])
+        }
+    }
+
+    private static func decodeToken(_ row: Row) -> StoredToken {
+        StoredToken(id: row["id"], user: row["user"], role: row["role"], dataset: row["dataset"], salt: row["salt"], hash: row["hash"],
+                    created: Date(timeIntervalSince1970: row["created_at"]))
+    }
+
+    public func token(id: String) async throws -> StoredToken? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE id = ?", arguments: [id]).map(Self.decodeToken) }
+    }
+
+    public func tokens() async throws -> [StoredToken] {
+        try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM tokens ORDER BY user, created_at").map(Self.decodeToken) }
+    }
+
+    public func revokeToken(id: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
         }
     }
 }

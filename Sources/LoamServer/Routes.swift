@@ -1,0 +1,290 @@
+import Foundation
+import Hummingbird
+import Loam
+import LoamFormat
+import LoamQuery
+import LoamStorage
+import LoamTable
+
+/// The /api/v1 routes (and /metrics). Each one says the role it needs; `openapi.json` documents them all.
+struct Routes: Sendable {
+    let server: LoamServer
+    var repository: Repository { server.repository }
+
+    func register(on api: RouterGroup<ServerContext>) {
+        api.get("/metrics") { _, context in
+            try context.require(.reader)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: .init(byteBuffer: ByteBuffer(string: server.metrics.render())))
+        }
+        let v1 = api.group("api/v1")
+        v1.get("openapi.json") { _, context in
+            try context.require(.reader)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPI.document)))
+        }
+        v1.get("repository") { _, context in try await repositoryInfo(context) }
+        v1.get("refs") { _, context in try await refs(context) }
+        v1.get("log") { request, context in try await log(request, context) }
+        v1.get("commits/:id") { _, context in try await commit(context) }
+        v1.get("datasets") { request, context in try await datasets(request, context) }
+        v1.get("datasets/:name") { request, context in try await dataset(request, context) }
+        v1.get("datasets/:name/rows") { request, context in try await rows(request, context) }
+        v1.post("datasets/:name/take") { request, context in try await take(request, context) }
+        v1.get("datasets/:name/stream") { request, context in try await stream(request, context) }
+        v1.post("datasets/:name/import") { request, context in try await importBody(request, context) }
+        v1.post("query") { request, context in try await query(request, context) }
+    }
+
+    // MARK: - repository, refs, commits
+
+    func repositoryInfo(_ context: ServerContext) async throws -> Response {
+        try context.require(.reader)
+        let branch = try await repository.currentBranch()
+        let head = try? await repository.resolve("HEAD")
+        return try json(["current_branch": branch, "head": head?.hex as Any, "format": 1,
+                         "branches": try await repository.branches().map { ["name": $0.name, "commit": $0.commit.hex] },
+                         "tags": try await repository.tags().map { ["name": $0.name, "commit": $0.commit.hex] }])
+    }
+
+    func refs(_ context: ServerContext) async throws -> Response {
+        try context.require(.reader)
+        return try json(["branches": try await repository.branches().map { ["name": $0.name, "commit": $0.commit.hex] },
+                         "tags": try await repository.tags().map { ["name": $0.name, "commit": $0.commit.hex] }])
+    }
+
+    func log(_ request: Request, _ context: ServerContext) async throws -> Response {
+        try context.require(.reader)
+        let q = request.uri.queryParameters
+        let limit = try integer(q.get("limit"), "limit", default: 100, range: 1...10_000)
+        let entries = try await repository.log(from: q.get("ref") ?? "HEAD", limit: limit)
+        return try json(entries.map { commitJSON($0.id, $0.commit) })
+    }
+
+    func commit(_ context: ServerContext) async throws -> Response {
+        try context.require(.reader)
+        let id = try await repository.resolve(try context.parameters.require("id"))
+        let commit = try await repository.tables.commit(id)
+        var out = commitJSON(id, commit)
+        out["tree"] = commit.tree.mapValues(\.hex)
+        out["changes"] = try await repository.changes(in: id).map {
+            ["dataset": $0.dataset, "kind": $0.kind.rawValue, "rows_before": $0.rowsBefore, "rows_after": $0.rowsAfter]
+        }
+        return try json(out)
+    }
+
+    func commitJSON(_ id: ObjectID, _ commit: Commit) -> [String: Any] {
+        ["id": id.hex, "parents": commit.parents.map(\.hex), "author": commit.author, "message": commit.message, "time_millis": commit.timeMillis]
+    }
+
+    // MARK: - datasets
+
+    func datasets(_ request: Request, _ context: ServerContext) async throws -> Response {
+        try context.require(.reader, dataset: context.grant?.dataset)
+        let ref = request.uri.queryParameters.get("ref") ?? "HEAD"
+        var out: [[String: Any]] = []
+        for name in try await repository.datasets(at: ref) where context.grant?.dataset.map({ $0 == name }) ?? true {
+            let ds = try await repository.dataset(name, at: ref)
+            out.append(["name": name, "rows": ds.rowCount, "fragments": ds.fragmentCount, "columns": ds.schema.fields.map(\.name)])
+        }
+        return try json(out)
+    }
+
+    /// The dataset a route names, at `?ref=` (default HEAD), after checking the grant.
+    func open(_ request: Request, _ context: ServerContext, _ role: Role = .reader) async throws -> Dataset {
+        let name = try context.parameters.require("name")
+        try context.require(role, dataset: name)
+        return try await repository.dataset(name, at: request.uri.queryParameters.get("ref") ?? "HEAD")
+    }
+
+    func dataset(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let ds = try await open(request, context)
+        return try json(["name": ds.name, "commit": ds.commit.hex, "rows": ds.rowCount, "fragments": ds.fragmentCount,
+                         "schema": ds.schema.fields.map { ["name": $0.name, "type": $0.type.name, "nullable": $0.nullable] }])
+    }
+
+    /// `?columns=a,b` (default: all), checked against the dataset.
+    func columns(_ request: Request, _ ds: Dataset) throws -> [String] {
+        guard let text = request.uri.queryParameters.get("columns"), !text.isEmpty else { return ds.schema.fields.map(\.name) }
+        let names = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        for name in names where ds.schema.index(of: name) == nil {
+            throw APIError.badRequest("no column '\(name)' in dataset '\(ds.name)' (columns: \(ds.schema.fields.map(\.name).joined(separator: ", ")))")
+        }
+        return names
+    }
+
+    func rows(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let ds = try await open(request, context)
+        let q = request.uri.queryParameters
+        let offset = try integer(q.get("offset"), "offset", default: 0, range: 0...Int.max)
+        let limit = try integer(q.get("limit"), "limit", default: min(ds.rowCount, server.limits.rowsPerRequest), range: 0...server.limits.rowsPerRequest)
+        let names = try columns(request, ds)
+        let positions = Array(min(offset, ds.rowCount)..<min(offset + limit, ds.rowCount))
+        let batch = try await ds.take(positions, columns: names)
+        return try arrow(batch.schema, [batch])
+    }
+
+    func take(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let ds = try await open(request, context)
+        let body = try await jsonBody(request)
+        guard let raw = body["positions"] as? [Any] else { throw APIError.badRequest("the body needs \"positions\": [row, …]") }
+        guard raw.count <= server.limits.rowsPerRequest else {
+            throw APIError(status: .contentTooLarge, code: "payload_too_large", message: "at most \(server.limits.rowsPerRequest) positions per take")
+        }
+        let positions = try raw.map { value -> Int in
+            guard let n = value as? Int else { throw APIError.badRequest("positions must be integers, not \(value)") }
+            return n
+        }
+        var names = ds.schema.fields.map(\.name)
+        if let asked = body["columns"] as? [String] {
+            for name in asked where ds.schema.index(of: name) == nil { throw APIError.badRequest("no column '\(name)' in dataset '\(ds.name)'") }
+            names = asked
+        }
+        let batch = try await ds.take(positions, columns: names)
+        return try arrow(batch.schema, [batch])
+    }
+
+    /// A training epoch's batches for one rank, in the seeded order `ShufflePlan` defines (the Python
+    /// client's order, bit for bit), as an Arrow IPC stream of one record batch per training batch.
+    func stream(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let ds = try await open(request, context)
+        let q = request.uri.queryParameters
+        let names = try columns(request, ds)
+        let batchSize = try integer(q.get("batch_size"), "batch_size", default: 256, range: 1...1_000_000)
+        let worldSize = try integer(q.get("world_size"), "world_size", default: 1, range: 1...100_000)
+        let rank = try integer(q.get("rank"), "rank", default: 0, range: 0...(worldSize - 1))
+        let start = try integer(q.get("start_batch"), "start_batch", default: 0, range: 0...Int.max)
+        let seed = UInt64(try integer(q.get("seed"), "seed", default: 0, range: 0...Int.max))
+        let epoch = UInt64(try integer(q.get("epoch"), "epoch", default: 0, range: 0...Int.max))
+        let shuffle = try flag(q.get("shuffle"), "shuffle", default: true)
+        let dropLast = try flag(q.get("drop_last"), "drop_last", default: false)
+        let blockRows = try integer(q.get("block_rows"), "block_rows", default: 1024, range: 1...(1 << 24))
+        let windowBlocks = try integer(q.get("window_blocks"), "window_blocks", default: 64, range: 1...(1 << 20))
+        let plan = ShufflePlan(rows: ds.rowCount, seed: seed, epoch: epoch, shuffle: shuffle, blockRows: blockRows, windowBlocks: windowBlocks)
+        let batches = ShufflePlan.shardBatches(rows: ds.rowCount, batchSize: batchSize, rank: rank, worldSize: worldSize, dropLast: dropLast)
+            .filter { $0.index >= start && !$0.places.isEmpty }
+        let schema = Schema(fields: try names.map { name in ds.schema.fields[ds.schema.index(of: name)!] })
+        let metrics = server.metrics
+        let cache = FragmentCache()
+        return Response(status: .ok, headers: [.contentType: "application/vnd.apache.arrow.stream"], body: ResponseBody { writer in
+            let sink = ChunkSink()
+            var ipc = try IPCWriter(schema: schema, format: .stream, sink: sink)
+            var window: (window: Int, rows: [Int])?
+            for batch in batches {
+                try ipc.write(try await ds.take(plan.positions(batch.places, cache: &window), columns: names, cache: cache))
+                let bytes = sink.take()
+                metrics.streamed(bytes.count)
+                try await writer.write(ByteBuffer(bytes: bytes))
+            }
+            _ = try ipc.finish()
+            try await writer.write(ByteBuffer(bytes: sink.take()))
+            try await writer.finish(nil)
+        })
+    }
+
+    // MARK: - writes and queries
+
+    func importBody(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        try context.require(.writer, dataset: name)
+        let q = request.uri.queryParameters
+        guard let format = q.get("format").flatMap(ImportFormat.init(rawValue:)), format != .folder else {
+            throw APIError.badRequest("say the body's format: ?format=csv, jsonl or arrow")
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: server.limits.uploadBytes)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loam-upload-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("upload.\(format.rawValue)")
+        try Data(buffer: body).write(to: file)
+        var options = ImportOptions(format: format, schema: q.get("schema"), message: q.get("message"))
+        options.progress = nil
+        let result: ImportResult
+        do {
+            result = try await repository.importData(from: file.path, into: name, options: options)
+        } catch {
+            // Messages name the input file; say "upload" rather than a server path.
+            let message = "\(error)".replacingOccurrences(of: file.path, with: "upload").replacingOccurrences(of: folder.path, with: "")
+            throw ErrorMiddleware.apiError(error, context: context).status == .internalServerError ? error : APIError.badRequest(message)
+        }
+        server.metrics.committed()
+        return try json(["commit": result.commit.hex, "dataset": result.dataset, "rows": result.rows, "created": result.created], status: .created)
+    }
+
+    func query(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let body = try await jsonBody(request)
+        guard let sql = body["sql"] as? String else { throw APIError.badRequest("the body needs \"sql\": \"SELECT …\"") }
+        let ref = body["ref"] as? String ?? "HEAD"
+        if context.grant?.dataset != nil {
+            throw APIError.forbidden("a token for one dataset cannot run SQL, which may name any dataset; use a repository token")
+        }
+        if try SQLSyntax.isQuery(sql) {
+            try context.require(.reader)
+            let result = try await repository.query(sql, at: ref)
+            return try arrow(result.schema, result.batches)
+        }
+        try context.require(.writer)
+        let outcome = try await repository.execute(sql, at: ref)
+        if outcome.commit != nil { server.metrics.committed() }
+        return try json(["verb": outcome.verb, "affected": outcome.affected, "commit": outcome.commit?.hex as Any])
+    }
+
+    // MARK: - helpers
+
+    func json(_ value: Any, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    func arrow(_ schema: Schema, _ batches: [RecordBatch]) throws -> Response {
+        let bytes = try IPCWriter.bytes(schema: schema, batches: batches.filter { $0.length > 0 }, format: .stream)
+        server.metrics.streamed(bytes.count)
+        return Response(status: .ok, headers: [.contentType: "application/vnd.apache.arrow.stream"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    func jsonBody(_ request: Request) async throws -> [String: Any] {
+        var request = request
+        let body = try await request.collectBody(upTo: server.limits.jsonBytes)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
+            throw APIError.badRequest("the body must be a JSON object")
+        }
+        return object
+    }
+
+    func integer(_ text: String?, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text else { return value }
+        guard let n = Int(text), range.contains(n) else {
+            throw APIError.badRequest("?\(name)=\(text) must be an integer in \(range.lowerBound)…\(range.upperBound == Int.max ? "" : String(range.upperBound))")
+        }
+        return n
+    }
+
+    func flag(_ text: String?, _ name: String, default value: Bool) throws -> Bool {
+        switch text?.lowercased() {
+        case nil: return value
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw APIError.badRequest("?\(name)= takes true or false, not \(text!)")
+        }
+    }
+}
+
+/// Collects what the IPC writer produces, to be sent a batch at a time.
+final class ChunkSink: ByteSink {
+    private var pending: [UInt8] = []
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws { pending.append(contentsOf: bytes) }
+
+    func take() -> [UInt8] {
+        defer { pending.removeAll(keepingCapacity: true) }
+        return pending
+    }
+}
+
+/// The OpenAPI 3.1 document, kept in the repository beside this file.
+enum OpenAPI {
+    static let document: [UInt8] = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"), let data = try? Data(contentsOf: url) else { return Array("{}".utf8) }
+        return Array(data)
+    }()
+}

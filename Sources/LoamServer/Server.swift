@@ -1,0 +1,196 @@
+import Foundation
+import Hummingbird
+import Logging
+import Loam
+import LoamFormat
+import LoamQuery
+import LoamStorage
+import LoamTable
+import ServiceLifecycle
+
+/// `loam serve`: the REST API under /api/v1 over one repository. Every route but
+/// /healthz needs a bearer token (401 without a valid one, 403 when its role or
+/// dataset does not cover the route), unless the server runs anonymous on loopback.
+public struct LoamServer: Sendable {
+    public struct Limits: Sendable {
+        /// Largest import body, in bytes.
+        public var uploadBytes = 1 << 30
+        /// Largest JSON request body, in bytes.
+        public var jsonBytes = 1 << 20
+        /// Most positions in one take, and rows in one page of rows.
+        public var rowsPerRequest = 1_000_000
+        /// Seconds a connection may stay idle.
+        public var idleSeconds: Int64 = 120
+
+        public init() {}
+    }
+
+    public let repository: Repository
+    public let host: String
+    public let port: Int
+    /// Single-user mode: no token, every request an admin. Only on a loopback address.
+    public let anonymous: Bool
+    public let limits: Limits
+    let metrics = Metrics()
+
+    public init(repository: Repository, host: String = "127.0.0.1", port: Int = 8080, anonymous: Bool = false, limits: Limits = Limits()) throws {
+        if anonymous && !["127.0.0.1", "::1", "localhost"].contains(host) {
+            throw LoamError.invalidArgument("--anonymous serves without tokens, so only on a loopback address (127.0.0.1, ::1 or localhost), not \(host)")
+        }
+        self.repository = repository
+        self.host = host
+        self.port = port
+        self.anonymous = anonymous
+        self.limits = limits
+    }
+
+    /// Serves until SIGTERM or SIGINT, then finishes the requests in flight and returns.
+    public func run(onListening: (@Sendable (Int) async -> Void)? = nil) async throws {
+        let app = Application(
+            router: router(),
+            server: .http1(configuration: .init(idleTimeout: .seconds(limits.idleSeconds))),
+            configuration: .init(address: .hostname(host, port: port), serverName: "loam"),
+            onServerRunning: { channel in await onListening?(channel.localAddress?.port ?? 0) },
+            logger: {
+                var logger = Logger(label: "loam.serve")
+                logger.logLevel = ProcessInfo.processInfo.environment["LOAM_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .notice
+                return logger
+            }())
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+
+    func router() -> Router<ServerContext> {
+        let router = Router(context: ServerContext.self)
+        router.add(middleware: ErrorMiddleware(metrics: metrics))
+        router.get("/healthz") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
+        let api = router.group().add(middleware: AuthMiddleware(repository: repository, anonymous: anonymous))
+        Routes(server: self).register(on: api)
+        return router
+    }
+}
+
+/// Per-request state: the grant of the bearer token, once the auth middleware has checked it.
+public struct ServerContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var grant: Grant?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        grant = nil
+    }
+
+    /// Bodies are read with explicit limits per route.
+    public var maxUploadSize: Int { 1 << 30 }
+}
+
+/// An error as the API reports it: `{"error": {"code": …, "message": …}}`.
+struct APIError: Error, HTTPResponseError {
+    let status: HTTPResponse.Status
+    let code: String
+    let message: String
+
+    static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, code: "bad_request", message: message) }
+    static func notFound(_ message: String) -> APIError { APIError(status: .notFound, code: "not_found", message: message) }
+    static func forbidden(_ message: String) -> APIError { APIError(status: .forbidden, code: "forbidden", message: message) }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = try JSONSerialization.data(withJSONObject: ["error": ["code": code, "message": message]], options: [.sortedKeys])
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"loam\"" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Turns every failure into the API's JSON error; library errors keep their message (they name the
+/// input, never a server path), anything unexpected becomes a bare 500. Also counts requests for /metrics.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = ServerContext
+    let metrics: Metrics
+
+    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = try Self.apiError(error, context: context).response(from: request, context: context)
+        }
+        metrics.request(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
+                        seconds: (ContinuousClock.now - start).seconds)
+        return response
+    }
+
+    static func apiError(_ error: any Error, context: ServerContext) -> APIError {
+        switch error {
+        case let e as APIError: return e
+        case let e as HTTPError where e.status == .contentTooLarge:
+            return APIError(status: .contentTooLarge, code: "payload_too_large", message: "the request body is larger than this route accepts")
+        case let e as HTTPError:
+            return APIError(status: e.status, code: e.status == .notFound ? "not_found" : "bad_request", message: e.body ?? e.status.reasonPhrase)
+        case let e as SQLError: return .badRequest(e.description)
+        case let e as TableError:
+            switch e {
+            case .unknownDataset, .unknownRef, .unknownColumn: return .notFound(e.description)
+            case .corrupt: return internalError(error, context: context)
+            default: return .badRequest(e.description)
+            }
+        case let e as StorageError:
+            switch e {
+            case .refNotFound, .objectNotFound: return .notFound(e.description)
+            case .refConflict, .refExists: return APIError(status: .conflict, code: "conflict", message: e.description)
+            case .io: return internalError(error, context: context)
+            default: return .badRequest(e.description)
+            }
+        case let e as LoamError:
+            if case .writeConflict = e { return APIError(status: .conflict, code: "conflict", message: e.description) }
+            if case .notARepository = e { return internalError(error, context: context) }
+            return .badRequest(e.description)
+        case let e as FormatError: return .badRequest(e.description)
+        default: return internalError(error, context: context)
+        }
+    }
+
+    static func internalError(_ error: any Error, context: ServerContext) -> APIError {
+        context.logger.error("request failed: \(error)")
+        return APIError(status: .internalServerError, code: "internal", message: "internal error (logged on the server)")
+    }
+}
+
+/// Checks `Authorization: Bearer …` on every route it guards.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = ServerContext
+    let repository: Repository
+    let anonymous: Bool
+
+    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+        var context = context
+        if anonymous {
+            context.grant = Grant(user: "anonymous", role: .admin, dataset: nil)
+        } else {
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+                throw APIError(status: .unauthorized, code: "unauthorized", message: "send a token: Authorization: Bearer loam_… (create one with `loam token create`)")
+            }
+            guard let grant = try await repository.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+                throw APIError(status: .unauthorized, code: "unauthorized", message: "the token is not valid (unknown, revoked or mistyped)")
+            }
+            context.grant = grant
+        }
+        return try await next(request, context)
+    }
+}
+
+extension ServerContext {
+    /// The grant, which must cover `role` on `dataset` (nil: a repository-wide route).
+    func require(_ role: Role, dataset: String? = nil) throws {
+        guard let grant else { throw APIError(status: .unauthorized, code: "unauthorized", message: "send a token") }
+        guard grant.allows(role, dataset: dataset) else {
+            let scope = grant.dataset.map { "dataset '\($0)'" } ?? "the repository"
+            throw APIError.forbidden("the token of '\(grant.user)' is a \(grant.role.rawValue) token for \(scope); this needs \(role.rawValue)"
+                                     + (dataset.map { " on dataset '\($0)'" } ?? " on the whole repository"))
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Loam
+import LoamServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the repository over HTTP: the REST API under /api/v1, Arrow streams for training, /healthz and /metrics.",
+        discussion: """
+            Every route but /healthz needs `Authorization: Bearer TOKEN` (see `loam token create`). \
+            --anonymous serves without tokens, as admin, and only on a loopback address. \
+            SIGTERM or SIGINT stops the server after the requests in flight.
+            """)
+
+    @OptionGroup var repository: RepositoryOptions
+    @Option(help: "The address to listen on.") var host = "127.0.0.1"
+    @Option(help: "The port (0: any free port, printed at start).") var port = 8080
+    @Flag(help: "No tokens: every request is an admin (loopback addresses only).") var anonymous = false
+    @Option(help: "Largest import body, in MiB.") var maxUploadMb = 1024
+
+    func run() async throws {
+        try await reportingErrors {
+            var limits = LoamServer.Limits()
+            limits.uploadBytes = maxUploadMb << 20
+            let server = try LoamServer(repository: try repository.open(), host: host, port: port, anonymous: anonymous, limits: limits)
+            try await server.run { port in
+                // Unbuffered, so a script waiting for this line sees it at once.
+                FileHandle.standardOutput.write(Data("Serving \(host):\(port)\(anonymous ? " (anonymous, no tokens)" : "")\n".utf8))
+            }
+        }
+    }
+}
+
+struct User: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the users tokens belong to.",
+        subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a user.")
+        @OptionGroup var repository: RepositoryOptions
+        @Argument(help: "The user name.") var name: String
+
+        func run() async throws {
+            try await reportingErrors {
+                try await repository.open().addUser(name)
+                print("Added user \(name)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users.")
+        @OptionGroup var repository: RepositoryOptions
+
+        func run() async throws {
+            try await reportingErrors { for name in try await repository.open().users() { print(name) } }
+        }
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage bearer tokens for `loam serve` (stored only as salted hashes).",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a token and print it (once: it is not stored).")
+        @OptionGroup var repository: RepositoryOptions
+        @Option(help: "The user it belongs to.") var user: String
+        @Option(help: "reader, writer or admin.") var role: String
+        @Option(help: "Limit the token to one dataset.") var dataset: String?
+
+        func validate() throws {
+            guard Role(rawValue: role) != nil else { throw ValidationError("--role must be reader, writer or admin") }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                print(try await repository.open().createToken(user: user, role: Role(rawValue: role)!, dataset: dataset))
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tokens (ids, users, roles; never the secrets).")
+        @OptionGroup var repository: RepositoryOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let rows = try await repository.open().tokens().map { [$0.id, $0.user, $0.role, $0.dataset ?? "(all)", ISO8601DateFormatter().string(from: $0.created)] }
+                print(formatTable(header: ["id", "user", "role", "dataset", "created"], rows: rows), terminator: "")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token by its id.")
+        @OptionGroup var repository: RepositoryOptions
+        @Argument(help: "The token id (the 12 hex digits after loam_).") var id: String
+
+        func run() async throws {
+            try await reportingErrors {
+                guard try await repository.open().revokeToken(id: id) else { throw LoamError.invalidArgument("no token with id \(id) (see `loam token list`)") }
+                print("Revoked \(id)")
+            }
+        }
+    }
+}
