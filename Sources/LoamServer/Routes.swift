@@ -11,28 +11,43 @@ struct Routes: Sendable {
     let server: LoamServer
     var repository: Repository { server.repository }
 
+    /// Every route as (method, path), in the form `openapi.json` documents them (`{name}` for parameters).
+    static let table: [(method: String, path: String)] = [
+        ("GET", "/metrics"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/repository"), ("GET", "/api/v1/refs"),
+        ("GET", "/api/v1/log"), ("GET", "/api/v1/commits/{id}"), ("GET", "/api/v1/datasets"), ("GET", "/api/v1/datasets/{name}"),
+        ("GET", "/api/v1/datasets/{name}/rows"), ("POST", "/api/v1/datasets/{name}/take"), ("GET", "/api/v1/datasets/{name}/stream"),
+        ("POST", "/api/v1/datasets/{name}/import"), ("POST", "/api/v1/query"),
+    ]
+
     func register(on api: RouterGroup<ServerContext>) {
-        api.get("/metrics") { _, context in
+        for (method, path) in Self.table {
+            // Hummingbird spells parameters `:name`.
+            let pattern = RouterPath(path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: ""))
+            api.on(pattern, method: method == "GET" ? .get : .post) { request, context in try await respond(method, path, request, context) }
+        }
+    }
+
+    func respond(_ method: String, _ path: String, _ request: Request, _ context: ServerContext) async throws -> Response {
+        switch path {
+        case "/metrics":
             try context.require(.reader)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: server.metrics.render())))
-        }
-        let v1 = api.group("api/v1")
-        v1.get("openapi.json") { _, context in
+        case "/api/v1/openapi.json":
             try context.require(.reader)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPI.document)))
+        case "/api/v1/repository": return try await repositoryInfo(context)
+        case "/api/v1/refs": return try await refs(context)
+        case "/api/v1/log": return try await log(request, context)
+        case "/api/v1/commits/{id}": return try await commit(context)
+        case "/api/v1/datasets": return try await datasets(request, context)
+        case "/api/v1/datasets/{name}": return try await dataset(request, context)
+        case "/api/v1/datasets/{name}/rows": return try await rows(request, context)
+        case "/api/v1/datasets/{name}/take": return try await take(request, context)
+        case "/api/v1/datasets/{name}/stream": return try await stream(request, context)
+        case "/api/v1/datasets/{name}/import": return try await importBody(request, context)
+        default: return try await query(request, context)
         }
-        v1.get("repository") { _, context in try await repositoryInfo(context) }
-        v1.get("refs") { _, context in try await refs(context) }
-        v1.get("log") { request, context in try await log(request, context) }
-        v1.get("commits/:id") { _, context in try await commit(context) }
-        v1.get("datasets") { request, context in try await datasets(request, context) }
-        v1.get("datasets/:name") { request, context in try await dataset(request, context) }
-        v1.get("datasets/:name/rows") { request, context in try await rows(request, context) }
-        v1.post("datasets/:name/take") { request, context in try await take(request, context) }
-        v1.get("datasets/:name/stream") { request, context in try await stream(request, context) }
-        v1.post("datasets/:name/import") { request, context in try await importBody(request, context) }
-        v1.post("query") { request, context in try await query(request, context) }
     }
 
     // MARK: - repository, refs, commits

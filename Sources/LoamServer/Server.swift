@@ -59,6 +59,9 @@ public struct LoamServer: Sendable {
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
+    /// Every route the server answers besides /healthz, as (method, path) with `{parameter}`s.
+    public static var routes: [(method: String, path: String)] { Routes.table }
+
     func router() -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: ErrorMiddleware(metrics: metrics))
