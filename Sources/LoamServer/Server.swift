@@ -126,7 +126,7 @@ struct ErrorMiddleware: RouterMiddleware {
     static func apiError(_ error: any Error, context: ServerContext) -> APIError {
         switch error {
         case let e as APIError: return e
-        case let e as HTTPError where e.status == .contentTooLarge:
+        case let e as any HTTPResponseError where e.status == .contentTooLarge:  // also NIO's too-many-bytes from collectBody
             return APIError(status: .contentTooLarge, code: "payload_too_large", message: "the request body is larger than this route accepts")
         case let e as HTTPError:
             return APIError(status: e.status, code: e.status == .notFound ? "not_found" : "bad_request", message: e.body ?? e.status.reasonPhrase)

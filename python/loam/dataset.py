@@ -26,30 +26,13 @@ class Fragment:
         return self.rows if self.live is None else len(self.live)
 
 
-class Dataset:
-    """Rows in dataset order. `len(ds)`, `ds[i]` (a dict), `ds[i:j]` and `ds.take([...])`
-    (pyarrow Tables), `to_arrow()`, `to_pandas()`, `iter_batches()`, and the training
-    loaders `to_numpy()`, `to_torch()` and `to_tf()`."""
-
-    def __init__(self, name, commit, schema, fragments, source):
-        self.name, self.commit, self.schema = name, commit, schema
-        self._fragments = fragments
-        self._source = source
-        self._starts = np.cumsum([0] + [f.live_rows for f in fragments], dtype=np.int64)
-        self._cache = OrderedDict()  # (fragment, columns) → live rows as a RecordBatch; a few at a time
+class DatasetBase:
+    """What local and remote datasets share: `len(ds)`, `ds[i]` (a dict), `ds[i:j]` and
+    `ds.take([...])` (pyarrow Tables), `to_arrow()`, `to_pandas()`, `iter_batches()`, and the
+    training loaders `to_numpy()`, `to_torch()` and `to_tf()`. Subclasses read: `take`, `slice`."""
 
     def __repr__(self):
-        return f"<loam.Dataset {self.name!r} @ {self.commit[:12]}: {len(self):,} rows, {len(self.schema)} columns>"
-
-    def __len__(self):
-        return int(self._starts[-1])
-
-    def __getstate__(self):  # what a DataLoader worker needs to read the same version again
-        return {"name": self.name, "commit": self.commit, "source": self._source}
-
-    def __setstate__(self, state):
-        other = state["source"].dataset(state["name"], ref=state["commit"])
-        self.__dict__.update(other.__dict__)
+        return f"<loam.{type(self).__name__} {self.name!r} @ {self.commit[:12]}: {len(self):,} rows, {len(self.schema)} columns>"
 
     @property
     def columns(self):
@@ -66,6 +49,59 @@ class Dataset:
                 raise LoamError(f"no column '{name}' in dataset '{self.name}' (columns: {', '.join(self.schema.names)})")
             out.append(self.schema.get_field_index(name))
         return out
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step == 1:
+                return self.slice(start, stop - start)
+            return self.take(np.arange(start, stop, step))
+        if isinstance(key, (int, np.integer)):
+            return {k: v[0] for k, v in self.take([int(key)]).to_pydict().items()}
+        return self.take(key)
+
+    def to_pandas(self, columns=None):
+        return self.to_arrow(columns).to_pandas()
+
+    def to_numpy(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False,
+                 rank=0, world_size=1, start_batch=0, **plan):
+        """Batches as dicts of NumPy arrays (fixed-size lists become 2-D arrays), for JAX or anything else.
+        See loam.shuffle for the order; `rank`/`world_size` pick this process's share."""
+        from .loader import Loader
+        return Loader(self, columns, batch_size, shuffle, seed, drop_last, **plan).batches(
+            epoch=epoch, rank=rank, world_size=world_size, start=start_batch)
+
+    def to_torch(self, columns=None, batch_size=256, shuffle=True, seed=0, drop_last=False, transform=None,
+                 rank=None, world_size=None, **plan):
+        """A torch IterableDataset of batches; use it with `loam.torch.DataLoader` to save and resume mid-epoch."""
+        from .torch import LoamIterableDataset
+        return LoamIterableDataset(self, columns, batch_size, shuffle, seed, drop_last, transform, rank, world_size, plan)
+
+    def to_tf(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False, rank=0, world_size=1, **plan):
+        """A tf.data.Dataset of batches (dicts of tensors)."""
+        from .tensorflow import to_tf
+        return to_tf(self, columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, plan)
+
+
+class Dataset(DatasetBase):
+    """A dataset in a local repository, read from its memory-mapped fragments."""
+
+    def __init__(self, name, commit, schema, fragments, source):
+        self.name, self.commit, self.schema = name, commit, schema
+        self._fragments = fragments
+        self._source = source
+        self._starts = np.cumsum([0] + [f.live_rows for f in fragments], dtype=np.int64)
+        self._cache = OrderedDict()  # (fragment, columns) → live rows as a RecordBatch; a few at a time
+
+    def __len__(self):
+        return int(self._starts[-1])
+
+    def __getstate__(self):  # what a DataLoader worker needs to read the same version again
+        return {"name": self.name, "commit": self.commit, "source": self._source}
+
+    def __setstate__(self, state):
+        other = state["source"].dataset(state["name"], ref=state["commit"])
+        self.__dict__.update(other.__dict__)
 
     # --- fragments -----------------------------------------------------------------------------
 
@@ -103,9 +139,6 @@ class Dataset:
         batches = [self.fragment_batch(f, columns) for f in range(len(self._fragments))]
         schema = pa.schema([self.schema.field(i) for i in self._indices(columns)], metadata=self.schema.metadata)
         return pa.Table.from_batches(batches, schema=schema)
-
-    def to_pandas(self, columns=None):
-        return self.to_arrow(columns).to_pandas()
 
     def iter_batches(self, batch_size=65_536, columns=None):
         """RecordBatches of `batch_size` rows (the last may be shorter) in dataset order."""
@@ -148,16 +181,6 @@ class Dataset:
         # Back to the order asked: row k of `gathered` is position order[k].
         return gathered.take(pa.array(np.argsort(order, kind="stable")))
 
-    def __getitem__(self, key):
-        if isinstance(key, slice):
-            start, stop, step = key.indices(len(self))
-            if step == 1:
-                return self.slice(start, stop - start)
-            return self.take(np.arange(start, stop, step))
-        if isinstance(key, (int, np.integer)):
-            return {k: v[0] for k, v in self.take([int(key)]).to_pydict().items()}
-        return self.take(key)
-
     def slice(self, start, length, columns=None):
         """`length` rows from `start`, zero-copy slices of the fragments they lie in."""
         stop = min(start + length, len(self))
@@ -174,27 +197,6 @@ class Dataset:
     def query(self, sql):
         """Runs SQL with this dataset's commit as the default ref (the `loam` binary must be on PATH or in LOAM_BIN)."""
         return self._source.query(sql, ref=self.commit)
-
-    # --- training loaders ----------------------------------------------------------------------
-
-    def to_numpy(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False,
-                 rank=0, world_size=1, start_batch=0, **plan):
-        """Batches as dicts of NumPy arrays (fixed-size lists become 2-D arrays), for JAX or anything else.
-        See loam.shuffle for the order; `rank`/`world_size` pick this process's share."""
-        from .loader import Loader
-        return Loader(self, columns, batch_size, shuffle, seed, drop_last, **plan).batches(
-            epoch=epoch, rank=rank, world_size=world_size, start=start_batch)
-
-    def to_torch(self, columns=None, batch_size=256, shuffle=True, seed=0, drop_last=False, transform=None,
-                 rank=None, world_size=None, **plan):
-        """A torch IterableDataset of batches; use it with `loam.torch.DataLoader` to save and resume mid-epoch."""
-        from .torch import LoamIterableDataset
-        return LoamIterableDataset(self, columns, batch_size, shuffle, seed, drop_last, transform, rank, world_size, plan)
-
-    def to_tf(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False, rank=0, world_size=1, **plan):
-        """A tf.data.Dataset of batches (dicts of tensors)."""
-        from .tensorflow import to_tf
-        return to_tf(self, columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, plan)
 
 
 def numpy_columns(table):
