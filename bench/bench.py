@@ -183,6 +183,53 @@ def main():
         }
         print("take", results["take"], flush=True)
 
+        # --- training reads through the Python client, locally and from `loam serve` ---------------
+        import loam as loam_client
+        server = subprocess.Popen([loam, "serve", "--repo", repo, "--port", "0", "--anonymous"], stdout=subprocess.PIPE, text=True)
+        try:
+            url = "http://" + server.stdout.readline().split()[1]
+            local_ds = loam_client.open(repo).dataset("bench")
+            remote_ds = loam_client.connect(url).dataset("bench")
+            train_columns = ["label", "features", "embedding"]
+
+            def epoch(batches):
+                rows = 0
+                for batch in batches:
+                    rows += len(batch["label"])
+                assert rows == args.rows, rows
+
+            def arrow_epoch(batches):
+                epoch({"label": b.column(0).to_numpy(), "features": b.column(1).flatten().to_numpy().reshape(-1, 16),
+                       "embedding": b.column(2).flatten().to_numpy().reshape(-1, 128)} for b in batches)
+
+            train_table = mapped.select(train_columns)
+            results["epoch"] = {
+                "Loam": best(lambda: epoch(local_ds.to_numpy(train_columns, batch_size=256, shuffle=False)), args.runs),
+                "Loam server": best(lambda: epoch(remote_ds.to_numpy(train_columns, batch_size=256, shuffle=False)), args.runs),
+                "Lance": best(lambda: arrow_epoch(lance_ds.to_batches(batch_size=256, columns=train_columns)), args.runs),
+                "HF datasets": best(lambda: epoch(hf_ds.with_format("numpy").iter(batch_size=256)), 1),
+                "pyarrow": best(lambda: arrow_epoch(train_table.to_batches(max_chunksize=256)), args.runs),
+            }
+            print("epoch", results["epoch"], flush=True)
+            results["shuffled epoch"] = {
+                "Loam": best(lambda: epoch(local_ds.to_numpy(train_columns, batch_size=256, seed=1)), args.runs),
+                "Loam server": best(lambda: epoch(remote_ds.to_numpy(train_columns, batch_size=256, seed=1)), args.runs),
+            }
+            print("shuffled epoch", results["shuffled epoch"], flush=True)
+            rows_wanted = np.random.default_rng(9).integers(0, args.rows, 10_000)
+            results["python take"] = {
+                "Loam": best(lambda: local_ds.take(rows_wanted), args.runs),
+                "Loam server": best(lambda: remote_ds.take(rows_wanted), args.runs),
+                "Lance": best(lambda: lance_ds.take(rows_wanted), args.runs),
+                "HF datasets": best(lambda: hf_numpy[rows_wanted], args.runs),
+                "pyarrow": best(lambda: mapped.take(pa.array(rows_wanted)), args.runs),
+            }
+            assert local_ds.take(rows_wanted).column("id").to_pylist() == remote_ds.take(rows_wanted).column("id").to_pylist()
+            print("python take", results["python take"], flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
         # --- queries: the same SQL over the same rows, each peer at its own best ---------------------
         import duckdb
         import polars as pl
@@ -263,6 +310,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     versioning = versioning_jobs(args, loam, loam_bench, lance) if args.versioning_rows else None
+    training_jobs = {job: results.pop(job) for job in ["epoch", "shuffled epoch", "python take"] if job in results}
     query_jobs = {job: results.pop(job) for job in list(results) if job not in ("import", "scan", "take")}
 
     peers = ["pyarrow", "Lance", "HF datasets"]
@@ -286,6 +334,16 @@ def main():
         r = results[job]
         cells = [f"{r[p]:.3f} s ({r[p] / r['Loam']:.2f}×)" for p in peers]
         lines.append(f"| {label} | {r['Loam']:.3f} s | " + " | ".join(cells) + " |")
+    if training_jobs:
+        labels = {"epoch": "epoch in NumPy batches of 256 (label, features, embedding)",
+                  "shuffled epoch": "the same, globally shuffled (seed 1)", "python take": "take 10,000 random rows, all columns"}
+        peers_t = ["Loam server", "Lance", "HF datasets", "pyarrow"]
+        lines += ["", f"Training reads from Python over {args.rows:,} rows (Loam: `loam.open`; Loam server: `loam.connect` to `loam serve` "
+                  "on loopback; pyarrow: a memory-mapped Arrow file):", "",
+                  "| job | Loam | " + " | ".join(peers_t) + " |", "|---|---|" + "---|" * len(peers_t)]
+        for job, r in training_jobs.items():
+            cells = [f"{r[p]:.3f} s ({r[p] / r['Loam']:.2f}×)" if r.get(p) else "—" for p in peers_t]
+            lines.append(f"| {labels[job]} | {r['Loam']:.3f} s | " + " | ".join(cells) + " |")
     if query_jobs:
         lines += ["", f"Queries over {args.rows:,} rows, in one process each, best of {args.runs} "
                   "(Lance: its own filter and nearest search, pyarrow compute for aggregates and joins; numpy: brute-force cosine):", "",
@@ -312,7 +370,7 @@ def main():
     with open(f"{out}/latest.md", "w") as f:
         f.write(report)
     with open(f"{out}/{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}.json", "w") as f:
-        json.dump({"rows": args.rows, "results": results, "queries": query_jobs, "versioning": versioning, "versions": versions}, f, indent=1)
+        json.dump({"rows": args.rows, "results": results, "training": training_jobs, "queries": query_jobs, "versioning": versioning, "versions": versions}, f, indent=1)
 
 
 def versioning_jobs(args, loam, loam_bench, lance):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command: builds Loam (release), installs the peers into a throwaway venv
 # (bench/.venv), generates the 1M-row dataset (fixed seed) and prints Loam
-# beside pyarrow, Lance and Hugging Face datasets. Writes bench/results/.
+# beside pyarrow, Lance, Hugging Face datasets, DuckDB, polars, sqlite3 and numpy,
+# and the Python client locally and through `loam serve`. Writes bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! dpkg -s libsqlite3-dev >/dev/null 2>&1; then apt-get update -qq && apt-get install -y -qq libsqlite3-dev >/dev/null; fi
@@ -11,4 +12,5 @@ if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import lance,
   python3 -m venv bench/.venv
   bench/.venv/bin/pip install -q --disable-pip-version-check pyarrow pylance datasets numpy duckdb polars
 fi
+bench/.venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 exec bench/.venv/bin/python bench/bench.py --bin "$PWD/.build/release" "$@"

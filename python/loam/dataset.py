@@ -63,6 +63,14 @@ class DatasetBase:
     def to_pandas(self, columns=None):
         return self.to_arrow(columns).to_pandas()
 
+    def numpy_rows(self, start, stop, columns=None):
+        """Rows [start, stop) as a dict of NumPy arrays."""
+        return numpy_columns(self.slice(start, stop - start, columns))
+
+    def numpy_take(self, positions, columns=None):
+        """The rows at `positions`, in that order, as a dict of NumPy arrays."""
+        return numpy_columns(self.take(positions, columns))
+
     def to_numpy(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False,
                  rank=0, world_size=1, start_batch=0, **plan):
         """Batches as dicts of NumPy arrays (fixed-size lists become 2-D arrays), for JAX or anything else.
@@ -193,6 +201,54 @@ class Dataset(DatasetBase):
             pieces.append(self.fragment_batch(f, columns).slice(a, b - a))
         schema = pa.schema([self.schema.field(i) for i in self._indices(columns)])
         return pa.Table.from_batches(pieces, schema=schema)
+
+    def numpy_rows(self, start, stop, columns=None):
+        """Rows [start, stop) as NumPy views of each fragment's columns (converted once per fragment, zero-copy
+        for numbers and fixed-size lists); only a range that spans two fragments is copied."""
+        pieces = []
+        f = int(np.searchsorted(self._starts, start, side="right") - 1)
+        while start < stop and f < len(self._fragments):
+            lo, hi = int(self._starts[f]), int(self._starts[f + 1])
+            if hi > start:
+                arrays = self._numpy_fragment(f, columns)
+                a, b = start - lo, min(stop, hi) - lo
+                pieces.append({k: v[a:b] for k, v in arrays.items()})
+                start = lo + b
+            f += 1
+        if len(pieces) == 1:
+            return pieces[0]
+        return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]} if pieces else numpy_columns(self.slice(0, 0, columns))
+
+    def numpy_take(self, positions, columns=None):
+        """The rows at `positions`, in that order: one NumPy gather per fragment from its cached views."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) == 0 or positions.min() < 0 or positions.max() >= len(self):
+            return numpy_columns(self.take(positions, columns))  # empty, or let take() name the bad position
+        order = np.argsort(positions, kind="stable")
+        ordered = positions[order]
+        bounds = np.searchsorted(ordered, self._starts)  # the sorted positions each fragment holds
+        out = None
+        for f in np.flatnonzero(bounds[1:] > bounds[:-1]):
+            where = order[bounds[f]:bounds[f + 1]]
+            arrays = self._numpy_fragment(int(f), columns)
+            if out is None:
+                out = {k: np.empty((len(positions),) + v.shape[1:], dtype=v.dtype) for k, v in arrays.items()}
+            local = ordered[bounds[f]:bounds[f + 1]] - self._starts[f]
+            for k, v in arrays.items():
+                out[k][where] = v[local]
+        return out
+
+    def _numpy_fragment(self, f, columns):
+        key = ("numpy", f, columns if isinstance(columns, str) or columns is None else tuple(columns))
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = numpy_columns(self.fragment_batch(f, columns))
+            self._cache[key] = cached
+            if len(self._cache) > 32:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return cached
 
     def query(self, sql):
         """Runs SQL with this dataset's commit as the default ref (the `loam` binary must be on PATH or in LOAM_BIN)."""

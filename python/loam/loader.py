@@ -1,5 +1,4 @@
 """Batches for training: the epoch's order (loam.shuffle), this rank's and worker's share, read as gathers."""
-from .dataset import numpy_columns
 from .shuffle import ShufflePlan, shard_batches
 
 
@@ -28,8 +27,13 @@ class Loader:
 
     def batches(self, epoch=0, rank=0, world_size=1, start=0, worker=0, workers=1):
         """Dicts of NumPy arrays, one per batch."""
+        if not self.shuffle:  # places are rows: each batch is one run of rows, read as NumPy views
+            for k, a, b in shard_batches(len(self.dataset), self.batch_size, rank, world_size, self.drop_last):
+                if k >= start and (k - start) % workers == worker and a < b:
+                    yield self.dataset.numpy_rows(a, b, self.columns)
+            return
         for _, positions in self.schedule(epoch, rank, world_size, start, worker, workers):
-            yield numpy_columns(self.rows(positions))
+            yield self.dataset.numpy_take(positions, self.columns)
 
     def rows(self, positions):
         """The rows at these positions: zero-copy slices when they are one ascending run (no shuffle), else a gather."""
