@@ -184,14 +184,19 @@ struct Routes: Sendable {
             let sink = ChunkSink()
             var ipc = try IPCWriter(schema: schema, format: .stream, sink: sink)
             var window: (window: Int, rows: [Int])?
+            // Batches are sent in chunks of about a mebibyte: fewer, larger writes for both ends.
             for batch in batches {
                 try ipc.write(try await ds.take(plan.positions(batch.places, cache: &window), columns: names, cache: cache))
-                let bytes = sink.take()
-                metrics.streamed(bytes.count)
-                try await writer.write(ByteBuffer(bytes: bytes))
+                if sink.count >= 1 << 20 {
+                    let bytes = sink.take()
+                    metrics.streamed(bytes.count)
+                    try await writer.write(ByteBuffer(bytes: bytes))
+                }
             }
             _ = try ipc.finish()
-            try await writer.write(ByteBuffer(bytes: sink.take()))
+            let bytes = sink.take()
+            metrics.streamed(bytes.count)
+            try await writer.write(ByteBuffer(bytes: bytes))
             try await writer.finish(nil)
         })
     }
@@ -289,6 +294,8 @@ final class ChunkSink: ByteSink {
     private var pending: [UInt8] = []
 
     func write(_ bytes: UnsafeRawBufferPointer) throws { pending.append(contentsOf: bytes) }
+
+    var count: Int { pending.count }
 
     func take() -> [UInt8] {
         defer { pending.removeAll(keepingCapacity: true) }

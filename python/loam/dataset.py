@@ -261,8 +261,13 @@ def numpy_columns(table):
     for name, column in zip(table.schema.names, table.columns):
         chunk = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         t = chunk.type
-        if pa.types.is_fixed_size_list(t) and chunk.null_count == 0 and chunk.flatten().null_count == 0:
-            out[name] = chunk.flatten().to_numpy(zero_copy_only=False).reshape(len(chunk), t.list_size)
+        if pa.types.is_fixed_size_list(t) and chunk.null_count == 0:
+            # The child values as one 2-D view (an unsliced array's values are exactly its items).
+            items = chunk.values if chunk.offset == 0 and len(chunk.values) == len(chunk) * t.list_size else chunk.flatten()
+            if items.null_count:
+                out[name] = np.array(chunk.to_pylist(), dtype=object)
+            else:
+                out[name] = items.to_numpy(zero_copy_only=False).reshape(len(chunk), t.list_size)
         elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_list(t) or pa.types.is_struct(t):
             out[name] = np.array(chunk.to_pylist(), dtype=object)
         else:
