@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every Loam test: installs what the tests need (SQLite headers, a Python
-# virtual environment with pyarrow, pytest and the Python client from python/),
+# virtual environment with pyarrow, pytest, mlflow-skinny and the Python client from python/),
 # builds, runs `swift test`, then the Python client's tests against the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,10 +11,10 @@ if ! dpkg -s libsqlite3-dev >/dev/null 2>&1 || ! command -v script >/dev/null; t
   apt-get update -qq && apt-get install -y -qq libsqlite3-dev bsdutils >/dev/null
 fi
 
-if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest" 2>/dev/null; then
-  echo "== creating .venv-test with pyarrow and pytest"
+if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow" 2>/dev/null; then
+  echo "== creating .venv-test with pyarrow, pytest and mlflow-skinny (the real MLflow client)"
   python3 -m venv .venv-test
-  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest
+  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny
 fi
 # The client as a user installs it (`pip install ./python`), fresh each run.
 .venv-test/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python

@@ -62,12 +62,16 @@ public struct LoamServer: Sendable {
     /// Every route the server answers besides /healthz, as (method, path) with `{parameter}`s.
     public static var routes: [(method: String, path: String)] { Routes.table }
 
+    /// The MLflow tracking and artifact routes (MLflow's own API, documented by MLflow's protos).
+    public static var mlflowRoutes: [(method: String, path: String)] { Tracking.table }
+
     func router() -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: ErrorMiddleware(metrics: metrics))
         router.get("/healthz") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
         let api = router.group().add(middleware: AuthMiddleware(repository: repository, anonymous: anonymous))
         Routes(server: self).register(on: api)
+        Tracking(server: self).register(on: api)
         return router
     }
 }
@@ -115,6 +119,8 @@ struct ErrorMiddleware: RouterMiddleware {
         let response: Response
         do {
             response = try await next(request, context)
+        } catch let error as MLflowError {  // the MLflow routes answer in MLflow's error shape
+            response = try error.response(from: request, context: context)
         } catch {
             response = try Self.apiError(error, context: context).response(from: request, context: context)
         }

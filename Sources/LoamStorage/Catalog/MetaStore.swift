@@ -46,7 +46,7 @@ public struct RefLogEntry: Hashable, Sendable {
 /// let meta = try SQLiteMetaStore(path: ".loam/catalog.sqlite")
 /// try await meta.compareAndSwap(branch: "main", expected: old, new: commit)
 /// ```
-public protocol MetaStore: Sendable {
+public protocol MetaStore: TrackingStore {
     func ref(named name: String) async throws -> Ref?
     func refs(kind: Ref.Kind?) async throws -> [Ref]
     /// Creates a ref; throws `refExists` when the name is taken.

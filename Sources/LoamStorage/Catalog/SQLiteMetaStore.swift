@@ -5,7 +5,7 @@ import GRDB
 /// Every ref move is a compare-and-swap inside an immediate transaction, so
 /// two processes committing to one branch never lose an update.
 public final class SQLiteMetaStore: MetaStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     public let path: String
 
     public init(path: String) throws {
@@ -70,6 +70,7 @@ public final class SQLiteMetaStore: MetaStore {
                 );
                 """)
         }
+        registerTracking(&migrator)
         return migrator
     }
 

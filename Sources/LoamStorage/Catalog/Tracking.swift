@@ -1,0 +1,343 @@
+import Foundation
+import GRDB
+
+/// An experiment, as MLflow models it.
+public struct Experiment: Sendable, Equatable {
+    public let id: String
+    public var name: String
+    public let artifactLocation: String
+    public var lifecycleStage: String
+    public let creationTime: Int64
+    public var lastUpdateTime: Int64
+    public var tags: [String: String]
+}
+
+/// A run's identity and state.
+public struct RunInfo: Sendable, Equatable {
+    public let id: String
+    public let experimentID: String
+    public var name: String
+    public var userID: String
+    public var status: String
+    public var startTime: Int64
+    public var endTime: Int64?
+    public var lifecycleStage: String
+    public let artifactURI: String
+}
+
+/// One value of a metric series.
+public struct MetricPoint: Sendable, Equatable {
+    public let key: String
+    public let value: Double
+    public let timestamp: Int64
+    public let step: Int64
+
+    public init(key: String, value: Double, timestamp: Int64, step: Int64) {
+        self.key = key
+        self.value = value
+        self.timestamp = timestamp
+        self.step = step
+    }
+}
+
+/// A run with its latest metrics, params, tags and logged inputs (JSON objects).
+public struct TrackedRun: Sendable {
+    public var info: RunInfo
+    public var metrics: [MetricPoint]
+    public var params: [String: String]
+    public var tags: [String: String]
+    public var inputs: [String]
+}
+
+/// Runs, params, metric series, tags and artifacts (by path → object) of the experiment tracker.
+public protocol TrackingStore: Sendable {
+    func createExperiment(name: String, artifactRoot: String, tags: [String: String]) async throws -> Experiment
+    func experiment(id: String) async throws -> Experiment?
+    func experiment(named name: String) async throws -> Experiment?
+    func experiments() async throws -> [Experiment]
+    func updateExperiment(id: String, name: String?, lifecycleStage: String?) async throws
+    func setExperimentTag(id: String, key: String, value: String) async throws
+
+    func createRun(experimentID: String, name: String, userID: String, startTime: Int64, tags: [String: String], artifactRoot: String) async throws -> RunInfo
+    func run(id: String) async throws -> TrackedRun?
+    func runs(experimentIDs: [String]) async throws -> [TrackedRun]
+    func updateRun(id: String, status: String?, endTime: Int64?, name: String?, lifecycleStage: String?) async throws -> RunInfo
+    /// Params are write-once: the same value again is fine, another value throws `TrackingError.paramChanged`.
+    /// Metrics are appended in order, never overwritten. Tags: the last write wins. One transaction.
+    func log(runID: String, metrics: [MetricPoint], params: [(String, String)], tags: [(String, String)]) async throws
+    func deleteTag(runID: String, key: String) async throws
+    func logInputs(runID: String, inputs: [String]) async throws
+    /// A metric's points in logging order, from `offset`, at most `limit`.
+    func metricHistory(runID: String, key: String, offset: Int, limit: Int) async throws -> [MetricPoint]
+
+    func putArtifact(path: String, object: String, size: Int) async throws
+    func artifact(path: String) async throws -> (object: String, size: Int)?
+    /// Artifacts whose path starts with `prefix` (a folder, ending in "/", or "").
+    func artifacts(under prefix: String) async throws -> [(path: String, size: Int)]
+    func deleteArtifact(path: String) async throws -> Bool
+    /// Every object an artifact points to (garbage collection keeps them).
+    func artifactObjects() async throws -> [String]
+}
+
+public enum TrackingError: Error, Equatable, CustomStringConvertible {
+    case notFound(String)
+    case exists(String)
+    case invalid(String)
+    case paramChanged(key: String, old: String, new: String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let m), .exists(let m), .invalid(let m): return m
+        case .paramChanged(let key, let old, let new):
+            return "param '\(key)' was logged as '\(old)'; params are write-once, so '\(new)' cannot replace it (log a new key)"
+        }
+    }
+}
+
+extension SQLiteMetaStore {
+    static func registerTracking(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v4-tracking") { db in
+            try db.execute(sql: """
+                CREATE TABLE experiments (
+                    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, artifact_location TEXT NOT NULL,
+                    lifecycle_stage TEXT NOT NULL DEFAULT 'active', creation_time INTEGER NOT NULL, last_update_time INTEGER NOT NULL);
+                CREATE TABLE experiment_tags (experiment_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (experiment_id, key));
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY NOT NULL, experiment_id INTEGER NOT NULL REFERENCES experiments(id), name TEXT NOT NULL,
+                    user_id TEXT NOT NULL, status TEXT NOT NULL, start_time INTEGER NOT NULL, end_time INTEGER,
+                    lifecycle_stage TEXT NOT NULL DEFAULT 'active', artifact_uri TEXT NOT NULL);
+                CREATE INDEX runs_experiment ON runs (experiment_id);
+                CREATE TABLE run_params (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key));
+                CREATE TABLE run_tags (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key));
+                CREATE TABLE metrics (seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, key TEXT NOT NULL,
+                    value REAL NOT NULL, timestamp INTEGER NOT NULL, step INTEGER NOT NULL);
+                CREATE INDEX metrics_series ON metrics (run_id, key, seq);
+                CREATE TABLE latest_metrics (run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL NOT NULL, timestamp INTEGER NOT NULL,
+                    step INTEGER NOT NULL, PRIMARY KEY (run_id, key));
+                CREATE TABLE run_inputs (run_id TEXT NOT NULL, position INTEGER NOT NULL, input TEXT NOT NULL, PRIMARY KEY (run_id, position));
+                CREATE TABLE artifacts (path TEXT PRIMARY KEY NOT NULL, object TEXT NOT NULL, size INTEGER NOT NULL);
+                """)
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            try db.execute(sql: "INSERT INTO experiments (id, name, artifact_location, creation_time, last_update_time) VALUES (0, 'Default', 'mlflow-artifacts:/0', ?, ?)",
+                           arguments: [now, now])
+        }
+    }
+
+    private static func experiment(_ db: Database, _ row: Row) throws -> Experiment {
+        let id: Int64 = row["id"]
+        let tags = try Row.fetchAll(db, sql: "SELECT key, value FROM experiment_tags WHERE experiment_id = ?", arguments: [id])
+        return Experiment(id: String(id), name: row["name"], artifactLocation: row["artifact_location"], lifecycleStage: row["lifecycle_stage"],
+                          creationTime: row["creation_time"], lastUpdateTime: row["last_update_time"],
+                          tags: Dictionary(tags.map { ($0["key"], $0["value"]) }, uniquingKeysWith: { $1 }))
+    }
+
+    private static func runInfo(_ row: Row) -> RunInfo {
+        RunInfo(id: row["id"], experimentID: String(row["experiment_id"] as Int64), name: row["name"], userID: row["user_id"], status: row["status"],
+                startTime: row["start_time"], endTime: row["end_time"], lifecycleStage: row["lifecycle_stage"], artifactURI: row["artifact_uri"])
+    }
+
+    private static func trackedRun(_ db: Database, _ info: RunInfo) throws -> TrackedRun {
+        let metrics = try Row.fetchAll(db, sql: "SELECT key, value, timestamp, step FROM latest_metrics WHERE run_id = ? ORDER BY key", arguments: [info.id])
+            .map { MetricPoint(key: $0["key"], value: $0["value"], timestamp: $0["timestamp"], step: $0["step"]) }
+        let params = try Row.fetchAll(db, sql: "SELECT key, value FROM run_params WHERE run_id = ?", arguments: [info.id])
+        let tags = try Row.fetchAll(db, sql: "SELECT key, value FROM run_tags WHERE run_id = ?", arguments: [info.id])
+        let inputs = try String.fetchAll(db, sql: "SELECT input FROM run_inputs WHERE run_id = ? ORDER BY position", arguments: [info.id])
+        return TrackedRun(info: info, metrics: metrics, params: Dictionary(params.map { ($0["key"], $0["value"]) }, uniquingKeysWith: { $1 }),
+                          tags: Dictionary(tags.map { ($0["key"], $0["value"]) }, uniquingKeysWith: { $1 }), inputs: inputs)
+    }
+
+    public func createExperiment(name: String, artifactRoot: String, tags: [String: String]) async throws -> Experiment {
+        try await pool.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM experiments WHERE name = ?", arguments: [name]) == 0 else {
+                throw TrackingError.exists("experiment '\(name)' already exists")
+            }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let id = (try Int64.fetchOne(db, sql: "SELECT max(id) FROM experiments") ?? 0) + 1
+            let location = artifactRoot.isEmpty ? "mlflow-artifacts:/\(id)" : artifactRoot
+            try db.execute(sql: "INSERT INTO experiments (id, name, artifact_location, creation_time, last_update_time) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [id, name, location, now, now])
+            for (key, value) in tags {
+                try db.execute(sql: "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)", arguments: [id, key, value])
+            }
+            return Experiment(id: String(id), name: name, artifactLocation: location, lifecycleStage: "active", creationTime: now, lastUpdateTime: now, tags: tags)
+        }
+    }
+
+    public func experiment(id: String) async throws -> Experiment? {
+        guard let n = Int64(id) else { return nil }
+        return try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM experiments WHERE id = ?", arguments: [n]).map { try Self.experiment(db, $0) } }
+    }
+
+    public func experiment(named name: String) async throws -> Experiment? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM experiments WHERE name = ?", arguments: [name]).map { try Self.experiment(db, $0) } }
+    }
+
+    public func experiments() async throws -> [Experiment] {
+        try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM experiments ORDER BY id").map { try Self.experiment(db, $0) } }
+    }
+
+    public func updateExperiment(id: String, name: String?, lifecycleStage: String?) async throws {
+        try await pool.write { db in
+            guard let n = Int64(id), try Int.fetchOne(db, sql: "SELECT count(*) FROM experiments WHERE id = ?", arguments: [n]) == 1 else {
+                throw TrackingError.notFound("no experiment with id \(id)")
+            }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            if let name {
+                guard try Int.fetchOne(db, sql: "SELECT count(*) FROM experiments WHERE name = ? AND id != ?", arguments: [name, n]) == 0 else {
+                    throw TrackingError.exists("experiment '\(name)' already exists")
+                }
+                try db.execute(sql: "UPDATE experiments SET name = ?, last_update_time = ? WHERE id = ?", arguments: [name, now, n])
+            }
+            if let lifecycleStage {
+                try db.execute(sql: "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE id = ?", arguments: [lifecycleStage, now, n])
+                try db.execute(sql: "UPDATE runs SET lifecycle_stage = ? WHERE experiment_id = ?", arguments: [lifecycleStage, n])
+            }
+        }
+    }
+
+    public func setExperimentTag(id: String, key: String, value: String) async throws {
+        try await pool.write { db in
+            guard let n = Int64(id), try Int.fetchOne(db, sql: "SELECT count(*) FROM experiments WHERE id = ?", arguments: [n]) == 1 else {
+                throw TrackingError.notFound("no experiment with id \(id)")
+            }
+            try db.execute(sql: "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value",
+                           arguments: [n, key, value])
+        }
+    }
+
+    public func createRun(experimentID: String, name: String, userID: String, startTime: Int64, tags: [String: String], artifactRoot: String) async throws -> RunInfo {
+        try await pool.write { db in
+            guard let n = Int64(experimentID), let stage = try String.fetchOne(db, sql: "SELECT lifecycle_stage FROM experiments WHERE id = ?", arguments: [n]) else {
+                throw TrackingError.notFound("no experiment with id \(experimentID)")
+            }
+            guard stage == "active" else { throw TrackingError.invalid("experiment \(experimentID) is deleted; restore it before adding runs") }
+            let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let info = RunInfo(id: id, experimentID: experimentID, name: name, userID: userID, status: "RUNNING", startTime: startTime, endTime: nil,
+                               lifecycleStage: "active", artifactURI: "\(artifactRoot)/\(id)/artifacts")
+            try db.execute(sql: "INSERT INTO runs (id, experiment_id, name, user_id, status, start_time, artifact_uri) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [id, n, name, userID, info.status, startTime, info.artifactURI])
+            for (key, value) in tags { try db.execute(sql: "INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?)", arguments: [id, key, value]) }
+            return info
+        }
+    }
+
+    public func run(id: String) async throws -> TrackedRun? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map { try Self.trackedRun(db, Self.runInfo($0)) }
+        }
+    }
+
+    public func runs(experimentIDs: [String]) async throws -> [TrackedRun] {
+        let ids = experimentIDs.compactMap(Int64.init)
+        return try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE experiment_id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
+                                        arguments: StatementArguments(ids))
+            return try rows.map { try Self.trackedRun(db, Self.runInfo($0)) }
+        }
+    }
+
+    public func updateRun(id: String, status: String?, endTime: Int64?, name: String?, lifecycleStage: String?) async throws -> RunInfo {
+        try await pool.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE id = ?", arguments: [id]) == 1 else { throw TrackingError.notFound("no run with id \(id)") }
+            if let status { try db.execute(sql: "UPDATE runs SET status = ? WHERE id = ?", arguments: [status, id]) }
+            if let endTime { try db.execute(sql: "UPDATE runs SET end_time = ? WHERE id = ?", arguments: [endTime, id]) }
+            if let name {
+                try db.execute(sql: "UPDATE runs SET name = ? WHERE id = ?", arguments: [name, id])
+                try db.execute(sql: "INSERT INTO run_tags (run_id, key, value) VALUES (?, 'mlflow.runName', ?) ON CONFLICT DO UPDATE SET value = excluded.value",
+                               arguments: [id, name])
+            }
+            if let lifecycleStage { try db.execute(sql: "UPDATE runs SET lifecycle_stage = ? WHERE id = ?", arguments: [lifecycleStage, id]) }
+            return Self.runInfo(try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id])!)
+        }
+    }
+
+    public func log(runID: String, metrics: [MetricPoint], params: [(String, String)], tags: [(String, String)]) async throws {
+        try await pool.write { db in
+            guard let stage = try String.fetchOne(db, sql: "SELECT lifecycle_stage FROM runs WHERE id = ?", arguments: [runID]) else {
+                throw TrackingError.notFound("no run with id \(runID)")
+            }
+            guard stage == "active" else { throw TrackingError.invalid("run \(runID) is deleted; restore it before logging to it") }
+            for (key, value) in params {
+                if let old = try String.fetchOne(db, sql: "SELECT value FROM run_params WHERE run_id = ? AND key = ?", arguments: [runID, key]) {
+                    guard old == value else { throw TrackingError.paramChanged(key: key, old: old, new: value) }
+                } else {
+                    try db.execute(sql: "INSERT INTO run_params (run_id, key, value) VALUES (?, ?, ?)", arguments: [runID, key, value])
+                }
+            }
+            for (key, value) in tags {
+                try db.execute(sql: "INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value",
+                               arguments: [runID, key, value])
+                if key == "mlflow.runName" { try db.execute(sql: "UPDATE runs SET name = ? WHERE id = ?", arguments: [value, runID]) }
+            }
+            for m in metrics {
+                try db.execute(sql: "INSERT INTO metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [runID, m.key, m.value, m.timestamp, m.step])
+                // The latest value: the largest (step, timestamp, value), as MLflow orders them.
+                try db.execute(sql: """
+                    INSERT INTO latest_metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step
+                    WHERE (excluded.step, excluded.timestamp, excluded.value) >= (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)
+                    """, arguments: [runID, m.key, m.value, m.timestamp, m.step])
+            }
+        }
+    }
+
+    public func deleteTag(runID: String, key: String) async throws {
+        try await pool.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE id = ?", arguments: [runID]) == 1 else { throw TrackingError.notFound("no run with id \(runID)") }
+            try db.execute(sql: "DELETE FROM run_tags WHERE run_id = ? AND key = ?", arguments: [runID, key])
+            guard db.changesCount > 0 else { throw TrackingError.notFound("run \(runID) has no tag '\(key)'") }
+        }
+    }
+
+    public func logInputs(runID: String, inputs: [String]) async throws {
+        try await pool.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE id = ?", arguments: [runID]) == 1 else { throw TrackingError.notFound("no run with id \(runID)") }
+            var position = (try Int.fetchOne(db, sql: "SELECT max(position) FROM run_inputs WHERE run_id = ?", arguments: [runID]) ?? -1) + 1
+            for input in inputs {
+                try db.execute(sql: "INSERT INTO run_inputs (run_id, position, input) VALUES (?, ?, ?)", arguments: [runID, position, input])
+                position += 1
+            }
+        }
+    }
+
+    public func metricHistory(runID: String, key: String, offset: Int, limit: Int) async throws -> [MetricPoint] {
+        try await pool.read { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE id = ?", arguments: [runID]) == 1 else { throw TrackingError.notFound("no run with id \(runID)") }
+            return try Row.fetchAll(db, sql: "SELECT key, value, timestamp, step FROM metrics WHERE run_id = ? AND key = ? ORDER BY seq LIMIT ? OFFSET ?",
+                                    arguments: [runID, key, limit, offset])
+                .map { MetricPoint(key: $0["key"], value: $0["value"], timestamp: $0["timestamp"], step: $0["step"]) }
+        }
+    }
+
+    public func putArtifact(path: String, object: String, size: Int) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO artifacts (path, object, size) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET object = excluded.object, size = excluded.size",
+                           arguments: [path, object, size])
+        }
+    }
+
+    public func artifact(path: String) async throws -> (object: String, size: Int)? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT object, size FROM artifacts WHERE path = ?", arguments: [path]).map { ($0["object"], $0["size"]) }
+        }
+    }
+
+    public func artifacts(under prefix: String) async throws -> [(path: String, size: Int)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT path, size FROM artifacts WHERE substr(path, 1, ?) = ? ORDER BY path", arguments: [prefix.utf8.count, prefix])
+                .map { ($0["path"], $0["size"]) }
+        }
+    }
+
+    public func deleteArtifact(path: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM artifacts WHERE path = ?", arguments: [path])
+            return db.changesCount > 0
+        }
+    }
+
+    public func artifactObjects() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT object FROM artifacts") }
+    }
+}

@@ -1,0 +1,127 @@
+"""The unmodified `mlflow` client (mlflow-skinny) against a real `loam serve`."""
+import os
+import subprocess
+
+import pytest
+
+from conftest import LOAM, loam as run
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("tracking") / "repo"
+    run("init", str(repo))
+    run("user", "add", "ada", repo=repo)
+    writer = run("token", "create", "--user", "ada", "--role", "writer", repo=repo).strip()
+    reader = run("token", "create", "--user", "ada", "--role", "reader", repo=repo).strip()
+    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = "http://" + process.stdout.readline().split()[1]
+    os.environ["MLFLOW_TRACKING_TOKEN"] = writer
+    mlflow.set_tracking_uri(url)
+    yield {"url": url, "repo": repo, "writer": writer, "reader": reader}
+    process.kill()
+    os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+
+
+def test_a_training_script_logs_and_reads_back(tracking, tmp_path):
+    mlflow.set_experiment("cats")  # get-by-name answers 404, then create
+    experiment = mlflow.get_experiment_by_name("cats")
+    assert experiment is not None and experiment.name == "cats"
+    with mlflow.start_run(run_name="first") as active:
+        mlflow.log_param("lr", 0.1)
+        mlflow.log_params({"layers": 3, "optimizer": "adam"})
+        for step in range(5):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+        mlflow.log_metrics({"acc": 0.9, "f1": 0.8}, step=4)
+        mlflow.set_tag("team", "vision")
+        mlflow.set_tags({"data": "v1", "owner": "ada"})
+        (tmp_path / "model.txt").write_text("weights")
+        (tmp_path / "plots").mkdir()
+        (tmp_path / "plots" / "a.csv").write_text("1,2\n")
+        mlflow.log_artifact(str(tmp_path / "model.txt"))
+        mlflow.log_artifacts(str(tmp_path / "plots"), artifact_path="plots")
+        run_id = active.info.run_id
+    client = MlflowClient()
+    got = client.get_run(run_id)
+    assert got.info.status == "FINISHED" and got.info.run_name == "first" and got.info.end_time
+    assert got.data.params == {"lr": "0.1", "layers": "3", "optimizer": "adam"}
+    assert got.data.metrics == {"loss": 0.2, "acc": 0.9, "f1": 0.8}
+    assert got.data.tags["team"] == "vision" and got.data.tags["owner"] == "ada"
+    history = client.get_metric_history(run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(s, 1.0 / (s + 1)) for s in range(5)]
+    names = sorted(a.path for a in client.list_artifacts(run_id))
+    assert names == ["model.txt", "plots"]
+    assert [a.path for a in client.list_artifacts(run_id, "plots")] == ["plots/a.csv"]
+    downloaded = client.download_artifacts(run_id, "model.txt", str(tmp_path / "down"))
+    assert open(downloaded).read() == "weights"
+
+
+def test_search_runs_with_a_filter_and_an_order(tracking):
+    mlflow.set_experiment("sweep")
+    for lr in (0.1, 0.01, 0.001):
+        with mlflow.start_run():
+            mlflow.log_param("lr", lr)
+            mlflow.log_metric("rmse", lr * 10)
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("sweep")
+    found = client.search_runs([exp.experiment_id], filter_string="metrics.rmse < 0.5 and params.lr != '0.1'", order_by=["metrics.rmse ASC"])
+    assert [r.data.params["lr"] for r in found] == ["0.001", "0.01"]
+    found = client.search_runs([exp.experiment_id], order_by=["metrics.rmse DESC"], max_results=2)
+    assert [r.data.metrics["rmse"] for r in found] == [1.0, 0.1] and found.token  # a second page exists
+    rest = client.search_runs([exp.experiment_id], order_by=["metrics.rmse DESC"], max_results=2, page_token=found.token)
+    assert [r.data.metrics["rmse"] for r in rest] == [0.01] and not rest.token
+    assert len(client.search_runs([exp.experiment_id], "attributes.status = 'FINISHED'", max_results=1)) == 1
+    assert len(client.search_runs([exp.experiment_id], "params.lr LIKE '0.0%'")) == 2
+    with pytest.raises(MlflowException):
+        client.search_runs([exp.experiment_id], "metrics.rmse << 1")
+
+
+def test_failures_and_the_errors_the_client_expects(tracking):
+    client = MlflowClient()
+    assert client.get_experiment_by_name("no such experiment") is None  # a missing experiment reads as missing
+    with pytest.raises(MlflowException) as missing:
+        client.get_run("0" * 32)
+    assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    mlflow.set_experiment("failures")
+    with pytest.raises(RuntimeError):
+        with mlflow.start_run() as active:
+            failed = active.info.run_id
+            raise RuntimeError("training crashed")
+    assert client.get_run(failed).info.status == "FAILED"
+    with mlflow.start_run() as active:
+        mlflow.log_param("x", 1)
+        mlflow.log_param("x", 1)  # the same value again is fine
+        with pytest.raises(MlflowException) as changed:
+            mlflow.log_param("x", 2)
+        assert changed.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException):
+        client.create_experiment("failures")  # exists
+    exp = client.get_experiment_by_name("failures")
+    client.delete_experiment(exp.experiment_id)
+    assert client.get_experiment(exp.experiment_id).lifecycle_stage == "deleted"
+    client.restore_experiment(exp.experiment_id)
+    assert client.get_experiment(exp.experiment_id).lifecycle_stage == "active"
+
+
+def test_batches_and_their_limits(tracking):
+    from mlflow.entities import Metric, Param, RunTag
+    client = MlflowClient()
+    exp = client.create_experiment("batches")
+    run_ = client.create_run(exp)
+    client.log_batch(run_.info.run_id, metrics=[Metric("m", float(i), 1000 + i, i) for i in range(1000)],
+                     params=[Param(f"p{i}", str(i)) for i in range(100)], tags=[RunTag("t", "v")])
+    assert len(client.get_metric_history(run_.info.run_id, "m")) == 1000
+    import requests
+    too_many = {"run_id": run_.info.run_id, "params": [{"key": f"q{i}", "value": "1"} for i in range(101)]}
+    answer = requests.post(tracking["url"] + "/api/2.0/mlflow/runs/log-batch", json=too_many,
+                           headers={"Authorization": f"Bearer {tracking['writer']}"})
+    assert answer.status_code == 400 and answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    readonly = requests.post(tracking["url"] + "/api/2.0/mlflow/runs/log-metric",
+                             json={"run_id": run_.info.run_id, "key": "m", "value": 1, "timestamp": 1},
+                             headers={"Authorization": f"Bearer {tracking['reader']}"})
+    assert readonly.status_code == 403 and readonly.json()["error_code"] == "PERMISSION_DENIED"
+    assert requests.get(tracking["url"] + "/api/2.0/mlflow/runs/get", params={"run_id": run_.info.run_id}).status_code == 401
