@@ -218,3 +218,15 @@ struct RunFilter {
         return (key, ascending)
     }
 }
+
+/// Run search for callers outside the server (the CLI): MLflow's filter grammar over runs.
+public enum RunSearch {
+    public static func filter(_ runs: [TrackedRun], _ text: String) throws -> [TrackedRun] {
+        do {
+            let clauses = try RunFilter.parse(text)
+            return runs.filter { r in clauses.allSatisfy { $0.matches(r) } }
+        } catch let error as MLflowError {
+            throw LoamStorage.TrackingError.invalid(error.message)
+        }
+    }
+}

@@ -76,8 +76,10 @@ class DatasetBase:
         """Batches as dicts of NumPy arrays (fixed-size lists become 2-D arrays), for JAX or anything else.
         See loam.shuffle for the order; `rank`/`world_size` pick this process's share."""
         from .loader import Loader
-        return Loader(self, columns, batch_size, shuffle, seed, drop_last, **plan).batches(
-            epoch=epoch, rank=rank, world_size=world_size, start=start_batch)
+        from .tracking import note_read
+        loader = Loader(self, columns, batch_size, shuffle, seed, drop_last, **plan)
+        note_read(self, **loader.describe(epoch, rank, world_size, start_batch))
+        return loader.batches(epoch=epoch, rank=rank, world_size=world_size, start=start_batch)
 
     def to_torch(self, columns=None, batch_size=256, shuffle=True, seed=0, drop_last=False, transform=None,
                  rank=None, world_size=None, **plan):

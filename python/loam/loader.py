@@ -10,6 +10,12 @@ class Loader:
         self.block_rows, self.window_blocks = block_rows, window_blocks
         dataset._indices(columns)  # an unknown column fails here, not in a worker
 
+    def describe(self, epoch, rank, world_size, start):
+        """What a run's lineage records about a read: enough to give back the same batches."""
+        return {"columns": list(self.columns) if self.columns is not None else None, "batch_size": self.batch_size,
+                "shuffle": self.shuffle, "seed": self.seed, "epoch": epoch, "drop_last": self.drop_last, "rank": rank,
+                "world_size": world_size, "start_batch": start, "block_rows": self.block_rows, "window_blocks": self.window_blocks}
+
     def plan(self, epoch):
         return ShufflePlan(len(self.dataset), self.seed, epoch, self.shuffle, self.block_rows, self.window_blocks)
 

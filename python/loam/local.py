@@ -159,6 +159,9 @@ class LocalRepository:
             commit = value["parents"][0] if value["parents"] else None
         return out
 
+    def start_run(self, *args, **kwargs):
+        raise LoamError("runs are kept by a server: `loam serve` (--anonymous for yourself), then loam.connect(url).start_run(...)")
+
     def query(self, sql, ref="HEAD"):
         """Runs SQL through the `loam` binary (PATH or LOAM_BIN); returns a pyarrow Table."""
         return run_query(self.root, sql, ref)

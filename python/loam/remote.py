@@ -84,6 +84,11 @@ class RemoteRepository:
         status, kind, payload = self.request("POST", "/api/v1/query", body={"sql": sql, "ref": ref})
         return json.loads(payload) if kind.startswith("application/json") else ipc.open_stream(payload).read_all()
 
+    def start_run(self, experiment, params=None, run_name=None, tags=None, flush_seconds=0.5):
+        """An MLflow-compatible run on this server, batched in the background; use it in a `with` block."""
+        from .tracking import Run
+        return Run(self, experiment, run_name=run_name, params=params, tags=tags, flush_seconds=flush_seconds)
+
     def import_file(self, dataset, path, format=None, message=None, schema=None):
         """Uploads a CSV, JSONL or Arrow file as one commit; returns {commit, dataset, rows, created}."""
         format = format or path.rsplit(".", 1)[-1]
@@ -159,5 +164,12 @@ class RemoteDataset(DatasetBase):
 
     def to_numpy(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False,
                  rank=0, world_size=1, start_batch=0, **plan):
+        from .tracking import note_read
+        note_read(self, columns=list(columns) if columns is not None else None, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                  epoch=epoch, drop_last=drop_last, rank=rank, world_size=world_size, start_batch=start_batch,
+                  block_rows=plan.get("block_rows", 1024), window_blocks=plan.get("window_blocks", 64))
+        return self._numpy_stream(columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, start_batch, **plan)
+
+    def _numpy_stream(self, columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, start_batch, **plan):
         for batch in self.stream(columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, start_batch, **plan):
             yield numpy_columns(batch)

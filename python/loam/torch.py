@@ -83,6 +83,9 @@ class DataLoader(torch.utils.data.DataLoader):
 
     def __iter__(self):
         ds = self.dataset
+        from .tracking import note_read
+        rank, world = ds.placement()
+        note_read(ds.loader.dataset, **ds.loader.describe(ds.epoch, rank, world, ds.start))
         for batch in super().__iter__():
             if self.num_workers > 0:  # batches arrive in order: start, start + 1, … (without workers the dataset counts)
                 ds.taken += 1
