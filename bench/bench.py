@@ -77,6 +77,7 @@ def main():
     parser.add_argument("--bin", required=True)
     parser.add_argument("--rows", type=int, default=ROWS)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-tracking", action="store_true", help="leave out the experiment-tracking jobs (they start mlflow server)")
     parser.add_argument("--versioning-rows", type=int, nargs="*", default=[1_000_000, 10_000_000],
                         help="dataset sizes for the version-control jobs (empty to skip them)")
     args = parser.parse_args()
@@ -310,11 +311,14 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     versioning = versioning_jobs(args, loam, loam_bench, lance) if args.versioning_rows else None
+    tracking = tracking_jobs(args, loam) if not args.skip_tracking else None
     training_jobs = {job: results.pop(job) for job in ["epoch", "shuffled epoch", "python take"] if job in results}
     query_jobs = {job: results.pop(job) for job in list(results) if job not in ("import", "scan", "take")}
 
     peers = ["pyarrow", "Lance", "HF datasets"]
     versions = {"pyarrow": pa.__version__, "Lance": lance.__version__, "HF datasets": datasets.__version__}
+    if tracking:
+        versions["MLflow"] = __import__("mlflow").__version__
     jobs = {
         "import": f"CSV import, {args.rows:,} rows × 4 columns ({csv_mb:.0f} MB)",
         "scan": f"scan label + features[16] + embedding[128], {args.rows:,} rows, summed",
@@ -362,6 +366,11 @@ def main():
                            for n in args.versioning_rows]
             growth = by_size[args.versioning_rows[-1]]["Loam"] / by_size[args.versioning_rows[0]]["Loam"]
             lines.append(f"| {job} | " + " | ".join(loam_cells) + " | " + " | ".join(lance_cells) + f" | {growth:.2f}× |")
+    if tracking:
+        lines += ["", "Experiment tracking, the same `MlflowClient` calls against `loam serve` and `mlflow server` (SQLite backend):", "",
+                  "| job | Loam | MLflow |", "|---|---|---|"]
+        for job, r in tracking.items():
+            lines.append(f"| {job} | {r['Loam']:.3f} s | {r['MLflow']:.3f} s ({r['MLflow'] / r['Loam']:.1f}×) |")
     report = "\n".join(lines) + "\n"
     print()
     print(report)
@@ -370,7 +379,85 @@ def main():
     with open(f"{out}/latest.md", "w") as f:
         f.write(report)
     with open(f"{out}/{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}.json", "w") as f:
-        json.dump({"rows": args.rows, "results": results, "training": training_jobs, "queries": query_jobs, "versioning": versioning, "versions": versions}, f, indent=1)
+        json.dump({"rows": args.rows, "results": results, "training": training_jobs, "tracking": tracking, "queries": query_jobs, "versioning": versioning, "versions": versions}, f, indent=1)
+
+
+def tracking_jobs(args, loam):
+    """The same MlflowClient calls against `loam serve` and `mlflow server` (SQLite backend)."""
+    import socket
+    import urllib.request
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    work = tempfile.mkdtemp(prefix="loam-bench-tracking-", dir=os.environ.get("LOAM_BENCH_DIR"))
+
+    def start_loam():
+        subprocess.run([loam, "init", f"{work}/loam"], check=True, stdout=subprocess.DEVNULL)
+        server = subprocess.Popen([loam, "serve", "--repo", f"{work}/loam", "--port", "0", "--anonymous"], stdout=subprocess.PIPE, text=True)
+        return server, "http://" + server.stdout.readline().split()[1]
+
+    def start_mlflow():
+        port = free_port()
+        mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
+        server = subprocess.Popen([mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{work}/mlflow.db", "--artifacts-destination",
+                                   f"{work}/mlartifacts", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(url + "/health", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.1)
+        time.sleep(3)  # let its start-up work settle before timing
+        return server, url
+
+    results = {}
+    try:
+        # One server at a time, so neither competes with the other's start-up for the two cores.
+        for name, start_server in (("Loam", start_loam), ("MLflow", start_mlflow)):
+            server, url = start_server()
+            try:
+                client = MlflowClient(tracking_uri=url)
+                experiment = client.create_experiment("bench")
+                run_id = client.create_run(experiment).info.run_id
+                timings = {}
+                start = time.perf_counter()
+                for i in range(1000):
+                    client.log_metric(run_id, "loss", 1.0 / (i + 1), step=i)
+                timings["1,000 single log_metric calls"] = time.perf_counter() - start
+                start = time.perf_counter()
+                for b in range(10):
+                    client.log_batch(run_id, metrics=[Metric("acc", i / 1e4, 1_700_000_000_000 + i, b * 1000 + i) for i in range(1000)])
+                timings["10,000 metrics in 10 log_batch calls"] = time.perf_counter() - start
+                sweep = client.create_experiment("sweep")
+                start = time.perf_counter()
+                for r in range(200):
+                    rid = client.create_run(sweep).info.run_id
+                    client.log_batch(rid, params=[Param(f"p{j}", str(r * j)) for j in range(10)])
+                timings["200 runs created with 10 params each"] = time.perf_counter() - start
+                start = time.perf_counter()
+                found = client.search_runs([sweep], filter_string="params.p1 != '7'", max_results=1000)
+                timings["search_runs over the 200 runs"] = time.perf_counter() - start
+                assert len(found) == 199, len(found)
+                assert len(client.get_metric_history(run_id, "loss")) == 1000
+                for job, seconds in timings.items():
+                    results.setdefault(job, {})[name] = seconds
+                print(name, timings, flush=True)
+            finally:
+                server.terminate()
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+        return results
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def versioning_jobs(args, loam, loam_bench, lance):

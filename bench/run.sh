@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 if ! dpkg -s libsqlite3-dev >/dev/null 2>&1; then apt-get update -qq && apt-get install -y -qq libsqlite3-dev >/dev/null; fi
 swift build -c release --product loam 2>&1 | tail -1
 swift build -c release --product loam-bench 2>&1 | tail -1
-if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import lance, datasets, pyarrow, duckdb, polars" 2>/dev/null; then
+if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import lance, datasets, pyarrow, duckdb, polars, mlflow" 2>/dev/null; then
   python3 -m venv bench/.venv
-  bench/.venv/bin/pip install -q --disable-pip-version-check pyarrow pylance datasets numpy duckdb polars
+  bench/.venv/bin/pip install -q --disable-pip-version-check pyarrow pylance datasets numpy duckdb polars mlflow
 fi
 bench/.venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 exec bench/.venv/bin/python bench/bench.py --bin "$PWD/.build/release" "$@"

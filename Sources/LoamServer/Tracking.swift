@@ -76,6 +76,9 @@ struct Tracking: Sendable {
         if name == "logged-models/search" { try context.require(.reader) }
         if path.hasPrefix("/api/2.0/mlflow-artifacts/") { return try await artifactProxy(request, context) }
         let body = request.method == .get ? try query(request) : try await jsonBody(request)
+        if ["runs/get", "runs/search", "metrics/get-history", "metrics/get-history-bulk-interval", "runs/delete", "runs/restore"].contains(name) {
+            try await server.metricQueue.flush()  // reads see every point logged before them
+        }
         switch name {
         case "experiments/create": return try await createExperiment(body)
         case "experiments/get":
@@ -103,11 +106,13 @@ struct Tracking: Sendable {
                                                  name: body["run_name"] as? String, lifecycleStage: nil)
             return try json(["run_info": infoJSON(info)])
         case "runs/delete", "runs/restore":
-            _ = try await store.updateRun(id: try runID(body), status: nil, endTime: nil, name: nil, lifecycleStage: name.hasSuffix("delete") ? "deleted" : "active")
+            let id = try runID(body)
+            _ = try await store.updateRun(id: id, status: nil, endTime: nil, name: nil, lifecycleStage: name.hasSuffix("delete") ? "deleted" : "active")
+            server.metricQueue.forget(id)
             return try json([:])
         case "runs/search": return try await searchRuns(body)
         case "runs/log-metric":
-            try await store.log(runID: try runID(body), metrics: [try metric(body)], params: [], tags: [])
+            try await server.metricQueue.append([try metric(body)], runID: try runID(body))
             return try json([:])
         case "runs/log-parameter":
             try await store.log(runID: try runID(body), metrics: [], params: [try param(body)], tags: [])
@@ -237,8 +242,9 @@ struct Tracking: Sendable {
         guard metrics.count <= 1000, params.count <= 100, tagList.count <= 100, metrics.count + params.count + tagList.count <= 1000 else {
             throw MLflowError.invalid("a batch holds at most 1000 metrics, 100 params and 100 tags, 1000 in all (got \(metrics.count), \(params.count), \(tagList.count))")
         }
-        try await store.log(runID: try runID(body), metrics: try metrics.map(metric), params: try params.map(param),
-                            tags: try tagList.map { (try key($0), try string($0, "value")) })
+        let id = try runID(body), points = try metrics.map(metric)
+        try await store.log(runID: id, metrics: [], params: try params.map(param), tags: try tagList.map { (try key($0), try string($0, "value")) })
+        try await server.metricQueue.append(points, runID: id)
         return try json([:])
     }
 

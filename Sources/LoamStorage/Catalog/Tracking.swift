@@ -65,6 +65,8 @@ public protocol TrackingStore: Sendable {
     /// Params are write-once: the same value again is fine, another value throws `TrackingError.paramChanged`.
     /// Metrics are appended in order, never overwritten. Tags: the last write wins. One transaction.
     func log(runID: String, metrics: [MetricPoint], params: [(String, String)], tags: [(String, String)]) async throws
+    /// Appends metric points of many runs in one transaction (the server's batched writes).
+    func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws
     func deleteTag(runID: String, key: String) async throws
     func logInputs(runID: String, inputs: [String]) async throws
     /// A metric's points in logging order, from `offset`, at most `limit`.
@@ -278,6 +280,23 @@ extension SQLiteMetaStore {
                     ON CONFLICT DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step
                     WHERE (excluded.step, excluded.timestamp, excluded.value) >= (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)
                     """, arguments: [runID, m.key, m.value, m.timestamp, m.step])
+            }
+        }
+    }
+
+    public func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws {
+        guard !points.isEmpty else { return }
+        try await pool.write { db in
+            let insert = try db.cachedStatement(sql: "INSERT INTO metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?)")
+            let latest = try db.cachedStatement(sql: """
+                INSERT INTO latest_metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step
+                WHERE (excluded.step, excluded.timestamp, excluded.value) >= (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)
+                """)
+            for (run, m) in points {
+                let arguments: StatementArguments = [run, m.key, m.value, m.timestamp, m.step]
+                try insert.execute(arguments: arguments)
+                try latest.execute(arguments: arguments)
             }
         }
     }
