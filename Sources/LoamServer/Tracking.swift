@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Loam
+import LoamFormat
 import LoamStorage
 
 /// An error as the MLflow client expects it: `{"error_code": …, "message": …}`, with MLflow's HTTP status.
@@ -243,7 +244,9 @@ struct Tracking: Sendable {
             throw MLflowError.invalid("a batch holds at most 1000 metrics, 100 params and 100 tags, 1000 in all (got \(metrics.count), \(params.count), \(tagList.count))")
         }
         let id = try runID(body), points = try metrics.map(metric)
-        try await store.log(runID: id, metrics: [], params: try params.map(param), tags: try tagList.map { (try key($0), try string($0, "value")) })
+        if !params.isEmpty || !tagList.isEmpty {
+            try await store.log(runID: id, metrics: [], params: try params.map(param), tags: try tagList.map { (try key($0), try string($0, "value")) })
+        }
         try await server.metricQueue.append(points, runID: id)
         return try json([:])
     }
@@ -343,10 +346,26 @@ struct Tracking: Sendable {
         var request = request
         let body = try await request.collectBody(upTo: server.limits.jsonBytes)
         if body.readableBytes == 0 { return [:] }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
+        // Loam's own JSON parser: several times faster than JSONSerialization on a 1,000-metric batch.
+        let value = body.withUnsafeReadableBytes { try? JSONParser.parse($0) }
+        guard let value, case .object = value, let object = Self.native(value) as? [String: Any] else {
             throw MLflowError(code: "MALFORMED_REQUEST", message: "the body must be a JSON object")
         }
         return object
+    }
+
+    /// A JSON value as the handlers read it: String, NSNumber, [Any], [String: Any], NSNull.
+    static func native(_ value: JSONValue) -> Any {
+        switch value {
+        case .null: return NSNull()
+        case .bool(let b): return NSNumber(value: b)
+        case .int(let i): return NSNumber(value: i)
+        case .uint(let u): return NSNumber(value: u)
+        case .double(let d): return NSNumber(value: d)
+        case .string(let s): return s
+        case .array(let items): return items.map(native)
+        case .object(let members): return Dictionary(members.map { ($0.0, native($0.1)) }, uniquingKeysWith: { $1 })
+        }
     }
 
     func string(_ body: [String: Any], _ key: String) throws -> String {
