@@ -31,18 +31,17 @@ class Loader:
         """This rank's non-empty batches from batch `start` on (the same in every epoch)."""
         return sum(1 for k, a, b in shard_batches(len(self.dataset), self.batch_size, rank, world_size, self.drop_last) if k >= start and a < b)
 
-    def batches(self, epoch=0, rank=0, world_size=1, start=0, worker=0, workers=1):
-        """Dicts of NumPy arrays, one per batch."""
+    def numbered(self, epoch=0, rank=0, world_size=1, start=0, worker=0, workers=1):
+        """(batch index, dict of NumPy arrays) for this rank's and worker's batches."""
         if not self.shuffle:  # places are rows: each batch is one run of rows, read as NumPy views
             for k, a, b in shard_batches(len(self.dataset), self.batch_size, rank, world_size, self.drop_last):
                 if k >= start and (k - start) % workers == worker and a < b:
-                    yield self.dataset.numpy_rows(a, b, self.columns)
+                    yield k, self.dataset.numpy_rows(a, b, self.columns)
             return
-        for _, positions in self.schedule(epoch, rank, world_size, start, worker, workers):
-            yield self.dataset.numpy_take(positions, self.columns)
+        for k, positions in self.schedule(epoch, rank, world_size, start, worker, workers):
+            yield k, self.dataset.numpy_take(positions, self.columns)
 
-    def rows(self, positions):
-        """The rows at these positions: zero-copy slices when they are one ascending run (no shuffle), else a gather."""
-        if not self.shuffle and len(positions) and positions[-1] - positions[0] + 1 == len(positions):
-            return self.dataset.slice(int(positions[0]), len(positions), self.columns)
-        return self.dataset.take(positions, self.columns)
+    def batches(self, epoch=0, rank=0, world_size=1, start=0, worker=0, workers=1):
+        """Dicts of NumPy arrays, one per batch."""
+        for _, batch in self.numbered(epoch, rank, world_size, start, worker, workers):
+            yield batch

@@ -11,7 +11,6 @@ distributed ranks, and a DataLoader that saves and resumes its place mid-epoch.
 import torch
 import torch.utils.data
 
-from .dataset import numpy_columns
 from .loader import Loader
 
 
@@ -52,9 +51,8 @@ class LoamIterableDataset(torch.utils.data.IterableDataset):
         rank, world = self.placement()
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        for k, positions in self.loader.schedule(self.epoch, rank, world, self.start, worker, workers):
-            columns = self.loader.rows(positions)
-            batch = {name: _tensor(values) for name, values in numpy_columns(columns).items()}
+        for k, arrays in self.loader.numbered(self.epoch, rank, world, self.start, worker, workers):
+            batch = {name: _tensor(values) for name, values in arrays.items()}
             if self.transform is not None:
                 batch = self.transform(batch)
             if info is None:
