@@ -125,3 +125,26 @@ def test_batches_and_their_limits(tracking):
                              headers={"Authorization": f"Bearer {tracking['reader']}"})
     assert readonly.status_code == 403 and readonly.json()["error_code"] == "PERMISSION_DENIED"
     assert requests.get(tracking["url"] + "/api/2.0/mlflow/runs/get", params={"run_id": run_.info.run_id}).status_code == 401
+
+
+def test_experiment_search_and_bulk_history(tracking):
+    import requests
+    client = MlflowClient()
+    names = [e.name for e in client.search_experiments(filter_string="name LIKE 'sw%'")]
+    assert names == ["sweep"]
+    exp = client.create_experiment("bulk")
+    runs = [client.create_run(exp).info.run_id for _ in range(2)]
+    for r, run_id in enumerate(runs):
+        for step in range(100):
+            client.log_metric(run_id, "loss", step + r, step=step)
+    answer = requests.get(tracking["url"] + "/api/2.0/mlflow/metrics/get-history-bulk-interval",
+                          params={"run_ids": runs, "metric_key": "loss", "start_step": 10, "end_step": 59, "max_results": 5},
+                          headers={"Authorization": f"Bearer {tracking['reader']}"})
+    assert answer.status_code == 200
+    points = answer.json()["metrics"]
+    for r, run_id in enumerate(runs):
+        mine = [p for p in points if p["run_id"] == run_id]
+        assert [p["step"] for p in mine] == [10, 22, 34, 46, 59]  # spread evenly (index k·49/4), first and last kept
+        assert all(p["value"] == p["step"] + r for p in mine)
+    history = client.get_metric_history(runs[0], "loss")
+    assert len(history) == 100
