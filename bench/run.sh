@@ -12,5 +12,6 @@ if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import lance,
   python3 -m venv bench/.venv
   bench/.venv/bin/pip install -q --disable-pip-version-check pyarrow pylance datasets numpy duckdb polars mlflow
 fi
+rm -rf python/build python/*.egg-info
 bench/.venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 exec bench/.venv/bin/python bench/bench.py --bin "$PWD/.build/release" "$@"

@@ -16,7 +16,8 @@ if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow,
   python3 -m venv .venv-test
   .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny
 fi
-# The client as a user installs it (`pip install ./python`), fresh each run.
+# The client as a user installs it (`pip install ./python`), fresh each run (no stale setuptools build folder).
+rm -rf python/build python/*.egg-info
 .venv-test/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 export LOAM_PYTHON="$PWD/.venv-test/bin/python"
 
