@@ -42,10 +42,14 @@ class RemoteRepository:
         except urllib.error.HTTPError as e:
             payload = e.read()
             try:
-                error = json.loads(payload)["error"]
-                raise ServerError(e.code, error["code"], error["message"]) from None
-            except (ValueError, KeyError, TypeError):
-                raise ServerError(e.code, "http", payload.decode(errors="replace")[:200]) from None
+                answer = json.loads(payload)
+            except ValueError:
+                answer = None
+            if isinstance(answer, dict) and isinstance(answer.get("error"), dict):  # Loam's routes
+                raise ServerError(e.code, answer["error"].get("code", "http"), answer["error"].get("message", "")) from None
+            if isinstance(answer, dict) and "error_code" in answer:  # the MLflow routes
+                raise ServerError(e.code, answer["error_code"], answer.get("message", "")) from None
+            raise ServerError(e.code, "http", payload.decode(errors="replace")[:200]) from None
 
     def get_json(self, path, **query):
         return json.loads(self.request("GET", path, query)[2])

@@ -40,6 +40,7 @@ class Run:
         self.id, self.experiment_id, self.name = info["run_id"], experiment_id, info["run_name"]
         self._metrics, self._params, self._tags = [], [], []
         self._lock = threading.Lock()
+        self._sending = threading.Lock()  # one flush at a time, so batches arrive in the order they were logged
         self._wake = threading.Event()
         self._closed = False
         self._error = None
@@ -109,11 +110,12 @@ class Run:
 
     def flush(self):
         """Sends everything queued, in order (log-batch calls of at most 1,000 metrics)."""
-        while True:
-            metrics, params, tags = self._take()
-            if not (metrics or params or tags):
-                break
-            self._call("POST", "/api/2.0/mlflow/runs/log-batch", {"run_id": self.id, "metrics": metrics, "params": params, "tags": tags})
+        with self._sending:
+            while True:
+                metrics, params, tags = self._take()
+                if not (metrics or params or tags):
+                    break
+                self._call("POST", "/api/2.0/mlflow/runs/log-batch", {"run_id": self.id, "metrics": metrics, "params": params, "tags": tags})
 
     def _loop(self):
         while not self._closed:

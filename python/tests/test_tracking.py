@@ -77,3 +77,17 @@ def test_failed_runs_compare_and_list(served):
 def test_local_repositories_point_to_the_server(history):
     with pytest.raises(loam.LoamError, match="loam serve"):
         loam.open(history).start_run("x")
+
+
+def test_a_failed_background_flush_is_reported_not_lost(served):
+    client = served["client"]
+    with pytest.raises(loam.ServerError, match="write-once") as failure:
+        with client.start_run("lineage", params={"lr": 0.1}, flush_seconds=0.05) as active:
+            active.flush()
+            active.log_param("lr", 0.2)  # rejected by the server when the background thread sends it
+            import time
+            time.sleep(0.3)
+    assert failure.value.code == "INVALID_PARAMETER_VALUE"
+    record = get_run(client, active.id)
+    assert {p["key"]: p["value"] for p in record["data"]["params"]} == {"lr": "0.1"}
+    assert record["info"]["status"] in ("FINISHED", "FAILED") and record["info"]["end_time"]
