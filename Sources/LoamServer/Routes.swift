@@ -177,7 +177,7 @@ struct Routes: Sendable {
         let plan = ShufflePlan(rows: ds.rowCount, seed: seed, epoch: epoch, shuffle: shuffle, blockRows: blockRows, windowBlocks: windowBlocks)
         let batches = ShufflePlan.shardBatches(rows: ds.rowCount, batchSize: batchSize, rank: rank, worldSize: worldSize, dropLast: dropLast)
             .filter { $0.index >= start && !$0.places.isEmpty }
-        let schema = Schema(fields: try names.map { name in ds.schema.fields[ds.schema.index(of: name)!] })
+        let schema = Schema(fields: names.map { name in ds.schema.fields[ds.schema.index(of: name)!] })
         let metrics = server.metrics
         let cache = FragmentCache()
         return Response(status: .ok, headers: [.contentType: "application/vnd.apache.arrow.stream"], body: ResponseBody { writer in
@@ -251,10 +251,7 @@ struct Routes: Sendable {
 
     // MARK: - helpers
 
-    func json(_ value: Any, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
+    func json(_ value: Any, status: HTTPResponse.Status = .ok) throws -> Response { try jsonResponse(value, status: status) }
 
     func arrow(_ schema: Schema, _ batches: [RecordBatch]) throws -> Response {
         let bytes = try IPCWriter.bytes(schema: schema, batches: batches.filter { $0.length > 0 }, format: .stream)
@@ -263,11 +260,7 @@ struct Routes: Sendable {
     }
 
     func jsonBody(_ request: Request) async throws -> [String: Any] {
-        var request = request
-        let body = try await request.collectBody(upTo: server.limits.jsonBytes)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
-            throw APIError.badRequest("the body must be a JSON object")
-        }
+        guard let object = try await jsonObject(request, limit: server.limits.jsonBytes) else { throw APIError.badRequest("the body must be a JSON object") }
         return object
     }
 

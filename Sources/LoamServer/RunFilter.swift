@@ -65,7 +65,7 @@ struct RunFilter {
         }
 
         private func test(_ value: Value?) -> Bool {
-            guard let value else { return op == "NOT IN" || op == "!=" ? false : false }
+            guard let value else { return false }  // a run without the key matches no comparison
             switch op {
             case "=": return value == values[0]
             case "!=": return value != values[0]

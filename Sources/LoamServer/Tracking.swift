@@ -343,29 +343,10 @@ struct Tracking: Sendable {
     }
 
     func jsonBody(_ request: Request) async throws -> [String: Any] {
-        var request = request
-        let body = try await request.collectBody(upTo: server.limits.jsonBytes)
-        if body.readableBytes == 0 { return [:] }
-        // Loam's own JSON parser: several times faster than JSONSerialization on a 1,000-metric batch.
-        let value = body.withUnsafeReadableBytes { try? JSONParser.parse($0) }
-        guard let value, case .object = value, let object = Self.native(value) as? [String: Any] else {
+        guard let object = try await jsonObject(request, limit: server.limits.jsonBytes) else {
             throw MLflowError(code: "MALFORMED_REQUEST", message: "the body must be a JSON object")
         }
         return object
-    }
-
-    /// A JSON value as the handlers read it: String, NSNumber, [Any], [String: Any], NSNull.
-    static func native(_ value: JSONValue) -> Any {
-        switch value {
-        case .null: return NSNull()
-        case .bool(let b): return NSNumber(value: b)
-        case .int(let i): return NSNumber(value: i)
-        case .uint(let u): return NSNumber(value: u)
-        case .double(let d): return NSNumber(value: d)
-        case .string(let s): return s
-        case .array(let items): return items.map(native)
-        case .object(let members): return Dictionary(members.map { ($0.0, native($0.1)) }, uniquingKeysWith: { $1 })
-        }
     }
 
     func string(_ body: [String: Any], _ key: String) throws -> String {
@@ -438,8 +419,5 @@ struct Tracking: Sendable {
         return (page, offset + size < items.count ? Data(String(offset + size).utf8).base64EncodedString() : nil)
     }
 
-    func json(_ value: [String: Any]) throws -> Response {
-        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
+    func json(_ value: [String: Any]) throws -> Response { try jsonResponse(value) }
 }
