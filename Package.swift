@@ -30,6 +30,7 @@ let package = Package(
             "LoamFormat",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         // Fragments, manifests, commits and refs.
         .target(name: "LoamTable", dependencies: ["LoamFormat", "LoamStorage"]),
@@ -55,7 +56,7 @@ let package = Package(
         // Scratch folders, the pyarrow Python and process helpers shared by the tests.
         .target(name: "LoamTestSupport", path: "Tests/LoamTestSupport"),
         .testTarget(name: "LoamFormatTests", dependencies: ["LoamFormat", "LoamTestSupport"]),
-        .testTarget(name: "LoamStorageTests", dependencies: ["LoamStorage", "LoamTestSupport"]),
+        .testTarget(name: "LoamStorageTests", dependencies: ["LoamStorage", "LoamTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamTableTests", dependencies: ["LoamTable", "LoamFormat", "LoamStorage", "LoamTestSupport"]),
         .testTarget(name: "LoamTests", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamStorage", "LoamTestSupport"]),
         .testTarget(name: "LoamServerTests", dependencies: ["LoamServer"]),

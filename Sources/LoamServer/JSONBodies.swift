@@ -8,14 +8,20 @@ func jsonResponse(_ value: Any, status: HTTPResponse.Status = .ok) throws -> Res
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
-/// A request body of at most `limit` bytes as a JSON object (an empty body is an empty object); nil when it is
-/// not one. Parsed with Loam's own JSON parser: several times faster than JSONSerialization on a 1,000-metric batch.
-func jsonObject(_ request: Request, limit: Int) async throws -> [String: Any]? {
+/// A request body of at most `limit` bytes as a JSON object's members (an empty body is an empty object); nil
+/// when it is not one. Parsed with Loam's own JSON parser: several times faster than JSONSerialization on a
+/// 1,000-metric batch.
+func jsonMembers(_ request: Request, limit: Int) async throws -> [(String, JSONValue)]? {
     var request = request
     let body = try await request.collectBody(upTo: limit)
-    if body.readableBytes == 0 { return [:] }
-    guard let value = body.withUnsafeReadableBytes({ try? JSONParser.parse($0) }), case .object = value else { return nil }
-    return foundationValue(value) as? [String: Any]
+    if body.readableBytes == 0 { return [] }
+    guard let value = body.withUnsafeReadableBytes({ try? JSONParser.parse($0) }), case .object(let members) = value else { return nil }
+    return members
+}
+
+/// The same body as Foundation values, as most handlers read it.
+func jsonObject(_ request: Request, limit: Int) async throws -> [String: Any]? {
+    try await jsonMembers(request, limit: limit).map { foundationValue(.object($0)) as? [String: Any] ?? [:] }
 }
 
 /// A JSON value as handlers read it: String, NSNumber, [Any], [String: Any], NSNull.

@@ -20,6 +20,7 @@ struct MLflowError: Error, HTTPResponseError {
 
     static func invalid(_ message: String) -> MLflowError { MLflowError(code: "INVALID_PARAMETER_VALUE", message: message) }
     static func missing(_ message: String) -> MLflowError { MLflowError(code: "RESOURCE_DOES_NOT_EXIST", message: message) }
+    static let malformed = MLflowError(code: "MALFORMED_REQUEST", message: "the body must be a JSON object")
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = try JSONSerialization.data(withJSONObject: ["error_code": code, "message": message], options: [.sortedKeys])
@@ -76,6 +77,7 @@ struct Tracking: Sendable {
         let name = path.split(separator: "/").suffix(2).joined(separator: "/")
         if name == "logged-models/search" { try context.require(.reader) }
         if path.hasPrefix("/api/2.0/mlflow-artifacts/") { return try await artifactProxy(request, context) }
+        if name == "runs/log-metric" || name == "runs/log-batch" { return try await logMetrics(name, request) }
         let body = request.method == .get ? try query(request) : try await jsonBody(request)
         if ["runs/get", "runs/search", "metrics/get-history", "metrics/get-history-bulk-interval", "runs/delete", "runs/restore"].contains(name) {
             try await server.metricQueue.flush()  // reads see every point logged before them
@@ -112,9 +114,6 @@ struct Tracking: Sendable {
             server.metricQueue.forget(id)
             return try json([:])
         case "runs/search": return try await searchRuns(body)
-        case "runs/log-metric":
-            try await server.metricQueue.append([try metric(body)], runID: try runID(body))
-            return try json([:])
         case "runs/log-parameter":
             try await store.log(runID: try runID(body), metrics: [], params: [try param(body)], tags: [])
             return try json([:])
@@ -124,7 +123,6 @@ struct Tracking: Sendable {
         case "runs/delete-tag":
             try await store.deleteTag(runID: try runID(body), key: try key(body))
             return try json([:])
-        case "runs/log-batch": return try await logBatch(body)
         case "runs/log-inputs":
             let datasets = (body["datasets"] as? [Any]) ?? []
             let inputs = try datasets.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
@@ -237,9 +235,19 @@ struct Tracking: Sendable {
         return try json(out)
     }
 
-    func logBatch(_ body: [String: Any]) async throws -> Response {
-        let metrics = (body["metrics"] as? [[String: Any]]) ?? [], params = (body["params"] as? [[String: Any]]) ?? []
-        let tagList = (body["tags"] as? [[String: Any]]) ?? []
+    /// log-metric and log-batch read their metrics straight from the parsed JSON: turning a 1,000-metric batch
+    /// into Foundation objects first cost more than parsing it.
+    func logMetrics(_ name: String, _ request: Request) async throws -> Response {
+        guard let members = try await jsonMembers(request, limit: server.limits.jsonBytes) else { throw MLflowError.malformed }
+        var body: [String: Any] = [:], metrics: [JSONValue] = []
+        for (key, value) in members {
+            if key == "metrics", case .array(let items) = value { metrics = items } else { body[key] = foundationValue(value) }
+        }
+        if name == "runs/log-metric" {
+            try await server.metricQueue.append([try metric(.object(members))], runID: try runID(body))
+            return try json([:])
+        }
+        let params = (body["params"] as? [[String: Any]]) ?? [], tagList = (body["tags"] as? [[String: Any]]) ?? []
         guard metrics.count <= 1000, params.count <= 100, tagList.count <= 100, metrics.count + params.count + tagList.count <= 1000 else {
             throw MLflowError.invalid("a batch holds at most 1000 metrics, 100 params and 100 tags, 1000 in all (got \(metrics.count), \(params.count), \(tagList.count))")
         }
@@ -343,9 +351,7 @@ struct Tracking: Sendable {
     }
 
     func jsonBody(_ request: Request) async throws -> [String: Any] {
-        guard let object = try await jsonObject(request, limit: server.limits.jsonBytes) else {
-            throw MLflowError(code: "MALFORMED_REQUEST", message: "the body must be a JSON object")
-        }
+        guard let object = try await jsonObject(request, limit: server.limits.jsonBytes) else { throw MLflowError.malformed }
         return object
     }
 
@@ -361,8 +367,9 @@ struct Tracking: Sendable {
         throw MLflowError.invalid("missing value for required parameter 'run_id'")
     }
 
-    func key(_ body: [String: Any]) throws -> String {
-        let k = try string(body, "key")
+    func key(_ body: [String: Any]) throws -> String { try checkedKey(try string(body, "key")) }
+
+    func checkedKey(_ k: String) throws -> String {
         guard !k.isEmpty, k.utf8.count <= 250 else { throw MLflowError.invalid("a key must be 1 to 250 bytes, not '\(k.prefix(40))'") }
         return k
     }
@@ -380,15 +387,43 @@ struct Tracking: Sendable {
         return s
     }
 
-    func metric(_ body: [String: Any]) throws -> MetricPoint {
-        let value: Double
-        switch body["value"] {
-        case let n as NSNumber: value = n.doubleValue
-        case let s as String where Double(s) != nil || ["NaN", "Infinity", "-Infinity"].contains(s): value = Double(s) ?? (s == "NaN" ? .nan : s == "Infinity" ? .infinity : -.infinity)
-        default: throw MLflowError.invalid("metric '\(body["key"] ?? "")' needs a numeric value")
+    /// A metric object: a key, a value (a number, or "NaN", "Infinity", "-Infinity" as proto JSON writes them),
+    /// a timestamp and an optional step (integers, or strings of them as proto JSON writes int64).
+    func metric(_ json: JSONValue) throws -> MetricPoint {
+        guard case .object(let members) = json else { throw MLflowError.invalid("each metric must be a JSON object") }
+        var key: String?, value: Double?, timestamp: Int64?, step: Int64?
+        for (name, field) in members {
+            switch name {
+            case "key": if case .string(let s) = field { key = s }
+            case "value": value = Self.double(field)
+            case "timestamp": timestamp = Self.integer(field)
+            case "step": step = Self.integer(field)
+            default: continue
+            }
         }
-        guard let timestamp = int(body["timestamp"]) else { throw MLflowError.invalid("missing value for required parameter 'timestamp'") }
-        return MetricPoint(key: try key(body), value: value, timestamp: timestamp, step: int(body["step"]) ?? 0)
+        guard let key else { throw MLflowError.invalid("missing value for required parameter 'key'") }
+        guard let value else { throw MLflowError.invalid("metric '\(key.prefix(40))' needs a numeric value") }
+        guard let timestamp else { throw MLflowError.invalid("missing value for required parameter 'timestamp'") }
+        return MetricPoint(key: try checkedKey(key), value: value, timestamp: timestamp, step: step ?? 0)
+    }
+
+    static func double(_ json: JSONValue) -> Double? {
+        switch json {
+        case .int(let i): return Double(i)
+        case .uint(let u): return Double(u)
+        case .double(let d): return d
+        case .string(let s): return ["NaN": .nan, "Infinity": .infinity, "-Infinity": -.infinity][s] ?? Double(s)
+        default: return nil
+        }
+    }
+
+    static func integer(_ json: JSONValue) -> Int64? {
+        switch json {
+        case .int(let i): return i
+        case .double(let d): return Int64(exactly: d)
+        case .string(let s): return Int64(s)
+        default: return nil
+        }
     }
 
     func param(_ body: [String: Any]) throws -> (String, String) {

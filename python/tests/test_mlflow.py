@@ -148,3 +148,28 @@ def test_experiment_search_and_bulk_history(tracking):
         assert all(p["value"] == p["step"] + r for p in mine)
     history = client.get_metric_history(runs[0], "loss")
     assert len(history) == 100
+
+
+def test_nan_and_infinite_values_and_malformed_metrics(tracking):
+    import math
+    import requests
+    client = MlflowClient()
+    run_id = client.create_run(client.create_experiment("odd values")).info.run_id
+    for step, value in enumerate([float("nan"), float("inf"), float("-inf"), 0.5]):
+        client.log_metric(run_id, "g", value, step=step)
+    values = [m.value for m in client.get_metric_history(run_id, "g")]
+    assert math.isnan(values[0]) and values[1:] == [float("inf"), float("-inf"), 0.5]
+    client.log_metric(run_id, "h", float("nan"), step=7)
+    assert math.isnan(client.get_run(run_id).data.metrics["h"])
+    headers = {"Authorization": f"Bearer {tracking['writer']}"}
+    # One bad metric rejects the whole batch, by name; the points before it are not written either.
+    bad = {"run_id": run_id, "metrics": [{"key": "k", "value": 1, "timestamp": 1}, {"key": "k", "value": "high", "timestamp": 2}]}
+    answer = requests.post(tracking["url"] + "/api/2.0/mlflow/runs/log-batch", json=bad, headers=headers)
+    assert answer.status_code == 400 and answer.json()["error_code"] == "INVALID_PARAMETER_VALUE" and "'k'" in answer.json()["message"]
+    assert client.get_metric_history(run_id, "k") == []
+    answer = requests.post(tracking["url"] + "/api/2.0/mlflow/runs/log-metric", data="[1, 2]", headers=headers)
+    assert answer.status_code == 400 and answer.json()["error_code"] == "MALFORMED_REQUEST"
+    answer = requests.post(tracking["url"] + "/api/2.0/mlflow/runs/log-metric", json={"run_id": run_id, "key": "k", "value": 1}, headers=headers)
+    assert answer.status_code == 400 and "timestamp" in answer.json()["message"]
+    client.log_metric(run_id, "k", 3.0, step=1)
+    assert [m.value for m in client.get_metric_history(run_id, "k")] == [3.0]

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// An experiment, as MLflow models it.
 public struct Experiment: Sendable, Equatable {
@@ -37,6 +38,15 @@ public struct MetricPoint: Sendable, Equatable {
         self.value = value
         self.timestamp = timestamp
         self.step = step
+    }
+}
+
+extension MetricPoint {
+    /// MLflow's order for a series' latest value: by step, then timestamp, then value (NaN lowest).
+    func isLater(than other: MetricPoint) -> Bool {
+        if step != other.step { return step > other.step }
+        if timestamp != other.timestamp { return timestamp > other.timestamp }
+        return (value.isNaN ? -.infinity : value) >= (other.value.isNaN ? -.infinity : other.value)
     }
 }
 
@@ -123,6 +133,24 @@ extension SQLiteMetaStore {
             try db.execute(sql: "INSERT INTO experiments (id, name, artifact_location, creation_time, last_update_time) VALUES (0, 'Default', 'mlflow-artifacts:/0', ?, ?)",
                            arguments: [now, now])
         }
+        // A metric series is one row (its latest value and point count); its points are clustered by (series, seq),
+        // so an append touches one B-tree and a history read is one range. NaN is stored as NULL.
+        migrator.registerMigration("v5-metric-series") { db in
+            try db.execute(sql: """
+                CREATE TABLE metric_series (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, key TEXT NOT NULL, points INTEGER NOT NULL,
+                    value REAL, timestamp INTEGER NOT NULL, step INTEGER NOT NULL, UNIQUE (run_id, key));
+                CREATE TABLE metric_points (series INTEGER NOT NULL, seq INTEGER NOT NULL, value REAL, timestamp INTEGER NOT NULL,
+                    step INTEGER NOT NULL, PRIMARY KEY (series, seq)) WITHOUT ROWID;
+                INSERT INTO metric_series (run_id, key, points, value, timestamp, step)
+                    SELECT l.run_id, l.key, (SELECT count(*) FROM metrics m WHERE m.run_id = l.run_id AND m.key = l.key), l.value, l.timestamp, l.step
+                    FROM latest_metrics l;
+                INSERT INTO metric_points (series, seq, value, timestamp, step)
+                    SELECT s.id, row_number() OVER (PARTITION BY m.run_id, m.key ORDER BY m.seq) - 1, m.value, m.timestamp, m.step
+                    FROM metrics m JOIN metric_series s ON s.run_id = m.run_id AND s.key = m.key;
+                DROP TABLE metrics;
+                DROP TABLE latest_metrics;
+                """)
+        }
     }
 
     private static func experiment(_ db: Database, _ row: Row) throws -> Experiment {
@@ -139,8 +167,8 @@ extension SQLiteMetaStore {
     }
 
     private static func trackedRun(_ db: Database, _ info: RunInfo) throws -> TrackedRun {
-        let metrics = try Row.fetchAll(db, sql: "SELECT key, value, timestamp, step FROM latest_metrics WHERE run_id = ? ORDER BY key", arguments: [info.id])
-            .map { MetricPoint(key: $0["key"], value: $0["value"], timestamp: $0["timestamp"], step: $0["step"]) }
+        let metrics = try Row.fetchAll(db, sql: "SELECT key, value, timestamp, step FROM metric_series WHERE run_id = ? ORDER BY key", arguments: [info.id])
+            .map { MetricPoint(key: $0["key"], value: $0["value"] ?? .nan, timestamp: $0["timestamp"], step: $0["step"]) }
         let params = try Row.fetchAll(db, sql: "SELECT key, value FROM run_params WHERE run_id = ?", arguments: [info.id])
         let tags = try Row.fetchAll(db, sql: "SELECT key, value FROM run_tags WHERE run_id = ?", arguments: [info.id])
         let inputs = try String.fetchAll(db, sql: "SELECT input FROM run_inputs WHERE run_id = ? ORDER BY position", arguments: [info.id])
@@ -271,33 +299,60 @@ extension SQLiteMetaStore {
                                arguments: [runID, key, value])
                 if key == "mlflow.runName" { try db.execute(sql: "UPDATE runs SET name = ? WHERE id = ?", arguments: [value, runID]) }
             }
-            for m in metrics {
-                try db.execute(sql: "INSERT INTO metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [runID, m.key, m.value, m.timestamp, m.step])
-                // The latest value: the largest (step, timestamp, value), as MLflow orders them.
-                try db.execute(sql: """
-                    INSERT INTO latest_metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step
-                    WHERE (excluded.step, excluded.timestamp, excluded.value) >= (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)
-                    """, arguments: [runID, m.key, m.value, m.timestamp, m.step])
-            }
+            try Self.append(db, metrics.map { (runID, $0) })
         }
     }
 
     public func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws {
         guard !points.isEmpty else { return }
-        try await pool.write { db in
-            let insert = try db.cachedStatement(sql: "INSERT INTO metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?)")
-            let latest = try db.cachedStatement(sql: """
-                INSERT INTO latest_metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step
-                WHERE (excluded.step, excluded.timestamp, excluded.value) >= (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)
-                """)
-            for (run, m) in points {
-                let arguments: StatementArguments = [run, m.key, m.value, m.timestamp, m.step]
-                try insert.execute(arguments: arguments)
-                try latest.execute(arguments: arguments)
+        try await pool.write { db in try Self.append(db, points) }
+    }
+
+    /// Appends points to their series in order; each series' latest value (the largest (step, timestamp, value),
+    /// as MLflow orders them) and point count move once. The points go in through one raw prepared statement:
+    /// GRDB's argument binding costs more than SQLite's insert here.
+    private static func append(_ db: Database, _ points: [(runID: String, point: MetricPoint)]) throws {
+        struct Series: Hashable { let run: String, key: String }
+        var order: [Series] = [], groups: [Series: [MetricPoint]] = [:]
+        for (run, point) in points {
+            let series = Series(run: run, key: point.key)
+            if groups[series] == nil { order.append(series) }
+            groups[series, default: []].append(point)
+        }
+        let find = try db.cachedStatement(sql: "SELECT id, points, value, timestamp, step FROM metric_series WHERE run_id = ? AND key = ?")
+        let update = try db.cachedStatement(sql: "UPDATE metric_series SET points = ?, value = ?, timestamp = ?, step = ? WHERE id = ?")
+        let create = try db.cachedStatement(sql: "INSERT INTO metric_series (run_id, key, points, value, timestamp, step) VALUES (?, ?, ?, ?, ?, ?)")
+        let sql = "INSERT INTO metric_points (series, seq, value, timestamp, step) VALUES (?, ?, ?, ?, ?)"
+        var insert: OpaquePointer?
+        func check(_ code: CInt, _ expected: CInt = SQLITE_OK) throws {
+            guard code == expected else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
             }
+        }
+        try check(sqlite3_prepare_v2(db.sqliteConnection, sql, -1, &insert, nil))
+        defer { sqlite3_finalize(insert) }
+        for series in order {
+            let new = groups[series]!
+            var id: Int64, count: Int64, latest: MetricPoint
+            if let row = try Row.fetchOne(find, arguments: [series.run, series.key]) {
+                (id, count) = (row[0], row[1])
+                latest = MetricPoint(key: series.key, value: row[2] ?? .nan, timestamp: row[3], step: row[4])
+            } else {
+                try create.execute(arguments: [series.run, series.key, 0, new[0].value.isNaN ? nil : new[0].value, new[0].timestamp, new[0].step])
+                (id, count, latest) = (db.lastInsertedRowID, 0, new[0])
+            }
+            for point in new {
+                try check(sqlite3_bind_int64(insert, 1, id))
+                try check(sqlite3_bind_int64(insert, 2, count))
+                try check(point.value.isNaN ? sqlite3_bind_null(insert, 3) : sqlite3_bind_double(insert, 3, point.value))
+                try check(sqlite3_bind_int64(insert, 4, point.timestamp))
+                try check(sqlite3_bind_int64(insert, 5, point.step))
+                try check(sqlite3_step(insert), SQLITE_DONE)
+                try check(sqlite3_reset(insert))
+                count += 1
+                if point.isLater(than: latest) { latest = point }
+            }
+            try update.execute(arguments: [count, latest.value.isNaN ? nil : latest.value, latest.timestamp, latest.step, id])
         }
     }
 
@@ -323,9 +378,10 @@ extension SQLiteMetaStore {
     public func metricHistory(runID: String, key: String, offset: Int, limit: Int) async throws -> [MetricPoint] {
         try await pool.read { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE id = ?", arguments: [runID]) == 1 else { throw TrackingError.notFound("no run with id \(runID)") }
-            return try Row.fetchAll(db, sql: "SELECT key, value, timestamp, step FROM metrics WHERE run_id = ? AND key = ? ORDER BY seq LIMIT ? OFFSET ?",
-                                    arguments: [runID, key, limit, offset])
-                .map { MetricPoint(key: $0["key"], value: $0["value"], timestamp: $0["timestamp"], step: $0["step"]) }
+            guard let series = try Int64.fetchOne(db, sql: "SELECT id FROM metric_series WHERE run_id = ? AND key = ?", arguments: [runID, key]) else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT value, timestamp, step FROM metric_points WHERE series = ? AND seq >= ? ORDER BY seq LIMIT ?",
+                                    arguments: [series, offset, limit])
+                .map { MetricPoint(key: key, value: $0[0] ?? .nan, timestamp: $0[1], step: $0[2]) }
         }
     }
 
