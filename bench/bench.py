@@ -80,7 +80,15 @@ def main():
     parser.add_argument("--skip-tracking", action="store_true", help="leave out the experiment-tracking jobs (they start mlflow server)")
     parser.add_argument("--versioning-rows", type=int, nargs="*", default=[1_000_000, 10_000_000],
                         help="dataset sizes for the version-control jobs (empty to skip them)")
+    parser.add_argument("--only-tracking", action="store_true", help="run only the experiment-tracking jobs")
     args = parser.parse_args()
+    if args.only_tracking:
+        tracking = tracking_jobs(args, f"{args.bin}/loam", f"{args.bin}/loam-bench")
+        print("\n".join(tracking_lines(tracking)))
+        out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+        with open(f"{out}/{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}-tracking.json", "w") as f:
+            json.dump({"tracking": tracking, "versions": {"MLflow": __import__("mlflow").__version__}}, f, indent=1)
+        return
     import datasets
     import lance
 
@@ -311,7 +319,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     versioning = versioning_jobs(args, loam, loam_bench, lance) if args.versioning_rows else None
-    tracking = tracking_jobs(args, loam) if not args.skip_tracking else None
+    tracking = tracking_jobs(args, loam, loam_bench) if not args.skip_tracking else None
     training_jobs = {job: results.pop(job) for job in ["epoch", "shuffled epoch", "python take"] if job in results}
     query_jobs = {job: results.pop(job) for job in list(results) if job not in ("import", "scan", "take")}
 
@@ -367,10 +375,7 @@ def main():
             growth = by_size[args.versioning_rows[-1]]["Loam"] / by_size[args.versioning_rows[0]]["Loam"]
             lines.append(f"| {job} | " + " | ".join(loam_cells) + " | " + " | ".join(lance_cells) + f" | {growth:.2f}× |")
     if tracking:
-        lines += ["", "Experiment tracking, the same `MlflowClient` calls against `loam serve` and `mlflow server` (SQLite backend):", "",
-                  "| job | Loam | MLflow |", "|---|---|---|"]
-        for job, r in tracking.items():
-            lines.append(f"| {job} | {r['Loam']:.3f} s | {r['MLflow']:.3f} s ({r['MLflow'] / r['Loam']:.1f}×) |")
+        lines += tracking_lines(tracking)
     report = "\n".join(lines) + "\n"
     print()
     print(report)
@@ -382,8 +387,59 @@ def main():
         json.dump({"rows": args.rows, "results": results, "training": training_jobs, "tracking": tracking, "queries": query_jobs, "versioning": versioning, "versions": versions}, f, indent=1)
 
 
-def tracking_jobs(args, loam):
-    """The same MlflowClient calls against `loam serve` and `mlflow server` (SQLite backend)."""
+WRK_METRIC = """
+-- One log-metric call per request; every point is new (MLflow treats a repeated point as a conflict).
+local run_id = os.getenv("RUN_ID")
+local count = 0
+function setup(thread) count = count + 1; thread:set("tid", count) end
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  local step = tid * 100000000 + n
+  return wrk.format(nil, "/api/2.0/mlflow/runs/log-metric", nil,
+    string.format('{"run_id": "%s", "key": "loss", "value": %.6f, "timestamp": %d, "step": %d}', run_id, 1 / step, 1700000000000 + step, step))
+end
+"""
+
+WRK_BATCH = """
+-- One log-batch call of 1,000 metrics per request, under a key of its own, so every point is new.
+local run_id = os.getenv("RUN_ID")
+local count = 0
+function setup(thread) count = count + 1; thread:set("tid", count) end
+local template
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  if template == nil then
+    local parts = {}
+    for i = 1, 1000 do parts[i] = string.format('{"key": "@K", "value": %.4f, "timestamp": %d, "step": %d}', i / 1e4, 1700000000000 + i, i) end
+    template = '{"run_id": "' .. run_id .. '", "metrics": [' .. table.concat(parts, ", ") .. ']}'
+  end
+  n = n + 1
+  return wrk.format(nil, "/api/2.0/mlflow/runs/log-batch", nil, (template:gsub("@K", "acc_" .. tid .. "_" .. n)))
+end
+"""
+
+
+def wrk(url, script, run_id, connections, seconds):
+    """Requests per second from wrk (C, keep-alive) running `script`; every answer must be a 2xx."""
+    out = subprocess.run(["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "-s", script, url],
+                         env={**os.environ, "RUN_ID": run_id}, check=True, capture_output=True, text=True).stdout
+    print(f"  wrk -c{connections} {os.path.basename(script)}: " + " ".join(out.split("Requests/sec:")[1].split()[:1]), flush=True)
+    assert "Non-2xx" not in out and "Socket errors" not in out, out
+    return float(out.split("Requests/sec:")[1].split()[0])
+
+
+MLFLOW_ONE = "MLflow, 1 worker"
+MLFLOW_DEFAULT = "MLflow, default 4 workers"
+
+
+def tracking_jobs(args, loam, loam_bench):
+    """The issue's MlflowClient calls against `loam serve` and `mlflow server` (SQLite backend), the same calls
+    against a null server (the client's own cost), and the servers alone under wrk."""
     import socket
     import urllib.request
     from mlflow.entities import Metric, Param
@@ -395,17 +451,23 @@ def tracking_jobs(args, loam):
             return s.getsockname()[1]
 
     work = tempfile.mkdtemp(prefix="loam-bench-tracking-", dir=os.environ.get("LOAM_BENCH_DIR"))
+    scripts = {}
+    for name, text in (("metric", WRK_METRIC), ("batch", WRK_BATCH)):
+        scripts[name] = f"{work}/{name}.lua"
+        with open(scripts[name], "w") as f:
+            f.write(text)
 
     def start_loam():
         subprocess.run([loam, "init", f"{work}/loam"], check=True, stdout=subprocess.DEVNULL)
         server = subprocess.Popen([loam, "serve", "--repo", f"{work}/loam", "--port", "0", "--anonymous"], stdout=subprocess.PIPE, text=True)
         return server, "http://" + server.stdout.readline().split()[1]
 
-    def start_mlflow():
+    def start_mlflow(workers):
         port = free_port()
         mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
-        server = subprocess.Popen([mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{work}/mlflow.db", "--artifacts-destination",
-                                   f"{work}/mlartifacts", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        server = subprocess.Popen([mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{work}/mlflow-{port}.db", "--artifacts-destination",
+                                   f"{work}/mlartifacts-{port}", "--host", "127.0.0.1", "--port", str(port)]
+                                  + (["--workers", str(workers)] if workers else []),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         for _ in range(600):
@@ -414,18 +476,29 @@ def tracking_jobs(args, loam):
                 break
             except Exception:
                 time.sleep(0.1)
-        time.sleep(3)  # let its start-up work settle before timing
         return server, url
 
-    results = {}
+    def start_null():
+        server = subprocess.Popen([loam_bench, "null-http"], stdout=subprocess.PIPE, text=True)
+        return server, "http://" + server.stdout.readline().split()[1]
+
+    batches = [[Metric("acc", i / 1e4, 1_700_000_000_000 + i, b * 1000 + i) for i in range(1000)] for b in range(11)]
+    client_jobs, server_jobs = {}, {}
     try:
-        # One server at a time, so neither competes with the other's start-up for the two cores.
-        for name, start_server in (("Loam", start_loam), ("MLflow", start_mlflow)):
+        # One server at a time, so none competes with another for the two cores.
+        servers = (("Loam", start_loam), (MLFLOW_ONE, lambda: start_mlflow(1)), (MLFLOW_DEFAULT, lambda: start_mlflow(None)),
+                   ("client alone", start_null))
+        for name, start_server in servers:
             server, url = start_server()
             try:
                 client = MlflowClient(tracking_uri=url)
-                experiment = client.create_experiment("bench")
-                run_id = client.create_run(experiment).info.run_id
+                null = name == "client alone"  # answers {} to everything: only the logging calls mean anything
+                experiment = "0" if null else client.create_experiment("bench")
+                run_id = "0" * 32 if null else client.create_run(experiment).info.run_id
+                # The same warm-up on every server: MLflow answers its first calls several times slower.
+                for i in range(300):
+                    client.log_metric(run_id, "warm-up", float(i), step=i)
+                client.log_batch(run_id, metrics=batches[10])
                 timings = {}
                 start = time.perf_counter()
                 for i in range(1000):
@@ -433,21 +506,31 @@ def tracking_jobs(args, loam):
                 timings["1,000 single log_metric calls"] = time.perf_counter() - start
                 start = time.perf_counter()
                 for b in range(10):
-                    client.log_batch(run_id, metrics=[Metric("acc", i / 1e4, 1_700_000_000_000 + i, b * 1000 + i) for i in range(1000)])
+                    client.log_batch(run_id, metrics=batches[b])
                 timings["10,000 metrics in 10 log_batch calls"] = time.perf_counter() - start
-                sweep = client.create_experiment("sweep")
-                start = time.perf_counter()
-                for r in range(200):
-                    rid = client.create_run(sweep).info.run_id
-                    client.log_batch(rid, params=[Param(f"p{j}", str(r * j)) for j in range(10)])
-                timings["200 runs created with 10 params each"] = time.perf_counter() - start
-                start = time.perf_counter()
-                found = client.search_runs([sweep], filter_string="params.p1 != '7'", max_results=1000)
-                timings["search_runs over the 200 runs"] = time.perf_counter() - start
-                assert len(found) == 199, len(found)
-                assert len(client.get_metric_history(run_id, "loss")) == 1000
+                if not null:
+                    sweep = client.create_experiment("sweep")
+                    start = time.perf_counter()
+                    for r in range(200):
+                        rid = client.create_run(sweep).info.run_id
+                        client.log_batch(rid, params=[Param(f"p{j}", str(r * j)) for j in range(10)])
+                    timings["200 runs created with 10 params each"] = time.perf_counter() - start
+                    start = time.perf_counter()
+                    found = client.search_runs([sweep], filter_string="params.p1 != '7'", max_results=1000)
+                    timings["search_runs over the 200 runs"] = time.perf_counter() - start
+                    assert len(found) == 199, len(found)
+                    assert len(client.get_metric_history(run_id, "loss")) == 1000
+                    # The servers alone: wrk sends the same JSON bodies over keep-alive connections.
+                    loaded = {
+                        "log-metric, one connection (calls/s)": wrk(url, scripts["metric"], run_id, 1, 5),
+                        "log-metric, 16 connections (calls/s)": wrk(url, scripts["metric"], run_id, 16, 5),
+                        "log-batch of 1,000 metrics, one connection (metrics/s)": 1000 * wrk(url, scripts["batch"], run_id, 1, 5),
+                        "log-batch of 1,000 metrics, 8 connections (metrics/s)": 1000 * wrk(url, scripts["batch"], run_id, 8, 5),
+                    }
+                    for job, rate in loaded.items():
+                        server_jobs.setdefault(job, {})[name] = rate
                 for job, seconds in timings.items():
-                    results.setdefault(job, {})[name] = seconds
+                    client_jobs.setdefault(job, {})[name] = seconds
                 print(name, timings, flush=True)
             finally:
                 server.terminate()
@@ -455,9 +538,27 @@ def tracking_jobs(args, loam):
                     server.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     server.kill()
-        return results
+        return {"client": client_jobs, "server": server_jobs}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def tracking_lines(tracking):
+    mlflows = [MLFLOW_ONE, MLFLOW_DEFAULT]
+    lines = ["", "Experiment tracking: the same `MlflowClient` calls against `loam serve`, `mlflow server` (SQLite backend; with one "
+             "worker, its fastest setting here, and with its default four) and a null server that answers `{}` at once. The null "
+             "server measures the client's own cost, so MLflow / client alone is the most any server could show through this client:", "",
+             "| job | Loam | " + " | ".join(mlflows) + " | client alone | MLflow, 1 worker / client alone |", "|---|---|---|---|---|---|"]
+    for job, r in tracking["client"].items():
+        alone = r.get("client alone")
+        cells = [f"{r[m]:.3f} s ({r[m] / r['Loam']:.1f}×)" for m in mlflows]
+        lines.append(f"| {job} | {r['Loam']:.3f} s | " + " | ".join(cells) + " | "
+                     + (f"{alone:.3f} s | {r[MLFLOW_ONE] / alone:.1f}× |" if alone else "— | — |"))
+    lines += ["", "The servers alone: wrk (C, keep-alive) sends the same JSON bodies, every point a new one, for 5 s each "
+              "(ratio = Loam / MLflow):", "", "| job | Loam | " + " | ".join(mlflows) + " |", "|---|---|---|---|"]
+    for job, r in tracking["server"].items():
+        lines.append(f"| {job} | {r['Loam']:,.0f} | " + " | ".join(f"{r[m]:,.0f} ({r['Loam'] / r[m]:.1f}×)" for m in mlflows) + " |")
+    return lines
 
 
 def versioning_jobs(args, loam, loam_bench, lance):

@@ -5,7 +5,8 @@
 # and the Python client locally and through `loam serve`. Writes bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! dpkg -s libsqlite3-dev >/dev/null 2>&1; then apt-get update -qq && apt-get install -y -qq libsqlite3-dev >/dev/null; fi
+# wrk loads the tracking servers with the same requests the mlflow client sends.
+if ! dpkg -s libsqlite3-dev wrk >/dev/null 2>&1; then apt-get update -qq && apt-get install -y -qq libsqlite3-dev wrk >/dev/null; fi
 swift build -c release --product loam 2>&1 | tail -1
 swift build -c release --product loam-bench 2>&1 | tail -1
 if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c "import lance, datasets, pyarrow, duckdb, polars, mlflow" 2>/dev/null; then

@@ -6,7 +6,8 @@
 //   loam-bench diff REPO DATASET FROM TO       row-level diff of two refs
 //   loam-bench branch REPO DATASET NAME        create a branch at HEAD
 //   loam-bench query REPO DATASET SQL [RUNS]   run a query RUNS times in one process (best time; rows = result rows)
-// Prints one JSON object: {"seconds": S, "rows": N, "checksum": X}.
+// Each prints one JSON object: {"seconds": S, "rows": N, "checksum": X}. And:
+//   loam-bench null-http                       an HTTP server answering `{}` at once (the client's own cost)
 import Foundation
 import Loam
 import LoamFormat
@@ -56,6 +57,7 @@ import LoamQuery
 }
 
 let arguments = CommandLine.arguments
+if arguments.count == 2 && arguments[1] == "null-http" { runNullHTTPServer() }
 guard arguments.count >= 4 else {
     FileHandle.standardError.write(Data("usage: loam-bench scan|take REPO DATASET ...\n".utf8))
     exit(2)
