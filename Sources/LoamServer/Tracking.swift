@@ -391,20 +391,24 @@ struct Tracking: Sendable {
     /// a timestamp and an optional step (integers, or strings of them as proto JSON writes int64).
     func metric(_ json: JSONValue) throws -> MetricPoint {
         guard case .object(let members) = json else { throw MLflowError.invalid("each metric must be a JSON object") }
-        var key: String?, value: Double?, timestamp: Int64?, step: Int64?
+        var key: String?, value: JSONValue?, timestamp: JSONValue?, step: JSONValue?
         for (name, field) in members {
             switch name {
             case "key": if case .string(let s) = field { key = s }
-            case "value": value = Self.double(field)
-            case "timestamp": timestamp = Self.integer(field)
-            case "step": step = Self.integer(field)
+            case "value": value = field
+            case "timestamp": timestamp = field
+            case "step": step = field
             default: continue
             }
         }
         guard let key else { throw MLflowError.invalid("missing value for required parameter 'key'") }
-        guard let value else { throw MLflowError.invalid("metric '\(key.prefix(40))' needs a numeric value") }
+        guard let number = value.flatMap(Self.double) else { throw MLflowError.invalid("metric '\(key.prefix(40))' needs a numeric value") }
         guard let timestamp else { throw MLflowError.invalid("missing value for required parameter 'timestamp'") }
-        return MetricPoint(key: try checkedKey(key), value: value, timestamp: timestamp, step: step ?? 0)
+        func integer(_ field: JSONValue, _ name: String) throws -> Int64 {
+            guard let n = Self.integer(field) else { throw MLflowError.invalid("metric '\(key.prefix(40))': \(name) must be an integer") }
+            return n
+        }
+        return MetricPoint(key: try checkedKey(key), value: number, timestamp: try integer(timestamp, "timestamp"), step: try step.map { try integer($0, "step") } ?? 0)
     }
 
     static func double(_ json: JSONValue) -> Double? {

@@ -171,5 +171,8 @@ def test_nan_and_infinite_values_and_malformed_metrics(tracking):
     assert answer.status_code == 400 and answer.json()["error_code"] == "MALFORMED_REQUEST"
     answer = requests.post(tracking["url"] + "/api/2.0/mlflow/runs/log-metric", json={"run_id": run_id, "key": "k", "value": 1}, headers=headers)
     assert answer.status_code == 400 and "timestamp" in answer.json()["message"]
+    answer = requests.post(tracking["url"] + "/api/2.0/mlflow/runs/log-metric", json={"run_id": run_id, "key": "k", "value": 1, "timestamp": 1.5},
+                           headers=headers)
+    assert answer.status_code == 400 and answer.json()["message"] == "metric 'k': timestamp must be an integer"
     client.log_metric(run_id, "k", 3.0, step=1)
     assert [m.value for m in client.get_metric_history(run_id, "k")] == [3.0]
