@@ -38,15 +38,21 @@ let package = Package(
         .target(name: "Loam", dependencies: ["LoamTable", "LoamFormat", "LoamStorage"], swiftSettings: fastLoops),
         // SQL: lexer → parser → binder → plan → vectorized execution over fragments.
         .target(name: "LoamQuery", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamStorage"], swiftSettings: fastLoops),
+        // Experiment tracking: experiments, runs, metric series, lineage, MLflow's search grammar, over its own store.
+        .target(name: "LoamTracking", dependencies: [
+            "Loam", "LoamFormat", "LoamStorage",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
+        ]),
         // `loam serve`: the REST API, tokens and roles, Arrow streams for training, metrics.
         .target(name: "LoamServer", dependencies: [
-            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable",
+            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamTracking",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], resources: [.copy("openapi.json")]),
         .executableTarget(name: "loam", dependencies: [
-            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamServer",
+            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamServer", "LoamTracking",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Loam's side of bench/run.sh (release build); not part of the library.
@@ -59,6 +65,8 @@ let package = Package(
         .testTarget(name: "LoamStorageTests", dependencies: ["LoamStorage", "LoamTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamTableTests", dependencies: ["LoamTable", "LoamFormat", "LoamStorage", "LoamTestSupport"]),
         .testTarget(name: "LoamTests", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamStorage", "LoamTestSupport"]),
+        .testTarget(name: "LoamTrackingTests", dependencies: ["LoamTracking", "Loam", "LoamStorage", "LoamFormat", "LoamTestSupport",
+                                                             .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamServerTests", dependencies: ["LoamServer"]),
         .testTarget(name: "LoamQueryTests", dependencies: ["LoamQuery", "Loam", "LoamFormat", "LoamTestSupport"],
                     resources: [.copy("sql")]),

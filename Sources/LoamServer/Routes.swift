@@ -163,30 +163,26 @@ struct Routes: Sendable {
     func stream(_ request: Request, _ context: ServerContext) async throws -> Response {
         let ds = try await open(request, context)
         let q = request.uri.queryParameters
-        let names = try columns(request, ds)
-        let batchSize = try integer(q.get("batch_size"), "batch_size", default: 256, range: 1...1_000_000)
-        let worldSize = try integer(q.get("world_size"), "world_size", default: 1, range: 1...100_000)
-        let rank = try integer(q.get("rank"), "rank", default: 0, range: 0...(worldSize - 1))
-        let start = try integer(q.get("start_batch"), "start_batch", default: 0, range: 0...Int.max)
-        let seed = UInt64(try integer(q.get("seed"), "seed", default: 0, range: 0...Int.max))
-        let epoch = UInt64(try integer(q.get("epoch"), "epoch", default: 0, range: 0...Int.max))
-        let shuffle = try flag(q.get("shuffle"), "shuffle", default: true)
-        let dropLast = try flag(q.get("drop_last"), "drop_last", default: false)
-        let blockRows = try integer(q.get("block_rows"), "block_rows", default: 1024, range: 1...(1 << 24))
-        let windowBlocks = try integer(q.get("window_blocks"), "window_blocks", default: 64, range: 1...(1 << 20))
-        let plan = ShufflePlan(rows: ds.rowCount, seed: seed, epoch: epoch, shuffle: shuffle, blockRows: blockRows, windowBlocks: windowBlocks)
-        let batches = ShufflePlan.shardBatches(rows: ds.rowCount, batchSize: batchSize, rank: rank, worldSize: worldSize, dropLast: dropLast)
-            .filter { $0.index >= start && !$0.places.isEmpty }
-        let schema = Schema(fields: names.map { name in ds.schema.fields[ds.schema.index(of: name)!] })
+        var read = EpochRead(columns: try columns(request, ds))
+        read.batchSize = try integer(q.get("batch_size"), "batch_size", default: 256, range: 1...1_000_000)
+        read.worldSize = try integer(q.get("world_size"), "world_size", default: 1, range: 1...100_000)
+        read.rank = try integer(q.get("rank"), "rank", default: 0, range: 0...(read.worldSize - 1))
+        read.startBatch = try integer(q.get("start_batch"), "start_batch", default: 0, range: 0...Int.max)
+        read.seed = UInt64(try integer(q.get("seed"), "seed", default: 0, range: 0...Int.max))
+        read.epoch = UInt64(try integer(q.get("epoch"), "epoch", default: 0, range: 0...Int.max))
+        read.shuffle = try flag(q.get("shuffle"), "shuffle", default: true)
+        read.dropLast = try flag(q.get("drop_last"), "drop_last", default: false)
+        read.blockRows = try integer(q.get("block_rows"), "block_rows", default: 1024, range: 1...(1 << 24))
+        read.windowBlocks = try integer(q.get("window_blocks"), "window_blocks", default: 64, range: 1...(1 << 20))
+        try read.validate()
+        let schema = try ds.schema(of: read), epoch = read
         let metrics = server.metrics
-        let cache = FragmentCache()
         return Response(status: .ok, headers: [.contentType: "application/vnd.apache.arrow.stream"], body: ResponseBody { writer in
             let sink = ChunkSink()
             var ipc = try IPCWriter(schema: schema, format: .stream, sink: sink)
-            var window: (window: Int, rows: [Int])?
             // Batches are sent in chunks of about a mebibyte: fewer, larger writes for both ends.
-            for batch in batches {
-                try ipc.write(try await ds.take(plan.positions(batch.places, cache: &window), columns: names, cache: cache))
+            try await ds.epochBatches(epoch) { _, batch in
+                try ipc.write(batch)
                 if sink.count >= 1 << 20 {
                     let bytes = sink.take()
                     metrics.streamed(bytes.count)

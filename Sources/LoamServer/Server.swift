@@ -6,6 +6,7 @@ import LoamFormat
 import LoamQuery
 import LoamStorage
 import LoamTable
+import LoamTracking
 import ServiceLifecycle
 
 /// `loam serve`: the REST API under /api/v1 over one repository. Every route but
@@ -32,8 +33,8 @@ public struct LoamServer: Sendable {
     public let anonymous: Bool
     public let limits: Limits
     let metrics = Metrics()
-    /// Tracking metric points on their way into the catalog, a transaction per flush.
-    let metricQueue: MetricQueue
+    /// Experiment tracking (the MLflow routes translate to it).
+    let tracker: Tracker
 
     public init(repository: Repository, host: String = "127.0.0.1", port: Int = 8080, anonymous: Bool = false, limits: Limits = Limits()) throws {
         if anonymous && !["127.0.0.1", "::1", "localhost"].contains(host) {
@@ -44,7 +45,7 @@ public struct LoamServer: Sendable {
         self.port = port
         self.anonymous = anonymous
         self.limits = limits
-        metricQueue = MetricQueue(store: repository.meta)
+        tracker = try Tracker(repository: repository)
     }
 
     /// Serves until SIGTERM or SIGINT, then finishes the requests in flight and returns.
@@ -60,7 +61,6 @@ public struct LoamServer: Sendable {
                 return logger
             }())
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
-        try await metricQueue.flush()  // the last metric points, before the process ends
     }
 
     /// Every route the server answers besides /healthz, as (method, path) with `{parameter}`s.

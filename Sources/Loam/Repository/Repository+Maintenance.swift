@@ -54,8 +54,8 @@ extension Repository {
         if let problem = reach.problems.first {
             throw TableError.corrupt("gc stopped before deleting anything: \(problem.kind.rawValue) \(problem.id.short) is \(problem.problem); run `loam fsck`")
         }
-        // Experiment-tracking artifacts live outside commits; the catalog's artifact index keeps them.
-        let artifacts = Set(try await meta.artifactObjects().compactMap { try? ObjectID(hex: $0) })
+        // Objects named outside commits (experiment artifacts) are roots too.
+        let artifacts = try await meta.indexedObjects()
         let cutoff = Date().addingTimeInterval(-grace)
         var deleted = 0, bytes = 0, kept = 0
         for info in listed where reach.objects[info.id] == nil && !artifacts.contains(info.id) {

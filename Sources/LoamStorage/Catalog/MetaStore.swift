@@ -38,15 +38,13 @@ public struct RefLogEntry: Hashable, Sendable {
     }
 }
 
-/// The transactional catalog: branch heads, tags, the current branch, the
-/// dataset registry and the row-id allocator. Small, mutable, shared state;
-/// the data itself lives in the `ObjectStore`.
+/// Branch heads, tags, the reflog, the current branch, the dataset registry
+/// and the row-id allocator: the small, mutable state of version control.
 ///
 /// ```swift
-/// let meta = try SQLiteMetaStore(path: ".loam/catalog.sqlite")
 /// try await meta.compareAndSwap(branch: "main", expected: old, new: commit)
 /// ```
-public protocol MetaStore: TrackingStore {
+public protocol RefStore: Sendable {
     func ref(named name: String) async throws -> Ref?
     func refs(kind: Ref.Kind?) async throws -> [Ref]
     /// Creates a ref; throws `refExists` when the name is taken.
@@ -72,8 +70,10 @@ public protocol MetaStore: TrackingStore {
 
     func setting(_ key: String) async throws -> String?
     func setSetting(_ key: String, _ value: String) async throws
+}
 
-    /// Users and their tokens (the server's access control). Tokens are stored as salted hashes only.
+/// Users and their tokens (the server's access control). Tokens are stored as salted hashes only.
+public protocol AccessStore: Sendable {
     func addUser(_ name: String) async throws
     func users() async throws -> [String]
     func addToken(_ token: StoredToken) async throws
@@ -82,6 +82,26 @@ public protocol MetaStore: TrackingStore {
     /// Removes a token; false when there was none.
     func revokeToken(id: String) async throws -> Bool
 }
+
+/// Objects kept by name outside any commit (experiment artifacts today): a path
+/// names an object, and garbage collection keeps every object named here.
+public protocol ObjectIndex: Sendable {
+    /// Names `object` (of `size` bytes) `path`, replacing what the path named before.
+    func indexObject(path: String, object: ObjectID, size: Int) async throws
+    func indexedObject(path: String) async throws -> (object: ObjectID, size: Int)?
+    /// Paths that start with `prefix` (a folder, ending in "/", or ""), sorted.
+    func indexedPaths(under prefix: String) async throws -> [(path: String, size: Int)]
+    /// Forgets a path; false when it named nothing.
+    func removeIndexedObject(path: String) async throws -> Bool
+    /// Every object some path names (a garbage-collection root).
+    func indexedObjects() async throws -> Set<ObjectID>
+}
+
+/// The catalog the core layers need: refs, access and the object index. Each
+/// capability above (tracking today; labels, audit and quality next) keeps its
+/// own store protocol over the same database, so a catalog backend implements
+/// the protocols of the capabilities it carries, and none inherits another's tables.
+public protocol MetaStore: RefStore, AccessStore, ObjectIndex {}
 
 /// A token as the catalog keeps it: never the secret, only a salted SHA-256 of it.
 public struct StoredToken: Sendable, Equatable {

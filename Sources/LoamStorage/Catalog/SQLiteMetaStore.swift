@@ -4,8 +4,13 @@ import GRDB
 /// The embedded catalog: one SQLite file in WAL mode, with versioned migrations.
 /// Every ref move is a compare-and-swap inside an immediate transaction, so
 /// two processes committing to one branch never lose an update.
+///
+/// Capability stores (`SQLiteTrackingStore`, …) open over the same `pool` and
+/// register their own migrations; GRDB records every applied migration in one
+/// `grdb_migrations` table, so the file has one migration history.
 public final class SQLiteMetaStore: MetaStore {
-    let pool: DatabasePool
+    /// The database, for the capability stores that share this file.
+    public let pool: DatabasePool
     public let path: String
 
     public init(path: String) throws {
@@ -70,7 +75,13 @@ public final class SQLiteMetaStore: MetaStore {
                 );
                 """)
         }
-        registerTracking(&migrator)
+        // Named objects outside commits (experiment artifacts). Catalogs from before this migration
+        // got the same table from `v4-tracking`, which no longer creates it.
+        migrator.registerMigration("v6-object-index") { db in
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS artifacts (path TEXT PRIMARY KEY NOT NULL, object TEXT NOT NULL, size INTEGER NOT NULL);
+                """)
+        }
         return migrator
     }
 
@@ -241,5 +252,36 @@ public final class SQLiteMetaStore: MetaStore {
             try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
             return db.changesCount > 0
         }
+    }
+
+    public func indexObject(path: String, object: ObjectID, size: Int) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO artifacts (path, object, size) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET object = excluded.object, size = excluded.size",
+                           arguments: [path, object.hex, size])
+        }
+    }
+
+    public func indexedObject(path: String) async throws -> (object: ObjectID, size: Int)? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT object, size FROM artifacts WHERE path = ?", arguments: [path]).map { (try ObjectID(hex: $0["object"]), $0["size"]) }
+        }
+    }
+
+    public func indexedPaths(under prefix: String) async throws -> [(path: String, size: Int)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT path, size FROM artifacts WHERE substr(path, 1, ?) = ? ORDER BY path", arguments: [prefix.utf8.count, prefix])
+                .map { ($0["path"], $0["size"]) }
+        }
+    }
+
+    public func removeIndexedObject(path: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM artifacts WHERE path = ?", arguments: [path])
+            return db.changesCount > 0
+        }
+    }
+
+    public func indexedObjects() async throws -> Set<ObjectID> {
+        try await pool.read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT object FROM artifacts").map { try ObjectID(hex: $0) }) }
     }
 }

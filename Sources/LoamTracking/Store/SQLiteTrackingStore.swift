@@ -1,113 +1,30 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import LoamStorage
 
-/// An experiment, as MLflow models it.
-public struct Experiment: Sendable, Equatable {
-    public let id: String
-    public var name: String
-    public let artifactLocation: String
-    public var lifecycleStage: String
-    public let creationTime: Int64
-    public var lastUpdateTime: Int64
-    public var tags: [String: String]
-}
+/// The tracking store in the embedded catalog: its tables live in the
+/// repository's `catalog.sqlite`, beside the refs, with migrations of their own
+/// (`v4-tracking`, `v5-metric-series`) in the file's one migration history.
+///
+/// ```swift
+/// let store = try SQLiteTrackingStore(catalog: sqliteMetaStore)
+/// ```
+public final class SQLiteTrackingStore: TrackingStore {
+    let pool: DatabasePool
 
-/// A run's identity and state.
-public struct RunInfo: Sendable, Equatable {
-    public let id: String
-    public let experimentID: String
-    public var name: String
-    public var userID: String
-    public var status: String
-    public var startTime: Int64
-    public var endTime: Int64?
-    public var lifecycleStage: String
-    public let artifactURI: String
-}
-
-/// One value of a metric series.
-public struct MetricPoint: Sendable, Equatable {
-    public let key: String
-    public let value: Double
-    public let timestamp: Int64
-    public let step: Int64
-
-    public init(key: String, value: Double, timestamp: Int64, step: Int64) {
-        self.key = key
-        self.value = value
-        self.timestamp = timestamp
-        self.step = step
+    /// Opens over the catalog's database, applying the tracking migrations it lacks.
+    public init(catalog: SQLiteMetaStore) throws {
+        pool = catalog.pool
+        do { try Self.migrator.migrate(pool) } catch { throw StorageError.io("cannot migrate the tracking tables of \(catalog.path): \(error)") }
     }
-}
 
-extension MetricPoint {
-    /// MLflow's order for a series' latest value: by step, then timestamp, then value (NaN lowest).
-    func isLater(than other: MetricPoint) -> Bool {
-        if step != other.step { return step > other.step }
-        if timestamp != other.timestamp { return timestamp > other.timestamp }
-        return (value.isNaN ? -.infinity : value) >= (other.value.isNaN ? -.infinity : other.value)
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        register(&migrator)
+        return migrator
     }
-}
-
-/// A run with its latest metrics, params, tags and logged inputs (JSON objects).
-public struct TrackedRun: Sendable {
-    public var info: RunInfo
-    public var metrics: [MetricPoint]
-    public var params: [String: String]
-    public var tags: [String: String]
-    public var inputs: [String]
-}
-
-/// Runs, params, metric series, tags and artifacts (by path → object) of the experiment tracker.
-public protocol TrackingStore: Sendable {
-    func createExperiment(name: String, artifactRoot: String, tags: [String: String]) async throws -> Experiment
-    func experiment(id: String) async throws -> Experiment?
-    func experiment(named name: String) async throws -> Experiment?
-    func experiments() async throws -> [Experiment]
-    func updateExperiment(id: String, name: String?, lifecycleStage: String?) async throws
-    func setExperimentTag(id: String, key: String, value: String) async throws
-
-    func createRun(experimentID: String, name: String, userID: String, startTime: Int64, tags: [String: String], artifactRoot: String) async throws -> RunInfo
-    func run(id: String) async throws -> TrackedRun?
-    func runs(experimentIDs: [String]) async throws -> [TrackedRun]
-    func updateRun(id: String, status: String?, endTime: Int64?, name: String?, lifecycleStage: String?) async throws -> RunInfo
-    /// Params are write-once: the same value again is fine, another value throws `TrackingError.paramChanged`.
-    /// Metrics are appended in order, never overwritten. Tags: the last write wins. One transaction.
-    func log(runID: String, metrics: [MetricPoint], params: [(String, String)], tags: [(String, String)]) async throws
-    /// Appends metric points of many runs in one transaction (the server's batched writes).
-    func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws
-    func deleteTag(runID: String, key: String) async throws
-    func logInputs(runID: String, inputs: [String]) async throws
-    /// A metric's points in logging order, from `offset`, at most `limit`.
-    func metricHistory(runID: String, key: String, offset: Int, limit: Int) async throws -> [MetricPoint]
-
-    func putArtifact(path: String, object: String, size: Int) async throws
-    func artifact(path: String) async throws -> (object: String, size: Int)?
-    /// Artifacts whose path starts with `prefix` (a folder, ending in "/", or "").
-    func artifacts(under prefix: String) async throws -> [(path: String, size: Int)]
-    func deleteArtifact(path: String) async throws -> Bool
-    /// Every object an artifact points to (garbage collection keeps them).
-    func artifactObjects() async throws -> [String]
-}
-
-public enum TrackingError: Error, Equatable, CustomStringConvertible {
-    case notFound(String)
-    case exists(String)
-    case invalid(String)
-    case paramChanged(key: String, old: String, new: String)
-
-    public var description: String {
-        switch self {
-        case .notFound(let m), .exists(let m), .invalid(let m): return m
-        case .paramChanged(let key, let old, let new):
-            return "param '\(key)' was logged as '\(old)'; params are write-once, so '\(new)' cannot replace it (log a new key)"
-        }
-    }
-}
-
-extension SQLiteMetaStore {
-    static func registerTracking(_ migrator: inout DatabaseMigrator) {
+    static func register(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v4-tracking") { db in
             try db.execute(sql: """
                 CREATE TABLE experiments (
@@ -127,7 +44,6 @@ extension SQLiteMetaStore {
                 CREATE TABLE latest_metrics (run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL NOT NULL, timestamp INTEGER NOT NULL,
                     step INTEGER NOT NULL, PRIMARY KEY (run_id, key));
                 CREATE TABLE run_inputs (run_id TEXT NOT NULL, position INTEGER NOT NULL, input TEXT NOT NULL, PRIMARY KEY (run_id, position));
-                CREATE TABLE artifacts (path TEXT PRIMARY KEY NOT NULL, object TEXT NOT NULL, size INTEGER NOT NULL);
                 """)
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             try db.execute(sql: "INSERT INTO experiments (id, name, artifact_location, creation_time, last_update_time) VALUES (0, 'Default', 'mlflow-artifacts:/0', ?, ?)",
@@ -156,14 +72,14 @@ extension SQLiteMetaStore {
     private static func experiment(_ db: Database, _ row: Row) throws -> Experiment {
         let id: Int64 = row["id"]
         let tags = try Row.fetchAll(db, sql: "SELECT key, value FROM experiment_tags WHERE experiment_id = ?", arguments: [id])
-        return Experiment(id: String(id), name: row["name"], artifactLocation: row["artifact_location"], lifecycleStage: row["lifecycle_stage"],
+        return Experiment(id: String(id), name: row["name"], artifactLocation: row["artifact_location"], lifecycleStage: LifecycleStage(rawValue: row["lifecycle_stage"]) ?? .active,
                           creationTime: row["creation_time"], lastUpdateTime: row["last_update_time"],
                           tags: Dictionary(tags.map { ($0["key"], $0["value"]) }, uniquingKeysWith: { $1 }))
     }
 
     private static func runInfo(_ row: Row) -> RunInfo {
-        RunInfo(id: row["id"], experimentID: String(row["experiment_id"] as Int64), name: row["name"], userID: row["user_id"], status: row["status"],
-                startTime: row["start_time"], endTime: row["end_time"], lifecycleStage: row["lifecycle_stage"], artifactURI: row["artifact_uri"])
+        RunInfo(id: row["id"], experimentID: String(row["experiment_id"] as Int64), name: row["name"], userID: row["user_id"], status: RunStatus(rawValue: row["status"]) ?? .running,
+                startTime: row["start_time"], endTime: row["end_time"], lifecycleStage: LifecycleStage(rawValue: row["lifecycle_stage"]) ?? .active, artifactURI: row["artifact_uri"])
     }
 
     private static func trackedRun(_ db: Database, _ info: RunInfo) throws -> TrackedRun {
@@ -189,7 +105,7 @@ extension SQLiteMetaStore {
             for (key, value) in tags {
                 try db.execute(sql: "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)", arguments: [id, key, value])
             }
-            return Experiment(id: String(id), name: name, artifactLocation: location, lifecycleStage: "active", creationTime: now, lastUpdateTime: now, tags: tags)
+            return Experiment(id: String(id), name: name, artifactLocation: location, lifecycleStage: .active, creationTime: now, lastUpdateTime: now, tags: tags)
         }
     }
 
@@ -206,7 +122,7 @@ extension SQLiteMetaStore {
         try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM experiments ORDER BY id").map { try Self.experiment(db, $0) } }
     }
 
-    public func updateExperiment(id: String, name: String?, lifecycleStage: String?) async throws {
+    public func updateExperiment(id: String, name: String?, lifecycleStage: LifecycleStage?) async throws {
         try await pool.write { db in
             guard let n = Int64(id), try Int.fetchOne(db, sql: "SELECT count(*) FROM experiments WHERE id = ?", arguments: [n]) == 1 else {
                 throw TrackingError.notFound("no experiment with id \(id)")
@@ -219,8 +135,8 @@ extension SQLiteMetaStore {
                 try db.execute(sql: "UPDATE experiments SET name = ?, last_update_time = ? WHERE id = ?", arguments: [name, now, n])
             }
             if let lifecycleStage {
-                try db.execute(sql: "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE id = ?", arguments: [lifecycleStage, now, n])
-                try db.execute(sql: "UPDATE runs SET lifecycle_stage = ? WHERE experiment_id = ?", arguments: [lifecycleStage, n])
+                try db.execute(sql: "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE id = ?", arguments: [lifecycleStage.rawValue, now, n])
+                try db.execute(sql: "UPDATE runs SET lifecycle_stage = ? WHERE experiment_id = ?", arguments: [lifecycleStage.rawValue, n])
             }
         }
     }
@@ -242,10 +158,10 @@ extension SQLiteMetaStore {
             }
             guard stage == "active" else { throw TrackingError.invalid("experiment \(experimentID) is deleted; restore it before adding runs") }
             let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            let info = RunInfo(id: id, experimentID: experimentID, name: name, userID: userID, status: "RUNNING", startTime: startTime, endTime: nil,
-                               lifecycleStage: "active", artifactURI: "\(artifactRoot)/\(id)/artifacts")
+            let info = RunInfo(id: id, experimentID: experimentID, name: name, userID: userID, status: .running, startTime: startTime, endTime: nil,
+                               lifecycleStage: .active, artifactURI: "\(artifactRoot)/\(id)/artifacts")
             try db.execute(sql: "INSERT INTO runs (id, experiment_id, name, user_id, status, start_time, artifact_uri) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [id, n, name, userID, info.status, startTime, info.artifactURI])
+                           arguments: [id, n, name, userID, info.status.rawValue, startTime, info.artifactURI])
             for (key, value) in tags { try db.execute(sql: "INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?)", arguments: [id, key, value]) }
             return info
         }
@@ -266,18 +182,25 @@ extension SQLiteMetaStore {
         }
     }
 
-    public func updateRun(id: String, status: String?, endTime: Int64?, name: String?, lifecycleStage: String?) async throws -> RunInfo {
+    public func runs(idPrefix prefix: String, limit: Int) async throws -> [RunInfo] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?", arguments: [prefix.utf8.count, prefix, limit]).map(Self.runInfo)
+        }
+    }
+
+    public func updateRun(id: String, status: RunStatus?, endTime: Int64?, name: String?, lifecycleStage: LifecycleStage?) async throws -> RunInfo {
         try await pool.write { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE id = ?", arguments: [id]) == 1 else { throw TrackingError.notFound("no run with id \(id)") }
-            if let status { try db.execute(sql: "UPDATE runs SET status = ? WHERE id = ?", arguments: [status, id]) }
+            if let status { try db.execute(sql: "UPDATE runs SET status = ? WHERE id = ?", arguments: [status.rawValue, id]) }
             if let endTime { try db.execute(sql: "UPDATE runs SET end_time = ? WHERE id = ?", arguments: [endTime, id]) }
             if let name {
                 try db.execute(sql: "UPDATE runs SET name = ? WHERE id = ?", arguments: [name, id])
                 try db.execute(sql: "INSERT INTO run_tags (run_id, key, value) VALUES (?, 'mlflow.runName', ?) ON CONFLICT DO UPDATE SET value = excluded.value",
                                arguments: [id, name])
             }
-            if let lifecycleStage { try db.execute(sql: "UPDATE runs SET lifecycle_stage = ? WHERE id = ?", arguments: [lifecycleStage, id]) }
-            return Self.runInfo(try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id])!)
+            if let lifecycleStage { try db.execute(sql: "UPDATE runs SET lifecycle_stage = ? WHERE id = ?", arguments: [lifecycleStage.rawValue, id]) }
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]) else { throw TrackingError.notFound("no run with id \(id)") }
+            return Self.runInfo(row)
         }
     }
 
@@ -383,36 +306,5 @@ extension SQLiteMetaStore {
                                     arguments: [series, offset, limit])
                 .map { MetricPoint(key: key, value: $0[0] ?? .nan, timestamp: $0[1], step: $0[2]) }
         }
-    }
-
-    public func putArtifact(path: String, object: String, size: Int) async throws {
-        try await pool.write { db in
-            try db.execute(sql: "INSERT INTO artifacts (path, object, size) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET object = excluded.object, size = excluded.size",
-                           arguments: [path, object, size])
-        }
-    }
-
-    public func artifact(path: String) async throws -> (object: String, size: Int)? {
-        try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT object, size FROM artifacts WHERE path = ?", arguments: [path]).map { ($0["object"], $0["size"]) }
-        }
-    }
-
-    public func artifacts(under prefix: String) async throws -> [(path: String, size: Int)] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT path, size FROM artifacts WHERE substr(path, 1, ?) = ? ORDER BY path", arguments: [prefix.utf8.count, prefix])
-                .map { ($0["path"], $0["size"]) }
-        }
-    }
-
-    public func deleteArtifact(path: String) async throws -> Bool {
-        try await pool.write { db in
-            try db.execute(sql: "DELETE FROM artifacts WHERE path = ?", arguments: [path])
-            return db.changesCount > 0
-        }
-    }
-
-    public func artifactObjects() async throws -> [String] {
-        try await pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT object FROM artifacts") }
     }
 }

@@ -1,18 +1,19 @@
 import Foundation
 import GRDB
-@testable import LoamStorage
+import LoamStorage
+@testable import LoamTracking
 import LoamTestSupport
 import Testing
 
 /// Metric series in the catalog: appended in order, never overwritten, the latest value chosen as MLflow does,
 /// NaN and infinities kept, history paged, and catalogs from before `v5-metric-series` carried over point for point.
 @Suite struct MetricSeriesTests {
-    func store() throws -> (SQLiteMetaStore, URL) {
+    func store() throws -> (SQLiteTrackingStore, URL) {
         let dir = try TestEnvironment.temporaryDirectory()
-        return (try SQLiteMetaStore(path: dir.appendingPathComponent("catalog.sqlite").path), dir)
+        return (try SQLiteTrackingStore(catalog: SQLiteMetaStore(path: dir.appendingPathComponent("catalog.sqlite").path)), dir)
     }
 
-    func newRun(_ meta: SQLiteMetaStore) async throws -> String {
+    func newRun(_ meta: SQLiteTrackingStore) async throws -> String {
         try await meta.createRun(experimentID: "0", name: "r", userID: "u", startTime: 1, tags: [:], artifactRoot: "mlflow-artifacts:/0").id
     }
 
@@ -69,7 +70,7 @@ import Testing
         let path = dir.appendingPathComponent("catalog.sqlite").path
         // A catalog as v4 wrote it: one row per point in `metrics`, the latest per series in `latest_metrics`.
         let old = try DatabaseQueue(path: path)
-        try SQLiteMetaStore.migrator.migrate(old, upTo: "v4-tracking")
+        try SQLiteTrackingStore.migrator.migrate(old, upTo: "v4-tracking")
         try await old.write { db in
             try db.execute(sql: "INSERT INTO runs (id, experiment_id, name, user_id, status, start_time, artifact_uri) VALUES ('r1', 0, 'a', 'u', 'RUNNING', 1, '')")
             for (key, value, step) in [("loss", 0.9, 0), ("acc", 0.1, 0), ("loss", 0.5, 1), ("loss", 0.7, 0)] {
@@ -78,7 +79,7 @@ import Testing
             try db.execute(sql: "INSERT INTO latest_metrics VALUES ('r1', 'loss', 0.5, 5, 1), ('r1', 'acc', 0.1, 5, 0)")
         }
         try old.close()
-        let meta = try SQLiteMetaStore(path: path)
+        let meta = try SQLiteTrackingStore(catalog: SQLiteMetaStore(path: path))
         #expect(try await meta.metricHistory(runID: "r1", key: "loss", offset: 0, limit: 10).map(\.value) == [0.9, 0.5, 0.7])
         #expect(try #require(try await meta.run(id: "r1")).metrics == [MetricPoint(key: "acc", value: 0.1, timestamp: 5, step: 0),
                                                                        MetricPoint(key: "loss", value: 0.5, timestamp: 5, step: 1)])

@@ -1,18 +1,32 @@
 import Foundation
-import LoamStorage
 
-/// MLflow's search grammar: `metrics.rmse < 1 and params.lr = '0.1' and tags.`team.name` LIKE 'a%'
-/// and attributes.status IN ('FINISHED', 'FAILED')` — comparisons joined by AND; keys quoted with
-/// backticks or double quotes when they hold dots or spaces. Also `order_by` keys (`metrics.rmse DESC`).
-struct RunFilter {
-    enum Entity: String { case metric, param, tag, attribute }
+/// MLflow's search grammar, the one parser for it (the server's searches and
+/// `loam runs list --filter` both use it): `metrics.rmse < 1 and params.lr = '0.1'
+/// and tags.`team.name` LIKE 'a%' and attributes.status IN ('FINISHED', 'FAILED')` —
+/// comparisons joined by AND; keys quoted with backticks or double quotes when
+/// they hold dots or spaces. Also `order_by` keys (`metrics.rmse DESC`).
+///
+/// ```swift
+/// let filter = try RunFilter("metrics.loss < 0.5 and params.lr = '0.1'")
+/// let kept = runs.filter(filter.matches)
+/// ```
+public struct RunFilter: Sendable {
+    public let clauses: [Clause]
+
+    /// Parses `text`; an empty text matches everything.
+    public init(_ text: String) throws { clauses = try Self.parse(text) }
+
+    public func matches(_ run: TrackedRun) -> Bool { clauses.allSatisfy { $0.matches(run) } }
+    public func matches(_ experiment: Experiment) -> Bool { clauses.allSatisfy { $0.matches(experiment: experiment) } }
+
+    public enum Entity: String, Sendable { case metric, param, tag, attribute }
 
     /// A value a run has for a key: numbers for metrics and times, text otherwise.
-    enum Value: Comparable {
+    public enum Value: Comparable, Sendable {
         case number(Double)
         case text(String)
 
-        static func < (a: Value, b: Value) -> Bool {
+        public static func < (a: Value, b: Value) -> Bool {
             switch (a, b) {
             case (.number(let x), .number(let y)): return x < y
             case (.text(let x), .text(let y)): return x < y
@@ -22,7 +36,7 @@ struct RunFilter {
         }
     }
 
-    struct Key {
+    public struct Key: Sendable {
         let entity: Entity
         let name: String
 
@@ -35,19 +49,19 @@ struct RunFilter {
                 switch name {
                 case "start_time": return .number(Double(run.info.startTime))
                 case "end_time": return run.info.endTime.map { .number(Double($0)) }
-                case "status": return .text(run.info.status)
+                case "status": return .text(run.info.status.rawValue)
                 case "run_name", "name": return .text(run.info.name)
                 case "run_id", "run_uuid": return .text(run.info.id)
                 case "user_id": return .text(run.info.userID)
                 case "artifact_uri": return .text(run.info.artifactURI)
-                case "lifecycle_stage": return .text(run.info.lifecycleStage)
+                case "lifecycle_stage": return .text(run.info.lifecycleStage.rawValue)
                 default: return nil
                 }
             }
         }
     }
 
-    struct Clause {
+    public struct Clause: Sendable {
         let key: Key
         let op: String
         let values: [Value]
@@ -110,7 +124,7 @@ struct RunFilter {
             if c == "'" || c == "\"" || c == "`" {
                 var j = i + 1, value = ""
                 while j < chars.count && chars[j] != c { value.append(chars[j]); j += 1 }
-                guard j < chars.count else { throw MLflowError.invalid("unterminated \(c) in the filter '\(text)'") }
+                guard j < chars.count else { throw TrackingError.invalid("unterminated \(c) in the filter '\(text)'") }
                 out.append(c == "'" ? .string(value) : .quoted(value))
                 i = j + 1
             } else if "(),".contains(c) {
@@ -118,7 +132,7 @@ struct RunFilter {
             } else if "<>=!".contains(c) {
                 var op = String(c)
                 if i + 1 < chars.count && chars[i + 1] == "=" { op.append("="); i += 1 }
-                guard op != "!" else { throw MLflowError.invalid("'!' must be '!=' in the filter '\(text)'") }
+                guard op != "!" else { throw TrackingError.invalid("'!' must be '!=' in the filter '\(text)'") }
                 out.append(.symbol(op)); i += 1
             } else {
                 var j = i, word = ""
@@ -132,7 +146,7 @@ struct RunFilter {
 
     /// `entity.key` from a word (and a quoted key after `entity.`).
     private static func key(_ tokens: [Token], _ i: inout Int, _ text: String) throws -> Key {
-        guard i < tokens.count, case .word(let word) = tokens[i] else { throw MLflowError.invalid("expected metrics.KEY, params.KEY, tags.KEY or attributes.NAME in '\(text)'") }
+        guard i < tokens.count, case .word(let word) = tokens[i] else { throw TrackingError.invalid("expected metrics.KEY, params.KEY, tags.KEY or attributes.NAME in '\(text)'") }
         i += 1
         let parts = word.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         let prefix = String(parts[0]).lowercased()
@@ -146,58 +160,58 @@ struct RunFilter {
         case "attribute", "attributes", "attr", "run": entity = .attribute
         default:
             if parts.count == 1 { return Key(entity: .attribute, name: word) }  // `name = 'x'` for experiments
-            throw MLflowError.invalid("unknown entity '\(prefix)' in '\(text)' (metrics, params, tags or attributes)")
+            throw TrackingError.invalid("unknown entity '\(prefix)' in '\(text)' (metrics, params, tags or attributes)")
         }
-        guard !name.isEmpty else { throw MLflowError.invalid("'\(prefix).' needs a key in '\(text)'") }
+        guard !name.isEmpty else { throw TrackingError.invalid("'\(prefix).' needs a key in '\(text)'") }
         return Key(entity: entity, name: name)
     }
 
-    static func parse(_ text: String) throws -> [Clause] {
+    private static func parse(_ text: String) throws -> [Clause] {
         let tokens = try tokens(text)
         var i = 0
         var clauses: [Clause] = []
         func value() throws -> Value {
-            guard i < tokens.count else { throw MLflowError.invalid("the filter '\(text)' ends where a value should be") }
+            guard i < tokens.count else { throw TrackingError.invalid("the filter '\(text)' ends where a value should be") }
             defer { i += 1 }
             switch tokens[i] {
             case .string(let s), .quoted(let s): return .text(s)
             case .number(let n): return .number(n)
-            default: throw MLflowError.invalid("expected a value ('text' or a number) in '\(text)'")
+            default: throw TrackingError.invalid("expected a value ('text' or a number) in '\(text)'")
             }
         }
         while i < tokens.count {
             let key = try key(tokens, &i, text)
-            guard i < tokens.count else { throw MLflowError.invalid("the filter '\(text)' ends after a key") }
+            guard i < tokens.count else { throw TrackingError.invalid("the filter '\(text)' ends after a key") }
             var op: String
             switch tokens[i] {
             case .symbol(let s) where ["=", "!=", "<", "<=", ">", ">="].contains(s): op = s
             case .word(let w) where ["LIKE", "ILIKE", "IN"].contains(w.uppercased()): op = w.uppercased()
             case .word(let w) where w.uppercased() == "NOT":
                 i += 1
-                guard i < tokens.count, case .word(let w2) = tokens[i], w2.uppercased() == "IN" else { throw MLflowError.invalid("NOT must be NOT IN in '\(text)'") }
+                guard i < tokens.count, case .word(let w2) = tokens[i], w2.uppercased() == "IN" else { throw TrackingError.invalid("NOT must be NOT IN in '\(text)'") }
                 op = "NOT IN"
-            default: throw MLflowError.invalid("expected a comparison (=, !=, <, <=, >, >=, LIKE, ILIKE, IN) in '\(text)'")
+            default: throw TrackingError.invalid("expected a comparison (=, !=, <, <=, >, >=, LIKE, ILIKE, IN) in '\(text)'")
             }
             i += 1
             var values: [Value] = []
             if op == "IN" || op == "NOT IN" {
-                guard i < tokens.count, tokens[i] == .symbol("(") else { throw MLflowError.invalid("IN needs a list: IN ('a', 'b') in '\(text)'") }
+                guard i < tokens.count, tokens[i] == .symbol("(") else { throw TrackingError.invalid("IN needs a list: IN ('a', 'b') in '\(text)'") }
                 i += 1
                 repeat { values.append(try value()) } while i < tokens.count && tokens[i] == .symbol(",") && { i += 1; return true }()
-                guard i < tokens.count, tokens[i] == .symbol(")") else { throw MLflowError.invalid("unclosed IN list in '\(text)'") }
+                guard i < tokens.count, tokens[i] == .symbol(")") else { throw TrackingError.invalid("unclosed IN list in '\(text)'") }
                 i += 1
             } else {
                 values = [try value()]
             }
-            if key.entity == .metric, case .text = values[0] { throw MLflowError.invalid("metrics compare with numbers, not text, in '\(text)'") }
+            if key.entity == .metric, case .text = values[0] { throw TrackingError.invalid("metrics compare with numbers, not text, in '\(text)'") }
             if key.entity == .attribute, ["start_time", "end_time", "creation_time", "last_update_time"].contains(key.name), case .text = values[0] {
-                throw MLflowError.invalid("\(key.name) compares with a number of milliseconds in '\(text)'")
+                throw TrackingError.invalid("\(key.name) compares with a number of milliseconds in '\(text)'")
             }
             clauses.append(Clause(key: key, op: op, values: values))
             if i < tokens.count {
-                guard case .word(let w) = tokens[i], w.uppercased() == "AND" else { throw MLflowError.invalid("clauses join with AND in '\(text)'") }
+                guard case .word(let w) = tokens[i], w.uppercased() == "AND" else { throw TrackingError.invalid("clauses join with AND in '\(text)'") }
                 i += 1
-                guard i < tokens.count else { throw MLflowError.invalid("the filter '\(text)' ends after AND") }
+                guard i < tokens.count else { throw TrackingError.invalid("the filter '\(text)' ends after AND") }
             }
         }
         return clauses
@@ -211,22 +225,10 @@ struct RunFilter {
         var ascending = true
         if i < tokens.count {
             guard case .word(let w) = tokens[i], ["ASC", "DESC"].contains(w.uppercased()), i == tokens.count - 1 else {
-                throw MLflowError.invalid("order_by takes KEY [ASC|DESC], not '\(text)'")
+                throw TrackingError.invalid("order_by takes KEY [ASC|DESC], not '\(text)'")
             }
             ascending = w.uppercased() == "ASC"
         }
         return (key, ascending)
-    }
-}
-
-/// Run search for callers outside the server (the CLI): MLflow's filter grammar over runs.
-public enum RunSearch {
-    public static func filter(_ runs: [TrackedRun], _ text: String) throws -> [TrackedRun] {
-        do {
-            let clauses = try RunFilter.parse(text)
-            return runs.filter { r in clauses.allSatisfy { $0.matches(r) } }
-        } catch let error as MLflowError {
-            throw LoamStorage.TrackingError.invalid(error.message)
-        }
     }
 }

@@ -1,0 +1,31 @@
+/// Where the tracker keeps experiments, runs, params, tags, inputs and metric
+/// series: the tracking capability's own catalog protocol, implemented on SQLite
+/// (`SQLiteTrackingStore`) and, later, PostgreSQL. Stores keep data; the rules
+/// (limits, defaults, search, paging) live in `Tracker`.
+public protocol TrackingStore: Sendable {
+    /// A new experiment with the next id; `artifactRoot` empty means `mlflow-artifacts:/<id>`.
+    /// Throws `exists` when the name is taken.
+    func createExperiment(name: String, artifactRoot: String, tags: [String: String]) async throws -> Experiment
+    func experiment(id: String) async throws -> Experiment?
+    func experiment(named name: String) async throws -> Experiment?
+    func experiments() async throws -> [Experiment]
+    /// Renames and/or moves an experiment (and its runs) between active and deleted.
+    func updateExperiment(id: String, name: String?, lifecycleStage: LifecycleStage?) async throws
+    func setExperimentTag(id: String, key: String, value: String) async throws
+
+    func createRun(experimentID: String, name: String, userID: String, startTime: Int64, tags: [String: String], artifactRoot: String) async throws -> RunInfo
+    func run(id: String) async throws -> TrackedRun?
+    func runs(experimentIDs: [String]) async throws -> [TrackedRun]
+    /// Runs whose id starts with `prefix` (at most `limit`).
+    func runs(idPrefix prefix: String, limit: Int) async throws -> [RunInfo]
+    func updateRun(id: String, status: RunStatus?, endTime: Int64?, name: String?, lifecycleStage: LifecycleStage?) async throws -> RunInfo
+    /// Params are write-once: the same value again is fine, another value throws `paramChanged`.
+    /// Metrics are appended in order, never overwritten. Tags: the last write wins. One transaction.
+    func log(runID: String, metrics: [MetricPoint], params: [(String, String)], tags: [(String, String)]) async throws
+    /// Appends metric points of many runs in one transaction (group commit).
+    func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws
+    func deleteTag(runID: String, key: String) async throws
+    func logInputs(runID: String, inputs: [String]) async throws
+    /// A metric's points in logging order, from `offset`, at most `limit`.
+    func metricHistory(runID: String, key: String, offset: Int, limit: Int) async throws -> [MetricPoint]
+}

@@ -1,0 +1,72 @@
+import Foundation
+import LoamFormat
+import LoamStorage
+
+/// A file or folder directly under an artifact folder, with its path relative to the listing's base.
+public struct ArtifactEntry: Sendable, Equatable {
+    public let path: String
+    public let isDirectory: Bool
+    /// Nil for folders.
+    public let size: Int?
+}
+
+extension Tracker {
+    /// Artifacts are objects in the repository's object store, named by path in
+    /// the catalog's object index (which keeps them through garbage collection).
+    /// Paths are the proxy paths of MLflow's `mlflow-artifacts:/…` URIs.
+    public func putArtifact(path: String, bytes: [UInt8]) async throws {
+        try Self.checkArtifactPath(path)
+        let id = try await repository.objects.put(bytes)
+        try await repository.meta.indexObject(path: path, object: id, size: bytes.count)
+    }
+
+    public func artifact(path: String) async throws -> ByteView {
+        try Self.checkArtifactPath(path)
+        guard let (object, _) = try await repository.meta.indexedObject(path: path) else { throw TrackingError.notFound("no artifact at \(path)") }
+        return try await repository.objects.get(object)
+    }
+
+    public func deleteArtifact(path: String) async throws {
+        try Self.checkArtifactPath(path)
+        guard try await repository.meta.removeIndexedObject(path: path) else { throw TrackingError.notFound("no artifact at \(path)") }
+    }
+
+    /// The files and folders directly under `folder`, with paths relative to `base`.
+    public func artifacts(in folder: String, relativeTo base: String) async throws -> [ArtifactEntry] {
+        try Self.checkArtifactPath(folder)
+        var seen = Set<String>()
+        var out: [ArtifactEntry] = []
+        let prefix = folder.isEmpty ? "" : folder + "/"
+        let relative = folder.isEmpty ? "" : String((folder + "/").dropFirst(base.isEmpty ? 0 : base.count + 1))
+        for (path, size) in try await repository.meta.indexedPaths(under: prefix) {
+            let rest = path.dropFirst(prefix.count)
+            if let slash = rest.firstIndex(of: "/") {
+                let dir = relative + rest[..<slash]
+                if seen.insert(dir).inserted { out.append(ArtifactEntry(path: dir, isDirectory: true, size: nil)) }
+            } else {
+                out.append(ArtifactEntry(path: relative + rest, isDirectory: false, size: size))
+            }
+        }
+        return out
+    }
+
+    /// A run's artifacts under `path` (relative to the run's artifact root): MLflow's artifacts/list.
+    public func runArtifacts(runID: String, path: String = "") async throws -> (rootURI: String, files: [ArtifactEntry]) {
+        let run = try await run(id: runID)
+        let sub = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let base = Self.proxyPath(run.info.artifactURI)
+        return (run.info.artifactURI, try await artifacts(in: sub.isEmpty ? base : base + "/" + sub, relativeTo: base))
+    }
+
+    /// `mlflow-artifacts:/<path>` → the proxy path it names.
+    static func proxyPath(_ uri: String) -> String {
+        guard uri.hasPrefix("mlflow-artifacts:") else { return uri }
+        return String(uri.dropFirst("mlflow-artifacts:".count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+    }
+
+    static func checkArtifactPath(_ path: String) throws {
+        guard !path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }), !path.contains("\0") else {
+            throw TrackingError.invalid("artifact paths cannot contain '.', '..' or NUL, not '\(path.prefix(80))'")
+        }
+    }
+}
