@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "LoamFormatTests", dependencies: ["LoamFormat", "LoamTestSupport"]),
         .testTarget(name: "LoamStorageTests", dependencies: ["LoamStorage", "LoamTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamTableTests", dependencies: ["LoamTable", "LoamFormat", "LoamStorage", "LoamTestSupport"]),
-        .testTarget(name: "LoamTests", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamStorage", "LoamTestSupport"]),
+        .testTarget(name: "LoamTests", dependencies: ["Loam", "LoamQuery", "LoamTable", "LoamFormat", "LoamStorage", "LoamTestSupport"]),
         .testTarget(name: "LoamTrackingTests", dependencies: ["LoamTracking", "Loam", "LoamStorage", "LoamFormat", "LoamTestSupport",
                                                              .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamServerTests", dependencies: ["LoamServer"]),

@@ -664,7 +664,7 @@ struct QueryExecutor: Sendable {
         let topK: Int?
     }
 
-    func explain(scanned: [String], pruning: RowFilter?, grouped: [String], aggregates: Int, names: [String], how: Strategy) -> QueryResult {
+    func explain(scanned: [String], pruning: PruningPredicate?, grouped: [String], aggregates: Int, names: [String], how: Strategy) -> QueryResult {
         var lines: [String] = []
         if statement.limit != nil || statement.offset > 0 {
             lines.append("Limit \(statement.limit.map(String.init) ?? "all") offset \(statement.offset)" + (how.streaming ? " (streaming)" : ""))

@@ -51,13 +51,13 @@ import Testing
             } else if line.hasPrefix("sql ") {
                 let words = line.dropFirst(4).split(separator: " ", maxSplits: 2).map(String.init)
                 switch words[0] {
-                case "delete": try await repo.delete(from: words[1], where: try RowFilter.parse(words[2]))
+                case "delete": try await repo.delete(from: words[1], where: words[2])
                 case "tag": try await repo.tag(words[1])
                 case "update":
                     let rest = words[2]
                     let parts = rest.components(separatedBy: " WHERE ")
                     let assignment = parts[0].dropFirst(4).split(separator: "=", maxSplits: 1).map(String.init)
-                    try await repo.update(words[1], set: [(assignment[0], assignment[1])], where: try RowFilter.parse(parts[1]))
+                    try await repo.update(words[1], set: [(assignment[0], assignment[1])], where: parts[1])
                 default: Issue.record("\(name):\(lineNumber): unknown sql directive \(words[0])")
                 }
             } else if line == "query" {

@@ -1,5 +1,6 @@
 import Foundation
 import Loam
+import LoamQuery
 import LoamFormat
 import LoamStorage
 import LoamTable
@@ -21,7 +22,7 @@ import Testing
         let doomed = try await repo.resolve("doomed").hex
         try await repo.switchBranch("main")
         try await repo.deleteBranch("doomed")
-        try await repo.update("t", set: [("name", "kept")], where: try RowFilter.parse("id = 1"))
+        try await repo.update("t", set: [("name", "kept")], where: "id = 1")
         let before = try objectCount(dir)
 
         // Within the grace period nothing unreachable goes; within retention the deleted branch's commit is a root.
@@ -68,7 +69,7 @@ import Testing
     @Test func compactionKeepsRowIDsOrderAndHistory() async throws {
         let (repo, dir) = try await repository(rows: 30, fragmentRows: 3)  // 10 small fragments
         defer { try? FileManager.default.removeItem(at: dir) }
-        try await repo.delete(from: "t", where: try RowFilter.parse("id = 4 OR id = 17"))
+        try await repo.delete(from: "t", where: "id = 4 OR id = 17")
         let before = try await rows(repo, "t", rowid: true)
         let (_, fragmentsBefore, fragmentsAfter) = try await repo.compact("t", targetRows: 16)
         #expect(fragmentsBefore == 10 && fragmentsAfter == 2)

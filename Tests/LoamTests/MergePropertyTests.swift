@@ -1,5 +1,6 @@
 import Foundation
 import Loam
+import LoamQuery
 import LoamFormat
 import LoamTestSupport
 import Testing
@@ -27,14 +28,14 @@ import Testing
                 case 0:
                     let candidates = model.keys.filter { $0 < 40 && $0 % 4 == deleteResidue }.sorted()
                     guard let id = candidates.randomElement(using: &random) else { continue }
-                    try await repo.delete(from: "t", where: try RowFilter.parse("id = \(id)"))
+                    try await repo.delete(from: "t", where: "id = \(id)")
                     model[id] = nil
                 case 1:
                     let candidates = model.keys.filter { $0 < 40 && $0 % 4 >= 2 }.sorted()
                     guard let id = candidates.randomElement(using: &random) else { continue }
                     let value: Value = column == 0 ? .string("\(branch)-\(step)") : .float(Double(step) + 0.25)
                     let text = column == 0 ? "\(branch)-\(step)" : "\(Double(step) + 0.25)"
-                    try await repo.update("t", set: [(column == 0 ? "name" : "score", text)], where: try RowFilter.parse("id = \(id)"))
+                    try await repo.update("t", set: [(column == 0 ? "name" : "score", text)], where: "id = \(id)")
                     model[id]?[column] = value
                 default:
                     appended += 1

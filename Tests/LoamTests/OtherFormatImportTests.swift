@@ -1,5 +1,6 @@
 import Foundation
 import Loam
+import LoamQuery
 import LoamFormat
 import LoamTestSupport
 import Testing
@@ -93,7 +94,7 @@ import Testing
         }
 
         // Deletion vectors are Arrow files too: one uint32 column of sorted offsets.
-        try await repo.delete(from: "all", where: try RowFilter.parse("i8 = 0 OR i8 = 127"))
+        try await repo.delete(from: "all", where: "i8 = 0 OR i8 = 127")
         for fragment in try await repo.dataset("all").manifest.fragments {
             guard let vector = fragment.deletions else { continue }
             let file = repo.root.appendingPathComponent(".loam/objects/\(vector.hex.prefix(2))/\(vector.hex.dropFirst(2))").path

@@ -1,5 +1,6 @@
 import Foundation
 import Loam
+import LoamQuery
 import LoamTable
 import LoamFormat
 import LoamTestSupport
@@ -18,13 +19,13 @@ import Testing
         try await snapshot()
         try await repo.importData(from: try TestEnvironment.write("id,name\n6,f\n7,g\n", to: "b.csv", in: dir), into: "t", options: options)
         try await snapshot()
-        let deleted = try await repo.delete(from: "t", where: try RowFilter.parse("id = 2 OR name = 'f'"))
+        let deleted = try await repo.delete(from: "t", where: "id = 2 OR name = 'f'")
         #expect(deleted.rows == 2)
         try await snapshot()
-        let updated = try await repo.update("t", set: [("name", "Z")], where: try RowFilter.parse("id >= 4 AND id < 7"))
+        let updated = try await repo.update("t", set: [("name", "Z")], where: "id >= 4 AND id < 7")
         #expect(updated.rows == 2)
         try await snapshot()
-        try await repo.delete(from: "t", where: try RowFilter.parse("id = 5"))
+        try await repo.delete(from: "t", where: "id = 5")
         try await snapshot()
 
         #expect(snapshots[0].rows.map { $0[1] } == [1, 2, 3, 4, 5].map { Value.int($0) })
@@ -81,10 +82,7 @@ import Testing
         try await repo.importData(from: try TestEnvironment.write("id\n1\n", to: "a.csv", in: dir), into: "t")
         await #expect { _ = try await repo.dataset("nope") } throws: { "\($0)".contains("unknown dataset 'nope'") && "\($0)".contains("datasets here: t") }
         await #expect { _ = try await repo.dataset("t", at: "nosuchref") } throws: { "\($0)".contains("unknown ref 'nosuchref'") }
-        await #expect { try await repo.delete(from: "t", where: try RowFilter.parse("idd = 1")) } throws: { "\($0)".contains("no column 'idd'") }
-        #expect(throws: LoamError.self) { _ = try RowFilter.parse("id = ") }
-        #expect(throws: LoamError.self) { _ = try RowFilter.parse("(id = 1") }
-        #expect(try RowFilter.parse("a = 'it''s' and not b is null") == .and(.compare("a", .eq, .string("it's")), .not(.isNull("b", negated: false))))
+        await #expect { try await repo.delete(from: "t", where: "idd = 1") } throws: { "\($0)".contains("unknown column 'idd' in dataset 't' (did you mean 'id'?)") }
     }
 }
 
@@ -97,7 +95,7 @@ import Testing
         let csv = "id,v\n" + (0..<10).map { "\($0),\"[\($0), \($0 + 1)]\"\n" }.joined()
         options.schema = "v:fixed_size_list<float32, 2>"
         try await repo.importData(from: try TestEnvironment.write(csv, to: "a.csv", in: dir), into: "t", options: options)
-        try await repo.delete(from: "t", where: try RowFilter.parse("id = 1 OR id = 6"))
+        try await repo.delete(from: "t", where: "id = 1 OR id = 6")
         let ds = try await repo.dataset("t")
         let all = try await rows(repo, "t")
         let positions = [7, 0, 3, 3, 5, 1]
@@ -113,42 +111,20 @@ import Testing
         let stats: (String) -> (min: Value?, max: Value?, nullCount: Int)? = { name in
             name == "id" ? (.int(10), .int(20), 0) : name == "s" ? (.string("b"), .string("d"), 2) : nil
         }
-        let cases: [(String, Bool)] = [
-            ("id = 15", true), ("id = 9", false), ("id < 10", false), ("id <= 10", true), ("id > 20", false), ("id >= 20", true),
-            ("id != 15", true), ("id = 25 OR id = 12", true), ("id = 25 AND other = 1", false), ("other = 1", true),
-            ("s = 'a'", false), ("s = 'c'", true), ("s IS NULL", true), ("id IS NULL", false), ("NOT id = 9", true), ("id = 12.5", true),
+        func id(_ op: PruningPredicate.Op, _ n: Value) -> PruningPredicate { .compare("id", op, n) }
+        let cases: [(String, PruningPredicate, Bool)] = [
+            ("id = 15", id(.eq, .int(15)), true), ("id = 9", id(.eq, .int(9)), false), ("id < 10", id(.lt, .int(10)), false),
+            ("id <= 10", id(.le, .int(10)), true), ("id > 20", id(.gt, .int(20)), false), ("id >= 20", id(.ge, .int(20)), true),
+            ("id != 15", id(.ne, .int(15)), true), ("id = 25 OR id = 12", .or(id(.eq, .int(25)), id(.eq, .int(12))), true),
+            ("id = 25 AND other = 1", .and(id(.eq, .int(25)), .compare("other", .eq, .int(1))), false),
+            ("other = 1", .compare("other", .eq, .int(1)), true), ("s = 'a'", .compare("s", .eq, .string("a")), false),
+            ("s = 'c'", .compare("s", .eq, .string("c")), true), ("s IS NULL", .isNull("s", negated: false), true),
+            ("id IS NULL", .isNull("id", negated: false), false), ("NOT id = 9", .not(id(.eq, .int(9))), true),
+            ("id = 12.5", id(.eq, .float(12.5)), true),
         ]
-        for (text, expected) in cases {
-            #expect(try RowFilter.parse(text).mayMatch(rows: 100, stats) == expected, "\(text)")
+        for (text, predicate, expected) in cases {
+            #expect(predicate.mayMatch(rows: 100, stats) == expected, "\(text)")
         }
-    }
-}
-
-@Suite struct RowFilterMaskTests {
-    @Test func masksFollowSQLNullSemanticsAcrossTypes() throws {
-        let columns: [String: ArrowArray] = [
-            "i": try .fromValues([.int(1), .null, .int(3), .int(-4)], type: .int32),
-            "f": try .fromValues([.float(0.5), .float(2), .null, .float(-1)], type: .float64),
-            "s": try .fromValues([.string("a"), .string("b"), .null, .string("c")], type: .utf8),
-            "b": try .fromValues([.bool(true), .bool(false), .null, .bool(true)], type: .bool),
-        ]
-        let all = [0, 1, 2, 3]
-        func rows(_ text: String) throws -> [Int] {
-            let filter = try RowFilter.parse(text)
-            return zip(all, filter.mask(columns, all)).compactMap { $1 ? $0 : nil }
-        }
-        #expect(try rows("i = 1") == [0])
-        #expect(try rows("i != 1") == [2, 3])            // NULL is neither equal nor unequal
-        #expect(try rows("i > 0.5") == [0, 2])           // int column, float literal
-        #expect(try rows("f >= 0.5 AND i IS NOT NULL") == [0])
-        #expect(try rows("f < 1 OR s = 'c'") == [0, 3])
-        #expect(try rows("s > 'a'") == [1, 3])
-        #expect(try rows("b = true") == [0, 3])
-        #expect(try rows("NOT i = 1") == [2, 3])         // NOT (NULL = 1) is unknown, not true
-        #expect(try rows("NOT (i = 1 AND f = 2)") == [0, 2, 3])  // row 2: NOT (false AND unknown) = true
-        #expect(try rows("i = 1 OR f = 2") == [0, 1])
-        #expect(try rows("i IS NULL OR f IS NULL") == [1, 2])
-        #expect(try rows("i = NULL") == [])
     }
 }
 
@@ -158,11 +134,11 @@ import Testing
         let (repo, dir) = try await makeRepository()
         defer { try? FileManager.default.removeItem(at: dir) }
         try await repo.importData(from: try TestEnvironment.write("id,x\n1,\n2,\n3,5\n", to: "a.csv", in: dir), into: "t")
-        try await repo.delete(from: "t", where: try RowFilter.parse("id = 1 OR id = 2"))
+        try await repo.delete(from: "t", where: "id = 1 OR id = 2")
         let entry = try #require(try await repo.dataset("t").manifest.fragments.first)
         #expect(entry.liveRows == 1 && entry.statistics["2"]?.nullCount == 2)
         let schema = try await repo.dataset("t").manifest.schema
-        #expect(try RowFilter.parse("x IS NOT NULL").mayMatch(entry, schema: schema))
-        #expect(try await repo.update("t", set: [("x", "6")], where: try RowFilter.parse("x IS NOT NULL")).rows == 1)
+        #expect(PruningPredicate.isNull("x", negated: true).mayMatch(entry, schema: schema))
+        #expect(try await repo.update("t", set: [("x", "6")], where: "x IS NOT NULL").rows == 1)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Loam
+import LoamQuery
 import LoamFormat
 import LoamStorage
 import LoamTable
@@ -34,7 +35,7 @@ func table(_ repo: Repository, at ref: String = "HEAD") async throws -> [Int64: 
         try await repo.createBranch("exp")
         #expect(try FileManager.default.subpathsOfDirectory(atPath: dir.appendingPathComponent(".loam/objects").path).count == objects)
         try await repo.switchBranch("exp")
-        try await repo.delete(from: "t", where: try RowFilter.parse("id < 3"))
+        try await repo.delete(from: "t", where: "id < 3")
         #expect(try await repo.dataset("t", at: "exp").rowCount == 7)
         #expect(try await repo.dataset("t", at: "main").rowCount == 10)
         try await repo.renameBranch("exp", to: "experiment")
@@ -50,8 +51,8 @@ func table(_ repo: Repository, at ref: String = "HEAD") async throws -> [Int64: 
         let (repo, dir) = try await repository(rows: 40)  // 10 fragments of 4
         defer { try? FileManager.default.removeItem(at: dir) }
         try await repo.tag("v1")
-        try await repo.update("t", set: [("score", "99")], where: try RowFilter.parse("id = 5"))
-        try await repo.delete(from: "t", where: try RowFilter.parse("id = 30"))
+        try await repo.update("t", set: [("score", "99")], where: "id = 5")
+        try await repo.delete(from: "t", where: "id = 30")
         try await repo.importData(from: try TestEnvironment.write("id,name,score\n40,new,1\n", to: "a.csv", in: dir), into: "t")
         try await repo.alter("t", .rename(from: "name", to: "label"))
         let diffs = try await repo.diff("v1", "HEAD")
@@ -88,7 +89,7 @@ func table(_ repo: Repository, at ref: String = "HEAD") async throws -> [Int64: 
         let (repo, dir) = try await diverged()
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try await repo.merge("side").kind == .upToDate)
-        try await on(repo, "side") { try await repo.delete(from: "t", where: try RowFilter.parse("id = 1")) }
+        try await on(repo, "side") { try await repo.delete(from: "t", where: "id = 1") }
         let result = try await repo.merge("side")
         #expect(result.kind == .fastForward)
         #expect(try await repo.resolve("main") == repo.resolve("side"))
@@ -97,13 +98,13 @@ func table(_ repo: Repository, at ref: String = "HEAD") async throws -> [Int64: 
     @Test func disjointRowsAndDifferentColumnsOfOneRowCombine() async throws {
         let (repo, dir) = try await diverged()
         defer { try? FileManager.default.removeItem(at: dir) }
-        try await repo.update("t", set: [("name", "ours")], where: try RowFilter.parse("id = 2"))
-        try await repo.delete(from: "t", where: try RowFilter.parse("id = 9"))
+        try await repo.update("t", set: [("name", "ours")], where: "id = 2")
+        try await repo.delete(from: "t", where: "id = 9")
         try await repo.importData(from: try TestEnvironment.write("id,name,score\n100,main-new,1\n", to: "m.csv", in: dir), into: "t")
         try await on(repo, "side") {
-            try await repo.update("t", set: [("score", "-1")], where: try RowFilter.parse("id = 2"))
-            try await repo.update("t", set: [("name", "theirs")], where: try RowFilter.parse("id = 3"))
-            try await repo.delete(from: "t", where: try RowFilter.parse("id = 10"))
+            try await repo.update("t", set: [("score", "-1")], where: "id = 2")
+            try await repo.update("t", set: [("name", "theirs")], where: "id = 3")
+            try await repo.delete(from: "t", where: "id = 10")
             try await repo.importData(from: try TestEnvironment.write("id,name,score\n200,side-new,2\n", to: "s.csv", in: dir), into: "t")
         }
         let result = try await repo.merge("side")
@@ -121,8 +122,8 @@ func table(_ repo: Repository, at ref: String = "HEAD") async throws -> [Int64: 
     @Test func sameCellConflictsAndIsResolvedPerConflictOrWholesale() async throws {
         let (repo, dir) = try await diverged()
         defer { try? FileManager.default.removeItem(at: dir) }
-        try await repo.update("t", set: [("name", "ours")], where: try RowFilter.parse("id = 4"))
-        try await on(repo, "side") { try await repo.update("t", set: [("name", "theirs")], where: try RowFilter.parse("id = 4")) }
+        try await repo.update("t", set: [("name", "ours")], where: "id = 4")
+        try await on(repo, "side") { try await repo.update("t", set: [("name", "theirs")], where: "id = 4") }
         let head = try await repo.resolve("HEAD")
         let conflicted = try await repo.merge("side")
         #expect(conflicted.kind == .conflicted && conflicted.commit == nil)
@@ -143,11 +144,11 @@ func table(_ repo: Repository, at ref: String = "HEAD") async throws -> [Int64: 
     @Test func deleteAgainstModifyIsAConflict() async throws {
         let (repo, dir) = try await diverged()
         defer { try? FileManager.default.removeItem(at: dir) }
-        try await repo.delete(from: "t", where: try RowFilter.parse("id = 6"))
-        try await repo.update("t", set: [("score", "7")], where: try RowFilter.parse("id = 7"))
+        try await repo.delete(from: "t", where: "id = 6")
+        try await repo.update("t", set: [("score", "7")], where: "id = 7")
         try await on(repo, "side") {
-            try await repo.update("t", set: [("score", "0")], where: try RowFilter.parse("id = 6"))
-            try await repo.delete(from: "t", where: try RowFilter.parse("id = 7"))
+            try await repo.update("t", set: [("score", "0")], where: "id = 6")
+            try await repo.delete(from: "t", where: "id = 7")
         }
         let result = try await repo.merge("side")
         #expect(Set(result.conflicts.map(\.kind)) == [.deletedByOursModifiedByTheirs, .modifiedByOursDeletedByTheirs])
@@ -162,11 +163,11 @@ func table(_ repo: Repository, at ref: String = "HEAD") async throws -> [Int64: 
         let (repo, dir) = try await diverged()
         defer { try? FileManager.default.removeItem(at: dir) }
         try await repo.alter("t", .add(name: "note", type: .utf8))
-        try await repo.update("t", set: [("note", "checked")], where: try RowFilter.parse("id = 1"))
+        try await repo.update("t", set: [("note", "checked")], where: "id = 1")
         try await on(repo, "side") {
             try await repo.alter("t", .rename(from: "score", to: "weight"))
             try await repo.alter("t", .add(name: "source", type: .utf8))
-            try await repo.update("t", set: [("source", "web")], where: try RowFilter.parse("id = 2"))
+            try await repo.update("t", set: [("source", "web")], where: "id = 2")
         }
         let result = try await repo.merge("side")
         #expect(result.kind == .merged, "\(result.conflicts)")
@@ -186,8 +187,8 @@ func table(_ repo: Repository, at ref: String = "HEAD") async throws -> [Int64: 
         let (repo, dir) = try await repository(rows: 8)
         defer { try? FileManager.default.removeItem(at: dir) }
         let before = try await table(repo)
-        try await repo.update("t", set: [("name", "x")], where: try RowFilter.parse("id < 3"))
-        try await repo.delete(from: "t", where: try RowFilter.parse("id = 7"))
+        try await repo.update("t", set: [("name", "x")], where: "id < 3")
+        try await repo.delete(from: "t", where: "id = 7")
         #expect(try await repo.revert("HEAD~1").kind == .merged)
         var expected = before
         expected[7] = nil
@@ -210,7 +211,7 @@ func table(_ repo: Repository, at ref: String = "HEAD") async throws -> [Int64: 
         let other = try Repository.open(at: dir)
         let id = try await repo.commit(message: "ours") { tree in
             // Another writer lands first, touching other rows.
-            try await other.update("t", set: [("name", "other")], where: try RowFilter.parse("id = 1"))
+            try await other.update("t", set: [("name", "other")], where: "id = 1")
             var manifest = try await repo.tables.manifest(tree["t"]!)
             manifest = try await ManifestEditor(objects: repo.objects).apply(to: manifest, deleting: [], upserting: [
                 DiffRow(rowID: 2, cells: [1: .int(2), 2: .string("ours"), 3: .float(1)]),
@@ -231,7 +232,7 @@ func table(_ repo: Repository, at ref: String = "HEAD") async throws -> [Int64: 
         let head = try await repo.resolve("HEAD")
         await #expect {
             try await repo.commit(message: "ours") { tree in
-                try await other.update("t", set: [("name", "other")], where: try RowFilter.parse("id = 1"))
+                try await other.update("t", set: [("name", "other")], where: "id = 1")
                 var manifest = try await repo.tables.manifest(tree["t"]!)
                 manifest = try await ManifestEditor(objects: repo.objects).apply(to: manifest, deleting: [], upserting: [
                     DiffRow(rowID: 1, cells: [1: .int(1), 2: .string("ours"), 3: .float(0.5)]),

@@ -72,7 +72,7 @@ switch arguments[1] {
 case "append":
     rows = try await repo.importData(from: arguments[4], into: arguments[3]).rows
 case "delete":
-    rows = try await repo.delete(from: arguments[3], where: try RowFilter.parse(arguments[4])).rows
+    rows = try await repo.delete(from: arguments[3], where: arguments[4]).rows
 case "diff":
     let diffs = try await repo.diff(arguments[4], arguments[5], dataset: arguments[3])
     rows = diffs.reduce(0) { $0 + $1.added.count + $1.removed.count + $1.modified.count }

@@ -49,7 +49,7 @@ public struct Dataset: Sendable {
     /// Streams the live rows, fragment by fragment, as record batches of the
     /// chosen columns (all by default), optionally with `_rowid` first.
     /// With `pruning`, fragments whose zone maps rule out every row are skipped unread.
-    public func scan(columns: [String]? = nil, includeRowID: Bool = false, limit: Int = .max, pruning: RowFilter? = nil,
+    public func scan(columns: [String]? = nil, includeRowID: Bool = false, limit: Int = .max, pruning: PruningPredicate? = nil,
                      _ body: (RecordBatch) async throws -> Void) async throws {
         let (ids, fields) = try projection(columns, includeRowID: includeRowID)
         let outSchema = Schema(fields: fields, metadata: schema.metadata)
@@ -74,7 +74,7 @@ public struct Dataset: Sendable {
     /// order and returns false to stop early. At most `2 × parallelism`
     /// fragments are mapped or waiting at any moment, so memory stays bounded
     /// however large the dataset.
-    public func scanFragments<T: Sendable>(columns: [String]? = nil, includeRowID: Bool = false, pruning: RowFilter? = nil,
+    public func scanFragments<T: Sendable>(columns: [String]? = nil, includeRowID: Bool = false, pruning: PruningPredicate? = nil,
                                            parallelism: Int = ProcessInfo.processInfo.activeProcessorCount,
                                            transform: @escaping @Sendable (RecordBatch) throws -> T,
                                            consume: (T) async throws -> Bool) async throws {

@@ -15,13 +15,6 @@ extension Repository {
     /// Finds the rows a write applies to: physical offsets of live rows of one fragment.
     public typealias RowMatcher = @Sendable (FragmentEntry, Manifest) async throws -> [Int]
 
-    /// Deletes the rows matching `filter` as one commit (by deletion vectors;
-    /// fragments stay as they are). Returns the commit and the rows deleted.
-    @discardableResult
-    public func delete(from dataset: String, where filter: RowFilter, message: String? = nil) async throws -> (commit: ObjectID, rows: Int) {
-        try await delete(from: dataset, message: message ?? "Delete from \(dataset) where \(filter)", matching: rowMatcher(filter, dataset))
-    }
-
     /// Deletes the rows `matching` selects, fragment by fragment, as one commit.
     @discardableResult
     public func delete(from dataset: String, message: String, matching: RowMatcher) async throws -> (commit: ObjectID, rows: Int) {
@@ -41,22 +34,17 @@ extension Repository {
         return (id, deleted)
     }
 
-    private func rowMatcher(_ filter: RowFilter, _ dataset: String) -> RowMatcher {
-        let reader = FragmentReader(objects: objects)
-        return { entry, manifest in try await Self.matchingOffsets(entry, manifest: manifest, filter: filter, dataset: dataset, reader: reader) }
-    }
-
     /// New values for some columns of the matched rows of one fragment:
     /// schema column index → an array of `matched.count` values.
     public typealias RowUpdater = @Sendable (FragmentData, [Int]) throws -> [Int: ArrowArray]
 
-    /// Sets columns of the rows matching `filter` as one commit. Updated rows
+    /// Sets columns of the rows `matching` selects as one commit. Updated rows
     /// keep their `_rowid`; they move to a new fragment and their old copies
     /// are marked deleted. Values are given as text, parsed by column type
     /// (`NULL` for null, JSON for lists and structs).
     @discardableResult
-    public func update(_ dataset: String, set assignments: [(column: String, value: String)], where filter: RowFilter,
-                       message: String? = nil) async throws -> (commit: ObjectID, rows: Int) {
+    public func update(_ dataset: String, set assignments: [(column: String, value: String)], matching: RowMatcher,
+                       message: String) async throws -> (commit: ObjectID, rows: Int) {
         guard !assignments.isEmpty else { throw LoamError.invalidArgument("nothing to set; give --set COLUMN=VALUE") }
         let manifest = try await self.dataset(dataset).manifest
         let fields = try manifest.schema.columns.map { try $0.field() }
@@ -75,8 +63,7 @@ extension Repository {
             constants[index] = builder.finish()
         }
         let values = constants
-        return try await update(dataset, message: message ?? "Update \(dataset) set \(assignments.map { "\($0.column)=\($0.value)" }.joined(separator: ", "))",
-                                matching: rowMatcher(filter, dataset)) { _, matched in
+        return try await update(dataset, message: message, matching: matching) { _, matched in
             values.mapValues { $0.take([Int](repeating: 0, count: matched.count)) }
         }
     }
@@ -181,25 +168,6 @@ extension Repository {
         return (id, batch.length)
     }
 
-    /// Physical offsets of the live rows of one fragment that match `filter`.
-    private static func matchingOffsets(_ entry: FragmentEntry, manifest: Manifest, filter: RowFilter, dataset: String,
-                                 reader: FragmentReader) async throws -> [Int] {
-        let names = filter.columns
-        var ids: [Int] = []
-        for name in names {
-            guard let id = manifest.schema.columnID(name) else {
-                throw TableError.unknownColumn(name, dataset: dataset, available: manifest.schema.names)
-            }
-            ids.append(id)
-        }
-        // Zone maps: skip a fragment whose statistics rule out every row (no read at all).
-        if !filter.mayMatch(entry, schema: manifest.schema) { return [] }
-        let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
-        let offsets = data.live ?? Array(0..<data.liveCount)
-        let columns = Dictionary(uniqueKeysWithValues: zip(names, data.columns))
-        return zip(offsets, filter.mask(columns, offsets)).compactMap { $1 ? $0 : nil }
-    }
-
     /// Adds, renames or drops a column as one commit, rewriting no fragment.
     @discardableResult
     public func alter(_ dataset: String, _ change: ColumnChange, message: String? = nil) async throws -> ObjectID {
@@ -252,15 +220,3 @@ extension Repository {
     }
 }
 
-extension RowFilter: CustomStringConvertible {
-    public var description: String {
-        switch self {
-        case .always: return "TRUE"
-        case .compare(let c, let op, let v): return "\(c) \(op.rawValue) \(v.displayText)"
-        case .isNull(let c, let negated): return "\(c) IS \(negated ? "NOT " : "")NULL"
-        case .and(let a, let b): return "(\(a) AND \(b))"
-        case .or(let a, let b): return "(\(a) OR \(b))"
-        case .not(let a): return "NOT \(a)"
-        }
-    }
-}

@@ -7,7 +7,7 @@ import LoamTable
 /// ```swift
 /// let t = try await repo.begin()
 /// try await Repository.$transaction.withValue(t) {
-///     try await repo.delete(from: "t", where: try RowFilter.parse("id = 1"))
+///     try await repo.delete(from: "t", where: "id = 1")   // LoamQuery
 ///     try await repo.alter("t", .add(name: "note", type: .utf8))
 /// }
 /// try await repo.commit(t)      // one commit; nil when nothing changed

@@ -106,7 +106,9 @@ struct Binder: Sendable {
                 if temporal(tr), case .literal(let text) = bl, case .string = text {
                     return (.compare(op, .literal(try Evaluator(sql: sql).cast(text, to: tr, at: l.position)), br), .bool)
                 }
-                if (tl.isString && (tr.isInteger || tr.isFloatingPoint)) || (tr.isString && (tl.isInteger || tl.isFloatingPoint)) {
+                // NULL (typed as text) compares with anything, and yields NULL.
+                if !isNullLiteral(l) && !isNullLiteral(r),
+                   (tl.isString && (tr.isInteger || tr.isFloatingPoint)) || (tr.isString && (tl.isInteger || tl.isFloatingPoint)) {
                     throw error("cannot compare \(tl.name) with \(tr.name); cast one side, e.g. CAST(x AS int64)", at: at)
                 }
                 return (.compare(op, bl, br), .bool)

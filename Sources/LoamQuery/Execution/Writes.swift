@@ -97,7 +97,7 @@ extension Repository {
 struct WriteMatcher: Sendable {
     let binder: Binder
     let condition: BoundExpression?
-    let pruning: RowFilter?
+    let pruning: PruningPredicate?
     let evaluator: VectorEvaluator
     let reader: FragmentReader
 
@@ -211,5 +211,36 @@ enum InsertValues {
         }
         let schema = Schema(fields: fields)
         return RecordBatch(schema: schema, columns: builders.map { $0.finish() }, length: rows.count)
+    }
+}
+
+extension Repository {
+    /// Deletes the rows where `condition` (a SQL boolean expression, as after WHERE) holds, as one commit.
+    ///
+    /// ```swift
+    /// try await repo.delete(from: "reviews", where: "label = 0 AND text LIKE '%spam%'")
+    /// ```
+    @discardableResult
+    public func delete(from dataset: String, where condition: String, message: String? = nil) async throws -> (commit: ObjectID, rows: Int) {
+        let matcher = try await conditionMatcher(dataset, condition)
+        return try await delete(from: dataset, message: message ?? "Delete from \(dataset) where \(condition)",
+                                matching: { try await matcher.offsets($0, $1) })
+    }
+
+    /// Sets columns (values as text, parsed by column type; `NULL` for null) of the rows where
+    /// `condition` (SQL, as after WHERE) holds, as one commit. Rows keep their `_rowid`.
+    @discardableResult
+    public func update(_ dataset: String, set assignments: [(column: String, value: String)], where condition: String,
+                       message: String? = nil) async throws -> (commit: ObjectID, rows: Int) {
+        let matcher = try await conditionMatcher(dataset, condition)
+        return try await update(dataset, set: assignments, matching: { try await matcher.offsets($0, $1) },
+                                message: message ?? "Update \(dataset) set \(assignments.map { "\($0.column)=\($0.value)" }.joined(separator: ", ")) where \(condition)")
+    }
+
+    /// The rows of `dataset` (at HEAD) where `condition` holds: parsed and bound by the SQL engine,
+    /// so `--where` accepts exactly what a WHERE clause does.
+    private func conditionMatcher(_ dataset: String, _ condition: String) async throws -> WriteMatcher {
+        let expression = try Parser.parseCondition(condition)
+        return try WriteMatcher(sql: condition, dataset: try await self.dataset(dataset), filter: expression, reader: FragmentReader(objects: objects))
     }
 }

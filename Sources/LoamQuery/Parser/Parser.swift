@@ -52,6 +52,14 @@ struct Parser {
         return q
     }
 
+    /// A condition on its own (`--where` of `loam delete` and `loam update`), parsed as a WHERE clause.
+    static func parseCondition(_ text: String) throws -> Expression {
+        var parser = try Parser(sql: text)
+        let condition = try parser.expression()
+        guard case .end = parser.current.kind else { throw parser.error("unexpected \(parser.describe(parser.current)) after the end of the condition") }
+        return condition
+    }
+
     static func parseStatement(_ sql: String) throws -> Statement {
         var parser = try Parser(sql: sql)
         let statement: Statement

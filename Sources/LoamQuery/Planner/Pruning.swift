@@ -1,11 +1,12 @@
 import Loam
+import LoamTable
 import LoamFormat
 
-/// Turns a bound WHERE clause into a `RowFilter` for zone-map pruning:
+/// Turns a bound WHERE clause into a `PruningPredicate` for zone-map pruning:
 /// comparisons of a column with a literal, IS [NOT] NULL, AND, OR, NOT.
 /// Anything else becomes "may match" (`.always`), so pruning stays conservative.
 enum Pruning {
-    static func filter(_ e: BoundExpression, columns: [String]) -> RowFilter {
+    static func filter(_ e: BoundExpression, columns: [String]) -> PruningPredicate {
         switch e {
         case .and(let a, let b): return .and(filter(a, columns: columns), filter(b, columns: columns))
         case .or(let a, let b): return .or(filter(a, columns: columns), filter(b, columns: columns))
@@ -23,8 +24,8 @@ enum Pruning {
         }
     }
 
-    private static func leaf(_ column: String, _ op: String, _ v: Value) -> RowFilter {
-        guard let mapped = RowFilter.Op(rawValue: op), !v.isNull else { return .always }
+    private static func leaf(_ column: String, _ op: String, _ v: Value) -> PruningPredicate {
+        guard let mapped = PruningPredicate.Op(rawValue: op), !v.isNull else { return .always }
         return .compare(column, mapped, v)
     }
 }

@@ -1,4 +1,5 @@
 import Loam
+import LoamTable
 import LoamFormat
 
 /// Rows a SELECT reads: a dataset at a version, or the result of another
@@ -11,7 +12,7 @@ protocol Relation: Sendable {
     /// Runs `transform` on each batch of the chosen columns (in parallel where the
     /// relation has several fragments) and hands the results to `consume` in order;
     /// `consume` returns false to stop.
-    func scanFragments<T: Sendable>(columns: [String], includeRowID: Bool, pruning: RowFilter?,
+    func scanFragments<T: Sendable>(columns: [String], includeRowID: Bool, pruning: PruningPredicate?,
                                     transform: @escaping @Sendable (RecordBatch) throws -> T,
                                     consume: (T) async throws -> Bool) async throws
     /// True for a join's result: fields are named `alias.column`.
@@ -39,7 +40,7 @@ struct DatasetRelation: Relation {
     var schema: Schema { source.schema }
     var dataset: Dataset? { source }
 
-    func scanFragments<T: Sendable>(columns: [String], includeRowID: Bool, pruning: RowFilter?,
+    func scanFragments<T: Sendable>(columns: [String], includeRowID: Bool, pruning: PruningPredicate?,
                                     transform: @escaping @Sendable (RecordBatch) throws -> T,
                                     consume: (T) async throws -> Bool) async throws {
         try await source.scanFragments(columns: columns, includeRowID: includeRowID, pruning: pruning, transform: transform, consume: consume)
@@ -54,7 +55,7 @@ struct MemoryRelation: Relation {
     var schema: Schema { result.schema }
     var dataset: Dataset? { nil }
 
-    func scanFragments<T: Sendable>(columns: [String], includeRowID: Bool, pruning: RowFilter?,
+    func scanFragments<T: Sendable>(columns: [String], includeRowID: Bool, pruning: PruningPredicate?,
                                     transform: @escaping @Sendable (RecordBatch) throws -> T,
                                     consume: (T) async throws -> Bool) async throws {
         let indices = columns.map { schema.index(of: $0)! }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Loam
 import LoamFormat
+import LoamQuery
 
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Write a dataset at a ref to an Arrow IPC, CSV or JSONL file.")
@@ -35,14 +36,13 @@ struct Delete: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "The dataset.") var dataset: String
-    @Option(name: .long, help: "Which rows, e.g. \"label = 3 AND score < 0.1\" (required; 'TRUE' for all).") var `where`: String
+    @Option(name: .long, help: "Which rows: a SQL condition, as after WHERE, e.g. \"label = 3 AND text LIKE '%refund%'\" (required; TRUE for all).") var `where`: String
     @Option(name: .shortAndLong, help: "The commit message.") var message: String?
     @Flag(help: "Print the result as JSON.") var json = false
 
     func run() async throws {
         try await reportingErrors {
-            let filter = `where`.uppercased() == "TRUE" ? RowFilter.always : try RowFilter.parse(`where`)
-            let (commit, rows) = try await repository.open().delete(from: dataset, where: filter, message: message)
+            let (commit, rows) = try await repository.open().delete(from: dataset, where: `where`, message: message)
             print(json ? "{\"commit\":\"\(commit.hex)\",\"rows\":\(rows)}" : "Deleted \(rows) rows from \(dataset) (commit \(commit.short))")
         }
     }
@@ -54,7 +54,7 @@ struct Update: AsyncParsableCommand {
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "The dataset.") var dataset: String
     @Option(name: .customLong("set"), help: "COLUMN=VALUE (repeatable; NULL for null, JSON for lists).") var assignments: [String]
-    @Option(name: .long, help: "Which rows, e.g. \"id = 7\" ('TRUE' for all).") var `where`: String
+    @Option(name: .long, help: "Which rows: a SQL condition, as after WHERE, e.g. \"id IN (7, 9)\" (TRUE for all).") var `where`: String
     @Option(name: .shortAndLong, help: "The commit message.") var message: String?
     @Flag(help: "Print the result as JSON.") var json = false
 
@@ -64,8 +64,7 @@ struct Update: AsyncParsableCommand {
                 guard let eq = text.firstIndex(of: "=") else { throw LoamError.invalidArgument("--set \(text): write COLUMN=VALUE") }
                 return (String(text[..<eq]).trimmingCharacters(in: .whitespaces), String(text[text.index(after: eq)...]))
             }
-            let filter = `where`.uppercased() == "TRUE" ? RowFilter.always : try RowFilter.parse(`where`)
-            let (commit, rows) = try await repository.open().update(dataset, set: pairs, where: filter, message: message)
+            let (commit, rows) = try await repository.open().update(dataset, set: pairs, where: `where`, message: message)
             print(json ? "{\"commit\":\"\(commit.hex)\",\"rows\":\(rows)}" : "Updated \(rows) rows in \(dataset) (commit \(commit.short))")
         }
     }
