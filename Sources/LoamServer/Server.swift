@@ -187,6 +187,8 @@ struct AuthMiddleware: RouterMiddleware {
                 throw APIError(status: .unauthorized, code: "unauthorized", message: "the token is not valid (unknown, revoked or mistyped)")
             }
             context.grant = grant
+            // Writes made by this request name the token's user as their author.
+            return try await Repository.$actingUser.withValue(grant.user) { try await next(request, context) }
         }
         return try await next(request, context)
     }

@@ -1,5 +1,5 @@
 import Foundation
-import Loam
+@testable import Loam
 import LoamQuery
 import LoamFormat
 import LoamStorage
@@ -205,6 +205,38 @@ func table(_ repo: Repository, at ref: String = "HEAD") async throws -> [Int64: 
 }
 
 @Suite struct ConcurrentWriteTests {
+    /// Merges land through the same commit step as every write: a merge commit whose branch moved
+    /// meanwhile is rebased onto the new head and keeps its second parent.
+    @Test func aMergeCommitRebasesOverAWriteThatLandedMeanwhile() async throws {
+        let (repo, dir) = try await repository(rows: 8)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try await repo.createBranch("side")
+        try await repo.switchBranch("side")
+        try await repo.update("t", set: [("name", "side")], where: "id = 3")
+        try await repo.switchBranch("main")
+        try await repo.update("t", set: [("name", "main")], where: "id = 6")
+        let head = try await repo.resolve("main"), theirs = try await repo.resolve("side")
+        let base = try #require(try await repo.tables.mergeBase(head, theirs))
+        let merged = try #require(try await repo.mergedTree(base: base, ours: head, theirs: theirs, resolution: MergeResolution()).tree)
+        // Another process lands a write on main before the merge commit does.
+        try await Repository.open(at: dir).update("t", set: [("name", "other")], where: "id = 1")
+        let id = try await repo.land(merged, on: head, extraParents: [theirs], branch: "main", message: "Merge side")
+        let commit = try await repo.tables.commit(id)
+        #expect(commit.parents == [try await repo.resolve("HEAD~1"), theirs])
+        #expect(try await repo.resolve("main") == id)
+        let now = try await table(repo)
+        #expect(now[1]?.first == .string("other") && now[3]?.first == .string("side") && now[6]?.first == .string("main"))
+    }
+
+    @Test func aWriteMadeForAUserNamesThemAsAuthor() async throws {
+        let (repo, dir) = try await repository(rows: 4)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let id = try await Repository.$actingUser.withValue("ada") { try await repo.delete(from: "t", where: "id = 1").commit }
+        #expect(try await repo.tables.commit(id).author == "ada")
+        let next = try await repo.delete(from: "t", where: "id = 2").commit
+        #expect(try await repo.tables.commit(next).author == repo.author)
+    }
+
     @Test func aWriteRebasesOverADisjointCommitThatLandedMeanwhile() async throws {
         let (repo, dir) = try await repository(rows: 8)
         defer { try? FileManager.default.removeItem(at: dir) }

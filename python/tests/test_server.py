@@ -159,6 +159,10 @@ def test_import_and_sql_writes_are_commits_the_local_reader_sees(server):
     assert local.dataset("extra").to_arrow().column("v").to_pylist() == [i * i for i in range(50)]
     outcome = writer.query("UPDATE extra SET v = 0 WHERE k < 10")
     assert outcome["affected"] == 10 and loam.open(server["repo"]).resolve("HEAD") == outcome["commit"]
+    # Writes through a token are authored by the token's user, not the server's process.
+    for commit in (done["commit"], outcome["commit"]):
+        status, payload = call(server, "GET", f"/api/v1/commits/{commit}", None, server["tokens"]["reader"])
+        assert status == 200 and json.loads(payload)["author"] == "ada"
     with pytest.raises(loam.ServerError) as failure:
         loam.connect(server["url"], token=server["tokens"]["reader"]).import_file("extra", path)
     assert failure.value.status == 403

@@ -6,6 +6,13 @@ import LoamTable
 public typealias Tree = [String: ObjectID]
 
 extension Repository {
+    /// Who the writes in this task are made by, when not the process's user: `loam serve`
+    /// sets it to the user of the request's token, so a commit names the person who made it.
+    @TaskLocal public static var actingUser: String?
+
+    /// The author recorded on commits made now: the acting user, else `author`.
+    public var currentAuthor: String { Repository.actingUser ?? author }
+
     /// Runs one write as one commit on the current branch.
     ///
     /// `body` edits a copy of the head commit's tree, writing any new objects
@@ -38,14 +45,26 @@ extension Repository {
         try await body(&tree)
         // A write that changed nothing (e.g. an UPDATE matching no row) makes no commit.
         if tree == parent.tree { return start }
+        return try await land(tree, on: start, branch: branch, message: message)
+    }
+
+    /// The one step that makes a write visible, under every write (imports, edits,
+    /// SQL, merges, reverts): writes the commit of `tree` with parents `start` and
+    /// `extraParents` (a merge's other side), then moves `branch` from `start` to
+    /// it by compare-and-swap (the catalog logs the move in the reflog). If
+    /// another writer moved the branch meanwhile, the commit is rebased onto theirs
+    /// by a three-way merge and the swap retried; a true conflict fails, naming
+    /// their commit, and nothing is committed.
+    @discardableResult
+    func land(_ tree: Tree, on start: ObjectID, extraParents: [ObjectID] = [], branch: String, message: String) async throws -> ObjectID {
+        let startTree = try await tables.commit(start).tree
         FailPoint.hit("before-commit-object")
         var expected = start
-        var commit = Commit(parents: [start], tree: tree, author: author, message: message)
+        var commit = Commit(parents: [start] + extraParents, tree: tree, author: currentAuthor, message: message)
         for _ in 0..<16 {
             let id = try await tables.save(commit)
-            FailPoint.hit("before-ref-swap")
             do {
-                try await meta.compareAndSwap(branch: branch, expected: expected, new: id)
+                try await moveBranch(branch, from: expected, to: id)
             } catch StorageError.refConflict(_, _, let actual?) {
                 let other = try ObjectID(hex: actual)
                 let (merged, conflicts, _) = try await mergedTree(base: expected, ours: other, theirs: id, resolution: MergeResolution())
@@ -55,14 +74,20 @@ extension Repository {
                                                   conflicts: conflicts.map(\.description))
                 }
                 expected = other
-                commit = Commit(parents: [other], tree: merged, author: author, message: message)
+                commit = Commit(parents: [other] + extraParents, tree: merged, author: currentAuthor, message: message)
                 continue
             }
-            FailPoint.hit("after-ref-swap")
-            for name in commit.tree.keys where parent.tree[name] == nil { try await meta.registerDataset(name, createdBy: id) }
+            for name in commit.tree.keys where startTree[name] == nil { try await meta.registerDataset(name, createdBy: id) }
             return id
         }
         throw StorageError.refConflict(branch: branch, expected: expected.hex, actual: nil)
+    }
+
+    /// Moves a branch by compare-and-swap, between the crash-test fail points every ref move shares.
+    func moveBranch(_ branch: String, from expected: ObjectID, to new: ObjectID) async throws {
+        FailPoint.hit("before-ref-swap")
+        try await meta.compareAndSwap(branch: branch, expected: expected, new: new)
+        FailPoint.hit("after-ref-swap")
     }
 
     /// The manifest of `dataset` in `tree`, or an error listing the datasets there.

@@ -37,6 +37,10 @@ extension Repository {
     /// a three-way merge with the merge base, committed with two parents.
     /// With unresolved conflicts nothing is committed and they are returned.
     public func merge(_ ref: String, resolution: MergeResolution = MergeResolution(), message: String? = nil) async throws -> MergeResult {
+        try await merge(ref, resolution: resolution, message: message, attempts: 16)
+    }
+
+    private func merge(_ ref: String, resolution: MergeResolution, message: String?, attempts: Int) async throws -> MergeResult {
         let branch = try await meta.currentBranch()
         guard let head = try await meta.ref(named: branch)?.commit else { throw TableError.unknownRef(branch) }
         let theirs = try await tables.resolve(ref)
@@ -45,16 +49,17 @@ extension Repository {
         }
         if base == theirs { return MergeResult(kind: .upToDate, commit: nil, conflicts: [], resolved: 0) }
         if base == head {
-            try await meta.compareAndSwap(branch: branch, expected: head, new: theirs)
+            do {
+                try await moveBranch(branch, from: head, to: theirs)
+            } catch StorageError.refConflict where attempts > 1 {
+                // The branch moved while we looked: what was a fast-forward is now a merge.
+                return try await merge(ref, resolution: resolution, message: message, attempts: attempts - 1)
+            }
             return MergeResult(kind: .fastForward, commit: theirs, conflicts: [], resolved: 0)
         }
         let (tree, conflicts, resolved) = try await mergedTree(base: base, ours: head, theirs: theirs, resolution: resolution)
         guard conflicts.isEmpty, let tree else { return MergeResult(kind: .conflicted, commit: nil, conflicts: conflicts, resolved: resolved) }
-        let commit = Commit(parents: [head, theirs], tree: tree, author: author, message: message ?? "Merge \(ref) into \(branch)")
-        let id = try await tables.save(commit)
-        FailPoint.hit("before-ref-swap")
-        try await meta.compareAndSwap(branch: branch, expected: head, new: id)
-        FailPoint.hit("after-ref-swap")
+        let id = try await land(tree, on: head, extraParents: [theirs], branch: branch, message: message ?? "Merge \(ref) into \(branch)")
         return MergeResult(kind: .merged, commit: id, conflicts: [], resolved: resolved)
     }
 
@@ -93,9 +98,7 @@ extension Repository {
         guard let head = try await meta.ref(named: branch)?.commit else { throw TableError.unknownRef(branch) }
         let (tree, conflicts, resolved) = try await mergedTree(base: target, ours: head, theirs: parent, resolution: resolution)
         guard conflicts.isEmpty, let tree else { return MergeResult(kind: .conflicted, commit: nil, conflicts: conflicts, resolved: resolved) }
-        let commit = Commit(parents: [head], tree: tree, author: author, message: "Revert \"\(reverted.message)\" (\(target.short))")
-        let id = try await tables.save(commit)
-        try await meta.compareAndSwap(branch: branch, expected: head, new: id)
+        let id = try await land(tree, on: head, branch: branch, message: "Revert \"\(reverted.message)\" (\(target.short))")
         return MergeResult(kind: .merged, commit: id, conflicts: [], resolved: resolved)
     }
 
@@ -121,7 +124,7 @@ extension Repository {
                 + lost.prefix(5).map(\.short).joined(separator: ", ") + (lost.count > 5 ? ", …" : "")
                 + "; tag or branch them first, or pass --force (they stay recoverable by hash until `loam gc`)")
         }
-        try await meta.compareAndSwap(branch: branch, expected: head, new: target)
+        try await moveBranch(branch, from: head, to: target)
         return target
     }
 }
