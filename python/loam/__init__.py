@@ -8,9 +8,9 @@
     for batch in ds.to_numpy(["label", "embedding"], batch_size=256, seed=1, epoch=0): ...
     torch_ds = ds.to_torch(["label", "embedding"], batch_size=256, seed=1)
 """
-from .errors import LoamError
+from .errors import LoamError, ServerError
 from .local import LocalRepository
-from .remote import RemoteRepository, ServerError
+from .remote import RemoteRepository
 from . import loader
 from .shuffle import ShufflePlan, shard_batches
 

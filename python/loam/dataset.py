@@ -11,6 +11,8 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from .errors import LoamError
+from .loader import Loader
+from .tracking import note_read
 
 
 class Fragment:
@@ -75,8 +77,6 @@ class DatasetBase:
                  rank=0, world_size=1, start_batch=0, **plan):
         """Batches as dicts of NumPy arrays (fixed-size lists become 2-D arrays), for JAX or anything else.
         See loam.shuffle for the order; `rank`/`world_size` pick this process's share."""
-        from .loader import Loader
-        from .tracking import note_read
         loader = Loader(self, columns, batch_size, shuffle, seed, drop_last, **plan)
         note_read(self, **loader.describe(epoch, rank, world_size, start_batch))
         return loader.batches(epoch=epoch, rank=rank, world_size=world_size, start=start_batch)

@@ -9,15 +9,8 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from .dataset import DatasetBase, numpy_columns
-from .errors import LoamError
-
-
-class ServerError(LoamError):
-    """An error the server answered with: `status` (HTTP), `code` and the message."""
-
-    def __init__(self, status, code, message):
-        super().__init__(f"{message} ({status} {code})")
-        self.status, self.code = status, code
+from .errors import LoamError, ServerError
+from .tracking import Run, note_read
 
 
 class RemoteRepository:
@@ -90,7 +83,6 @@ class RemoteRepository:
 
     def start_run(self, experiment, params=None, run_name=None, tags=None, flush_seconds=0.5):
         """An MLflow-compatible run on this server, batched in the background; use it in a `with` block."""
-        from .tracking import Run
         return Run(self, experiment, run_name=run_name, params=params, tags=tags, flush_seconds=flush_seconds)
 
     def import_file(self, dataset, path, format=None, message=None, schema=None):
@@ -168,7 +160,6 @@ class RemoteDataset(DatasetBase):
 
     def to_numpy(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False,
                  rank=0, world_size=1, start_batch=0, **plan):
-        from .tracking import note_read
         note_read(self, columns=list(columns) if columns is not None else None, batch_size=batch_size, shuffle=shuffle, seed=seed,
                   epoch=epoch, drop_last=drop_last, rank=rank, world_size=world_size, start_batch=start_batch,
                   block_rows=plan.get("block_rows", 1024), window_blocks=plan.get("window_blocks", 64))

@@ -12,6 +12,7 @@ import torch
 import torch.utils.data
 
 from .loader import Loader
+from .tracking import note_read
 
 
 def _tensor(values):
@@ -81,7 +82,6 @@ class DataLoader(torch.utils.data.DataLoader):
 
     def __iter__(self):
         ds = self.dataset
-        from .tracking import note_read
         rank, world = ds.placement()
         note_read(ds.loader.dataset, **ds.loader.describe(ds.epoch, rank, world, ds.start))
         for batch in super().__iter__():

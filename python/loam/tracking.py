@@ -16,6 +16,8 @@ import json
 import threading
 import time
 
+from .errors import ServerError
+
 _active = contextvars.ContextVar("loam_active_run", default=None)
 
 
@@ -53,7 +55,6 @@ class Run:
         self._token = None
 
     def _call(self, method, path, body, missing_ok=False):
-        from .remote import ServerError
         try:
             if method == "GET":
                 return json.loads(self._repo.request("GET", path, body)[2])

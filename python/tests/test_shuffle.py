@@ -1,4 +1,7 @@
 """The epoch order: exactly once, deterministic, elastic, resumable (loam/shuffle.py)."""
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -85,3 +88,18 @@ def test_shards_split_the_final_partial_batch():
     assert [len(s) for s in (shard_batches(n, b, r, world, drop_last=True) for r in range(world))] == [1, 1]
     with pytest.raises(ValueError):
         shard_batches(10, 3, rank=2, world_size=2)
+
+
+def test_known_answers_of_the_specification():
+    """docs/SHUFFLE.md's known answers; the Swift tests check the same file."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "shuffle-vectors.json")
+    with open(path) as f:
+        vectors = json.load(f)
+    for v in vectors["mix"]:
+        assert int(mix(v["seed"], v["epoch"], v["level"], v["index"])) == int(v["key"]), v
+    for v in vectors["orders"]:
+        plan = ShufflePlan(v["rows"], seed=v["seed"], epoch=v["epoch"], shuffle=v["shuffle"], block_rows=v["block_rows"], window_blocks=v["window_blocks"])
+        assert [int(r) for r in plan.positions(0, v["rows"])] == v["order"], v
+    for v in vectors["shards"]:
+        got = shard_batches(v["rows"], v["batch_size"], v["rank"], v["world_size"], v["drop_last"])
+        assert [list(b) for b in got] == v["batches"], v

@@ -1,5 +1,5 @@
 /// The global order of one training epoch, bit for bit the one the Python client
-/// computes (`python/loam/shuffle.py` states the algorithm): blocks of rows are
+/// computes (`docs/SHUFFLE.md` specifies it, with known answers): blocks of rows are
 /// permuted, then rows within windows of blocks, each by sorting SplitMix64 keys
 /// of (seed, epoch, level, index). Exact, deterministic, bounded in memory.
 public struct ShufflePlan: Sendable {
@@ -42,7 +42,7 @@ public struct ShufflePlan: Sendable {
     }
 
     /// The sort key of `index` at `level` (0: blocks; w + 1: rows of window w).
-    static func key(seed: UInt64, epoch: UInt64, level: UInt64, index: UInt64) -> UInt64 {
+    public static func key(seed: UInt64, epoch: UInt64, level: UInt64, index: UInt64) -> UInt64 {
         splitmix(splitmix(splitmix(splitmix(seed) ^ epoch) ^ level) ^ index)
     }
 
