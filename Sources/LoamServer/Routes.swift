@@ -54,54 +54,33 @@ struct Routes: Sendable {
 
     func repositoryInfo(_ context: ServerContext) async throws -> Response {
         try context.require(.reader)
-        let branch = try await repository.currentBranch()
-        let head = try? await repository.resolve("HEAD")
-        return try json(["current_branch": branch, "head": head?.hex as Any, "format": 1,
-                         "branches": try await repository.branches().map { ["name": $0.name, "commit": $0.commit.hex] },
-                         "tags": try await repository.tags().map { ["name": $0.name, "commit": $0.commit.hex] }])
+        return try json(try await repository.repositoryView())
     }
 
     func refs(_ context: ServerContext) async throws -> Response {
         try context.require(.reader)
-        return try json(["branches": try await repository.branches().map { ["name": $0.name, "commit": $0.commit.hex] },
-                         "tags": try await repository.tags().map { ["name": $0.name, "commit": $0.commit.hex] }])
+        let view = try await repository.repositoryView()
+        return try json(["branches": view.branches, "tags": view.tags])
     }
 
     func log(_ request: Request, _ context: ServerContext) async throws -> Response {
         try context.require(.reader)
         let q = request.uri.queryParameters
         let limit = try integer(q.get("limit"), "limit", default: 100, range: 1...10_000)
-        let entries = try await repository.log(from: q.get("ref") ?? "HEAD", limit: limit)
-        return try json(entries.map { commitJSON($0.id, $0.commit) })
+        return try json(try await repository.logView(from: q.get("ref") ?? "HEAD", limit: limit))
     }
 
     func commit(_ context: ServerContext) async throws -> Response {
         try context.require(.reader)
-        let id = try await repository.resolve(try context.parameters.require("id"))
-        let commit = try await repository.tables.commit(id)
-        var out = commitJSON(id, commit)
-        out["tree"] = commit.tree.mapValues(\.hex)
-        out["changes"] = try await repository.changes(in: id).map {
-            ["dataset": $0.dataset, "kind": $0.kind.rawValue, "rows_before": $0.rowsBefore, "rows_after": $0.rowsAfter]
-        }
-        return try json(out)
-    }
-
-    func commitJSON(_ id: ObjectID, _ commit: Commit) -> [String: Any] {
-        ["id": id.hex, "parents": commit.parents.map(\.hex), "author": commit.author, "message": commit.message, "time_millis": commit.timeMillis]
+        return try json(try await repository.commitView(try context.parameters.require("id"), changes: true))
     }
 
     // MARK: - datasets
 
     func datasets(_ request: Request, _ context: ServerContext) async throws -> Response {
         try context.require(.reader, dataset: context.grant?.dataset)
-        let ref = request.uri.queryParameters.get("ref") ?? "HEAD"
-        var out: [[String: Any]] = []
-        for name in try await repository.datasets(at: ref) where context.grant?.dataset.map({ $0 == name }) ?? true {
-            let ds = try await repository.dataset(name, at: ref)
-            out.append(["name": name, "rows": ds.rowCount, "fragments": ds.fragmentCount, "columns": ds.schema.fields.map(\.name)])
-        }
-        return try json(out)
+        let scope = context.grant?.dataset
+        return try json(try await repository.datasetSummaries(at: request.uri.queryParameters.get("ref") ?? "HEAD") { scope == nil || $0 == scope })
     }
 
     /// The dataset a route names, at `?ref=` (default HEAD), after checking the grant.
@@ -112,9 +91,7 @@ struct Routes: Sendable {
     }
 
     func dataset(_ request: Request, _ context: ServerContext) async throws -> Response {
-        let ds = try await open(request, context)
-        return try json(["name": ds.name, "commit": ds.commit.hex, "rows": ds.rowCount, "fragments": ds.fragmentCount,
-                         "schema": ds.schema.fields.map { ["name": $0.name, "type": $0.type.name, "nullable": $0.nullable] }])
+        try json(DatasetView(try await open(request, context)))
     }
 
     /// `?columns=a,b` (default: all), checked against the dataset.
@@ -248,6 +225,11 @@ struct Routes: Sendable {
     // MARK: - helpers
 
     func json(_ value: Any, status: HTTPResponse.Status = .ok) throws -> Response { try jsonResponse(value, status: status) }
+
+    /// A resource view, written by the library's one JSON writer (the CLI's `--json` prints the same).
+    func json(_ view: some Encodable) throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONOutput.data(view))))
+    }
 
     func arrow(_ schema: Schema, _ batches: [RecordBatch]) throws -> Response {
         let bytes = try IPCWriter.bytes(schema: schema, batches: batches.filter { $0.length > 0 }, format: .stream)

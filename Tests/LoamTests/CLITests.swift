@@ -22,7 +22,7 @@ import Testing
         #expect(result?["rows"] as? Int == 2)
 
         let schema = try JSONSerialization.jsonObject(with: Data(try loam("schema", "t", "--json").output.utf8)) as? [String: Any]
-        #expect((schema?["columns"] as? [[String: Any]])?.map { $0["type"] as? String } == ["int64", "string"])
+        #expect((schema?["schema"] as? [[String: Any]])?.map { $0["type"] as? String } == ["int64", "string"])
         let head = try loam("head", "t", "--json", "-n", "1")
         #expect(head.output == "{\"id\":1,\"name\":\"a\"}\n")
         #expect(try loam("count", "t", "--json").output == "{\"dataset\":\"t\",\"rows\":2}\n")
@@ -34,8 +34,10 @@ import Testing
         #expect(log?.map { $0["message"] as? String } == ["Delete from t where id = 1", "Import a.csv into t", "Initialize repository"])
         let show = try JSONSerialization.jsonObject(with: Data(try loam("show", "HEAD", "--json").output.utf8)) as? [String: Any]
         #expect((show?["changes"] as? [[String: Any]])?.first?["rows_after"] as? Int == 1)
+        // The CLI's --json and the REST API print the same view of a commit.
+        #expect(show?["id"] as? String == log?.first?["id"] as? String && show?["time_millis"] is Int && show?["time"] is String)
         let datasets = try JSONSerialization.jsonObject(with: Data(try loam("datasets", "--json", "--ref", "v1").output.utf8)) as? [[String: Any]]
-        #expect(datasets?.first?["rows"] as? Int == 2)
+        #expect(datasets?.first?["rows"] as? Int == 2 && datasets?.first?["columns"] as? [String] == ["id", "name"])
         let exported = dir.appendingPathComponent("t.jsonl").path
         #expect(try loam("export", "t", "--format", "jsonl", "-o", exported, "--ref", "v1").status == 0)
         #expect(try String(contentsOfFile: exported, encoding: .utf8) == "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"b\"}\n")

@@ -11,13 +11,6 @@ private func dateText(_ commit: Commit) -> String {
     return formatter.string(from: commit.date)
 }
 
-private func commitJSON(_ id: ObjectID, _ commit: Commit) -> String {
-    let tree = commit.tree.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)):\"\($0.value.hex)\"" }.joined(separator: ",")
-    return "{\"commit\":\"\(id.hex)\",\"parents\":[\(commit.parents.map { "\"\($0.hex)\"" }.joined(separator: ","))],"
-        + "\"author\":\(JSONText.quote(commit.author)),\"message\":\(JSONText.quote(commit.message)),"
-        + "\"time\":\"\(dateText(commit))\",\"tree\":{\(tree)}}"
-}
-
 struct Log: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the commit history, newest first.")
 
@@ -32,9 +25,9 @@ struct Log: AsyncParsableCommand {
             let repo = try repository.open()
             let history = try await repo.log(from: ref, limit: n ?? .max)
             var labels: [ObjectID: [String]] = [:]
-            for ref in try await repo.meta.refs(kind: nil) { labels[ref.commit, default: []].append(ref.kind == .tag ? "tag: \(ref.name)" : ref.name) }
+            for ref in try await repo.branches() + repo.tags() { labels[ref.commit, default: []].append(ref.kind == .tag ? "tag: \(ref.name)" : ref.name) }
             if json {
-                print("[" + history.map { commitJSON($0.id, $0.commit) }.joined(separator: ",") + "]")
+                print(try JSONOutput.text(history.map { CommitView(id: $0.id, commit: $0.commit) }))
                 return
             }
             for (id, commit) in history {
@@ -69,10 +62,7 @@ struct Show: AsyncParsableCommand {
             let current = try await repo.tables.commit(id)
             let changes = try await repo.changes(in: id)
             if json {
-                let list = changes.map { "{\"dataset\":\(JSONText.quote($0.dataset)),\"change\":\"\($0.kind.rawValue)\",\"rows_before\":\($0.rowsBefore),\"rows_after\":\($0.rowsAfter)}" }
-                var base = commitJSON(id, current)
-                base.removeLast()
-                print(base + ",\"changes\":[" + list.joined(separator: ",") + "]}")
+                print(try JSONOutput.text(CommitView(id: id, commit: current, changes: changes)))
                 return
             }
             print("commit \(id.hex)")
@@ -116,7 +106,7 @@ struct Tags: AsyncParsableCommand {
         try await reportingErrors {
             let tags = try await repository.open().tags()
             if json {
-                print("[" + tags.map { "{\"name\":\(JSONText.quote($0.name)),\"commit\":\"\($0.commit.hex)\"}" }.joined(separator: ",") + "]")
+                print(try JSONOutput.text(tags.map(RefView.init)))
             } else {
                 for tag in tags { print("\(tag.name)\t\(tag.commit.short)") }
             }

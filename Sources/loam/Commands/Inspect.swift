@@ -13,18 +13,14 @@ struct Datasets: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let repo = try repository.open()
-            var rows: [(String, Int, Int, Int)] = []
-            for name in try await repo.datasets(at: ref) {
-                let ds = try await repo.dataset(name, at: ref)
-                rows.append((name, ds.rowCount, ds.schema.fields.count, ds.fragmentCount))
-            }
+            let summaries = try await repository.open().datasetSummaries(at: ref)
             if json {
-                print("[" + rows.map { "{\"name\":\(JSONText.quote($0.0)),\"rows\":\($0.1),\"columns\":\($0.2),\"fragments\":\($0.3)}" }.joined(separator: ",") + "]")
-            } else if rows.isEmpty {
+                print(try JSONOutput.text(summaries))
+            } else if summaries.isEmpty {
                 print("No datasets at \(ref). Import one with: loam import FILE --dataset NAME")
             } else {
-                printTable(header: ["dataset", "rows", "columns", "fragments"], rows: rows.map { [$0.0, String($0.1), String($0.2), String($0.3)] })
+                printTable(header: ["dataset", "rows", "columns", "fragments"],
+                           rows: summaries.map { [$0.name, String($0.rows), String($0.columns.count), String($0.fragments)] })
             }
         }
     }
@@ -40,11 +36,7 @@ struct Schema: AsyncParsableCommand {
         try await reportingErrors {
             let ds = try await target.open()
             if json {
-                let columns = ds.schema.fields.map { field -> String in
-                    let metadata = field.metadata.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)):\(JSONText.quote($0.value))" }
-                    return "{\"name\":\(JSONText.quote(field.name)),\"type\":\(JSONText.quote(field.type.name)),\"nullable\":\(field.nullable),\"metadata\":{\(metadata.joined(separator: ","))}}"
-                }
-                print("{\"dataset\":\(JSONText.quote(target.dataset)),\"commit\":\"\(ds.commit.hex)\",\"rows\":\(ds.rowCount),\"columns\":[\(columns.joined(separator: ","))]}")
+                print(try JSONOutput.text(DatasetView(ds)))
             } else {
                 printTable(header: ["column", "type", "nullable"],
                            rows: ds.schema.fields.map { [$0.name, $0.type.name, $0.nullable ? "yes" : "no"] })
