@@ -11,7 +11,7 @@ import LoamQuery
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let sql = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     do {
-        try SQLSyntax.check(sql)
+        _ = try SQLStatement(sql)
     } catch let error as SQLError {
         precondition(error.position >= 0 && error.position <= sql.count, "error position \(error.position) outside a statement of \(sql.count) characters")
         precondition(!error.message.isEmpty, "an SQLError without a message")

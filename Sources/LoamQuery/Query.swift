@@ -31,7 +31,7 @@ extension Repository {
     ///
     /// Errors are `SQLError`s that point at the place in the statement.
     public func query(_ sql: String, at ref: String = "HEAD") async throws -> QueryResult {
-        try await QueryRunner(repository: self, sql: sql, ref: ref).run(try Parser.parse(sql), names: [:])
+        try await QueryRunner(repository: self, sql: sql, ref: ref).result(try Parser.parse(sql))
     }
 
     /// Runs a SELECT and hands its result to `body` batch by batch, returning
@@ -44,14 +44,34 @@ extension Repository {
     }
 }
 
+/// Where EXPLAIN's executor leaves the plan of one SELECT instead of running it.
+final class PlanSink: @unchecked Sendable {
+    var schema = Schema(fields: [])
+    var lines: [PlanLine] = []
+}
+
 /// Runs a full query: WITH names and subqueries first (into memory), then
 /// each UNION ALL part over its relation, then the union's order and limit.
+///
+/// EXPLAIN plans instead: every WITH name, subquery, join and sample becomes a
+/// `PlannedRelation` (its schema and the plan that would build it), and each
+/// SELECT's executor binds and chooses its strategies, then stops. No row is read.
 struct QueryRunner {
     let repository: Repository
     let sql: String
     let ref: String
+    /// EXPLAIN: plan every part, run nothing.
+    var planning = false
 
-    func run(_ query: QueryStatement, names: [String: MemoryRelation]) async throws -> QueryResult {
+    /// The result of a parsed query, or its plan for EXPLAIN.
+    func result(_ query: QueryStatement) async throws -> QueryResult {
+        if query.explains { return PlanLine.result(try await planner.plan(query, names: [:]).lines) }
+        return try await run(query, names: [:])
+    }
+
+    private var planner: QueryRunner { QueryRunner(repository: repository, sql: sql, ref: ref, planning: true) }
+
+    func run(_ query: QueryStatement, names: [String: any Relation]) async throws -> QueryResult {
         var names = names
         for (name, cte) in query.ctes {
             names[name] = MemoryRelation(name: name, result: try await run(cte.query, names: names))
@@ -63,8 +83,41 @@ struct QueryRunner {
         return results.count == 1 ? results[0] : try union(results, query)
     }
 
+    /// The plan of a query and the schema its result would have: WITH names first, then each part.
+    func plan(_ query: QueryStatement, names: [String: any Relation]) async throws -> (schema: Schema, lines: [PlanLine]) {
+        var names = names
+        var withLines: [PlanLine] = []
+        for (name, cte) in query.ctes {
+            let sub = try await plan(cte.query, names: names)
+            names[name] = PlannedRelation(name: name, schema: sub.schema, lines: [])  // printed once, here
+            withLines.append(PlanLine(depth: 0, text: "With \(name) (run once, held in memory)"))
+            withLines += PlanLine.nested(sub.lines, under: 0)
+        }
+        var parts: [(schema: Schema, lines: [PlanLine])] = []
+        for part in query.parts {
+            let sink = PlanSink()
+            _ = try await executor(part, names: names, sink: sink).stream { _ in }
+            parts.append((sink.schema, sink.lines))
+        }
+        guard parts.count > 1 else { return (parts[0].schema, withLines + parts[0].lines) }
+        var lines: [PlanLine] = []
+        if query.limit != nil || query.offset > 0 { lines.append(PlanLine(depth: lines.count, text: "Limit \(query.limit.map(String.init) ?? "all") offset \(query.offset)")) }
+        if !query.orderBy.isEmpty {
+            lines.append(PlanLine(depth: lines.count, text: "Sort by " + query.orderBy.map { $0.expression.canonical + ($0.descending ? " DESC" : "") }.joined(separator: ", ")))
+        }
+        let depth = lines.count
+        lines.append(PlanLine(depth: depth, text: "Union all of \(parts.count) parts, in order"))
+        for part in parts { lines += PlanLine.nested(part.lines, under: depth) }
+        return (parts[0].schema, withLines + lines)
+    }
+
     /// A single SELECT streams; WITH and UNION ALL run whole, then hand over their batches.
     func stream(_ query: QueryStatement, _ emit: (RecordBatch) async throws -> Void) async throws -> Schema {
+        if query.explains {
+            let plan = PlanLine.result(try await planner.plan(query, names: [:]).lines)
+            try await emit(plan.batches[0])
+            return plan.schema
+        }
         guard query.ctes.isEmpty, query.parts.count == 1, let part = query.parts.first else {
             let result = try await run(query, names: [:])
             for batch in result.batches where batch.length > 0 { try await emit(batch) }
@@ -73,14 +126,16 @@ struct QueryRunner {
         return try await executor(part, names: [:]).stream(emit)
     }
 
-    /// One SELECT over its source (sampled if asked), with its IN subqueries already run.
-    private func executor(_ part: SelectStatement, names: [String: MemoryRelation]) async throws -> QueryExecutor {
+    /// One SELECT over its source (sampled if asked), with its IN subqueries already run
+    /// (planned, when planning: then `sink` receives the plan and nothing runs).
+    private func executor(_ part: SelectStatement, names: [String: any Relation], sink: PlanSink? = nil) async throws -> QueryExecutor {
         var relation = try await source(part, names: names)
         if let sample = part.sample { relation = try await sampled(relation, sample) }
-        return QueryExecutor(sql: sql, statement: try await resolvingSubqueries(part, names: names), relation: relation)
+        let (statement, subqueryLines) = try await resolvingSubqueries(part, names: names)
+        return QueryExecutor(sql: sql, statement: statement, relation: relation, sink: sink, written: part, subqueryLines: subqueryLines)
     }
 
-    private func source(_ part: SelectStatement, names: [String: MemoryRelation]) async throws -> Relation {
+    private func source(_ part: SelectStatement, names: [String: any Relation]) async throws -> Relation {
         if let arguments = part.tableFunction {
             return try await tableFunction(part.dataset, arguments, alias: part.alias, at: part.datasetPosition)
         }
@@ -90,8 +145,14 @@ struct QueryRunner {
     }
 
     private func single(dataset name: String, ref partRef: String?, subquery: Subquery?, alias: String?, position: Int,
-                        names: [String: MemoryRelation]) async throws -> Relation {
-        if let sub = subquery { return MemoryRelation(name: alias ?? "subquery", result: try await run(sub.query, names: names)) }
+                        names: [String: any Relation]) async throws -> Relation {
+        if let sub = subquery {
+            if planning {
+                let planned = try await plan(sub.query, names: names)
+                return PlannedRelation(name: alias ?? "subquery", schema: planned.schema, lines: planned.lines)
+            }
+            return MemoryRelation(name: alias ?? "subquery", result: try await run(sub.query, names: names))
+        }
         if let named = names[name] {
             if partRef != nil { throw SQLError(sql: sql, position: position, message: "'\(name)' is a WITH name; AT applies to datasets") }
             return named
@@ -118,6 +179,11 @@ struct QueryRunner {
         guard texts.count == arguments.count, (2...3).contains(texts.count) else {
             throw SQLError(sql: sql, position: at, message: "loam_diff('from', 'to'[, 'dataset']) takes two or three quoted arguments")
         }
+        if planning {
+            let schema = try DiffExport.batch([]).schema
+            return PlannedRelation(name: alias ?? name, schema: schema,
+                                   lines: [PlanLine(depth: 0, text: "Diff \(texts.map { "'\($0)'" }.joined(separator: " → ")) by _rowid (reads only the fragments that differ)")])
+        }
         let diffs: [DatasetDiff]
         do { diffs = try await repository.diff(texts[0], texts[1], dataset: texts.count == 3 ? texts[2] : nil) } catch {
             throw SQLError(sql: sql, position: at, message: "\(error)")
@@ -131,6 +197,12 @@ struct QueryRunner {
         let hasRowID = relation.dataset != nil && relation.schema.index(of: "_rowid") == nil
         var fields = relation.schema.fields
         if hasRowID { fields.insert(Field(name: "_rowid", type: .uint64, nullable: false), at: 0) }
+        if planning {
+            let amount = sample.percent ? "\(sample.amount)%" : "\(Int(sample.amount)) rows"
+            return PlannedRelation(name: relation.name, schema: Schema(fields: fields), qualified: relation.qualified, usingColumns: relation.usingColumns,
+                                   lines: [PlanLine(depth: 0, text: "Sample \(amount) (reservoir, seed \(sample.seed))")]
+                                       + PlanLine.nested(scanLines(relation, relation.schema.fields.map(\.name)), under: 0))
+        }
         var rows: [[Value]] = []
         var seen = 0
         var random = SeededRandom(seed: sample.seed)
@@ -154,7 +226,7 @@ struct QueryRunner {
     /// hashes its right side on the equalities of ON / USING; when those are the
     /// whole condition, the left side probes it batch by batch, in parallel,
     /// moving whole columns (`HashJoin`); any other condition is tested row by row.
-    private func joined(_ first: Relation, alias: String, _ part: SelectStatement, names: [String: MemoryRelation]) async throws -> MemoryRelation {
+    private func joined(_ first: Relation, alias: String, _ part: SelectStatement, names: [String: any Relation]) async throws -> Relation {
         let needed = part.referencedColumns
         func wanted(_ relation: Relation) -> [String] {
             relation.schema.fields.map(\.name).filter { name in
@@ -170,6 +242,7 @@ struct QueryRunner {
         let evaluator = Evaluator(sql: sql)
         // WHERE conjuncts that name only the first relation (as alias.column) filter its rows before the first join.
         var pushed: (condition: Condition, slots: [Int])?
+        var pushedText: String?
         if let filter = part.filter {
             func own(_ e: Expression) -> Bool {
                 switch e {
@@ -190,6 +263,7 @@ struct QueryRunner {
                type == .bool {
                 let slots = binder.columns.map { name in fields.firstIndex { $0.name == name }! }
                 pushed = (Condition(bound, types: slots.map { fields[$0].type }, vectors: VectorEvaluator(rows: evaluator)), slots)
+                pushedText = mine.map(\.canonical).joined(separator: " AND ")
             }
         }
         for join in part.joins {
@@ -233,6 +307,21 @@ struct QueryRunner {
             }
             conjuncts(condition)
             let outSchema = Schema(fields: combined)
+            if planning {
+                let how = keys.isEmpty ? "Join (nested loop, row by row)"
+                    : residual ? "Join (hash on the equalities, the rest row by row)" : "HashJoin (columnar: the right side hashed once, the left probing in parallel)"
+                var left = scanLines(current, currentNames)
+                if let text = pushedText { left = [PlanLine(depth: 0, text: "Filter (pushed below the join) \(text)")] + PlanLine.nested(left, under: 0) }
+                current = PlannedRelation(name: "join", schema: outSchema, qualified: true,
+                                          lines: [PlanLine(depth: 0, text: "\(how) \(join.left ? "left" : "inner") on \(condition.canonical)")]
+                                              + PlanLine.nested(left, under: 0) + PlanLine.nested(scanLines(right, rightNames), under: 0))
+                fields = combined
+                currentNames = combined.map(\.name)
+                pushed = nil
+                pushedText = nil
+                using.formUnion(join.using)
+                continue
+            }
             let rightBatches = try await batches(right, rightNames)
             if !keys.isEmpty && !residual {
                 let join = HashJoin(keys: keys, right: rightBatches, rightFields: rightFields, left: join.left)
@@ -289,7 +378,22 @@ struct QueryRunner {
             pushed = nil
             using.formUnion(join.using)
         }
+        if let planned = current as? PlannedRelation {
+            return PlannedRelation(name: "join", schema: planned.schema, qualified: true, usingColumns: using, lines: planned.lines)
+        }
         return MemoryRelation(name: "join", result: (current as! MemoryRelation).result, qualified: true, usingColumns: using)
+    }
+
+    /// How a relation's rows would be read, for a plan: a dataset scan, or the plan of what builds them.
+    func scanLines(_ relation: Relation, _ columns: [String]) -> [PlanLine] {
+        if let planned = relation as? PlannedRelation {
+            return planned.lines.isEmpty ? [PlanLine(depth: 0, text: "Scan \(relation.name) (WITH, run once above) columns [\(columns.joined(separator: ", "))]")] : planned.lines
+        }
+        if let ds = relation.dataset {
+            let live = ds.manifest.fragments.filter { $0.liveRows > 0 }.count
+            return [PlanLine(depth: 0, text: "Scan \(ds.name) @ \(ds.commit.short) columns [\(columns.joined(separator: ", "))] fragments \(live), in parallel")]
+        }
+        return [PlanLine(depth: 0, text: "Scan \(relation.name) (in memory) columns [\(columns.joined(separator: ", "))]")]
     }
 
     /// The relation's batches of these columns, in order.
@@ -299,8 +403,9 @@ struct QueryRunner {
         return out
     }
 
-    /// `x IN (SELECT …)` becomes `x IN (values…)`: each subquery runs once, up front.
-    private func resolvingSubqueries(_ part: SelectStatement, names: [String: MemoryRelation]) async throws -> SelectStatement {
+    /// `x IN (SELECT …)` becomes `x IN (values…)`: each subquery runs once, up front. When planning,
+    /// each is planned instead (its lines returned) and stands as an empty list.
+    private func resolvingSubqueries(_ part: SelectStatement, names: [String: any Relation]) async throws -> (SelectStatement, [PlanLine]) {
         var found: [(Int, Subquery)] = []
         func collect(_ e: Expression?) {
             guard let e else { return }
@@ -318,9 +423,19 @@ struct QueryRunner {
         collect(part.filter)
         collect(part.having)
         part.items.forEach { collect($0.expression) }
-        guard !found.isEmpty else { return part }
+        guard !found.isEmpty else { return (part, []) }
         var values: [Int: [Expression]] = [:]
+        var lines: [PlanLine] = []
         for (at, sub) in found {
+            if planning {
+                let planned = try await plan(sub.query, names: names)
+                guard planned.schema.fields.count == 1 else {
+                    throw SQLError(sql: sql, position: at, message: "a subquery after IN must return one column, not \(planned.schema.fields.count)")
+                }
+                lines.append(PlanLine(depth: 0, text: "Subquery for IN at character \(at) (run once, before the scan; its values become a list)"))
+                lines += PlanLine.nested(planned.lines, under: 0)
+                continue
+            }
             let result = try await run(sub.query, names: names)
             guard result.schema.fields.count == 1 else {
                 throw SQLError(sql: sql, position: at, message: "a subquery after IN must return one column, not \(result.schema.fields.count)")
@@ -354,7 +469,7 @@ struct QueryRunner {
         out.filter = rewrite(part.filter)
         out.having = rewrite(part.having)
         out.items = part.items.map { SelectItem(expression: rewrite($0.expression)!, alias: $0.alias) }
-        return out
+        return (out, lines)
     }
 
     /// UNION ALL: the parts' rows in order, typed like the first part; then the union's ORDER BY / LIMIT.
@@ -402,6 +517,12 @@ struct QueryExecutor: Sendable {
     let sql: String
     let statement: SelectStatement
     let relation: Relation
+    /// EXPLAIN: the plan goes here, and nothing runs.
+    var sink: PlanSink?
+    /// The statement as written (before IN subqueries became lists), for the plan's text.
+    var written: SelectStatement?
+    /// The plans of IN subqueries, printed after this SELECT's plan.
+    var subqueryLines: [PlanLine] = []
 
     /// What one fragment's parallel step hands to the ordered step after it.
     private struct Work: Sendable {
@@ -502,13 +623,13 @@ struct QueryExecutor: Sendable {
         // ORDER BY distance(vector column, [constants]) LIMIT k: rank from the float buffers.
         let nearest = topK != nil && orderKeys.count == 1 && orderKeys[0].0 != nil
             ? VectorTopK.plan(orderKeys[0].0!, descending: orderKeys[0].2.descending, types: types) : nil
-        if statement.explain {
+        if let sink {
             let how = Strategy(kernel: condition?.kernel != nil, typed: typed != nil, nearest: nearest.map { ($0.function, binder.columns[$0.slot]) },
                                streaming: streaming, topK: topK)
-            let plan = explain(scanned: scanned, pruning: pruning, grouped: statement.groupBy.map(\.canonical), aggregates: binder.aggregates.count,
-                               names: names, how: how)
-            try await emit(plan.batches[0])
-            return plan.schema
+            sink.schema = schema
+            sink.lines = explain(scanned: scanned, pruning: pruning, grouped: statement.groupBy.map(\.canonical), aggregates: binder.aggregates.count,
+                                 names: names, how: how) + PlanLine.nested(subqueryLines, under: 0).map { PlanLine(depth: $0.depth - 1, text: $0.text) }
+            return schema
         }
 
         // The parallel step: filter, then aggregate, rank or project one fragment.
@@ -664,7 +785,8 @@ struct QueryExecutor: Sendable {
         let topK: Int?
     }
 
-    func explain(scanned: [String], pruning: PruningPredicate?, grouped: [String], aggregates: Int, names: [String], how: Strategy) -> QueryResult {
+    func explain(scanned: [String], pruning: PruningPredicate?, grouped: [String], aggregates: Int, names: [String], how: Strategy) -> [PlanLine] {
+        let statement = written ?? self.statement
         var lines: [String] = []
         if statement.limit != nil || statement.offset > 0 {
             lines.append("Limit \(statement.limit.map(String.init) ?? "all") offset \(statement.offset)" + (how.streaming ? " (streaming)" : ""))
@@ -690,13 +812,14 @@ struct QueryExecutor: Sendable {
             let kept = pruning.map { p in fragments.filter { p.mayMatch($0, schema: dataset.manifest.schema) }.count } ?? fragments.count
             lines.append("Scan \(dataset.name) @ \(dataset.commit.short) columns [\(scanned.joined(separator: ", "))] "
                          + "fragments \(kept) of \(fragments.count) (\(fragments.count - kept) pruned by zone maps), in parallel")
+        } else if let planned = relation as? PlannedRelation {
+            lines.append("Scan \(relation.name) (\(planned.lines.isEmpty ? "WITH, run once above" : "built first, in memory")) columns [\(scanned.joined(separator: ", "))]")
         } else {
             lines.append("Scan \(relation.name) (in memory) columns [\(scanned.joined(separator: ", "))]")
         }
-        let text = lines.enumerated().map { String(repeating: "  ", count: $0.offset) + $0.element }
-        let schema = Schema(fields: [Field(name: "plan", type: .utf8)])
-        let column = (try? ArrowArray.fromValues(text.map(Value.string), type: .utf8)) ?? .nulls(type: .utf8, count: 0)
-        return QueryResult(schema: schema, batches: [RecordBatch(schema: schema, columns: [column], length: text.count)])
+        var plan = lines.enumerated().map { PlanLine(depth: $0.offset, text: $0.element) }
+        if let planned = relation as? PlannedRelation { plan += PlanLine.nested(planned.lines, under: plan.count - 1) }
+        return plan
     }
 
     static func hasAggregate(_ e: Expression) -> Bool {

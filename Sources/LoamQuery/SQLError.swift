@@ -47,16 +47,27 @@ func closest(_ name: String, in candidates: [String]) -> String? {
     return best
 }
 
-/// Checks a statement's syntax without running it or opening a repository.
-public enum SQLSyntax {
-    /// Lexes and parses `sql` as any statement Loam runs; throws an `SQLError` pointing at the first problem.
-    public static func check(_ sql: String) throws {
-        _ = try Parser.parseStatement(sql)
+/// A statement parsed once: fronts check what it is (a read or a write, for the
+/// role it needs) and then run the same parsed statement.
+///
+/// ```swift
+/// let statement = try SQLStatement("DELETE FROM t WHERE id = 3")
+/// if !statement.isQuery { /* needs a writer */ }
+/// let done = try await repo.execute(statement)
+/// ```
+public struct SQLStatement: @unchecked Sendable {
+    public let sql: String
+    let parsed: Statement
+
+    /// Lexes and parses `sql`; throws an `SQLError` pointing at the first problem.
+    public init(_ sql: String) throws {
+        self.sql = sql
+        parsed = try Parser.parseStatement(sql)
     }
 
-    /// Whether `sql` is a SELECT (reads) rather than a write; throws on a syntax error.
-    public static func isQuery(_ sql: String) throws -> Bool {
-        if case .select = try Parser.parseStatement(sql) { return true }
+    /// A SELECT (or EXPLAIN), which only reads.
+    public var isQuery: Bool {
+        if case .select = parsed { return true }
         return false
     }
 }

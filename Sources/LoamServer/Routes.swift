@@ -185,21 +185,10 @@ struct Routes: Sendable {
         }
         var request = request
         let body = try await request.collectBody(upTo: server.limits.uploadBytes)
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loam-upload-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let file = folder.appendingPathComponent("upload.\(format.rawValue)")
-        try Data(buffer: body).write(to: file)
         var options = ImportOptions(format: format, schema: q.get("schema"), message: q.get("message"))
         options.progress = nil
-        let result: ImportResult
-        do {
-            result = try await repository.importData(from: file.path, into: name, options: options)
-        } catch {
-            // Messages name the input file; say "upload" rather than a server path.
-            let message = "\(error)".replacingOccurrences(of: file.path, with: "upload").replacingOccurrences(of: folder.path, with: "")
-            throw ErrorMiddleware.apiError(error, context: context).status == .internalServerError ? error : APIError.badRequest(message)
-        }
+        let bytes = body.withUnsafeReadableBytes { ByteStorage(copying: $0) }
+        let result = try await repository.importData(bytes: bytes, named: "upload", format: format, into: name, options: options)
         server.metrics.committed()
         return try json(["commit": result.commit.hex, "dataset": result.dataset, "rows": result.rows, "created": result.created], status: .created)
     }
@@ -211,13 +200,10 @@ struct Routes: Sendable {
         if context.grant?.dataset != nil {
             throw APIError.forbidden("a token for one dataset cannot run SQL, which may name any dataset; use a repository token")
         }
-        if try SQLSyntax.isQuery(sql) {
-            try context.require(.reader)
-            let result = try await repository.query(sql, at: ref)
-            return try arrow(result.schema, result.batches)
-        }
-        try context.require(.writer)
-        let outcome = try await repository.execute(sql, at: ref)
+        let statement = try SQLStatement(sql)  // parsed once: the role is checked on what will run
+        try context.require(statement.isQuery ? .reader : .writer)
+        let outcome = try await repository.execute(statement, at: ref)
+        if let result = outcome.query { return try arrow(result.schema, result.batches) }
         if outcome.commit != nil { server.metrics.committed() }
         return try json(["verb": outcome.verb, "affected": outcome.affected, "commit": outcome.commit?.hex as Any])
     }

@@ -118,7 +118,7 @@ func expectUnchanged(_ repo: Repository, head: ObjectID, sourceLocation: SourceL
         defer { try? FileManager.default.removeItem(at: dir) }
         let body = "a,b\n1,\"never closed\n" + String(repeating: "x,y\n", count: 400_000)  // 1.6 MB in one "field"
         let path = try TestEnvironment.write(body, to: "open.csv", in: dir)
-        let tokenizer = try CSVTokenizer(path: path, delimiter: UInt8(ascii: ","), maxRecordBytes: 1 << 20)
+        let tokenizer = try CSVTokenizer(input: .file(path), delimiter: UInt8(ascii: ","), maxRecordBytes: 1 << 20)
         var record = CSVTokenizer.Record()
         #expect(try tokenizer.next(into: &record))
         #expect(throws: LoamError.badInput(file: path, line: 2, column: nil,

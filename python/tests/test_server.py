@@ -123,6 +123,9 @@ def test_errors_are_json_without_paths(server):
         error = json.loads(payload)["error"]
         assert (got, error["code"]) == (status, code), (path, got, payload[:200])
         assert str(server["repo"]) not in error["message"] and "/tmp/" not in error["message"], error["message"]
+    # An upload's errors name the upload, the line and the column.
+    got, payload = call(server, "POST", "/api/v1/datasets/t/import?format=csv", b"id,label\n1,2\n1,not-a-number\n", t)
+    assert got == 400 and json.loads(payload)["error"]["message"].startswith("upload:3 (column 'label')"), payload
 
 
 def test_remote_reads_exactly_what_local_reads(server):

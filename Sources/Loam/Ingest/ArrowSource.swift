@@ -17,10 +17,13 @@ final class ArrowSource: RecordSource {
         return totalBytes * finished / reader.batchCount
     }
 
-    init(path: String) throws {
-        self.path = path
+    init(input: ImportInput) throws {
+        path = input.name
         let storage: ByteStorage
-        do { storage = try ByteStorage.map(path: path) } catch { throw LoamError.fileNotFound(path) }
+        switch input {
+        case .file(let path): do { storage = try ByteStorage.map(path: path) } catch { throw LoamError.fileNotFound(path) }
+        case .bytes(let bytes, _): storage = bytes
+        }
         do {
             reader = try IPCReader(data: ByteView(storage: storage))
         } catch {

@@ -16,8 +16,9 @@ final class CSVSource: RecordSource {
     var bytesRead: Int { tokenizer.bytesRead }
     var totalBytes: Int { tokenizer.totalBytes }
 
-    init(path: String, delimiter: UInt8, declared: [String: ArrowType], required: Set<String>, inferenceRows: Int = 10_000) throws {
-        tokenizer = try CSVTokenizer(path: path, delimiter: delimiter)
+    init(input: ImportInput, delimiter: UInt8, declared: [String: ArrowType], required: Set<String>, inferenceRows: Int = 10_000) throws {
+        let path = input.name
+        tokenizer = try CSVTokenizer(input: input, delimiter: delimiter)
         var header = CSVTokenizer.Record()
         guard try tokenizer.next(into: &header) else {
             throw LoamError.badInput(file: path, line: 1, column: nil, message: "the file is empty; a CSV needs a header row naming its columns")

@@ -46,9 +46,9 @@ final class CSVTokenizer {
     var bytesRead: Int { reader.bytesRead(at: position) }
     var totalBytes: Int { reader.totalBytes }
 
-    init(path: String, delimiter: UInt8, maxRecordBytes: Int = 256 << 20) throws {
+    init(input: ImportInput, delimiter: UInt8, maxRecordBytes: Int = 256 << 20) throws {
         self.maxRecordBytes = maxRecordBytes
-        reader = try ChunkedFileReader(path: path)
+        reader = try ChunkedFileReader(input)
         self.delimiter = delimiter
         _ = try reader.refill(keepFrom: 0)
         // Skip a UTF-8 byte order mark.

@@ -1,13 +1,19 @@
 import Foundation
+import LoamFormat
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Reads a file in large chunks into one reusable buffer, so memory stays
+/// Reads an input in large chunks into one reusable buffer, so memory stays
 /// bounded whatever the file's size. Parsers scan `base[0..<end]` directly.
+/// The input is a file or bytes already in memory (an upload); `path` is the
+/// name errors give it.
 final class ChunkedFileReader {
     let path: String
     private let fd: Int32
+    /// Bytes in memory, read from `memoryOffset` on, instead of the file.
+    private let memory: ByteStorage?
+    private var memoryOffset = 0
     private(set) var base: UnsafeMutableRawPointer
     private var capacity: Int
     private(set) var end = 0
@@ -26,10 +32,29 @@ final class ChunkedFileReader {
         totalBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         capacity = chunkSize
         base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        memory = nil
+    }
+
+    /// Reads `bytes`, named `name` in errors.
+    init(name: String, bytes: ByteStorage, chunkSize: Int = 4 << 20) {
+        path = name
+        fd = -1
+        memory = bytes
+        totalBytes = bytes.count
+        capacity = chunkSize
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+    }
+
+    /// The reader for an import's input.
+    convenience init(_ input: ImportInput) throws {
+        switch input {
+        case .file(let path): try self.init(path: path)
+        case .bytes(let bytes, let name): self.init(name: name, bytes: bytes)
+        }
     }
 
     deinit {
-        close(fd)
+        if fd >= 0 { close(fd) }
         base.deallocate()
     }
 
@@ -53,7 +78,14 @@ final class ChunkedFileReader {
             base = bigger
             capacity *= 2
         }
-        let n = read(fd, base + end, capacity - end)
+        let n: Int
+        if let memory {
+            n = min(capacity - end, memory.count - memoryOffset)
+            if n > 0 { (base + end).copyMemory(from: memory.base + memoryOffset, byteCount: n) }
+            memoryOffset += n
+        } else {
+            n = read(fd, base + end, capacity - end)
+        }
         if n < 0 { throw LoamError.badInput(file: path, line: nil, column: nil, message: "read failed: \(String(cString: strerror(errno)))") }
         if n == 0 { atEOF = true; return false }
         end += n

@@ -17,9 +17,9 @@ final class JSONLSource: RecordSource {
     var bytesRead: Int { reader.bytesRead(at: position) }
     var totalBytes: Int { reader.totalBytes }
 
-    init(path: String, declared: [String: ArrowType], inferenceRows: Int = 10_000) throws {
-        self.path = path
-        reader = try ChunkedFileReader(path: path)
+    init(input: ImportInput, declared: [String: ArrowType], inferenceRows: Int = 10_000) throws {
+        path = input.name
+        reader = try ChunkedFileReader(input)
         _ = try reader.refill(keepFrom: 0)
         var shape = JSONConversion.Shape.object([], [:])
         while pending.count < inferenceRows, let object = try nextObject() {

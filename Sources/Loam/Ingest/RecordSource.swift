@@ -10,6 +10,21 @@ protocol RecordSource: AnyObject {
     func nextBatch(maxRows: Int, maxBytes: Int) throws -> RecordBatch?
 }
 
+/// What an import reads: a file (memory-mapped or read in chunks), or bytes
+/// already in memory, such as a request body, with the name errors give them.
+public enum ImportInput: Sendable {
+    case file(String)
+    case bytes(ByteStorage, name: String)
+
+    /// The name errors and commit messages use: the file's path, or the given name.
+    public var name: String {
+        switch self {
+        case .file(let path): return path
+        case .bytes(_, let name): return name
+        }
+    }
+}
+
 /// The input formats `loam import` understands.
 public enum ImportFormat: String, CaseIterable, Sendable {
     case csv, jsonl, arrow, folder

@@ -23,6 +23,13 @@ public struct EpochRead: Sendable, Equatable, Codable {
     public var blockRows = 1024
     public var windowBlocks = 64
 
+    /// The field names of the run-input record (`docs/FORMAT.md`, `run_inputs`).
+    enum CodingKeys: String, CodingKey {
+        case columns, shuffle, seed, epoch, rank
+        case batchSize = "batch_size", dropLast = "drop_last", worldSize = "world_size", startBatch = "start_batch"
+        case blockRows = "block_rows", windowBlocks = "window_blocks"
+    }
+
     public init(columns: [String]? = nil, batchSize: Int = 256, shuffle: Bool = true, seed: UInt64 = 0, epoch: UInt64 = 0, dropLast: Bool = false,
                 rank: Int = 0, worldSize: Int = 1, startBatch: Int = 0, blockRows: Int = 1024, windowBlocks: Int = 64) {
         self.columns = columns

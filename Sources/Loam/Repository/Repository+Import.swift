@@ -46,6 +46,25 @@ extension Repository {
         }
         if format == .folder && !isDirectory.boolValue { throw LoamError.invalidArgument("\(path) is a file; --format folder needs a folder") }
         if format != .folder && isDirectory.boolValue { throw LoamError.invalidArgument("\(path) is a folder; import it with --format folder") }
+        return try await importData(.file(path), format: format, into: dataset, options: options)
+    }
+
+    /// Imports bytes already in memory (a request body): CSV, JSONL or Arrow, as one commit.
+    /// Errors and the default commit message name the input `name`, never a temporary file.
+    ///
+    /// ```swift
+    /// try await repo.importData(bytes: ByteStorage(copying: body), named: "upload", format: .csv, into: "reviews")
+    /// ```
+    @discardableResult
+    public func importData(bytes: ByteStorage, named name: String, format: ImportFormat, into dataset: String,
+                           options: ImportOptions = ImportOptions()) async throws -> ImportResult {
+        try Self.validateDatasetName(dataset)
+        guard format != .folder else { throw LoamError.invalidArgument("a folder cannot arrive as bytes; send csv, jsonl or arrow") }
+        return try await importData(.bytes(bytes, name: name), format: format, into: dataset, options: options)
+    }
+
+    private func importData(_ input: ImportInput, format: ImportFormat, into dataset: String, options: ImportOptions) async throws -> ImportResult {
+        let path = input.name
         let declared = try options.schema.map(SchemaSpec.parse) ?? []
         if !declared.isEmpty && (format == .arrow || format == .folder) {
             throw LoamError.invalidArgument("--schema applies to CSV and JSONL; \(format == .arrow ? "an Arrow file carries its own types" : "a folder's columns are fixed (path, label, bytes, media_type, size)")")
@@ -63,7 +82,7 @@ extension Repository {
                 }
                 types[name] = type
             }
-            let source = try makeSource(format: format, path: path, declared: types, required: Set(declared.map(\.name)),
+            let source = try makeSource(format: format, input: input, declared: types, required: Set(declared.map(\.name)),
                                         delimiter: options.delimiter)
             var manifest = existing ?? Manifest(schema: TableSchema(fields: source.schema.fields, metadata: source.schema.metadata))
             let columnIDs = try Self.columnMapping(source.schema, onto: manifest.schema, dataset: dataset, file: path)
@@ -92,13 +111,14 @@ extension Repository {
         return ImportResult(commit: id, dataset: dataset, rows: rows, fragments: fragments, created: created)
     }
 
-    private func makeSource(format: ImportFormat, path: String, declared: [String: ArrowType], required: Set<String>,
+    private func makeSource(format: ImportFormat, input: ImportInput, declared: [String: ArrowType], required: Set<String>,
                             delimiter: UInt8) throws -> RecordSource {
+        let tsv = input.name.lowercased().hasSuffix(".tsv") && delimiter == UInt8(ascii: ",")
         switch format {
-        case .csv: return try CSVSource(path: path, delimiter: path.lowercased().hasSuffix(".tsv") && delimiter == UInt8(ascii: ",") ? 9 : delimiter, declared: declared, required: required)
-        case .jsonl: return try JSONLSource(path: path, declared: declared)
-        case .arrow: return try ArrowSource(path: path)
-        case .folder: return try FolderSource(path: path)
+        case .csv: return try CSVSource(input: input, delimiter: tsv ? 9 : delimiter, declared: declared, required: required)
+        case .jsonl: return try JSONLSource(input: input, declared: declared)
+        case .arrow: return try ArrowSource(input: input)
+        case .folder: return try FolderSource(path: input.name)
         }
     }
 

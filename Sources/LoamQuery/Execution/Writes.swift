@@ -28,13 +28,19 @@ extension Repository {
     /// batch; its `StatementResult.query` then holds the schema and no batches,
     /// and `affected` the number of rows.
     public func execute(_ sql: String, at ref: String = "HEAD", rows: ((RecordBatch) async throws -> Void)?) async throws -> StatementResult {
-        let statement = try Parser.parseStatement(sql)
+        try await execute(try SQLStatement(sql), at: ref, rows: rows)
+    }
+
+    /// Runs a statement parsed once by `SQLStatement` (the server checks its role first).
+    public func execute(_ statement: SQLStatement, at ref: String = "HEAD", rows: ((RecordBatch) async throws -> Void)? = nil) async throws -> StatementResult {
+        let sql = statement.sql
         let message = sql.trimmingCharacters(in: .whitespacesAndNewlines)
-        switch statement {
-        case .select:
-            guard let rows else { return StatementResult(query: try await query(sql, at: ref), affected: 0, commit: nil, verb: "SELECT") }
+        switch statement.parsed {
+        case .select(let parsed):
+            let runner = QueryRunner(repository: self, sql: sql, ref: ref)
+            guard let rows else { return StatementResult(query: try await runner.result(parsed), affected: 0, commit: nil, verb: "SELECT") }
             var count = 0
-            let schema = try await query(sql, at: ref) { batch in
+            let schema = try await runner.stream(parsed) { batch in
                 count += batch.length
                 try await rows(batch)
             }

@@ -175,6 +175,9 @@ struct QueryStatement: Sendable {
     var orderBy: [OrderItem] = []
     var limit: Int?
     var offset = 0
+
+    /// `EXPLAIN …`: print the plan, run nothing.
+    var explains: Bool { parts.first?.explain ?? false }
 }
 
 /// Any statement Loam runs: a query, or a write that becomes one commit.

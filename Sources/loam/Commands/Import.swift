@@ -21,8 +21,8 @@ struct Import: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "The dataset to create or append to.")
     var dataset: String
 
-    @Option(help: "Input format: csv, jsonl, arrow or folder (default: from the name).")
-    var format: String?
+    @Option(help: "Input format (default: from the name).")
+    var format: ImportFormat?
 
     @Option(help: "Column types, e.g. 'id:int64,score:float64,emb:fixed_size_list<float32, 16>'.")
     var schema: String?
@@ -43,9 +43,6 @@ struct Import: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if let format, ImportFormat(rawValue: format) == nil {
-            throw ValidationError("--format must be one of: \(ImportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         if delimiter != "tab" && delimiter.utf8.count != 1 { throw ValidationError("--delimiter must be one character (or 'tab')") }
         if fragmentRows < 1 { throw ValidationError("--fragment-rows must be at least 1") }
     }
@@ -53,7 +50,7 @@ struct Import: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let repo = try repository.open()
-            var options = ImportOptions(format: format.flatMap(ImportFormat.init(rawValue:)), schema: schema, message: message)
+            var options = ImportOptions(format: format, schema: schema, message: message)
             options.delimiter = delimiter == "tab" ? 9 : delimiter.utf8.first!
             options.fragmentRows = fragmentRows
             let bar = ProgressBar(label: (input as NSString).lastPathComponent, enabled: !quiet && !json && isatty(2) == 1)

@@ -53,13 +53,24 @@ struct Compact: AsyncParsableCommand {
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "The dataset.") var dataset: String
     @Option(help: "Rows per compacted fragment.") var targetRows = 65_536
+    @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
         try await reportingErrors {
             let (commit, before, after) = try await repository.open().compact(dataset, targetRows: targetRows)
-            print("Compacted \(dataset): \(before) → \(after) fragments (commit \(commit.short))")
+            if json {
+                print(try JSONOutput.text(Compacted(dataset: dataset, commit: commit.hex, fragments_before: before, fragments_after: after)))
+            } else {
+                print("Compacted \(dataset): \(before) → \(after) fragments (commit \(commit.short))")
+            }
         }
     }
+}
+
+/// What `loam compact --json` prints.
+struct Compacted: Encodable {
+    let dataset: String, commit: String
+    let fragments_before: Int, fragments_after: Int
 }
 
 struct Storage: AsyncParsableCommand {

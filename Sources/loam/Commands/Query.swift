@@ -19,19 +19,21 @@ struct Query: AsyncParsableCommand {
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "The SQL statement.") var sql: String
     @Option(help: "The ref to read when FROM has no AT (default HEAD).") var ref = "HEAD"
-    @Option(help: "table, csv, jsonl or arrow.") var format = "table"
+    @Option(help: "How to print rows.") var format = QueryFormat.table
     @Option(name: .short, help: "Write to this file instead of standard output (required for arrow).") var output: String?
+    @Flag(help: "Print JSON: rows as JSON lines (like --format jsonl), a write as {verb, affected, commit}.") var json = false
 
     func validate() throws {
-        guard ["table", "csv", "jsonl", "arrow"].contains(format) else { throw ValidationError("--format must be table, csv, jsonl or arrow") }
-        if format == "arrow" && output == nil { throw ValidationError("--format arrow needs -o FILE") }
+        if format == .arrow && output == nil { throw ValidationError("--format arrow needs -o FILE") }
+        if json && format != .table && format != .jsonl { throw ValidationError("--json prints JSON lines; leave out --format \(format.rawValue)") }
     }
 
     func run() async throws {
         try await reportingErrors {
             let repo = try repository.open()
-            if format != "table" {  // rows stream to the output as the scan produces them
-                let writer = try BatchWriter(format: ExportFormat(rawValue: format)!, path: output ?? "-")
+            let format = json ? .jsonl : self.format
+            if format != .table {  // rows stream to the output as the scan produces them
+                let writer = try BatchWriter(format: ExportFormat(rawValue: format.rawValue)!, path: output ?? "-")
                 let outcome: StatementResult
                 do { outcome = try await repo.execute(sql, at: ref) { try writer.write($0) } } catch {
                     writer.abandon()
@@ -39,7 +41,7 @@ struct Query: AsyncParsableCommand {
                 }
                 guard let result = outcome.query else {
                     writer.abandon()
-                    print("\(outcome.verb) \(outcome.affected) (commit \(outcome.commit?.short ?? "none"))")
+                    print(json ? try JSONOutput.text(WriteOutcome(outcome)) : "\(outcome.verb) \(outcome.affected) (commit \(outcome.commit?.short ?? "none"))")
                     return
                 }
                 let rows = try writer.finish(schema: result.schema)
@@ -54,6 +56,19 @@ struct Query: AsyncParsableCommand {
             let text = render(result)
             if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output)) } else { print(text, terminator: "") }
         }
+    }
+}
+
+/// What a write statement did, as `loam query --json` prints it (and `POST /api/v1/query` answers).
+struct WriteOutcome: Encodable {
+    let verb: String
+    let affected: Int
+    let commit: String?
+
+    init(_ outcome: StatementResult) {
+        verb = outcome.verb
+        affected = outcome.affected
+        commit = outcome.commit?.hex
     }
 }
 

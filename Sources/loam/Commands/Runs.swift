@@ -16,6 +16,7 @@ struct Runs: AsyncParsableCommand {
         @OptionGroup var repository: RepositoryOptions
         @Option(help: "Only this experiment (by name).") var experiment: String?
         @Option(help: "MLflow's filter grammar, e.g. \"metrics.loss < 0.5 and params.lr = '0.1'\".") var filter: String?
+        @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             try await reportingErrors {
@@ -25,6 +26,7 @@ struct Runs: AsyncParsableCommand {
                 if let experiment { chosen = [try await tracker.experiment(named: experiment)] }
                 let names = Dictionary(uniqueKeysWithValues: experiments.map { ($0.id, $0.name) })
                 let runs = try await tracker.searchRuns(RunSearch(experimentIDs: chosen.map(\.id), filter: filter ?? "", maxResults: tracker.limits.runsPerPage)).items
+                if json { print(try JSONOutput.text(runs.map { RunView($0, experiment: names[$0.info.experimentID]) })); return }
                 let rows = runs.map { r in
                     [String(r.info.id.prefix(12)), r.info.name, names[r.info.experimentID] ?? r.info.experimentID, r.info.status.rawValue,
                      ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(r.info.startTime) / 1000)),
@@ -39,12 +41,14 @@ struct Runs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A run: status, params, final metrics, tags, and exactly which data trained it.")
         @OptionGroup var repository: RepositoryOptions
         @Argument(help: "The run id (or a unique prefix).") var run: String
+        @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             try await reportingErrors {
                 let tracker = try Tracker(repository: try repository.open())
                 let r = try await tracker.findRun(run)
                 let experiment = try await tracker.experiment(id: r.info.experimentID).name
+                if json { print(try JSONOutput.text(RunView(r, experiment: experiment))); return }
                 print("run \(r.info.id)  \(r.info.name)  (\(experiment))")
                 print("status \(r.info.status.rawValue)" + (r.info.endTime.map { ", \(Double($0 - r.info.startTime) / 1000) s" } ?? ""))
                 if !r.params.isEmpty { print("params  " + r.params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "  ")) }
@@ -61,6 +65,7 @@ struct Runs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Runs side by side: params, final metrics, and the data each one read.")
         @OptionGroup var repository: RepositoryOptions
         @Argument(help: "Two or more run ids (or unique prefixes).") var runs: [String]
+        @Flag(help: "Print JSON: the runs, in the order given.") var json = false
 
         func validate() throws { guard runs.count >= 2 else { throw ValidationError("compare needs two runs or more") } }
 
@@ -69,6 +74,7 @@ struct Runs: AsyncParsableCommand {
                 let tracker = try Tracker(repository: try repository.open())
                 var found: [TrackedRun] = []
                 for id in runs { found.append(try await tracker.findRun(id)) }
+                if json { print(try JSONOutput.text(found.map { RunView($0) })); return }
                 var rows: [[String]] = []
                 func row(_ label: String, _ values: [String]) { rows.append([label] + values + [Set(values).count > 1 ? "≠" : ""]) }
                 row("name", found.map(\.info.name))

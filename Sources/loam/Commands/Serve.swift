@@ -52,9 +52,13 @@ struct User: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List users.")
         @OptionGroup var repository: RepositoryOptions
+        @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            try await reportingErrors { for name in try await repository.open().users() { print(name) } }
+            try await reportingErrors {
+                let users = try await repository.open().users()
+                if json { print(try JSONOutput.text(users.map { ["name": $0] })) } else { for name in users { print(name) } }
+            }
         }
     }
 }
@@ -68,27 +72,30 @@ struct Token: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a token and print it (once: it is not stored).")
         @OptionGroup var repository: RepositoryOptions
         @Option(help: "The user it belongs to.") var user: String
-        @Option(help: "reader, writer or admin.") var role: String
+        @Option(help: "What the token may do.") var role: Role
         @Option(help: "Limit the token to one dataset.") var dataset: String?
-
-        func validate() throws {
-            guard Role(rawValue: role) != nil else { throw ValidationError("--role must be reader, writer or admin") }
-        }
+        @Flag(help: "Print JSON: the token with its user, role and dataset.") var json = false
 
         func run() async throws {
             try await reportingErrors {
-                print(try await repository.open().createToken(user: user, role: Role(rawValue: role)!, dataset: dataset))
+                let token = try await repository.open().createToken(user: user, role: role, dataset: dataset)
+                print(json ? try JSONOutput.text(NewToken(token: token, user: user, role: role.rawValue, dataset: dataset)) : token)
             }
         }
+
+        struct NewToken: Encodable { let token: String, user: String, role: String, dataset: String? }
     }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tokens (ids, users, roles; never the secrets).")
         @OptionGroup var repository: RepositoryOptions
+        @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             try await reportingErrors {
-                let rows = try await repository.open().tokens().map { [$0.id, $0.user, $0.role, $0.dataset ?? "(all)", ISO8601DateFormatter().string(from: $0.created)] }
+                let tokens = try await repository.open().tokens()
+                if json { print(try JSONOutput.text(tokens.map(TokenView.init))); return }
+                let rows = tokens.map { [$0.id, $0.user, $0.role, $0.dataset ?? "(all)", ISO8601DateFormatter().string(from: $0.created)] }
                 print(formatTable(header: ["id", "user", "role", "dataset", "created"], rows: rows), terminator: "")
             }
         }

@@ -9,21 +9,17 @@ struct Export: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "The dataset.") var dataset: String
-    @Option(help: "arrow, csv or jsonl.") var format: String
+    @Option(help: "The file format.") var format: ExportFormat
     @Option(name: .short, help: "Output file ('-' for standard output).") var output: String
     @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
     @Option(help: "Comma-separated columns (default: all).") var columns: String?
     @Flag(help: "Include the _rowid column.") var rowid = false
     @Flag(help: "Print the result as JSON.") var json = false
 
-    func validate() throws {
-        if ExportFormat(rawValue: format) == nil { throw ValidationError("--format must be arrow, csv or jsonl") }
-    }
-
     func run() async throws {
         try await reportingErrors {
             let chosen = columns?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-            let rows = try await repository.open().export(dataset, at: ref, format: ExportFormat(rawValue: format)!, to: output,
+            let rows = try await repository.open().export(dataset, at: ref, format: format, to: output,
                                                           columns: chosen, includeRowID: rowid)
             if output == "-" { return }
             if json { print("{\"rows\":\(rows),\"file\":\(JSONText.quote(output))}") } else { writeError("Exported \(rows) rows to \(output)") }
