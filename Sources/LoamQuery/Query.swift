@@ -527,6 +527,8 @@ struct QueryExecutor: Sendable {
     /// What one fragment's parallel step hands to the ordered step after it.
     private struct Work: Sendable {
         var columns: [ArrowArray] = []
+        /// The batch's rows (its columns may be none, when the query names no column).
+        var rows = 0
         var selection: [Int]?
         var partial: PartialAggregates?
         var candidates: [(out: [Value], keys: [Value])] = []
@@ -635,7 +637,7 @@ struct QueryExecutor: Sendable {
         // The parallel step: filter, then aggregate, rank or project one fragment.
         let transform: @Sendable (RecordBatch) throws -> Work = { batch in
             let n = batch.length
-            var work = Work(columns: batchIndex.map { batch.columns[$0] })
+            var work = Work(columns: batchIndex.map { batch.columns[$0] }, rows: n)
             let mask = try condition?.mask(work.columns, n)
             if let typed {
                 work.partial = typed.aggregate(work.columns, n, mask: mask)
@@ -682,7 +684,7 @@ struct QueryExecutor: Sendable {
                     return true
                 }
                 if grouped {
-                    try slow.add(work.columns, work.selection, groupKeys: groupKeys, aggregates: aggregates, vectors: vectors)
+                    try slow.add(work.columns, work.selection, rows: work.rows, groupKeys: groupKeys, aggregates: aggregates, vectors: vectors)
                     return true
                 }
                 candidates += work.candidates

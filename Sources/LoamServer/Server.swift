@@ -64,18 +64,23 @@ public struct LoamServer: Sendable {
     }
 
     /// Every route the server answers besides /healthz, as (method, path) with `{parameter}`s.
-    public static var routes: [(method: String, path: String)] { Routes.table }
+    public static var routes: [(method: String, path: String)] {
+        ServiceController.table + RepositoryController.table + DatasetController.table + QueryController.table
+    }
 
     /// The MLflow tracking and artifact routes (MLflow's own API, documented by MLflow's protos).
-    public static var mlflowRoutes: [(method: String, path: String)] { Tracking.table }
+    public static var mlflowRoutes: [(method: String, path: String)] { MLflowController.table }
 
     func router() -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: ErrorMiddleware(metrics: metrics))
         router.get("/healthz") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
         let api = router.group().add(middleware: AuthMiddleware(repository: repository, anonymous: anonymous))
-        Routes(server: self).register(on: api)
-        Tracking(server: self).register(on: api)
+        ServiceController(server: self).register(on: api)
+        RepositoryController(server: self).register(on: api)
+        DatasetController(server: self).register(on: api)
+        QueryController(server: self).register(on: api)
+        MLflowController(server: self).register(on: api)
         return router
     }
 }

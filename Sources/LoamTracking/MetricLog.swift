@@ -6,14 +6,17 @@ import Synchronization
 /// that arrives waits for the next one, so concurrent callers share a commit
 /// (and its fsync) instead of paying one each.
 ///
-/// If a shared transaction fails, each caller's points are written again on
-/// their own, so one bad request never fails its neighbours.
+/// The writer is always a caller: the first to find nobody writing writes its
+/// own points and everything waiting, then hands the writing to the next caller
+/// that arrived meanwhile. If a shared transaction fails, each caller's points
+/// are written again on their own, so one bad request never fails its neighbours.
 final class MetricLog: Sendable {
     typealias Points = [(runID: String, point: MetricPoint)]
 
     private struct Waiter {
         let points: Points
-        let done: CheckedContinuation<Void, any Error>
+        /// Resumed with false once its points are committed, or with true when it is to write next.
+        let done: CheckedContinuation<Bool, any Error>
     }
 
     private struct State {
@@ -34,45 +37,55 @@ final class MetricLog: Sendable {
     /// Returns once `points` are committed, or throws what writing them threw.
     func append(_ points: Points) async throws {
         guard !points.isEmpty else { return }
-        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+        // Either a writer is busy (wait for it to commit these points too), or this caller becomes the writer.
+        let lead = try await withCheckedThrowingContinuation { (done: CheckedContinuation<Bool, any Error>) in
             let lead = state.withLock { s -> Bool in
-                s.waiting.append(Waiter(points: points, done: done))
-                if s.writing { return false }
+                if s.writing {
+                    s.waiting.append(Waiter(points: points, done: done))
+                    return false
+                }
                 s.writing = true
                 return true
             }
-            // The first caller to find no writer becomes it, and writes until nobody waits.
-            if lead { Task { await drain() } }
+            if lead { done.resume(returning: true) }
         }
+        if lead { try await drain(own: points) }
     }
 
-    private func drain() async {
-        while true {
-            let group = state.withLock { s -> [Waiter] in
-                var taken = 0, count = 0
-                while taken < s.waiting.count && (count == 0 || count + s.waiting[taken].points.count <= limit) {
-                    count += s.waiting[taken].points.count
-                    taken += 1
-                }
-                defer { s.waiting.removeFirst(taken) }
-                if taken == 0 { s.writing = false }
-                return Array(s.waiting.prefix(taken))
+    /// Writes this caller's points with every waiting caller's in one transaction, then hands
+    /// the writing on to the first caller that arrived meanwhile (so no caller writes for others
+    /// for long), or marks nobody writing. Throws only this caller's own failure.
+    private func drain(own: Points) async throws {
+        let group = state.withLock { s -> [Waiter] in
+            var taken = 0, count = own.count
+            while taken < s.waiting.count && count + s.waiting[taken].points.count <= limit {
+                count += s.waiting[taken].points.count
+                taken += 1
             }
-            if group.isEmpty { return }
-            do {
-                try await store.appendMetrics(group.flatMap(\.points))
-                for waiter in group { waiter.done.resume() }
-            } catch {
-                if group.count == 1 { group[0].done.resume(throwing: error); continue }
-                for waiter in group {
-                    do {
-                        try await store.appendMetrics(waiter.points)
-                        waiter.done.resume()
-                    } catch {
-                        waiter.done.resume(throwing: error)
-                    }
+            defer { s.waiting.removeFirst(taken) }
+            return Array(s.waiting.prefix(taken))
+        }
+        var ownError: (any Error)?
+        do {
+            try await store.appendMetrics(own + group.flatMap(\.points))
+            for waiter in group { waiter.done.resume(returning: false) }
+        } catch {
+            // One bad request must not fail its neighbours: write each caller's points alone.
+            do { try await store.appendMetrics(own) } catch { ownError = error }
+            for waiter in group {
+                do {
+                    try await store.appendMetrics(waiter.points)
+                    waiter.done.resume(returning: false)
+                } catch {
+                    waiter.done.resume(throwing: error)
                 }
             }
         }
+        let next = state.withLock { s -> Waiter? in
+            if s.waiting.isEmpty { s.writing = false; return nil }
+            return s.waiting.removeFirst()
+        }
+        next?.done.resume(returning: true)
+        if let ownError { throw ownError }
     }
 }

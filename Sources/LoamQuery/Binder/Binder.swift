@@ -20,15 +20,8 @@ struct Binder: Sendable {
     var groupKeys: [String] = []
     var grouping = false
 
-    static let aggregateFunctions: Set<String> = ["count", "sum", "avg", "min", "max", "stddev", "stddev_samp", "variance", "var_samp",
-                                                  "bool_and", "bool_or", "any_value", "median", "quantile_cont", "approx_quantile", "array_agg"]
-    static let scalarFunctions: [String: ClosedRange<Int>] = [
-        "lower": 1...1, "upper": 1...1, "length": 1...1, "trim": 1...1, "abs": 1...1, "round": 1...2, "floor": 1...1,
-        "ceil": 1...1, "sqrt": 1...1, "coalesce": 1...100, "nullif": 2...2, "substr": 2...3, "replace": 3...3, "concat": 1...100,
-        "exp": 1...1, "ln": 1...1, "pow": 2...2, "power": 2...2, "greatest": 1...100, "least": 1...100, "split_part": 3...3,
-        "regexp_matches": 2...2, "regexp_replace": 3...3, "hash": 1...100, "now": 0...0, "date_trunc": 2...2, "date_part": 2...2,
-        "array_length": 1...1, "dot": 2...2, "cosine_distance": 2...2, "l2_distance": 2...2,
-    ]
+    /// Names of aggregate functions (from `FunctionRegistry`).
+    static var aggregateFunctions: Set<String> { FunctionRegistry.aggregateNames }
 
     init(sql: String, schema: Schema, dataset: String, alias: String?) {
         self.sql = sql
@@ -181,23 +174,9 @@ struct Binder: Sendable {
                     argument = b
                     argumentType = t
                 }
-                let type: ArrowType
-                switch name {
-                case "count": type = .int64
-                case "avg", "stddev", "stddev_samp", "variance", "var_samp":
-                    guard argumentType.isInteger || argumentType.isFloatingPoint else { throw error("\(name)() needs numbers, not \(argumentType.name)", at: at) }
-                    type = .float64
-                case "bool_and", "bool_or":
-                    guard argumentType == .bool else { throw error("\(name)() needs booleans, not \(argumentType.name)", at: at) }
-                    type = .bool
-                case "median", "quantile_cont", "approx_quantile":
-                    guard argumentType.isInteger || argumentType.isFloatingPoint else { throw error("\(name)() needs numbers, not \(argumentType.name)", at: at) }
-                    type = .float64
-                case "array_agg": type = .list(Field(name: "item", type: argumentType))
-                case "sum":
-                    guard argumentType.isInteger || argumentType.isFloatingPoint else { throw error("sum() needs numbers, not \(argumentType.name)", at: at) }
-                    type = argumentType.isFloatingPoint ? .float64 : .int64
-                default: type = argumentType
+                let function = FunctionRegistry.byName[name]!
+                guard let type = function.result([argumentType]) else {
+                    throw error("\(name)() needs \(function.accepts), not \(argumentType.name)", at: at)
                 }
                 var spec = AggregateSpec(function: name, argument: argument, distinct: distinct, type: type)
                 if name == "quantile_cont" || name == "approx_quantile" {
@@ -210,11 +189,12 @@ struct Binder: Sendable {
                 aggregateKeys.append(key)
                 return (.aggregate(slot: aggregates.count - 1), type)
             }
-            guard let arity = Self.scalarFunctions[name] else {
-                let known = Array(Self.scalarFunctions.keys) + Array(Self.aggregateFunctions)
+            guard let function = FunctionRegistry.byName[name] else {
+                let known = FunctionRegistry.all.map(\.name)
                 let hint = closest(name, in: known).map { " (did you mean \($0)()?)" } ?? ""
                 throw error("unknown function \(name)()" + hint, at: at)
             }
+            let arity = function.arity
             guard arity.contains(arguments.count) else {
                 throw error("\(name)() takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)") argument(s), got \(arguments.count)", at: at)
             }
@@ -229,19 +209,8 @@ struct Binder: Sendable {
                 }
                 bound.append((.literal(.int(perSecond)), .int64))
             }
-            let type: ArrowType
-            switch name {
-            case "lower", "upper", "trim", "substr", "replace", "concat", "split_part", "regexp_replace": type = .utf8
-            case "length", "array_length", "date_part": type = .int64
-            case "round", "sqrt", "exp", "ln", "pow", "power", "dot", "cosine_distance", "l2_distance": type = .float64
-            case "regexp_matches": type = .bool
-            case "hash": type = .uint64
-            case "now": type = .timestamp(.microsecond, timeZone: "UTC")
-            case "date_trunc": type = bound[1].1
-            case "greatest", "least": type = bound.contains { $0.1.isFloatingPoint } ? .float64 : bound[0].1
-            case "floor", "ceil": type = bound[0].1.isInteger ? .int64 : .float64
-            case "coalesce", "nullif": type = bound.first { $0.1 != .utf8 }?.1 ?? bound[0].1
-            default: type = bound[0].1
+            guard let type = function.result(bound.map(\.1)) else {
+                throw error("\(name)() needs \(function.accepts), not \(bound.map(\.1.name).joined(separator: ", "))", at: at)
             }
             return (.function(name, bound.map(\.0), at: at), type)
         }

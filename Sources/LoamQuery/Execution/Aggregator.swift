@@ -88,10 +88,10 @@ struct SlowGrouping {
     private var intGroupIndex: [Int64: Int] = [:]  // the common single integer key, without boxing
     private var nullGroup: Int?
 
-    /// Adds the `selection` rows of one batch (all rows when nil).
-    mutating func add(_ columns: [ArrowArray], _ selection: [Int]?, groupKeys: [BoundExpression], aggregates: [AggregateSpec],
+    /// Adds the `selection` rows of one batch of `n` rows (all rows when nil). The count comes
+    /// from the batch, not its columns: a query whose aggregates name no column scans none.
+    mutating func add(_ columns: [ArrowArray], _ selection: [Int]?, rows n: Int, groupKeys: [BoundExpression], aggregates: [AggregateSpec],
                       vectors: VectorEvaluator) throws {
-        let n = columns.first?.length ?? 0
         let selection = selection ?? Array(0..<n)
         var cache: [Int: Vector] = [:]
         let keys = try groupKeys.map { try vectors.evaluate($0, columns, &cache, n) }

@@ -226,21 +226,9 @@ public final class SQLiteTrackingStore: TrackingStore {
         }
     }
 
-    /// Metric points commit with `synchronous = NORMAL`: in WAL mode the commit is in the log
-    /// (and survives the server process dying, `kill -9` included) when this returns, without an
-    /// fsync per commit (about 0.35 ms here, which a lone client would pay on every call); the log
-    /// is synced at checkpoints, so a power loss may lose the last points. Refs, params and tags
-    /// keep `FULL`.
     public func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws {
         guard !points.isEmpty else { return }
-        try await pool.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
-            try db.inTransaction(.immediate) {
-                try Self.append(db, points)
-                return .commit
-            }
-        }
+        try await pool.write { db in try Self.append(db, points) }
     }
 
     /// Appends points to their series in order; each series' latest value (the largest (step, timestamp, value),

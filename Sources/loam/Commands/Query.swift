@@ -9,12 +9,13 @@ struct Query: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a SQL query, or a write (DELETE, UPDATE, INSERT) as one commit.",
         discussion: """
-            SELECT [DISTINCT] … FROM dataset [AT 'ref'] [AS alias] [WHERE …] [GROUP BY …] [HAVING …] \
-            [ORDER BY … [ASC|DESC] [NULLS FIRST|LAST]] [LIMIT n] [OFFSET n]. Expressions: arithmetic, comparisons, \
-            AND/OR/NOT, IS [NOT] NULL, BETWEEN, IN (…), [I]LIKE, CASE, CAST / ::, ||; functions lower, upper, length, \
-            trim, substr, replace, concat, abs, round, floor, ceil, sqrt, coalesce, nullif; aggregates count \
-            (also count(*) and count(DISTINCT …)), sum, avg, min, max. Writes: DELETE FROM d WHERE …;             UPDATE d SET col = expr, … WHERE … (rows keep their _rowid); INSERT INTO d [(cols)] VALUES (…), (…).
-            """)
+            SELECT [DISTINCT] … FROM dataset [AT 'ref'] [AS alias] [JOIN …] [WHERE …] [GROUP BY …] [HAVING …] \
+            [ORDER BY … [ASC|DESC] [NULLS FIRST|LAST]] [LIMIT n] [OFFSET n]; WITH, UNION ALL, IN (SELECT …), \
+            USING SAMPLE, EXPLAIN. Expressions: arithmetic, comparisons, AND/OR/NOT, IS [NOT] NULL, BETWEEN, IN (…), \
+            [I]LIKE, CASE, CAST / ::, ||. Writes: DELETE FROM d WHERE …; UPDATE d SET col = expr, … WHERE … (rows keep \
+            their _rowid); INSERT INTO d [(cols)] VALUES (…); CREATE TABLE … AS SELECT; ALTER TABLE; DROP TABLE.
+
+            """ + FunctionRegistry.helpText)
 
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "The SQL statement.") var sql: String

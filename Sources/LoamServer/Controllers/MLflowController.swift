@@ -32,7 +32,7 @@ struct MLflowError: Error, HTTPResponseError {
 /// The MLflow tracking REST API 2.0 (`/api/2.0/mlflow/…`) and artifact proxy
 /// (`/api/2.0/mlflow-artifacts/artifacts/…`), translated to and from `Tracker`,
 /// which holds every rule. Reads need a reader token, writes a writer.
-struct Tracking: Sendable {
+struct MLflowController: Sendable {
     let server: LoamServer
     var tracker: Tracker { server.tracker }
 

@@ -6,76 +6,25 @@ import LoamQuery
 import LoamStorage
 import LoamTable
 
-/// The /api/v1 routes (and /metrics). Each one says the role it needs; `openapi.json` documents them all.
-struct Routes: Sendable {
+/// Datasets: listing, schema, rows, takes, training streams and imports.
+struct DatasetController: Controller {
     let server: LoamServer
-    var repository: Repository { server.repository }
 
-    /// Every route as (method, path), in the form `openapi.json` documents them (`{name}` for parameters).
     static let table: [(method: String, path: String)] = [
-        ("GET", "/metrics"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/repository"), ("GET", "/api/v1/refs"),
-        ("GET", "/api/v1/log"), ("GET", "/api/v1/commits/{id}"), ("GET", "/api/v1/datasets"), ("GET", "/api/v1/datasets/{name}"),
-        ("GET", "/api/v1/datasets/{name}/rows"), ("POST", "/api/v1/datasets/{name}/take"), ("GET", "/api/v1/datasets/{name}/stream"),
-        ("POST", "/api/v1/datasets/{name}/import"), ("POST", "/api/v1/query"),
+        ("GET", "/api/v1/datasets"), ("GET", "/api/v1/datasets/{name}"), ("GET", "/api/v1/datasets/{name}/rows"),
+        ("POST", "/api/v1/datasets/{name}/take"), ("GET", "/api/v1/datasets/{name}/stream"), ("POST", "/api/v1/datasets/{name}/import"),
     ]
 
-    func register(on api: RouterGroup<ServerContext>) {
-        for (method, path) in Self.table {
-            // Hummingbird spells parameters `:name`.
-            let pattern = RouterPath(path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: ""))
-            api.on(pattern, method: method == "GET" ? .get : .post) { request, context in try await respond(method, path, request, context) }
-        }
-    }
-
-    func respond(_ method: String, _ path: String, _ request: Request, _ context: ServerContext) async throws -> Response {
+    func respond(_ path: String, _ request: Request, _ context: ServerContext) async throws -> Response {
         switch path {
-        case "/metrics":
-            try context.require(.reader)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                            body: .init(byteBuffer: ByteBuffer(string: server.metrics.render())))
-        case "/api/v1/openapi.json":
-            try context.require(.reader)
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPI.document)))
-        case "/api/v1/repository": return try await repositoryInfo(context)
-        case "/api/v1/refs": return try await refs(context)
-        case "/api/v1/log": return try await log(request, context)
-        case "/api/v1/commits/{id}": return try await commit(context)
         case "/api/v1/datasets": return try await datasets(request, context)
         case "/api/v1/datasets/{name}": return try await dataset(request, context)
         case "/api/v1/datasets/{name}/rows": return try await rows(request, context)
         case "/api/v1/datasets/{name}/take": return try await take(request, context)
         case "/api/v1/datasets/{name}/stream": return try await stream(request, context)
-        case "/api/v1/datasets/{name}/import": return try await importBody(request, context)
-        default: return try await query(request, context)
+        default: return try await importBody(request, context)
         }
     }
-
-    // MARK: - repository, refs, commits
-
-    func repositoryInfo(_ context: ServerContext) async throws -> Response {
-        try context.require(.reader)
-        return try json(try await repository.repositoryView())
-    }
-
-    func refs(_ context: ServerContext) async throws -> Response {
-        try context.require(.reader)
-        let view = try await repository.repositoryView()
-        return try json(["branches": view.branches, "tags": view.tags])
-    }
-
-    func log(_ request: Request, _ context: ServerContext) async throws -> Response {
-        try context.require(.reader)
-        let q = request.uri.queryParameters
-        let limit = try integer(q.get("limit"), "limit", default: 100, range: 1...10_000)
-        return try json(try await repository.logView(from: q.get("ref") ?? "HEAD", limit: limit))
-    }
-
-    func commit(_ context: ServerContext) async throws -> Response {
-        try context.require(.reader)
-        return try json(try await repository.commitView(try context.parameters.require("id"), changes: true))
-    }
-
-    // MARK: - datasets
 
     func datasets(_ request: Request, _ context: ServerContext) async throws -> Response {
         try context.require(.reader, dataset: context.grant?.dataset)
@@ -174,8 +123,6 @@ struct Routes: Sendable {
         })
     }
 
-    // MARK: - writes and queries
-
     func importBody(_ request: Request, _ context: ServerContext) async throws -> Response {
         let name = try context.parameters.require("name")
         try context.require(.writer, dataset: name)
@@ -192,78 +139,4 @@ struct Routes: Sendable {
         server.metrics.committed()
         return try json(["commit": result.commit.hex, "dataset": result.dataset, "rows": result.rows, "created": result.created], status: .created)
     }
-
-    func query(_ request: Request, _ context: ServerContext) async throws -> Response {
-        let body = try await jsonBody(request)
-        guard let sql = body["sql"] as? String else { throw APIError.badRequest("the body needs \"sql\": \"SELECT …\"") }
-        let ref = body["ref"] as? String ?? "HEAD"
-        if context.grant?.dataset != nil {
-            throw APIError.forbidden("a token for one dataset cannot run SQL, which may name any dataset; use a repository token")
-        }
-        let statement = try SQLStatement(sql)  // parsed once: the role is checked on what will run
-        try context.require(statement.isQuery ? .reader : .writer)
-        let outcome = try await repository.execute(statement, at: ref)
-        if let result = outcome.query { return try arrow(result.schema, result.batches) }
-        if outcome.commit != nil { server.metrics.committed() }
-        return try json(["verb": outcome.verb, "affected": outcome.affected, "commit": outcome.commit?.hex as Any])
-    }
-
-    // MARK: - helpers
-
-    func json(_ value: Any, status: HTTPResponse.Status = .ok) throws -> Response { try jsonResponse(value, status: status) }
-
-    /// A resource view, written by the library's one JSON writer (the CLI's `--json` prints the same).
-    func json(_ view: some Encodable) throws -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONOutput.data(view))))
-    }
-
-    func arrow(_ schema: Schema, _ batches: [RecordBatch]) throws -> Response {
-        let bytes = try IPCWriter.bytes(schema: schema, batches: batches.filter { $0.length > 0 }, format: .stream)
-        server.metrics.streamed(bytes.count)
-        return Response(status: .ok, headers: [.contentType: "application/vnd.apache.arrow.stream"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-    }
-
-    func jsonBody(_ request: Request) async throws -> [String: Any] {
-        guard let object = try await jsonObject(request, limit: server.limits.jsonBytes) else { throw APIError.badRequest("the body must be a JSON object") }
-        return object
-    }
-
-    func integer(_ text: String?, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
-        guard let text else { return value }
-        guard let n = Int(text), range.contains(n) else {
-            throw APIError.badRequest("?\(name)=\(text) must be an integer in \(range.lowerBound)…\(range.upperBound == Int.max ? "" : String(range.upperBound))")
-        }
-        return n
-    }
-
-    func flag(_ text: String?, _ name: String, default value: Bool) throws -> Bool {
-        switch text?.lowercased() {
-        case nil: return value
-        case "true", "1", "yes": return true
-        case "false", "0", "no": return false
-        default: throw APIError.badRequest("?\(name)= takes true or false, not \(text!)")
-        }
-    }
-}
-
-/// Collects what the IPC writer produces, to be sent a batch at a time.
-final class ChunkSink: ByteSink {
-    private var pending: [UInt8] = []
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws { pending.append(contentsOf: bytes) }
-
-    var count: Int { pending.count }
-
-    func take() -> [UInt8] {
-        defer { pending.removeAll(keepingCapacity: true) }
-        return pending
-    }
-}
-
-/// The OpenAPI 3.1 document, kept in the repository beside this file.
-enum OpenAPI {
-    static let document: [UInt8] = {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"), let data = try? Data(contentsOf: url) else { return Array("{}".utf8) }
-        return Array(data)
-    }()
 }

@@ -1,0 +1,29 @@
+import Foundation
+import Hummingbird
+import Loam
+import LoamFormat
+import LoamQuery
+import LoamStorage
+import LoamTable
+
+/// SQL over the repository: a query answers Arrow, a write answers what it committed.
+struct QueryController: Controller {
+    let server: LoamServer
+
+    static let table: [(method: String, path: String)] = [("POST", "/api/v1/query")]
+
+    func respond(_ path: String, _ request: Request, _ context: ServerContext) async throws -> Response {
+        let body = try await jsonBody(request)
+        guard let sql = body["sql"] as? String else { throw APIError.badRequest("the body needs \"sql\": \"SELECT …\"") }
+        let ref = body["ref"] as? String ?? "HEAD"
+        if context.grant?.dataset != nil {
+            throw APIError.forbidden("a token for one dataset cannot run SQL, which may name any dataset; use a repository token")
+        }
+        let statement = try SQLStatement(sql)  // parsed once: the role is checked on what will run
+        try context.require(statement.isQuery ? .reader : .writer)
+        let outcome = try await repository.execute(statement, at: ref)
+        if let result = outcome.query { return try arrow(result.schema, result.batches) }
+        if outcome.commit != nil { server.metrics.committed() }
+        return try json(["verb": outcome.verb, "affected": outcome.affected, "commit": outcome.commit?.hex as Any])
+    }
+}
