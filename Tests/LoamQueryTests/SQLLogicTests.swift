@@ -124,9 +124,19 @@ import Testing
         for _ in 0..<3000 {
             inputs.append(String((0..<Int.random(in: 1...60, using: &random)).map { _ in alphabet.randomElement(using: &random)! }))
         }
+        var refused = 0
         for input in inputs {
-            do { _ = try await repo.query(input) } catch is SQLError {} catch {}
+            do {
+                _ = try await repo.query(input)
+            } catch let error as SQLError {
+                // Every refusal is an SQLError that points into the input and says something.
+                #expect(error.sql == input && error.position >= 0 && error.position <= input.count && !error.message.isEmpty, "\(input)")
+                refused += 1
+            } catch {
+                Issue.record("\(input.prefix(80)): not an SQLError but \(type(of: error)): \(error)")
+            }
         }
+        #expect(refused > inputs.count / 2, "most random token soup is refused (\(refused) of \(inputs.count))")
         await #expect(throws: SQLError.self) { _ = try await repo.query(String(repeating: "(", count: 10_000) + "1") }
     }
 }

@@ -57,24 +57,22 @@ struct Show: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let repo = try repository.open()
-            let id = try await repo.resolve(commit)
-            let current = try await repo.tables.commit(id)
-            let changes = try await repo.changes(in: id)
+            let view = try await repository.open().commitView(commit, changes: true)
             if json {
-                print(try JSONOutput.text(CommitView(id: id, commit: current, changes: changes)))
+                print(try JSONOutput.text(view))
                 return
             }
-            print("commit \(id.hex)")
-            if !current.parents.isEmpty { print("Parents: \(current.parents.map(\.short).joined(separator: " "))") }
-            print("Author: \(current.author)")
-            print("Date:   \(dateText(current))")
+            let changes = view.changes ?? []
+            print("commit \(view.id)")
+            if !view.parents.isEmpty { print("Parents: \(view.parents.map { String($0.prefix(12)) }.joined(separator: " "))") }
+            print("Author: \(view.author)")
+            print("Date:   \(view.time)")
             print("")
-            for line in current.message.split(separator: "\n", omittingEmptySubsequences: false) { print("    \(line)") }
+            for line in view.message.split(separator: "\n", omittingEmptySubsequences: false) { print("    \(line)") }
             print("")
             for change in changes {
                 let delta = change.rowsAfter - change.rowsBefore
-                print("  \(change.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(change.dataset): \(change.rowsBefore) → \(change.rowsAfter) rows (\(delta >= 0 ? "+" : "")\(delta))")
+                print("  \(change.kind.padding(toLength: 9, withPad: " ", startingAt: 0)) \(change.dataset): \(change.rowsBefore) → \(change.rowsAfter) rows (\(delta >= 0 ? "+" : "")\(delta))")
             }
             if changes.isEmpty { print("  (no dataset changed)") }
         }
