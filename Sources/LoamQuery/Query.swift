@@ -545,64 +545,19 @@ struct QueryExecutor: Sendable {
     /// Runs the query, handing result batches to `emit` as they are ready, and returns the result's schema.
     @discardableResult
     func stream(_ emit: (RecordBatch) async throws -> Void) async throws -> Schema {
-        var binder = Binder(sql: sql, schema: relation.schema, dataset: relation.name, alias: statement.alias)
-        binder.qualified = relation.qualified
-        binder.usingColumns = relation.usingColumns
-        let evaluator = Evaluator(sql: sql)
-
-        // Expand `*`, then bind WHERE (no aggregates), GROUP BY keys, the select list, HAVING and ORDER BY.
-        var items: [SelectItem] = []
-        for item in statement.items {
-            if case .star = item.expression {
-                items += binder.starColumns.map { SelectItem(expression: .column(table: nil, name: $0, at: item.expression.position), alias: nil) }
-            } else {
-                items.append(item)
-            }
+        let plan = try SelectPlan(sql: sql, statement: statement, relation: relation)
+        if let sink {
+            sink.schema = plan.schema
+            sink.lines = plan.lines(written: written ?? statement) + PlanLine.nested(subqueryLines, under: 0).map { PlanLine(depth: $0.depth - 1, text: $0.text) }
+            return plan.schema
         }
-        let filter = try statement.filter.map { try binder.bind($0, allowAggregates: false) }
-        if let (_, type) = filter, type != .bool {
-            throw SQLError(sql: sql, position: statement.filter!.position, message: "WHERE needs a boolean condition, not \(type.name)")
-        }
-        let groupKeys = try statement.groupBy.map { try binder.bind($0, allowAggregates: false).0 }
-        binder.groupKeys = statement.groupBy.map(\.canonical)
-        let aggregatesInSelect = items.contains { Self.hasAggregate($0.expression) }
-        let grouped = !statement.groupBy.isEmpty || aggregatesInSelect || statement.having != nil
-        binder.grouping = grouped
-        let outputs = try items.map { try binder.bind($0.expression, allowAggregates: true) }
-        let having = try statement.having.map { try binder.bind($0, allowAggregates: true).0 }
-        // ORDER BY may name an output column or alias, or be any expression.
-        let names = items.map { $0.alias ?? $0.expression.outputName }
-        var orderKeys: [(BoundExpression?, Int?, OrderItem)] = []
-        for order in statement.orderBy {
-            if case .column(nil, let name, _) = order.expression, let index = names.firstIndex(of: name) {
-                orderKeys.append((nil, index, order))
-            } else if case .literal(.int(let n), let at) = order.expression {
-                guard n >= 1 && n <= names.count else { throw SQLError(sql: sql, position: at, message: "ORDER BY \(n) is not a column of the result (1 to \(names.count))") }
-                orderKeys.append((nil, Int(n) - 1, order))
-            } else {
-                orderKeys.append((try binder.bind(order.expression, allowAggregates: true).0, nil, order))
-            }
-        }
-        let schema = outputSchema(names: names, types: outputs.map(\.1))
-        let (selectItems, ordering) = (items, orderKeys)
-
-        // Scan only the columns the query uses, skipping fragments the zone maps rule out.
-        let pruning = filter.map { Pruning.filter($0.0, columns: binder.columns) }
-        // `_rowid` is the dataset pseudo-column unless the relation has a real column of that name (loam_diff has).
-        let pseudoRowID = relation.schema.index(of: "_rowid") == nil
-        let scanned = binder.columns.filter { $0 != "_rowid" || !pseudoRowID }
-        let wantsRowID = pseudoRowID && binder.columns.contains("_rowid")
-        if wantsRowID && relation.dataset == nil {
-            throw SQLError(sql: sql, position: statement.datasetPosition, message: "_rowid belongs to datasets; select it inside the subquery or WITH")
-        }
-        // Batch column of each binder slot, and its type.
-        let batchIndex = binder.columns.map { name in name == "_rowid" && wantsRowID ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)! }
-        let types = binder.columns.map { name in name == "_rowid" && wantsRowID ? ArrowType.uint64 : relation.schema.fields[relation.schema.index(of: name)!].type }
-        let typed = grouped ? TypedAggregation.plan(groupKeys: groupKeys, aggregates: binder.aggregates, types: types) : nil
-        let vectors = VectorEvaluator(rows: evaluator)
-        let condition = filter.map { Condition($0.0, types: types, vectors: vectors) }
-        let aggregates = binder.aggregates
-        let slotCount = binder.columns.count
+        let (schema, outputs, selectItems, groupKeys, having, orderKeys) = (plan.schema, plan.outputs, plan.items, plan.groupKeys, plan.having, plan.orderKeys)
+        let (scanned, wantsRowID, batchIndex, pruning, aggregates, slotCount) = (plan.scanned, plan.wantsRowID, plan.batchIndex, plan.pruning, plan.aggregates, plan.slotCount)
+        let (grouped, condition, typed, streaming, topK, nearest) = (plan.grouped, plan.condition, plan.typed, plan.streaming, plan.topK, plan.nearest)
+        let items = selectItems
+        let evaluator = plan.evaluator
+        let vectors = plan.vectors
+        let ordering = orderKeys
 
         // An output row and its ORDER BY keys.
         @Sendable func project(_ values: [Value], _ aggregates: [Value]) throws -> (out: [Value], keys: [Value]) {
@@ -616,22 +571,6 @@ struct QueryExecutor: Sendable {
                 for (i, spec) in specs.enumerated() { if let first = spec.compare(a.keys[i], b.keys[i]) { return first } }
                 return false
             }
-        }
-        // Without grouping, ORDER BY or DISTINCT, rows stream out batch by batch.
-        let streaming = !grouped && orderKeys.isEmpty && !statement.distinct
-        // ORDER BY … LIMIT k (no grouping or DISTINCT): keep the best k rows as the scan goes, not every row.
-        let topK: Int? = !grouped && !orderKeys.isEmpty && !statement.distinct ? statement.limit.map { $0 + statement.offset } : nil
-
-        // ORDER BY distance(vector column, [constants]) LIMIT k: rank from the float buffers.
-        let nearest = topK != nil && orderKeys.count == 1 && orderKeys[0].0 != nil
-            ? VectorTopK.plan(orderKeys[0].0!, descending: orderKeys[0].2.descending, types: types) : nil
-        if let sink {
-            let how = Strategy(kernel: condition?.kernel != nil, typed: typed != nil, nearest: nearest.map { ($0.function, binder.columns[$0.slot]) },
-                               streaming: streaming, topK: topK)
-            sink.schema = schema
-            sink.lines = explain(scanned: scanned, pruning: pruning, grouped: statement.groupBy.map(\.canonical), aggregates: binder.aggregates.count,
-                                 names: names, how: how) + PlanLine.nested(subqueryLines, under: 0).map { PlanLine(depth: $0.depth - 1, text: $0.text) }
-            return schema
         }
 
         // The parallel step: filter, then aggregate, rank or project one fragment.
@@ -735,20 +674,6 @@ struct QueryExecutor: Sendable {
         return schema
     }
 
-    /// Output fields: the names, made unique (`n`, `n_2`, …), with their bound types.
-    private func outputSchema(names: [String], types: [ArrowType]) -> Schema {
-        var fields: [Field] = []
-        var used = Set<String>()
-        for (name, type) in zip(names, types) {
-            var unique = name
-            var n = 1
-            while used.contains(unique) { n += 1; unique = "\(name)_\(n)" }
-            used.insert(unique)
-            fields.append(Field(name: unique, type: type))
-        }
-        return Schema(fields: fields)
-    }
-
     private func append(_ value: Value, to builder: ArrayBuilder, _ field: Field, _ item: SelectItem) throws {
         do { try builder.append(value) } catch {
             throw SQLError(sql: sql, position: item.expression.position,
@@ -776,65 +701,5 @@ struct QueryExecutor: Sendable {
             arrays.append(builder.finish())
         }
         return RecordBatch(schema: schema, columns: arrays, length: count)
-    }
-
-    /// The plan, one operator a line, with the fragments the zone maps keep.
-    /// How the executor runs a SELECT, for EXPLAIN.
-    struct Strategy {
-        let kernel: Bool, typed: Bool
-        let nearest: (function: String, column: String)?
-        let streaming: Bool
-        let topK: Int?
-    }
-
-    func explain(scanned: [String], pruning: PruningPredicate?, grouped: [String], aggregates: Int, names: [String], how: Strategy) -> [PlanLine] {
-        let statement = written ?? self.statement
-        var lines: [String] = []
-        if statement.limit != nil || statement.offset > 0 {
-            lines.append("Limit \(statement.limit.map(String.init) ?? "all") offset \(statement.offset)" + (how.streaming ? " (streaming)" : ""))
-        }
-        if !statement.orderBy.isEmpty {
-            let keys = statement.orderBy.map { $0.expression.canonical + ($0.descending ? " DESC" : "") }.joined(separator: ", ")
-            if let nearest = how.nearest {
-                lines.append("Top \(how.topK!) by \(keys) (\(nearest.function) over the float buffer of \(nearest.column), per fragment)")
-            } else {
-                lines.append((how.topK.map { "Top \($0)" } ?? "Sort") + " by " + keys)
-            }
-        }
-        if statement.distinct { lines.append("Distinct") }
-        lines.append("Project " + names.joined(separator: ", "))
-        if let having = statement.having { lines.append("Filter (having) \(having.canonical)") }
-        if !grouped.isEmpty || aggregates > 0 {
-            lines.append("Aggregate \(aggregates) aggregate(s)" + (grouped.isEmpty ? "" : " by " + grouped.joined(separator: ", "))
-                         + (how.typed ? " (typed, partial per fragment)" : " (row by row)"))
-        }
-        if let filter = statement.filter { lines.append("Filter \(filter.canonical)" + (how.kernel ? " (kernel)" : " (evaluator)")) }
-        if let dataset = relation.dataset {
-            let fragments = dataset.manifest.fragments.filter { $0.liveRows > 0 }
-            let kept = pruning.map { p in fragments.filter { p.mayMatch($0, schema: dataset.manifest.schema) }.count } ?? fragments.count
-            lines.append("Scan \(dataset.name) @ \(dataset.commit.short) columns [\(scanned.joined(separator: ", "))] "
-                         + "fragments \(kept) of \(fragments.count) (\(fragments.count - kept) pruned by zone maps), in parallel")
-        } else if let planned = relation as? PlannedRelation {
-            lines.append("Scan \(relation.name) (\(planned.lines.isEmpty ? "WITH, run once above" : "built first, in memory")) columns [\(scanned.joined(separator: ", "))]")
-        } else {
-            lines.append("Scan \(relation.name) (in memory) columns [\(scanned.joined(separator: ", "))]")
-        }
-        var plan = lines.enumerated().map { PlanLine(depth: $0.offset, text: $0.element) }
-        if let planned = relation as? PlannedRelation { plan += PlanLine.nested(planned.lines, under: plan.count - 1) }
-        return plan
-    }
-
-    static func hasAggregate(_ e: Expression) -> Bool {
-        switch e {
-        case .call(let name, let args, _, _): return Binder.aggregateFunctions.contains(name) || args.contains(where: hasAggregate)
-        case .unary(_, let x, _), .isNull(let x, _, _), .cast(let x, _, _), .inSubquery(let x, _, _, _): return hasAggregate(x)
-        case .binary(_, let l, let r, _): return hasAggregate(l) || hasAggregate(r)
-        case .between(let x, let l, let h, _, _): return hasAggregate(x) || hasAggregate(l) || hasAggregate(h)
-        case .inList(let x, let items, _, _): return hasAggregate(x) || items.contains(where: hasAggregate)
-        case .like(let x, let p, _, _, _): return hasAggregate(x) || hasAggregate(p)
-        case .caseWhen(let o, let b, let e, _):
-            return (o.map(hasAggregate) ?? false) || b.contains { hasAggregate($0.0) || hasAggregate($0.1) } || (e.map(hasAggregate) ?? false)
-        default: return false
-        }
     }
 }

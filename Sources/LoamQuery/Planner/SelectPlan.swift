@@ -1,0 +1,207 @@
+import Loam
+import LoamFormat
+import LoamTable
+
+/// One SELECT bound against its relation, with a physical strategy chosen for each
+/// operator: the plan EXPLAIN prints and `QueryExecutor` runs. Making one reads no row.
+///
+/// The logical operators, from the result down: limit/offset → sort or top-k →
+/// distinct → project → having → aggregate → filter → scan. The choices:
+/// the WHERE as a `MaskKernel` over Arrow buffers or the evaluator; aggregation
+/// typed and partial per fragment (`TypedAggregation`) or row by row; ORDER BY …
+/// LIMIT k as a bounded top-k, from float buffers for a vector distance
+/// (`VectorTopK`); streaming when nothing needs the whole result.
+struct SelectPlan: Sendable {
+    let statement: SelectStatement
+    let relation: Relation
+    /// The result's columns.
+    let schema: Schema
+    let items: [SelectItem]
+    let names: [String]
+    let outputs: [(BoundExpression, ArrowType)]
+    let groupKeys: [BoundExpression]
+    let having: BoundExpression?
+    /// ORDER BY: a bound expression, or an output column's index.
+    let orderKeys: [(BoundExpression?, Int?, OrderItem)]
+    let aggregates: [AggregateSpec]
+    /// Columns the bound expressions read, in slot order.
+    let slotNames: [String]
+    var slotCount: Int { slotNames.count }
+    /// Columns read from the relation (projection pushdown), and whether `_rowid` comes first.
+    let scanned: [String]
+    let wantsRowID: Bool
+    /// Batch column of each slot.
+    let batchIndex: [Int]
+    let pruning: PruningPredicate?
+    let evaluator: Evaluator
+    let vectors: VectorEvaluator
+
+    // Physical choices.
+    let grouped: Bool
+    let condition: Condition?
+    let typed: TypedAggregation?
+    let streaming: Bool
+    let topK: Int?
+    let nearest: VectorTopK?
+
+    init(sql: String, statement: SelectStatement, relation: Relation) throws {
+        var binder = Binder(sql: sql, schema: relation.schema, dataset: relation.name, alias: statement.alias)
+        binder.qualified = relation.qualified
+        binder.usingColumns = relation.usingColumns
+        let evaluator = Evaluator(sql: sql)
+
+        // Expand `*`, then bind WHERE (no aggregates), GROUP BY keys, the select list, HAVING and ORDER BY.
+        var items: [SelectItem] = []
+        for item in statement.items {
+            if case .star = item.expression {
+                items += binder.starColumns.map { SelectItem(expression: .column(table: nil, name: $0, at: item.expression.position), alias: nil) }
+            } else {
+                items.append(item)
+            }
+        }
+        let filter = try statement.filter.map { try binder.bind($0, allowAggregates: false) }
+        if let (_, type) = filter, type != .bool {
+            throw SQLError(sql: sql, position: statement.filter!.position, message: "WHERE needs a boolean condition, not \(type.name)")
+        }
+        let groupKeys = try statement.groupBy.map { try binder.bind($0, allowAggregates: false).0 }
+        binder.groupKeys = statement.groupBy.map(\.canonical)
+        let aggregatesInSelect = items.contains { Self.hasAggregate($0.expression) }
+        let grouped = !statement.groupBy.isEmpty || aggregatesInSelect || statement.having != nil
+        binder.grouping = grouped
+        let outputs = try items.map { try binder.bind($0.expression, allowAggregates: true) }
+        let having = try statement.having.map { try binder.bind($0, allowAggregates: true).0 }
+        // ORDER BY may name an output column or alias, or be any expression.
+        let names = items.map { $0.alias ?? $0.expression.outputName }
+        var orderKeys: [(BoundExpression?, Int?, OrderItem)] = []
+        for order in statement.orderBy {
+            if case .column(nil, let name, _) = order.expression, let index = names.firstIndex(of: name) {
+                orderKeys.append((nil, index, order))
+            } else if case .literal(.int(let n), let at) = order.expression {
+                guard n >= 1 && n <= names.count else { throw SQLError(sql: sql, position: at, message: "ORDER BY \(n) is not a column of the result (1 to \(names.count))") }
+                orderKeys.append((nil, Int(n) - 1, order))
+            } else {
+                orderKeys.append((try binder.bind(order.expression, allowAggregates: true).0, nil, order))
+            }
+        }
+        let schema = Self.outputSchema(names: names, types: outputs.map(\.1))
+
+        // Scan only the columns the query uses, skipping fragments the zone maps rule out.
+        let pruning = filter.map { Pruning.filter($0.0, columns: binder.columns) }
+        // `_rowid` is the dataset pseudo-column unless the relation has a real column of that name (loam_diff has).
+        let pseudoRowID = relation.schema.index(of: "_rowid") == nil
+        let scanned = binder.columns.filter { $0 != "_rowid" || !pseudoRowID }
+        let wantsRowID = pseudoRowID && binder.columns.contains("_rowid")
+        if wantsRowID && relation.dataset == nil {
+            throw SQLError(sql: sql, position: statement.datasetPosition, message: "_rowid belongs to datasets; select it inside the subquery or WITH")
+        }
+        // Batch column of each binder slot, and its type.
+        let batchIndex = binder.columns.map { name in name == "_rowid" && wantsRowID ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)! }
+        let types = binder.columns.map { name in name == "_rowid" && wantsRowID ? ArrowType.uint64 : relation.schema.fields[relation.schema.index(of: name)!].type }
+        let typed = grouped ? TypedAggregation.plan(groupKeys: groupKeys, aggregates: binder.aggregates, types: types) : nil
+        let vectors = VectorEvaluator(rows: evaluator)
+        let condition = filter.map { Condition($0.0, types: types, vectors: vectors) }
+        let aggregates = binder.aggregates
+
+        // Without grouping, ORDER BY or DISTINCT, rows stream out batch by batch.
+        let streaming = !grouped && orderKeys.isEmpty && !statement.distinct
+        // ORDER BY … LIMIT k (no grouping or DISTINCT): keep the best k rows as the scan goes, not every row.
+        let topK: Int? = !grouped && !orderKeys.isEmpty && !statement.distinct ? statement.limit.map { $0 + statement.offset } : nil
+
+        // ORDER BY distance(vector column, [constants]) LIMIT k: rank from the float buffers.
+        let nearest = topK != nil && orderKeys.count == 1 && orderKeys[0].0 != nil
+            ? VectorTopK.plan(orderKeys[0].0!, descending: orderKeys[0].2.descending, types: types) : nil
+        self.statement = statement
+        self.relation = relation
+        self.schema = schema
+        self.items = items
+        self.names = names
+        self.outputs = outputs
+        self.groupKeys = groupKeys
+        self.having = having
+        self.orderKeys = orderKeys
+        self.aggregates = aggregates
+        slotNames = binder.columns
+        self.scanned = scanned
+        self.wantsRowID = wantsRowID
+        self.batchIndex = batchIndex
+        self.pruning = pruning
+        self.evaluator = evaluator
+        self.vectors = vectors
+        self.grouped = grouped
+        self.condition = condition
+        self.typed = typed
+        self.streaming = streaming
+        self.topK = topK
+        self.nearest = nearest
+    }
+
+    /// Output fields: the names, made unique (`n`, `n_2`, …), with their bound types.
+    private static func outputSchema(names: [String], types: [ArrowType]) -> Schema {
+        var fields: [Field] = []
+        var used = Set<String>()
+        for (name, type) in zip(names, types) {
+            var unique = name
+            var n = 1
+            while used.contains(unique) { n += 1; unique = "\(name)_\(n)" }
+            used.insert(unique)
+            fields.append(Field(name: unique, type: type))
+        }
+        return Schema(fields: fields)
+    }
+
+    /// The vector column a top-k ranks from, when `VectorTopK` was chosen.
+    private var nearestColumn: (function: String, column: String)? { nearest.map { ($0.function, slotNames[$0.slot]) } }
+
+    /// The plan, one operator a line from the result down to the scan, with the strategy of each
+    /// and the fragments the zone maps keep. `statement` is the SELECT as written (for its text).
+    func lines(written statement: SelectStatement) -> [PlanLine] {
+        var lines: [String] = []
+        if statement.limit != nil || statement.offset > 0 {
+            lines.append("Limit \(statement.limit.map(String.init) ?? "all") offset \(statement.offset)" + (streaming ? " (streaming)" : ""))
+        }
+        if !statement.orderBy.isEmpty {
+            let keys = statement.orderBy.map { $0.expression.canonical + ($0.descending ? " DESC" : "") }.joined(separator: ", ")
+            if let nearest = nearestColumn {
+                lines.append("Top \(topK!) by \(keys) (\(nearest.function) over the float buffer of \(nearest.column), per fragment)")
+            } else {
+                lines.append((topK.map { "Top \($0)" } ?? "Sort") + " by " + keys)
+            }
+        }
+        if statement.distinct { lines.append("Distinct") }
+        lines.append("Project " + names.joined(separator: ", "))
+        if let having = statement.having { lines.append("Filter (having) \(having.canonical)") }
+        if !statement.groupBy.isEmpty || !aggregates.isEmpty {
+            lines.append("Aggregate \(aggregates.count) aggregate(s)" + (statement.groupBy.isEmpty ? "" : " by " + statement.groupBy.map(\.canonical).joined(separator: ", "))
+                         + (typed != nil ? " (typed, partial per fragment)" : " (row by row)"))
+        }
+        if let filter = statement.filter { lines.append("Filter \(filter.canonical)" + (condition?.kernel != nil ? " (kernel)" : " (evaluator)")) }
+        if let dataset = relation.dataset {
+            let fragments = dataset.manifest.fragments.filter { $0.liveRows > 0 }
+            let kept = pruning.map { p in fragments.filter { p.mayMatch($0, schema: dataset.manifest.schema) }.count } ?? fragments.count
+            lines.append("Scan \(dataset.name) @ \(dataset.commit.short) columns [\(scanned.joined(separator: ", "))] "
+                         + "fragments \(kept) of \(fragments.count) (\(fragments.count - kept) pruned by zone maps), in parallel")
+        } else if let planned = relation as? PlannedRelation {
+            lines.append("Scan \(relation.name) (\(planned.lines.isEmpty ? "WITH, run once above" : "built first, in memory")) columns [\(scanned.joined(separator: ", "))]")
+        } else {
+            lines.append("Scan \(relation.name) (in memory) columns [\(scanned.joined(separator: ", "))]")
+        }
+        var plan = lines.enumerated().map { PlanLine(depth: $0.offset, text: $0.element) }
+        if let planned = relation as? PlannedRelation { plan += PlanLine.nested(planned.lines, under: plan.count - 1) }
+        return plan
+    }
+
+    /// Whether an expression holds an aggregate call (which makes the SELECT grouped).
+    static func hasAggregate(_ e: Expression) -> Bool {
+        switch e {
+        case .call(let name, let args, _, _): return Binder.aggregateFunctions.contains(name) || args.contains(where: hasAggregate)
+        case .unary(_, let x, _), .isNull(let x, _, _), .cast(let x, _, _), .inSubquery(let x, _, _, _): return hasAggregate(x)
+        case .binary(_, let l, let r, _): return hasAggregate(l) || hasAggregate(r)
+        case .between(let x, let l, let h, _, _): return hasAggregate(x) || hasAggregate(l) || hasAggregate(h)
+        case .inList(let x, let items, _, _): return hasAggregate(x) || items.contains(where: hasAggregate)
+        case .like(let x, let p, _, _, _): return hasAggregate(x) || hasAggregate(p)
+        case .caseWhen(let o, let b, let e, _):
+            return (o.map(hasAggregate) ?? false) || b.contains { hasAggregate($0.0) || hasAggregate($0.1) } || (e.map(hasAggregate) ?? false)
+        default: return false
+        }
+    }
+}
