@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// The writer is always a caller: the first to find nobody writing writes its
 /// own points and everything waiting, then hands the writing to the next caller
-/// that arrived meanwhile. If a shared transaction fails, each caller's points
-/// are written again on their own, so one bad request never fails its neighbours.
+/// that arrived meanwhile. If a shared transaction fails, the writer retries its
+/// own points alone and the next writer takes the rest, so one bad request (or
+/// one cancelled caller) never fails its neighbours.
 final class MetricLog: Sendable {
     typealias Points = [(runID: String, point: MetricPoint)]
 
@@ -70,16 +71,11 @@ final class MetricLog: Sendable {
             try await store.appendMetrics(own + group.flatMap(\.points))
             for waiter in group { waiter.done.resume(returning: false) }
         } catch {
-            // One bad request must not fail its neighbours: write each caller's points alone.
+            // One bad request (or this caller's task being cancelled, which stops its database
+            // access) must not fail its neighbours: this caller retries its own points alone, and the
+            // others go back to the front of the queue for the next writer, in a task of their own.
             do { try await store.appendMetrics(own) } catch { ownError = error }
-            for waiter in group {
-                do {
-                    try await store.appendMetrics(waiter.points)
-                    waiter.done.resume(returning: false)
-                } catch {
-                    waiter.done.resume(throwing: error)
-                }
-            }
+            state.withLock { $0.waiting.insert(contentsOf: group, at: 0) }
         }
         let next = state.withLock { s -> Waiter? in
             if s.waiting.isEmpty { s.writing = false; return nil }

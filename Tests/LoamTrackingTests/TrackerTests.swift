@@ -170,6 +170,58 @@ final class CountingStore: TrackingStore, @unchecked Sendable {
     }
 }
 
+/// A store whose first metric write waits at a gate, then fails like GRDB does when its task was cancelled.
+final class GatedStore: TrackingStore, @unchecked Sendable {
+    let inner: CountingStore
+    private let gate = Mutex<(open: Bool, waiter: CheckedContinuation<Void, Never>?, entered: Bool)>((false, nil, false))
+    init(_ inner: CountingStore) { self.inner = inner }
+
+    var entered: Bool { gate.withLock { $0.entered } }
+    func open() { gate.withLock { g in g.open = true; g.waiter?.resume(); g.waiter = nil } }
+
+    func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let wait = gate.withLock { g -> Bool in
+                g.entered = true
+                if g.open { return false }
+                g.waiter = c
+                return true
+            }
+            if !wait { c.resume() }
+        }
+        try Task.checkCancellation()
+        try await inner.appendMetrics(points)
+    }
+
+    func createExperiment(name: String, artifactRoot: String, tags: [String: String]) async throws -> Experiment {
+        try await inner.createExperiment(name: name, artifactRoot: artifactRoot, tags: tags)
+    }
+    func experiment(id: String) async throws -> Experiment? { try await inner.experiment(id: id) }
+    func experiment(named name: String) async throws -> Experiment? { try await inner.experiment(named: name) }
+    func experiments() async throws -> [Experiment] { try await inner.experiments() }
+    func updateExperiment(id: String, name: String?, lifecycleStage: LifecycleStage?) async throws {
+        try await inner.updateExperiment(id: id, name: name, lifecycleStage: lifecycleStage)
+    }
+    func setExperimentTag(id: String, key: String, value: String) async throws { try await inner.setExperimentTag(id: id, key: key, value: value) }
+    func createRun(experimentID: String, name: String, userID: String, startTime: Int64, tags: [String: String], artifactRoot: String) async throws -> RunInfo {
+        try await inner.createRun(experimentID: experimentID, name: name, userID: userID, startTime: startTime, tags: tags, artifactRoot: artifactRoot)
+    }
+    func run(id: String) async throws -> TrackedRun? { try await inner.run(id: id) }
+    func runs(experimentIDs: [String]) async throws -> [TrackedRun] { try await inner.runs(experimentIDs: experimentIDs) }
+    func runs(idPrefix prefix: String, limit: Int) async throws -> [RunInfo] { try await inner.runs(idPrefix: prefix, limit: limit) }
+    func updateRun(id: String, status: RunStatus?, endTime: Int64?, name: String?, lifecycleStage: LifecycleStage?) async throws -> RunInfo {
+        try await inner.updateRun(id: id, status: status, endTime: endTime, name: name, lifecycleStage: lifecycleStage)
+    }
+    func log(runID: String, metrics: [MetricPoint], params: [(String, String)], tags: [(String, String)]) async throws {
+        try await inner.log(runID: runID, metrics: metrics, params: params, tags: tags)
+    }
+    func deleteTag(runID: String, key: String) async throws { try await inner.deleteTag(runID: runID, key: key) }
+    func logInputs(runID: String, inputs: [String]) async throws { try await inner.logInputs(runID: runID, inputs: inputs) }
+    func metricHistory(runID: String, key: String, offset: Int, limit: Int) async throws -> [MetricPoint] {
+        try await inner.metricHistory(runID: runID, key: key, offset: offset, limit: limit)
+    }
+}
+
 /// Group commit: a logged point is committed before the call returns, and concurrent callers share transactions.
 @Suite struct GroupCommitTests {
     func makeCounting() async throws -> (Tracker, CountingStore, URL) {
@@ -203,6 +255,26 @@ final class CountingStore: TrackingStore, @unchecked Sendable {
         }
         let transactions = store.transactions.withLock { $0 }
         #expect(transactions < callers * callsEach, "\(transactions) transactions for \(callers * callsEach) calls: no commit was shared")
+    }
+
+    /// The caller writing a shared transaction is cancelled (its client went away): its own points are
+    /// refused, and the callers that waited on its transaction are written all the same.
+    @Test func aCancelledWriterFailsAloneAndTheWaitingCallersAreWritten() async throws {
+        let (plain, counting, dir) = try await makeCounting()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let gated = GatedStore(counting)
+        let tracker = Tracker(repository: plain.repository, store: gated)
+        let id = try await tracker.createRun().info.id
+        let writer = Task { try await tracker.logMetrics(runID: id, [MetricPoint(key: "writer", value: 1, timestamp: 1, step: 0)]) }
+        while !gated.entered { await Task.yield() }  // the writer holds the transaction, waiting at the gate
+        let followers = (0..<3).map { i in Task { try await tracker.logMetrics(runID: id, [MetricPoint(key: "f\(i)", value: 1, timestamp: 1, step: 0)]) } }
+        try await Task.sleep(for: .milliseconds(50))  // the followers queue behind the writer
+        writer.cancel()
+        gated.open()
+        await #expect(throws: CancellationError.self) { try await writer.value }
+        for follower in followers { try await follower.value }
+        for i in 0..<3 { #expect(try await tracker.metricHistory(runID: id, key: "f\(i)").items.count == 1) }
+        #expect(try await tracker.metricHistory(runID: id, key: "writer").items.isEmpty)
     }
 
     @Test func aFailingCallFailsAloneWhenItsTransactionWasShared() async throws {

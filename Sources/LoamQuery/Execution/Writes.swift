@@ -99,12 +99,13 @@ extension Repository {
     }
 }
 
-/// The WHERE of a DELETE or UPDATE, evaluated fragment by fragment (zone maps first).
+/// The WHERE of a DELETE or UPDATE (or `--where`), evaluated fragment by fragment: zone maps
+/// first, then the same `Condition` a SELECT's WHERE runs (a mask kernel over the Arrow
+/// buffers where it applies, the typed evaluator otherwise).
 struct WriteMatcher: Sendable {
     let binder: Binder
-    let condition: BoundExpression?
+    let condition: Condition?
     let pruning: PruningPredicate?
-    let evaluator: VectorEvaluator
     let reader: FragmentReader
 
     init(sql: String, dataset: Dataset, filter: Expression?, reader: FragmentReader) throws {
@@ -112,14 +113,14 @@ struct WriteMatcher: Sendable {
         if let filter {
             let (bound, type) = try binder.bind(filter, allowAggregates: false)
             guard type == .bool else { throw SQLError(sql: sql, position: filter.position, message: "WHERE needs a boolean condition, not \(type.name)") }
-            condition = bound
+            let types = binder.columns.map { $0 == "_rowid" ? ArrowType.uint64 : binder.type(of: $0) }
+            condition = Condition(bound, types: types, vectors: VectorEvaluator(rows: Evaluator(sql: sql)))
             pruning = Pruning.filter(bound, columns: binder.columns)
         } else {
             condition = nil
             pruning = nil
         }
         self.binder = binder
-        evaluator = VectorEvaluator(rows: Evaluator(sql: sql))
         self.reader = reader
     }
 
@@ -136,9 +137,8 @@ struct WriteMatcher: Sendable {
             defer { next += 1 }
             return data.columns[next]
         }
-        var cache: [Int: Vector] = [:]
-        let mask = try evaluator.evaluate(condition, columns, &cache, entry.rows)
-        return live.filter { if case .bool(true) = mask.value($0) { return true } else { return false } }
+        let mask = try condition.mask(columns, entry.rows)
+        return live.filter { mask[$0] != 0 }
     }
 }
 
