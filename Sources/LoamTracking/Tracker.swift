@@ -245,7 +245,10 @@ public final class Tracker: Sendable {
 
     /// For each run, at most `maxResults` points of `key` with steps in `steps`, spread evenly over
     /// the series (the first and last kept): MLflow's get-history-bulk-interval.
-    public func metricHistory(runIDs: [String], key: String, steps: ClosedRange<Int64>, maxResults: Int? = nil) async throws -> [(runID: String, point: MetricPoint)] {
+    public func metricHistory(runIDs: [String], key: String, fromStep: Int64 = .min, toStep: Int64 = .max,
+                              maxResults: Int? = nil) async throws -> [(runID: String, point: MetricPoint)] {
+        guard fromStep <= toStep else { throw TrackingError.invalid("start_step (\(fromStep)) is after end_step (\(toStep))") }
+        let steps = fromStep...toStep
         let size = max(1, min(maxResults ?? limits.pointsPerPage, limits.pointsPerPage))
         var out: [(runID: String, point: MetricPoint)] = []
         for id in runIDs {

@@ -64,6 +64,11 @@ func makeTracker() async throws -> (Tracker, URL) {
         try await tracker.logMetrics(runID: id, [point])
         #expect(try await tracker.metricHistory(runID: id, key: "loss").items == [point, point])
         await #expect(throws: TrackingError.notFound("no run with id nope")) { try await tracker.logMetrics(runID: "nope", [point]) }
+        // A step interval given backwards is refused by name, not trapped on.
+        await #expect(throws: TrackingError.invalid("start_step (5) is after end_step (1)")) {
+            try await tracker.metricHistory(runIDs: [id], key: "loss", fromStep: 5, toStep: 1)
+        }
+        #expect(try await tracker.metricHistory(runIDs: [id], key: "loss", fromStep: 0, toStep: 0).count == 2)
     }
 
     @Test func searchFiltersOrdersAndPagesWithTokens() async throws {

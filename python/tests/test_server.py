@@ -123,6 +123,11 @@ def test_errors_are_json_without_paths(server):
         error = json.loads(payload)["error"]
         assert (got, error["code"]) == (status, code), (path, got, payload[:200])
         assert str(server["repo"]) not in error["message"] and "/tmp/" not in error["message"], error["message"]
+    # Offsets and step ranges near the integer limits are answered, not trapped on.
+    got, payload = call(server, "GET", f"/api/v1/datasets/t/rows?offset={2 ** 63 - 1}", None, t)
+    assert got == 200, payload
+    got, payload = call(server, "GET", "/api/2.0/mlflow/metrics/get-history-bulk-interval?run_ids=x&metric_key=m&start_step=5&end_step=1", None, t)
+    assert got == 400 and json.loads(payload)["message"] == "start_step (5) is after end_step (1)", payload
     # An upload's errors name the upload, the line and the column.
     got, payload = call(server, "POST", "/api/v1/datasets/t/import?format=csv", b"id,label\n1,2\n1,not-a-number\n", t)
     assert got == 400 and json.loads(payload)["error"]["message"].startswith("upload:3 (column 'label')"), payload

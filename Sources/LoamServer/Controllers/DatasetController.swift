@@ -59,7 +59,8 @@ struct DatasetController: Controller {
         let offset = try integer(q.get("offset"), "offset", default: 0, range: 0...Int.max)
         let limit = try integer(q.get("limit"), "limit", default: min(ds.rowCount, server.limits.rowsPerRequest), range: 0...server.limits.rowsPerRequest)
         let names = try columns(request, ds)
-        let positions = Array(min(offset, ds.rowCount)..<min(offset + limit, ds.rowCount))
+        let start = min(offset, ds.rowCount)  // offset and limit may each be near Int.max: no sum of them
+        let positions = Array(start..<(start + min(limit, ds.rowCount - start)))
         let batch = try await ds.take(positions, columns: names)
         return try arrow(batch.schema, [batch])
     }

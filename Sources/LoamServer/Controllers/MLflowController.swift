@@ -141,7 +141,7 @@ struct MLflowController: Sendable {
             return try json(paged(["metrics": page.items.map(metricJSON)], page.nextPageToken))
         case "metrics/get-history-bulk-interval":
             let points = try await tracker.metricHistory(runIDs: request.uri.queryParameters.getAll("run_ids"), key: try string(body, "metric_key"),
-                                                         steps: (int(body["start_step"]) ?? .min)...(int(body["end_step"]) ?? .max),
+                                                         fromStep: int(body["start_step"]) ?? .min, toStep: int(body["end_step"]) ?? .max,
                                                          maxResults: int(body["max_results"]).map(Int.init))
             return try json(["metrics": points.map { var m = metricJSON($0.point); m["run_id"] = $0.runID; return m }])
         case "logged-models/search": return try json(["models": []])  // MLflow 3's logged models: Loam keeps none (yet)
