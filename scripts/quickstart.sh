@@ -12,11 +12,17 @@ swift build -c release 2>&1 | tail -1
 loam="$PWD/.build/release/loam"
 demo="$PWD/quickstart-demo"
 rm -rf "$demo"
-# Echo each command as a person would type it: arguments with spaces in single quotes.
+# Echo each command as a person would type it: arguments with spaces in single quotes (double quotes when they hold one).
 step() {
   echo
   printf '$ loam'
-  for arg in "$@"; do case "$arg" in *[[:space:]]*|*\**|*\(*) printf " '%s'" "$arg" ;; *) printf ' %s' "$arg" ;; esac; done
+  for arg in "$@"; do
+    case "$arg" in
+      *\'*) printf ' "%s"' "$arg" ;;
+      *[[:space:]]*|*\**|*\(*) printf " '%s'" "$arg" ;;
+      *) printf ' %s' "$arg" ;;
+    esac
+  done
   echo
   "$loam" "$@"
 }
@@ -28,10 +34,11 @@ step schema reviews
 step head reviews -n 5
 step count reviews
 step tag v1
-step delete reviews --where "label = 0" -m "Drop label 0"
+step delete reviews --where "label = 0 OR text LIKE '%terrible%terrible%'" -m "Drop label 0 and doubly terrible reviews"
 step update reviews --set label=4 --where "score > 0.95" -m "Relabel very confident reviews"
 step alter reviews add-column reviewer string
 step query "SELECT label, count(*) AS n, round(avg(score), 3) AS mean FROM reviews GROUP BY label ORDER BY label"
+step query "EXPLAIN SELECT label, count(*) FROM reviews WHERE score > 0.5 GROUP BY label"
 step diff v1 HEAD -n 3
 step log --oneline
 step show HEAD~1

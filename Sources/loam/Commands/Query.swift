@@ -54,7 +54,10 @@ struct Query: AsyncParsableCommand {
                 print("\(outcome.verb) \(outcome.affected) (commit \(outcome.commit?.short ?? "none"))")
                 return
             }
-            let text = render(result)
+            // A plan prints as the indented tree it is, not as a table.
+            let text = sql.trimmingCharacters(in: .whitespacesAndNewlines).uppercased().hasPrefix("EXPLAIN")
+                ? result.batches.flatMap { b in (0..<b.length).map { ValueText.text(b.columns[0].value(at: $0), .utf8) ?? "" } }.joined(separator: "\n") + "\n"
+                : render(result)
             if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output)) } else { print(text, terminator: "") }
         }
     }
