@@ -44,12 +44,6 @@ extension Repository {
     }
 }
 
-/// Where EXPLAIN's executor leaves the plan of one SELECT instead of running it.
-final class PlanSink: @unchecked Sendable {
-    var schema = Schema(fields: [])
-    var lines: [PlanLine] = []
-}
-
 /// Runs a full query: WITH names and subqueries first (into memory), then
 /// each UNION ALL part over its relation, then the union's order and limit.
 ///
@@ -94,11 +88,7 @@ struct QueryRunner {
             withLines += PlanLine.nested(sub.lines, under: 0)
         }
         var parts: [(schema: Schema, lines: [PlanLine])] = []
-        for part in query.parts {
-            let sink = PlanSink()
-            _ = try await executor(part, names: names, sink: sink).stream { _ in }
-            parts.append((sink.schema, sink.lines))
-        }
+        for part in query.parts { parts.append(try await executor(part, names: names).plan()) }
         guard parts.count > 1 else { return (parts[0].schema, withLines + parts[0].lines) }
         var lines: [PlanLine] = []
         if query.limit != nil || query.offset > 0 { lines.append(PlanLine(depth: lines.count, text: "Limit \(query.limit.map(String.init) ?? "all") offset \(query.offset)")) }
@@ -127,12 +117,12 @@ struct QueryRunner {
     }
 
     /// One SELECT over its source (sampled if asked), with its IN subqueries already run
-    /// (planned, when planning: then `sink` receives the plan and nothing runs).
-    private func executor(_ part: SelectStatement, names: [String: any Relation], sink: PlanSink? = nil) async throws -> QueryExecutor {
+    /// (only planned, when planning).
+    private func executor(_ part: SelectStatement, names: [String: any Relation]) async throws -> QueryExecutor {
         var relation = try await source(part, names: names)
         if let sample = part.sample { relation = try await sampled(relation, sample) }
         let (statement, subqueryLines) = try await resolvingSubqueries(part, names: names)
-        return QueryExecutor(sql: sql, statement: statement, relation: relation, sink: sink, written: part, subqueryLines: subqueryLines)
+        return QueryExecutor(sql: sql, statement: statement, relation: relation, written: part, subqueryLines: subqueryLines)
     }
 
     private func source(_ part: SelectStatement, names: [String: any Relation]) async throws -> Relation {
@@ -517,8 +507,6 @@ struct QueryExecutor: Sendable {
     let sql: String
     let statement: SelectStatement
     let relation: Relation
-    /// EXPLAIN: the plan goes here, and nothing runs.
-    var sink: PlanSink?
     /// The statement as written (before IN subqueries became lists), for the plan's text.
     var written: SelectStatement?
     /// The plans of IN subqueries, printed after this SELECT's plan.
@@ -535,6 +523,12 @@ struct QueryExecutor: Sendable {
         var output: RecordBatch?
     }
 
+    /// The plan of this SELECT, with the plans of its IN subqueries after it; nothing runs.
+    func plan() throws -> (schema: Schema, lines: [PlanLine]) {
+        let plan = try SelectPlan(sql: sql, statement: statement, relation: relation)
+        return (plan.schema, plan.lines(written: written ?? statement) + subqueryLines)
+    }
+
     func run() async throws -> QueryResult {
         var batches: [RecordBatch] = []
         let schema = try await stream { batches.append($0) }
@@ -546,11 +540,6 @@ struct QueryExecutor: Sendable {
     @discardableResult
     func stream(_ emit: (RecordBatch) async throws -> Void) async throws -> Schema {
         let plan = try SelectPlan(sql: sql, statement: statement, relation: relation)
-        if let sink {
-            sink.schema = plan.schema
-            sink.lines = plan.lines(written: written ?? statement) + PlanLine.nested(subqueryLines, under: 0).map { PlanLine(depth: $0.depth - 1, text: $0.text) }
-            return plan.schema
-        }
         let (schema, outputs, selectItems, groupKeys, having, orderKeys) = (plan.schema, plan.outputs, plan.items, plan.groupKeys, plan.having, plan.orderKeys)
         let (scanned, wantsRowID, batchIndex, pruning, aggregates, slotCount) = (plan.scanned, plan.wantsRowID, plan.batchIndex, plan.pruning, plan.aggregates, plan.slotCount)
         let (grouped, condition, typed, streaming, topK, nearest) = (plan.grouped, plan.condition, plan.typed, plan.streaming, plan.topK, plan.nearest)
