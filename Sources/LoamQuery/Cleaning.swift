@@ -11,7 +11,7 @@ import LoamTable
 /// ```
 public enum CleaningOperation: Sendable {
     public enum Fill: Sendable { case value(String), mean, median, mode }
-    public enum Scaling: String, Sendable { case minmax, zscore }
+    public enum Scaling: String, Sendable, CaseIterable { case minmax, zscore }
     public enum Outliers: Sendable { case zscore(Double), iqr(Double) }
 
     /// Drops rows equal on `columns` (all columns when empty), keeping the first (lowest `_rowid`).
