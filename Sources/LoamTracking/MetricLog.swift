@@ -38,7 +38,15 @@ final class MetricLog: Sendable {
     /// Returns once `points` are committed, or throws what writing them threw.
     func append(_ points: Points) async throws {
         guard !points.isEmpty else { return }
-        // Either a writer is busy (wait for it to commit these points too), or this caller becomes the writer.
+        // Nobody writing: write at once, without suspending (a continuation would cost a thread wake-up).
+        if state.withLock({ s -> Bool in
+            if s.writing { return false }
+            s.writing = true
+            return true
+        }) {
+            return try await drain(own: points)
+        }
+        // A writer is busy: wait for it to commit these points too, or to hand the writing over.
         let lead = try await withCheckedThrowingContinuation { (done: CheckedContinuation<Bool, any Error>) in
             let lead = state.withLock { s -> Bool in
                 if s.writing {
