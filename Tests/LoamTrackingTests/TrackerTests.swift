@@ -134,18 +134,12 @@ func makeTracker() async throws -> (Tracker, URL) {
     }
 }
 
-/// A real SQLite tracking store that counts its metric transactions and refuses points keyed "poison".
-final class CountingStore: TrackingStore, @unchecked Sendable {
-    let inner: SQLiteTrackingStore
-    let transactions = Mutex(0)
-    init(_ inner: SQLiteTrackingStore) { self.inner = inner }
+/// Forwards every call to a real store; the test stores below change only the metric write.
+class ForwardingStore: TrackingStore, @unchecked Sendable {
+    let inner: any TrackingStore
+    init(_ inner: any TrackingStore) { self.inner = inner }
 
-    func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws {
-        transactions.withLock { $0 += 1 }
-        if points.contains(where: { $0.point.key == "poison" }) { throw TrackingError.invalid("poisoned batch") }
-        try await inner.appendMetrics(points)
-    }
-
+    func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws { try await inner.appendMetrics(points) }
     func createExperiment(name: String, artifactRoot: String, tags: [String: String]) async throws -> Experiment {
         try await inner.createExperiment(name: name, artifactRoot: artifactRoot, tags: tags)
     }
@@ -175,16 +169,27 @@ final class CountingStore: TrackingStore, @unchecked Sendable {
     }
 }
 
-/// A store whose first metric write waits at a gate, then fails like GRDB does when its task was cancelled.
-final class GatedStore: TrackingStore, @unchecked Sendable {
-    let inner: CountingStore
-    private let gate = Mutex<(open: Bool, waiter: CheckedContinuation<Void, Never>?, entered: Bool)>((false, nil, false))
-    init(_ inner: CountingStore) { self.inner = inner }
+/// A real SQLite tracking store that counts its metric transactions and refuses points keyed "poison".
+final class CountingStore: ForwardingStore, @unchecked Sendable {
+    let transactions = Mutex(0)
 
+    override func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws {
+        transactions.withLock { $0 += 1 }
+        if points.contains(where: { $0.point.key == "poison" }) { throw TrackingError.invalid("poisoned batch") }
+        try await inner.appendMetrics(points)
+    }
+
+    /// The SQLite store underneath, for reads that bypass the tracker.
+    var sqlite: SQLiteTrackingStore { inner as! SQLiteTrackingStore }
+}
+
+/// A store whose first metric write waits at a gate, then fails like GRDB does when its task was cancelled.
+final class GatedStore: ForwardingStore, @unchecked Sendable {
+    private let gate = Mutex<(open: Bool, waiter: CheckedContinuation<Void, Never>?, entered: Bool)>((false, nil, false))
     var entered: Bool { gate.withLock { $0.entered } }
     func open() { gate.withLock { g in g.open = true; g.waiter?.resume(); g.waiter = nil } }
 
-    func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws {
+    override func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let wait = gate.withLock { g -> Bool in
                 g.entered = true
@@ -196,34 +201,6 @@ final class GatedStore: TrackingStore, @unchecked Sendable {
         }
         try Task.checkCancellation()
         try await inner.appendMetrics(points)
-    }
-
-    func createExperiment(name: String, artifactRoot: String, tags: [String: String]) async throws -> Experiment {
-        try await inner.createExperiment(name: name, artifactRoot: artifactRoot, tags: tags)
-    }
-    func experiment(id: String) async throws -> Experiment? { try await inner.experiment(id: id) }
-    func experiment(named name: String) async throws -> Experiment? { try await inner.experiment(named: name) }
-    func experiments() async throws -> [Experiment] { try await inner.experiments() }
-    func updateExperiment(id: String, name: String?, lifecycleStage: LifecycleStage?) async throws {
-        try await inner.updateExperiment(id: id, name: name, lifecycleStage: lifecycleStage)
-    }
-    func setExperimentTag(id: String, key: String, value: String) async throws { try await inner.setExperimentTag(id: id, key: key, value: value) }
-    func createRun(experimentID: String, name: String, userID: String, startTime: Int64, tags: [String: String], artifactRoot: String) async throws -> RunInfo {
-        try await inner.createRun(experimentID: experimentID, name: name, userID: userID, startTime: startTime, tags: tags, artifactRoot: artifactRoot)
-    }
-    func run(id: String) async throws -> TrackedRun? { try await inner.run(id: id) }
-    func runs(experimentIDs: [String]) async throws -> [TrackedRun] { try await inner.runs(experimentIDs: experimentIDs) }
-    func runs(idPrefix prefix: String, limit: Int) async throws -> [RunInfo] { try await inner.runs(idPrefix: prefix, limit: limit) }
-    func updateRun(id: String, status: RunStatus?, endTime: Int64?, name: String?, lifecycleStage: LifecycleStage?) async throws -> RunInfo {
-        try await inner.updateRun(id: id, status: status, endTime: endTime, name: name, lifecycleStage: lifecycleStage)
-    }
-    func log(runID: String, metrics: [MetricPoint], params: [(String, String)], tags: [(String, String)]) async throws {
-        try await inner.log(runID: runID, metrics: metrics, params: params, tags: tags)
-    }
-    func deleteTag(runID: String, key: String) async throws { try await inner.deleteTag(runID: runID, key: key) }
-    func logInputs(runID: String, inputs: [String]) async throws { try await inner.logInputs(runID: runID, inputs: inputs) }
-    func metricHistory(runID: String, key: String, offset: Int, limit: Int) async throws -> [MetricPoint] {
-        try await inner.metricHistory(runID: runID, key: key, offset: offset, limit: limit)
     }
 }
 
@@ -248,7 +225,7 @@ final class GatedStore: TrackingStore, @unchecked Sendable {
                         let point = MetricPoint(key: "c\(c)", value: Double(i), timestamp: 1, step: Int64(i))
                         try await tracker.logMetrics(runID: id, [point])
                         // Acknowledged means committed: a fresh read (no flush) already has it.
-                        let stored = try await store.inner.metricHistory(runID: id, key: "c\(c)", offset: i, limit: 1)
+                        let stored = try await store.sqlite.metricHistory(runID: id, key: "c\(c)", offset: i, limit: 1)
                         #expect(stored == [point])
                     }
                 }
