@@ -12,6 +12,29 @@ public struct StatementResult: Sendable {
     public let verb: String
 }
 
+/// What a write statement did, as `loam query --json` prints it and `POST /api/v1/query` answers:
+/// `{"verb": "DELETE", "affected": 12, "commit": "…"}` (`commit` null when nothing changed).
+public struct WriteOutcome: Encodable, Sendable {
+    public let verb: String
+    public let affected: Int
+    public let commit: String?
+
+    public init(_ result: StatementResult) {
+        verb = result.verb
+        affected = result.affected
+        commit = result.commit?.hex
+    }
+
+    enum CodingKeys: String, CodingKey { case verb, affected, commit }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(verb, forKey: .verb)
+        try c.encode(affected, forKey: .affected)
+        try c.encode(commit, forKey: .commit)  // null, not absent
+    }
+}
+
 extension Repository {
     /// Runs any statement: a SELECT returns rows; DELETE, UPDATE and INSERT
     /// each become one commit on the current branch, with the statement as its message.

@@ -24,6 +24,6 @@ struct QueryController: Controller {
         let outcome = try await repository.execute(statement, at: ref)
         if let result = outcome.query { return try arrow(result.schema, result.batches) }
         if outcome.commit != nil { server.metrics.committed() }
-        return try json(["verb": outcome.verb, "affected": outcome.affected, "commit": outcome.commit?.hex as Any])
+        return try json(WriteOutcome(outcome))
     }
 }

@@ -63,19 +63,6 @@ struct Query: AsyncParsableCommand {
     }
 }
 
-/// What a write statement did, as `loam query --json` prints it (and `POST /api/v1/query` answers).
-struct WriteOutcome: Encodable {
-    let verb: String
-    let affected: Int
-    let commit: String?
-
-    init(_ outcome: StatementResult) {
-        verb = outcome.verb
-        affected = outcome.affected
-        commit = outcome.commit?.hex
-    }
-}
-
 /// A query result as an aligned table, with a row count.
 func render(_ result: QueryResult) -> String {
     let fields = result.schema.fields
