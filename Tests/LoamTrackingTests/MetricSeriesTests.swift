@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import LoamStorage
+@testable import LoamStorage
 @testable import LoamTracking
 import LoamTestSupport
 import Testing
@@ -85,5 +85,31 @@ import Testing
                                                                        MetricPoint(key: "loss", value: 0.5, timestamp: 5, step: 1)])
         try await meta.appendMetrics([("r1", MetricPoint(key: "loss", value: 0.1, timestamp: 6, step: 2))])
         #expect(try await meta.metricHistory(runID: "r1", key: "loss", offset: 2, limit: 10).map(\.value) == [0.7, 0.1])
+    }
+}
+
+/// A catalog written before tracking became its own module (artifacts in v4-tracking's table) opens,
+/// keeps its artifacts as gc roots, and its runs read as before.
+@Suite struct CatalogUpgradeTests {
+    @Test func artifactsFromBeforeTheObjectIndexStayIndexed() async throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("catalog.sqlite").path
+        let old = try DatabaseQueue(path: path)
+        try SQLiteMetaStore.migrator.migrate(old, upTo: "v3-access")
+        try SQLiteTrackingStore.migrator.migrate(old)
+        let object = String(repeating: "ab", count: 32)
+        try await old.write { db in
+            // What v4-tracking created before v6-object-index took the table over.
+            try db.execute(sql: "CREATE TABLE artifacts (path TEXT PRIMARY KEY NOT NULL, object TEXT NOT NULL, size INTEGER NOT NULL)")
+            try db.execute(sql: "INSERT INTO artifacts VALUES ('0/r1/artifacts/model.bin', ?, 7)", arguments: [object])
+            try db.execute(sql: "INSERT INTO runs (id, experiment_id, name, user_id, status, start_time, artifact_uri) VALUES ('r1', 0, 'a', 'u', 'FINISHED', 1, '')")
+        }
+        try old.close()
+        let meta = try SQLiteMetaStore(path: path)
+        #expect(try await meta.indexedObjects() == [try ObjectID(hex: object)])
+        #expect(try await meta.indexedPaths(under: "0/r1/").map(\.path) == ["0/r1/artifacts/model.bin"])
+        let tracking = try SQLiteTrackingStore(catalog: meta)
+        #expect(try await tracking.run(id: "r1")?.info.status == .finished)
     }
 }
