@@ -45,7 +45,7 @@ extension Repository {
         try await body(&tree)
         // A write that changed nothing (e.g. an UPDATE matching no row) makes no commit.
         if tree == parent.tree { return start }
-        return try await land(tree, on: start, branch: branch, message: message)
+        return try await land(tree, on: start, startTree: parent.tree, branch: branch, message: message)
     }
 
     /// The one step that makes a write visible, under every write (imports, edits,
@@ -56,8 +56,10 @@ extension Repository {
     /// by a three-way merge and the swap retried; a true conflict fails, naming
     /// their commit, and nothing is committed.
     @discardableResult
-    func land(_ tree: Tree, on start: ObjectID, extraParents: [ObjectID] = [], branch: String, message: String) async throws -> ObjectID {
-        let startTree = try await tables.commit(start).tree
+    func land(_ tree: Tree, on start: ObjectID, startTree known: Tree? = nil, extraParents: [ObjectID] = [], branch: String,
+              message: String) async throws -> ObjectID {
+        let startTree: Tree
+        if let known { startTree = known } else { startTree = try await tables.commit(start).tree }
         FailPoint.hit("before-commit-object")
         var expected = start
         var commit = Commit(parents: [start] + extraParents, tree: tree, author: currentAuthor, message: message)

@@ -19,20 +19,6 @@ public indirect enum PruningPredicate: Sendable, Equatable {
     case not(PruningPredicate)
     case always
 
-    public var columns: [String] {
-        var seen: [String] = []
-        func walk(_ f: PruningPredicate) {
-            switch f {
-            case .compare(let c, _, _), .isNull(let c, _): if !seen.contains(c) { seen.append(c) }
-            case .and(let a, let b), .or(let a, let b): walk(a); walk(b)
-            case .not(let a): walk(a)
-            case .always: break
-            }
-        }
-        walk(self)
-        return seen
-    }
-
     /// False only when a fragment's zone map proves no row can match
     /// (`statistics(column)` gives min, max and null count, or nil when unknown).
     public func mayMatch(rows: Int, _ statistics: (String) -> (min: Value?, max: Value?, nullCount: Int)?) -> Bool {

@@ -5,12 +5,6 @@ import LoamFormat
 import LoamStorage
 import LoamTable
 
-private func dateText(_ commit: Commit) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter.string(from: commit.date)
-}
-
 struct Log: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the commit history, newest first.")
 
@@ -38,7 +32,7 @@ struct Log: AsyncParsableCommand {
                 } else {
                     print("commit \(id.hex)\(decoration)")
                     print("Author: \(commit.author)")
-                    print("Date:   \(dateText(commit))")
+                    print("Date:   \(CommitView(id: id, commit: commit).time)")
                     print("")
                     for line in commit.message.split(separator: "\n", omittingEmptySubsequences: false) { print("    \(line)") }
                     print("")

@@ -55,8 +55,9 @@ struct Runs: AsyncParsableCommand {
                 if !r.metrics.isEmpty { print("metrics " + r.metrics.map { "\($0.key)=\(Runs.number($0.value)) (step \($0.step))" }.joined(separator: "  ")) }
                 let tags = r.tags.filter { !$0.key.hasPrefix("mlflow.") }.sorted { $0.key < $1.key }
                 if !tags.isEmpty { print("tags    " + tags.map { "\($0.key)=\($0.value)" }.joined(separator: "  ")) }
-                print(r.reads.isEmpty ? "data    (no Loam dataset read recorded)" : "data")
-                for (i, read) in r.reads.enumerated() { print("  [\(i)] \(read)") }
+                let reads = r.reads
+                print(reads.isEmpty ? "data    (no Loam dataset read recorded)" : "data")
+                for (i, read) in reads.enumerated() { print("  [\(i)] \(read)") }
             }
         }
     }
