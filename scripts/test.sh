@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Loam test: installs what the tests need (SQLite headers, a Python
-# virtual environment with pyarrow, pytest, mlflow-skinny and the Python client from python/),
+# virtual environment with pyarrow, pytest, mlflow-skinny, DuckDB (the reference engine of the
+# differential SQL tests) and the Python client from python/),
 # builds, runs `swift test`, then the Python client's tests against the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,10 +12,10 @@ if ! dpkg -s libsqlite3-dev >/dev/null 2>&1 || ! command -v script >/dev/null; t
   apt-get update -qq && apt-get install -y -qq libsqlite3-dev bsdutils >/dev/null
 fi
 
-if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow" 2>/dev/null; then
-  echo "== creating .venv-test with pyarrow, pytest and mlflow-skinny (the real MLflow client)"
+if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow, duckdb" 2>/dev/null; then
+  echo "== creating .venv-test with pyarrow, pytest, mlflow-skinny (the real MLflow client) and duckdb"
   python3 -m venv .venv-test
-  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny
+  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny duckdb
 fi
 # The client as a user installs it (`pip install ./python`), fresh each run (no stale setuptools build folder).
 rm -rf python/build python/*.egg-info

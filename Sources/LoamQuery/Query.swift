@@ -437,8 +437,8 @@ struct QueryRunner {
             switch e {
             case .inSubquery(let x, _, let negated, let at):
                 let items = values[at] ?? []
-                // An empty list: IN is false and NOT IN true for every non-null x.
-                return items.isEmpty ? .binary(op: "AND", .isNull(rewrite(x)!, negated: true, at: at), .literal(.bool(negated), at: at), at: at)
+                // An empty list: IN is false and NOT IN true for every x, NULL included (SQL's rule).
+                return items.isEmpty ? .literal(.bool(negated), at: at)
                     : .inList(rewrite(x)!, items, negated: negated, at: at)
             case .unary(let op, let x, let at): return .unary(op: op, rewrite(x)!, at: at)
             case .isNull(let x, let n, let at): return .isNull(rewrite(x)!, negated: n, at: at)
@@ -626,25 +626,29 @@ struct QueryExecutor: Sendable {
         if streaming { return schema }
 
         var projected = candidates
-        if grouped {
+        if grouped { do {
             var rows: [(values: [Value], aggregates: [Value])] = []
             if let typed, let merged {
-                for (key, values) in merged.results(typed.functions) {
+                for (key, values) in try merged.results(typed.functions) {
                     var representative = [Value](repeating: .null, count: slotCount)
                     if let slot = typed.keySlot { representative[slot] = key }
                     rows.append((representative, values))
                 }
             } else {
-                rows = slow.rows(aggregates)
+                rows = try slow.rows(aggregates)
             }
             if rows.isEmpty && statement.groupBy.isEmpty {  // aggregates over no rows: one row
-                rows = [(Array(repeating: .null, count: slotCount), aggregates.map { Accumulator(distinct: $0.distinct).result($0) })]
+                rows = [(Array(repeating: .null, count: slotCount), try aggregates.map { try Accumulator(distinct: $0.distinct).result($0) })]  // never a sum out of range
             }
             if let having {
                 rows = try rows.filter { if case .bool(true) = try evaluator.evaluate(having, $0.values, $0.aggregates) { return true } else { return false } }
             }
             projected = try rows.map { try project($0.values, $0.aggregates) }
-        }
+        } catch let overflow as SumOutOfRange {
+            let spec = aggregates[overflow.aggregate]
+            throw SQLError(sql: sql, position: spec.position,
+                           message: "\(spec.text) is \(overflow.exact), outside int64; sum CAST(… AS float64) for an approximate total")
+        } }
         if statement.distinct {
             var seen = Set<[Value]>()
             projected = projected.filter { seen.insert($0.out).inserted }

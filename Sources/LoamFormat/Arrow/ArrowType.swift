@@ -138,7 +138,11 @@ extension ArrowType {
     public static func primitive(named name: String) -> ArrowType? {
         let aliases: [String: ArrowType] = ["int": .int64, "integer": .int64, "float": .float64, "double": .float64,
                                             "str": .utf8, "utf8": .utf8, "text": .utf8, "large_utf8": .largeUtf8,
-                                            "boolean": .bool, "date": .date32, "bytes": .binary]
+                                            "boolean": .bool, "date": .date32, "bytes": .binary,
+                                            // SQL's names (PostgreSQL and DuckDB)
+                                            "bigint": .int64, "smallint": .int16, "tinyint": .int8, "ubigint": .uint64, "uinteger": .uint32,
+                                            "varchar": .utf8, "char": .utf8, "real": .float32, "float4": .float32, "float8": .float64,
+                                            "blob": .binary, "bytea": .binary]
         return primitives.first { $0.name == name } ?? aliases[name]
     }
 }

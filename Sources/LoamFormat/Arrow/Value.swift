@@ -16,6 +16,36 @@ public enum Value: Hashable, Sendable {
 
     public var isNull: Bool { if case .null = self { return true } else { return false } }
 
+    /// As SQL engines (PostgreSQL, DuckDB) treat floats in keys and comparisons: NaN equals NaN
+    /// (and sorts above every number); -0.0 equals 0.0.
+    public static func == (a: Value, b: Value) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.int(let x), .int(let y)): return x == y
+        case (.uint(let x), .uint(let y)): return x == y
+        case (.float(let x), .float(let y)): return x == y || (x.isNaN && y.isNaN)
+        case (.string(let x), .string(let y)): return x == y
+        case (.binary(let x), .binary(let y)): return x == y
+        case (.list(let x), .list(let y)), (.structValue(let x), .structValue(let y)): return x == y
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let b): hasher.combine(1); hasher.combine(b)
+        case .int(let i): hasher.combine(2); hasher.combine(i)
+        case .uint(let u): hasher.combine(3); hasher.combine(u)
+        case .float(let d): hasher.combine(4); if d.isNaN { hasher.combine(Double.nan.bitPattern) } else { hasher.combine(d) }
+        case .string(let s): hasher.combine(5); hasher.combine(s)
+        case .binary(let b): hasher.combine(6); hasher.combine(b)
+        case .list(let l): hasher.combine(7); hasher.combine(l)
+        case .structValue(let l): hasher.combine(8); hasher.combine(l)
+        }
+    }
+
     /// A numeric view for comparisons across integer and float columns.
     public var asDouble: Double? {
         switch self {
@@ -50,8 +80,11 @@ extension Value: Comparable {
         case (.string(let a), .string(let b)): return a.utf8.lexicographicallyPrecedes(b.utf8)
         case (.binary(let a), .binary(let b)): return a.lexicographicallyPrecedes(b)
         case (.list(let a), .list(let b)), (.structValue(let a), .structValue(let b)): return a.lexicographicallyPrecedes(b)
+        case (.int(let a), .uint(let b)): return a < 0 || UInt64(a) < b
+        case (.uint(let a), .int(let b)): return b >= 0 && a < UInt64(b)
         default:
-            if lhs.rank == 2 && rhs.rank == 2, let a = lhs.asDouble, let b = rhs.asDouble { return a < b }
+            // NaN sorts above every number and equals itself (PostgreSQL and DuckDB order floats this way).
+            if lhs.rank == 2 && rhs.rank == 2, let a = lhs.asDouble, let b = rhs.asDouble { return b.isNaN ? !a.isNaN : a < b }
             return lhs.rank < rhs.rank
         }
     }

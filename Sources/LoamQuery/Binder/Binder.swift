@@ -110,7 +110,14 @@ struct Binder: Sendable {
                 guard numeric(tl) || isNullLiteral(l), numeric(tr) || isNullLiteral(r) else {
                     throw error("operator \(op) needs numbers, not \(tl.name) and \(tr.name)", at: at)
                 }
-                return (.arithmetic(op, bl, br, at: at), tl.isFloatingPoint || tr.isFloatingPoint ? .float64 : .int64)
+                if tl.isFloatingPoint || tr.isFloatingPoint { return (.arithmetic(op, bl, br, unsigned: false, at: at), .float64) }
+                // uint64 (hash(…), ids) stays uint64 with other unsigned operands and non-negative constants.
+                func unsignedSide(_ t: ArrowType, _ b: BoundExpression) -> Bool {
+                    if case .literal(.int(let v)) = b { return v >= 0 }
+                    return [.uint8, .uint16, .uint32, .uint64].contains(t)
+                }
+                let unsigned = (tl == .uint64 || tr == .uint64) && unsignedSide(tl, bl) && unsignedSide(tr, br)
+                return (.arithmetic(op, bl, br, unsigned: unsigned, at: at), unsigned ? .uint64 : .int64)
             }
         case .isNull(let inner, let negated, _):
             return (.isNull(try bind(inner, allowAggregates: allowAggregates).0, negated: negated), .bool)
@@ -178,7 +185,7 @@ struct Binder: Sendable {
                 guard let type = function.result([argumentType]) else {
                     throw error("\(name)() needs \(function.accepts), not \(argumentType.name)", at: at)
                 }
-                var spec = AggregateSpec(function: name, argument: argument, distinct: distinct, type: type)
+                var spec = AggregateSpec(function: name, argument: argument, distinct: distinct, type: type, text: key, position: at)
                 if name == "quantile_cont" || name == "approx_quantile" {
                     guard case .literal(let p, _) = arguments[1], let fraction = p.asDouble, (0...1).contains(fraction) else {
                         throw error("\(name)() takes a fraction between 0 and 1 as its second argument", at: at)

@@ -8,7 +8,8 @@ indirect enum BoundExpression: Sendable {
     case aggregate(slot: Int)
     case negate(BoundExpression)
     case not(BoundExpression)
-    case arithmetic(String, BoundExpression, BoundExpression, at: Int)
+    /// `unsigned`: the result is uint64 (uint64 operands, or one with a non-negative constant).
+    case arithmetic(String, BoundExpression, BoundExpression, unsigned: Bool, at: Int)
     case compare(String, BoundExpression, BoundExpression)
     case and(BoundExpression, BoundExpression)
     case or(BoundExpression, BoundExpression)
@@ -31,4 +32,7 @@ struct AggregateSpec: Sendable {
     let type: ArrowType
     /// The fraction of quantile_cont(x, p).
     var parameter: Double? = nil
+    /// The call as written and where, for errors.
+    var text = ""
+    var position = 0
 }

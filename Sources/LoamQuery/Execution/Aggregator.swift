@@ -3,10 +3,10 @@ import LoamFormat
 /// The running state of one aggregate in one group.
 struct Accumulator {
     var count = 0
-    var intSum: Int64 = 0
+    /// Integer sums are exact (int64 and uint64 values alike); the result must fit int64.
+    var intSum: Int128 = 0
     var floatSum = 0.0
     var sawFloat = false
-    var overflow = false
     var best: Value = .null
     var seen: Set<Value>?
     // Welford's running mean and sum of squared deviations (variance without cancellation).
@@ -26,14 +26,10 @@ struct Accumulator {
         switch function {
         case "sum", "avg":
             switch value {
-            case .int(let i):
-                let (s, o) = intSum.addingReportingOverflow(i)
-                if o { overflow = true }
-                intSum = s
-                floatSum += Double(i)
-            case .uint(let u): floatSum += Double(u); sawFloat = true
+            case .int(let i): intSum += Int128(i)
+            case .uint(let u): intSum += Int128(u)
             case .float(let d): floatSum += d; sawFloat = true
-            case .bool(let b): intSum += b ? 1 : 0; floatSum += b ? 1 : 0
+            case .bool(let b): intSum += b ? 1 : 0
             default: break
             }
         case "stddev", "stddev_samp", "variance", "var_samp":
@@ -57,13 +53,16 @@ struct Accumulator {
         }
     }
 
-    func result(_ spec: AggregateSpec) -> Value {
+    /// The aggregate's value; `index` is its place in the query's aggregates, for the error when a sum leaves int64.
+    func result(_ spec: AggregateSpec, index: Int = 0) throws -> Value {
         switch spec.function {
         case "count": return .int(Int64(count))
         case "sum":
             if count == 0 { return .null }
-            return sawFloat || spec.type.isFloatingPoint || overflow ? .float(floatSum) : .int(intSum)
-        case "avg": return count == 0 ? .null : .float(floatSum / Double(count))
+            if sawFloat || spec.type.isFloatingPoint { return .float(floatSum + Double(intSum)) }
+            guard let sum = Int64(exactly: intSum) else { throw SumOutOfRange(exact: intSum, aggregate: index) }
+            return .int(sum)
+        case "avg": return count == 0 ? .null : .float((floatSum + Double(intSum)) / Double(count))
         case "array_agg": return count == 0 ? .null : .list(kept)
         case "median", "quantile_cont", "approx_quantile":
             let values = kept.compactMap(\.asDouble).sorted()
@@ -140,7 +139,15 @@ struct SlowGrouping {
     }
 
     /// Each group's representative row and aggregate results, in the order groups were first seen.
-    func rows(_ aggregates: [AggregateSpec]) -> [(values: [Value], aggregates: [Value])] {
-        accumulators.indices.map { g in (representatives[g], zip(accumulators[g], aggregates).map { $0.result($1) }) }
+    func rows(_ aggregates: [AggregateSpec]) throws -> [(values: [Value], aggregates: [Value])] {
+        try accumulators.indices.map { g in (representatives[g], try aggregates.indices.map { j in try accumulators[g][j].result(aggregates[j], index: j) }) }
     }
+}
+
+/// An integer sum that does not fit int64 (the exact value kept in 128 bits); the executor
+/// turns it into an error naming the aggregate.
+struct SumOutOfRange: Error {
+    let exact: Int128
+    /// Its place among the query's aggregates.
+    var aggregate = 0
 }

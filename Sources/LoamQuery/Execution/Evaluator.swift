@@ -51,8 +51,8 @@ struct Evaluator: Sendable {
             case ">": return .bool(y < x)
             default: return .bool(!(x < y))
             }
-        case .arithmetic(let op, let l, let r, let at):
-            return try arithmetic(op, try evaluate(l, row, aggregates), try evaluate(r, row, aggregates), at: at)
+        case .arithmetic(let op, let l, let r, let unsigned, let at):
+            return try arithmetic(op, try evaluate(l, row, aggregates), try evaluate(r, row, aggregates), unsigned: unsigned, at: at)
         case .concat(let l, let r):
             let a = try evaluate(l, row, aggregates), b = try evaluate(r, row, aggregates)
             if a.isNull || b.isNull { return .null }
@@ -82,6 +82,12 @@ struct Evaluator: Sendable {
             return try otherwise.map { try evaluate($0, row, aggregates) } ?? .null
         case .cast(let inner, let type, let at):
             return try cast(try evaluate(inner, row, aggregates), to: type, at: at)
+        case .function("coalesce", let arguments, _):  // lazy: later arguments run only when needed
+            for argument in arguments {
+                let value = try evaluate(argument, row, aggregates)
+                if !value.isNull { return value }
+            }
+            return .null
         case .function(let name, let arguments, let at):
             let values = try arguments.map { try evaluate($0, row, aggregates) }
             return try function(name, values, at: at)
@@ -117,10 +123,13 @@ struct Evaluator: Sendable {
         }
     }
 
-    private func arithmetic(_ op: String, _ a: Value, _ b: Value, at: Int) throws -> Value {
+    /// Integers stay integers: int64 and uint64 operands are combined exactly (in 128 bits) and the
+    /// result must fit the expression's type (uint64 when `unsigned`, else int64), or it is an error.
+    /// Division truncates toward zero and the remainder takes the dividend's sign, as in DuckDB and PostgreSQL.
+    private func arithmetic(_ op: String, _ a: Value, _ b: Value, unsigned: Bool, at: Int) throws -> Value {
         if a.isNull || b.isNull { return .null }
-        if case .int(let x) = a, case .int(let y) = b {
-            let (result, overflow): (Int64, Bool)
+        if let x = Self.wide(a), let y = Self.wide(b) {
+            let (result, overflow): (Int128, Bool)
             switch op {
             case "+": (result, overflow) = x.addingReportingOverflow(y)
             case "-": (result, overflow) = x.subtractingReportingOverflow(y)
@@ -132,8 +141,9 @@ struct Evaluator: Sendable {
                 guard y != 0 else { throw error("division by zero", at: at) }
                 (result, overflow) = x.remainderReportingOverflow(dividingBy: y)
             }
-            if overflow { throw error("integer overflow in \(x) \(op) \(y); cast to float64 for larger values", at: at) }
-            return .int(result)
+            if !overflow, unsigned, let u = UInt64(exactly: result) { return .uint(u) }
+            if !overflow, !unsigned, let i = Int64(exactly: result) { return .int(i) }
+            throw error("integer overflow: \(a.displayText) \(op) \(b.displayText) is outside \(unsigned ? "uint64" : "int64"); CAST an operand AS float64 for larger values", at: at)
         }
         guard let x = a.asDouble, let y = b.asDouble else { return .null }
         switch op {
@@ -149,12 +159,21 @@ struct Evaluator: Sendable {
         }
     }
 
+    /// An integer operand, widened so that int64 and uint64 combine without loss.
+    private static func wide(_ v: Value) -> Int128? {
+        switch v {
+        case .int(let i): return Int128(i)
+        case .uint(let u): return Int128(u)
+        default: return nil
+        }
+    }
+
     /// SQL LIKE: % any run, _ any one character.
     static func like(_ text: [Unicode.Scalar], _ pattern: [Unicode.Scalar]) -> Bool {
         var t = 0, p = 0, star = -1, mark = 0
         while t < text.count {
-            if p < pattern.count && (pattern[p] == "_" || pattern[p] == text[t]) { t += 1; p += 1 }
-            else if p < pattern.count && pattern[p] == "%" { star = p; mark = t; p += 1 }
+            if p < pattern.count && pattern[p] == "%" { star = p; mark = t; p += 1 }
+            else if p < pattern.count && (pattern[p] == "_" || pattern[p] == text[t]) { t += 1; p += 1 }
             else if star >= 0 { p = star + 1; mark += 1; t = mark }
             else { return false }
         }
@@ -256,7 +275,9 @@ struct Evaluator: Sendable {
             switch v {
             case .int: return v
             case .uint(let u): guard let i = Int64(exactly: u) else { throw fail() }; return .int(i)
-            case .float(let d): guard d.isFinite, abs(d) < 9.2e18 else { throw fail() }; return .int(Int64(d.rounded()))
+            case .float(let d):  // to the nearest, ties to even (as PostgreSQL and DuckDB)
+                guard d.isFinite, abs(d) < 9.2e18 else { throw fail() }
+                return .int(Int64(d.rounded(.toNearestOrEven)))
             case .bool(let b): return .int(b ? 1 : 0)
             case .string(let s):
                 guard let i = Int64(s.trimmingCharacters(in: .whitespaces)) else { throw fail() }
@@ -334,9 +355,14 @@ struct Evaluator: Sendable {
         case ("substr", .string(let s)):
             guard case .int(let from) = a[1] else { throw error("substr() takes a whole-number start", at: at) }
             let chars = Array(s)
-            let start = max(Int(from) - 1, 0)
-            var end = chars.count
-            if a.count == 3 { guard case .int(let n) = a[2], n >= 0 else { throw error("substr() takes a non-negative length", at: at) }; end = min(chars.count, Int(from) - 1 + Int(n)) }
+            // 1-based; a negative start counts from the end (-1 is the last character), as in DuckDB.
+            let first = from < 0 ? Int64(chars.count) + from + 1 : from
+            var last = Int64(chars.count) + 1  // one past, 1-based
+            if a.count == 3 {
+                guard case .int(let n) = a[2], n >= 0 else { throw error("substr() takes a non-negative length", at: at) }
+                last = min(last, first.addingReportingOverflow(n).overflow ? last : first + n)
+            }
+            let start = Int(max(first, 1)) - 1, end = Int(last) - 1
             return .string(start < end ? String(chars[start..<end]) : "")
         case ("replace", .string(let s)):
             guard case .string(let old) = a[1], case .string(let new) = a[2] else { return .null }
@@ -352,7 +378,15 @@ struct Evaluator: Sendable {
             default:
                 let places = a.count > 1 ? Int(a[1].asDouble ?? 0) : 0
                 let scale = pow(10.0, Double(places))
-                return .float((d * scale).rounded(.toNearestOrAwayFromZero) / scale)
+                // Half away from zero, of the float's exact value: d·scale may round onto a tie (488.525·100 gives
+                // 48852.5, yet 488.525 is stored as 488.52499…); the fused residual tells which side it was on.
+                let product = d * scale
+                var rounded = product.rounded(.toNearestOrAwayFromZero)
+                let residual = fma(d, scale, -product)
+                if abs(product - product.rounded(.towardZero)) == 0.5, residual != 0, (residual < 0) == (product > 0) {
+                    rounded = product.rounded(.towardZero)
+                }
+                return .float(rounded / scale)
             }
         default:
             throw error("\(name)() does not take \(a[0].displayText)", at: at)

@@ -140,8 +140,12 @@ indirect enum MaskKernel: Sendable {
         case (.uint32, .int(let c)): loop(data, UInt32.self, n, op, mask, Int64.init).run(c)
         case (.uint16, .int(let c)): loop(data, UInt16.self, n, op, mask, Int64.init).run(c)
         case (.uint8, .int(let c)): loop(data, UInt8.self, n, op, mask, Int64.init).run(c)
-        case (.float64, _): loop(data, Double.self, n, op, mask) { $0 }.run(constant.asDouble!)
-        case (.float32, _): loop(data, Float.self, n, op, mask, Double.init).run(constant.asDouble!)
+        case (.float64, _):
+            loop(data, Double.self, n, op, mask) { $0 }.run(constant.asDouble!)
+            patchNaN(data.assumingMemoryBound(to: Double.self), n, op, constant.asDouble!, mask)
+        case (.float32, _):
+            loop(data, Float.self, n, op, mask, Double.init).run(constant.asDouble!)
+            patchNaN(data.assumingMemoryBound(to: Float.self), n, op, constant.asDouble!, mask)
         case (.int64, .float(let c)), (.timestamp, .float(let c)): loop(data, Int64.self, n, op, mask, Double.init).run(c)
         case (.int32, .float(let c)), (.date32, .float(let c)): loop(data, Int32.self, n, op, mask, Double.init).run(c)
         case (.int16, .float(let c)): loop(data, Int16.self, n, op, mask, Double.init).run(c)
@@ -163,6 +167,15 @@ indirect enum MaskKernel: Sendable {
         }
     }
 
+    /// NaN equals NaN and sorts above every number (as `Value` orders them): redoes the rows
+    /// where IEEE comparison answers otherwise.
+    private static func patchNaN<T: BinaryFloatingPoint>(_ values: UnsafePointer<T>, _ n: Int, _ op: String, _ constant: Double,
+                                                       _ mask: UnsafeMutablePointer<UInt8>) {
+        for i in 0..<n where constant.isNaN || values[i].isNaN {
+            mask[i] = holds(op, values[i].isNaN ? (constant.isNaN ? 0 : 1) : -1) ? 1 : 0
+        }
+    }
+
     /// -1, 0 or 1: byte-wise order of two strings, as `Value` orders them.
     private static func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
         let common = min(a.count, b.count)
@@ -173,7 +186,7 @@ indirect enum MaskKernel: Sendable {
         return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
     }
 
-    private static func holds(_ op: String, _ order: Int) -> Bool {
+    static func holds(_ op: String, _ order: Int) -> Bool {
         switch op {
         case "=": return order == 0
         case "!=": return order != 0
@@ -220,7 +233,7 @@ struct Condition: Sendable {
 
     init(_ bound: BoundExpression, types: [ArrowType], vectors: VectorEvaluator) {
         self.bound = bound
-        kernel = MaskKernel.compile(bound, types: types)
+        kernel = vectors.typedLoops ? MaskKernel.compile(bound, types: types) : nil
         self.vectors = vectors
     }
 

@@ -208,11 +208,16 @@ struct PartialAggregates: Sendable {
     }
 
     /// Each group's key and its aggregate results, as `Accumulator.result` would give them.
-    func results(_ functions: [(function: TypedAggregation.Function, slot: Int?, isFloat: Bool)]) -> [(key: Value, values: [Value])] {
-        (0..<count).map { g in
+    func results(_ functions: [(function: TypedAggregation.Function, slot: Int?, isFloat: Bool)]) throws -> [(key: Value, values: [Value])] {
+        try (0..<count).map { g in
             let key = textKeys ? texts.withKey(g) { $0.map { Value.string(String(decoding: $0, as: UTF8.self)) } ?? .null }
                 : table.keys[g].map(Value.int) ?? .null
-            return (key, functions.indices.map { states[$0].result(g, functions[$0].function) })
+            return (key, try functions.indices.map { f in
+                do { return try states[f].result(g, functions[f].function) } catch var overflow as SumOutOfRange {
+                    overflow.aggregate = f  // typed functions are the query's aggregates, in order
+                    throw overflow
+                }
+            })
         }
     }
 }
@@ -324,7 +329,8 @@ struct AggregateState: Sendable {
     let isFloat: Bool
     var count: [Int] = []
     var intSum: [Int64] = []
-    var overflow: [Bool] = []
+    /// How many times each group's int64 sum wrapped (+1 up, -1 down): the exact sum is carry·2⁶⁴ + intSum.
+    var carry: [Int64] = []
     var floatSum: [Double] = []
     var lowInt: [Int64] = [], highInt: [Int64] = []
     var low: [Double] = [], high: [Double] = []
@@ -336,7 +342,7 @@ struct AggregateState: Sendable {
         guard extra > 0 else { return }
         count += repeatElement(0, count: extra)
         intSum += repeatElement(0, count: extra)
-        overflow += repeatElement(false, count: extra)
+        carry += repeatElement(0, count: extra)
         floatSum += repeatElement(0, count: extra)
         lowInt += repeatElement(.max, count: extra)
         highInt += repeatElement(.min, count: extra)
@@ -370,7 +376,7 @@ struct AggregateState: Sendable {
                         let x = Int64(v[i])
                         let (s, o) = b.intSum[group].addingReportingOverflow(x)
                         b.intSum[group] = s
-                        if o { b.overflow[group] = true }
+                        if o { b.carry[group] += x < 0 ? -1 : 1 }
                         b.floatSum[group] += Double(x)
                     }
                 case .min: rows { i, group in b.lowInt[group] = Swift.min(b.lowInt[group], Int64(v[i])) }
@@ -400,7 +406,7 @@ struct AggregateState: Sendable {
     private struct Buffers {
         let count: UnsafeMutableBufferPointer<Int>
         let intSum: UnsafeMutableBufferPointer<Int64>
-        let overflow: UnsafeMutableBufferPointer<Bool>
+        let carry: UnsafeMutableBufferPointer<Int64>
         let floatSum: UnsafeMutableBufferPointer<Double>
         let lowInt: UnsafeMutableBufferPointer<Int64>, highInt: UnsafeMutableBufferPointer<Int64>
         let low: UnsafeMutableBufferPointer<Double>, high: UnsafeMutableBufferPointer<Double>
@@ -410,13 +416,13 @@ struct AggregateState: Sendable {
     private mutating func withBuffers(_ body: (Buffers) -> Void) {
         count.withUnsafeMutableBufferPointer { c in
             intSum.withUnsafeMutableBufferPointer { s in
-                overflow.withUnsafeMutableBufferPointer { o in
+                carry.withUnsafeMutableBufferPointer { o in
                     floatSum.withUnsafeMutableBufferPointer { f in
                         lowInt.withUnsafeMutableBufferPointer { li in
                             highInt.withUnsafeMutableBufferPointer { hi in
                                 low.withUnsafeMutableBufferPointer { l in
                                     high.withUnsafeMutableBufferPointer { h in
-                                        body(Buffers(count: c, intSum: s, overflow: o, floatSum: f, lowInt: li, highInt: hi, low: l, high: h))
+                                        body(Buffers(count: c, intSum: s, carry: o, floatSum: f, lowInt: li, highInt: hi, low: l, high: h))
                                     }
                                 }
                             }
@@ -434,7 +440,7 @@ struct AggregateState: Sendable {
             count[to] += other.count[g]
             let (s, o) = intSum[to].addingReportingOverflow(other.intSum[g])
             intSum[to] = s
-            overflow[to] = overflow[to] || other.overflow[g] || o
+            carry[to] += other.carry[g] + (o ? (other.intSum[g] < 0 ? -1 : 1) : 0)
             floatSum[to] += other.floatSum[g]
             lowInt[to] = Swift.min(lowInt[to], other.lowInt[g])
             highInt[to] = Swift.max(highInt[to], other.highInt[g])
@@ -443,12 +449,16 @@ struct AggregateState: Sendable {
         }
     }
 
-    func result(_ g: Int, _ function: TypedAggregation.Function) -> Value {
+    func result(_ g: Int, _ function: TypedAggregation.Function) throws -> Value {
         if function == .count { return .int(Int64(count[g])) }
         guard count[g] > 0 else { return .null }
+        let exact = Int128(carry[g]) << 64 + Int128(intSum[g])
         switch function {
-        case .sum: return isFloat || overflow[g] ? .float(floatSum[g]) : .int(intSum[g])
-        case .avg: return .float(floatSum[g] / Double(count[g]))
+        case .sum:
+            if isFloat { return .float(floatSum[g]) }
+            guard let sum = Int64(exactly: exact) else { throw SumOutOfRange(exact: exact) }
+            return .int(sum)
+        case .avg: return .float(isFloat ? floatSum[g] / Double(count[g]) : Double(exact) / Double(count[g]))
         case .min: return isFloat ? .float(low[g]) : .int(lowInt[g])
         default: return isFloat ? .float(high[g]) : .int(highInt[g])
         }

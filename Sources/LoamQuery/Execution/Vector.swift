@@ -79,9 +79,12 @@ enum Vector {
 /// falls back to the row evaluator, with identical semantics.
 struct VectorEvaluator: Sendable {
     let rows: Evaluator
+    /// False: every expression row by row (the reference mode of `SelectPlan`).
+    var typedLoops = true
 
     /// `columns[slot]` are the batch's scanned columns; `n` its length.
     func evaluate(_ e: BoundExpression, _ columns: [ArrowArray], _ cache: inout [Int: Vector], _ n: Int) throws -> Vector {
+        guard typedLoops else { return try fallback(e, columns, &cache, n) }
         switch e {
         case .column(let slot):
             if let v = cache[slot] { return v }
@@ -117,7 +120,7 @@ struct VectorEvaluator: Sendable {
         case .isNull(let inner, let negated):
             let v = try evaluate(inner, columns, &cache, n)
             return .bool((0..<n).map { v.isNull($0) != negated }, valid: nil)
-        case .arithmetic(let op, let l, let r, let at) where op != "/" && op != "%":
+        case .arithmetic(let op, let l, let r, false, let at) where op != "/" && op != "%":
             let a = try evaluate(l, columns, &cache, n), b = try evaluate(r, columns, &cache, n)
             switch (a, b) {
             case (.int64(let x, let vx), .int64(let y, let vy)):
@@ -130,7 +133,7 @@ struct VectorEvaluator: Sendable {
                     default: (value, overflow) = x[i].multipliedReportingOverflow(by: y[i])
                     }
                     if overflow && (vx?[i] ?? true) && (vy?[i] ?? true) {
-                        throw rows.error("integer overflow in \(x[i]) \(op) \(y[i]); cast to float64 for larger values", at: at)
+                        throw rows.error("integer overflow: \(x[i]) \(op) \(y[i]) is outside int64; CAST an operand AS float64 for larger values", at: at)
                     }
                     out[i] = value
                 }
@@ -172,7 +175,7 @@ struct VectorEvaluator: Sendable {
         case .column(let s): set.insert(s)
         case .literal, .aggregate: break
         case .negate(let x), .not(let x), .isNull(let x, _), .cast(let x, _, _): slots(x, into: &set)
-        case .arithmetic(_, let a, let b, _), .compare(_, let a, let b), .and(let a, let b), .or(let a, let b), .concat(let a, let b),
+        case .arithmetic(_, let a, let b, _, _), .compare(_, let a, let b), .and(let a, let b), .or(let a, let b), .concat(let a, let b),
              .like(let a, let b, _, _):
             slots(a, into: &set)
             slots(b, into: &set)
@@ -208,7 +211,13 @@ struct VectorEvaluator: Sendable {
             return .bool(compareLoop(op, x, y), valid: both(vx, vy, x.count))
         case (.float64, .float64), (.float64, .int64), (.int64, .float64):
             guard let (x, vx) = doubles(a), let (y, vy) = doubles(b) else { return nil }
-            return .bool(compareLoop(op, x, y), valid: both(vx, vy, x.count))
+            var out = compareLoop(op, x, y)
+            // NaN equals NaN and sorts above every number: patch the rows where IEEE comparison says otherwise.
+            for i in 0..<x.count where x[i].isNaN || y[i].isNaN {
+                let order = x[i].isNaN ? (y[i].isNaN ? 0 : 1) : -1
+                out[i] = MaskKernel.holds(op, order)
+            }
+            return .bool(out, valid: both(vx, vy, x.count))
         default:
             return nil
         }

@@ -440,6 +440,12 @@ struct Parser {
         guard case .identifier(let word) = current.kind else { throw error("expected a type name, found \(describe(current))") }
         text = word
         index += 1
+        // SQL spellings: DOUBLE PRECISION, VARCHAR(n) / CHAR(n) (the length is not enforced).
+        if word == "double", case .identifier("precision") = current.kind { index += 1 }
+        if word == "varchar" || word == "char", accept(symbol: "(") {
+            _ = try nonNegativeInteger("a text length")
+            try expect(symbol: ")")
+        }
         do { return try SchemaSpec.parseType(text) } catch {
             throw self.error("unknown type '\(text)' (try int64, float64, string, bool, date32, timestamp)", at: start)
         }
@@ -498,6 +504,11 @@ struct Parser {
                 return .call(name: "date_part", arguments: [.literal(.string(part), at: at), value], distinct: false, at: at)
             }
             if name == "array" && isSymbol("[") { return try primary() }
+            // DATE '2024-05-17', TIMESTAMP '2024-05-17 10:00:00': a typed literal.
+            if name == "date" || name == "timestamp", case .string(let text) = current.kind {
+                index += 1
+                return .cast(.literal(.string(text), at: at), type: name == "date" ? .date32 : .timestamp(.microsecond, timeZone: nil), at: at)
+            }
             if accept(symbol: "(") {
                 let distinct = accept(keyword: "DISTINCT")
                 var arguments: [Expression] = []

@@ -1,3 +1,4 @@
+import Foundation
 import Loam
 import LoamFormat
 import LoamTable
@@ -43,6 +44,11 @@ struct SelectPlan: Sendable {
     let streaming: Bool
     let topK: Int?
     let nearest: VectorTopK?
+
+    /// `LOAM_SQL_REFERENCE=1`: no fast path at all (no mask kernel, typed aggregation, top-k or typed
+    /// vector loop), so every expression goes through the row evaluator. The differential tests run
+    /// each query this way too and compare (SQLancer's non-optimizing reference engine).
+    static let reference = ProcessInfo.processInfo.environment["LOAM_SQL_REFERENCE"] == "1"
 
     init(sql: String, statement: SelectStatement, relation: Relation) throws {
         var binder = Binder(sql: sql, schema: relation.schema, dataset: relation.name, alias: statement.alias)
@@ -97,15 +103,15 @@ struct SelectPlan: Sendable {
         // Batch column of each binder slot, and its type.
         let batchIndex = binder.columns.map { name in name == "_rowid" && wantsRowID ? 0 : (wantsRowID ? 1 : 0) + scanned.firstIndex(of: name)! }
         let types = binder.columns.map { name in name == "_rowid" && wantsRowID ? ArrowType.uint64 : relation.schema.fields[relation.schema.index(of: name)!].type }
-        let typed = grouped ? TypedAggregation.plan(groupKeys: groupKeys, aggregates: binder.aggregates, types: types) : nil
-        let vectors = VectorEvaluator(rows: evaluator)
+        let typed = grouped && !Self.reference ? TypedAggregation.plan(groupKeys: groupKeys, aggregates: binder.aggregates, types: types) : nil
+        let vectors = VectorEvaluator(rows: evaluator, typedLoops: !Self.reference)
         let condition = filter.map { Condition($0.0, types: types, vectors: vectors) }
         let aggregates = binder.aggregates
 
         // Without grouping, ORDER BY or DISTINCT, rows stream out batch by batch.
         let streaming = !grouped && orderKeys.isEmpty && !statement.distinct
         // ORDER BY … LIMIT k (no grouping or DISTINCT): keep the best k rows as the scan goes, not every row.
-        let topK: Int? = !grouped && !orderKeys.isEmpty && !statement.distinct ? statement.limit.map { $0 + statement.offset } : nil
+        let topK: Int? = !grouped && !orderKeys.isEmpty && !statement.distinct && !Self.reference ? statement.limit.map { $0 + statement.offset } : nil
 
         // ORDER BY distance(vector column, [constants]) LIMIT k: rank from the float buffers.
         let nearest = topK != nil && orderKeys.count == 1 && orderKeys[0].0 != nil

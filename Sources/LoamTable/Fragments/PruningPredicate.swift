@@ -33,6 +33,11 @@ public indirect enum PruningPredicate: Sendable, Equatable {
             guard let stats = statistics(c), let lo = stats.min, let hi = stats.max, !literal.isNull else {
                 return statistics(c).map { $0.nullCount < rows } ?? true
             }
+            // Float zone maps leave out NaN and ±infinity (JSON has no spelling for them), and NaN sorts
+            // above every number: only an equality with a finite number can rule a fragment out.
+            if case .float = lo {
+                guard op == .eq, let d = literal.asDouble, d.isFinite else { return true }
+            }
             switch op {
             case .eq: return !(literal < lo) && !(hi < literal)
             case .ne: return lo < literal || literal < lo || hi < literal || literal < hi
