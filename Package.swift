@@ -37,7 +37,8 @@ let package = Package(
         // The public library: repositories, datasets, ingest, export.
         .target(name: "Loam", dependencies: ["LoamTable", "LoamFormat", "LoamStorage"], swiftSettings: fastLoops),
         // SQL: lexer → parser → binder → plan → vectorized execution over fragments.
-        .target(name: "LoamQuery", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamStorage"], swiftSettings: fastLoops),
+        .target(name: "LoamQuery", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamStorage", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: fastLoops),
         // Experiment tracking: experiments, runs, metric series, lineage, MLflow's search grammar, over its own store.
         .target(name: "LoamTracking", dependencies: [
             "Loam", "LoamFormat", "LoamStorage",

@@ -96,7 +96,9 @@ struct QueryRunner {
             lines.append(PlanLine(depth: lines.count, text: "Sort by " + query.orderBy.map { $0.expression.canonical + ($0.descending ? " DESC" : "") }.joined(separator: ", ")))
         }
         let depth = lines.count
-        lines.append(PlanLine(depth: depth, text: "Union all of \(parts.count) parts, in order"))
+        let operators = Set(query.operators.map(\.rawValue)).sorted().joined(separator: ", ")
+        lines.append(PlanLine(depth: depth, text: query.operators.allSatisfy { $0 == .unionAll } ? "Union all of \(parts.count) parts, in order"
+                              : "\(operators) of \(parts.count) parts (INTERSECT first, then left to right; repeated rows dropped by hash)"))
         for part in parts { lines += PlanLine.nested(part.lines, under: depth) }
         return (parts[0].schema, withLines + lines)
     }
@@ -126,6 +128,10 @@ struct QueryRunner {
     }
 
     private func source(_ part: SelectStatement, names: [String: any Relation]) async throws -> Relation {
+        if part.noFrom {  // SELECT without FROM: one row of no columns
+            let empty = Schema(fields: [])
+            return MemoryRelation(name: "", result: QueryResult(schema: empty, batches: [RecordBatch(schema: empty, columns: [], length: 1)]))
+        }
         if let arguments = part.tableFunction {
             return try await tableFunction(part.dataset, arguments, alias: part.alias, at: part.datasetPosition)
         }
@@ -189,15 +195,16 @@ struct QueryRunner {
         if hasRowID { fields.insert(Field(name: "_rowid", type: .uint64, nullable: false), at: 0) }
         if planning {
             let amount = sample.percent ? "\(sample.amount)%" : "\(Int(sample.amount)) rows"
-            return PlannedRelation(name: relation.name, schema: Schema(fields: fields), qualified: relation.qualified, usingColumns: relation.usingColumns,
+            return PlannedRelation(name: relation.name, schema: Schema(fields: fields), qualified: relation.qualified, hidesRowID: hasRowID, usingColumns: relation.usingColumns,
                                    lines: [PlanLine(depth: 0, text: "Sample \(amount) (reservoir, seed \(sample.seed))")]
                                        + PlanLine.nested(scanLines(relation, relation.schema.fields.map(\.name)), under: 0))
         }
         var rows: [[Value]] = []
         var seen = 0
         var random = SeededRandom(seed: sample.seed)
-        let total = relation.dataset?.rowCount
-        let wanted = sample.percent ? Int((Double(total ?? 0) * sample.amount / 100).rounded()) : Int(sample.amount)
+        // A percentage of the relation's rows: a dataset knows its count, an in-memory result (subquery, WITH) too.
+        let total = relation.dataset?.rowCount ?? (relation as? MemoryRelation)?.result.rowCount ?? 0
+        let wanted = sample.percent ? Int((Double(total) * sample.amount / 100).rounded()) : Int(sample.amount)
         try await relation.scan(columns: relation.schema.fields.map(\.name), includeRowID: hasRowID) { batch in
             for r in 0..<batch.length {
                 seen += 1
@@ -209,7 +216,7 @@ struct QueryRunner {
             }
         }
         return MemoryRelation(name: relation.name, result: try QueryResult(schema: Schema(fields: fields), rows: rows),
-                              qualified: relation.qualified, usingColumns: relation.usingColumns)
+                              qualified: relation.qualified, usingColumns: relation.usingColumns, hidesRowID: hasRowID)
     }
 
     /// Joins left to right, reading only the columns the query names. Each join
@@ -233,7 +240,8 @@ struct QueryRunner {
         // WHERE conjuncts that name only the first relation (as alias.column) filter its rows before the first join.
         var pushed: (condition: Condition, slots: [Int])?
         var pushedText: String?
-        if let filter = part.filter {
+        // (Not under a RIGHT or FULL join: a left row filtered early would bring back its right rows as unmatched.)
+        if let filter = part.filter, !part.joins.contains(where: \.right) {
             func own(_ e: Expression) -> Bool {
                 switch e {
                 case .column(let table, _, _): return table == alias
@@ -277,8 +285,22 @@ struct QueryRunner {
                     parts.append(.binary(op: "=", .column(table: nil, name: l, at: join.position), .column(table: nil, name: "\(rightAlias).\(column)", at: join.position), at: join.position))
                 }
                 condition = parts.dropFirst().reduce(parts[0]) { .binary(op: "AND", $0, $1, at: join.position) }
+            } else if let on = join.on {
+                condition = on
             } else {
-                condition = join.on!
+                // A comma or CROSS join: the WHERE's equalities between the two sides become its keys (the WHERE
+                // still runs after the join), so `FROM a, b WHERE a.k = b.k` is a hash join, not a cross product.
+                func conjuncts(_ e: Expression) -> [Expression] {
+                    if case .binary("AND", let a, let b, _) = e { return conjuncts(a) + conjuncts(b) }
+                    return [e]
+                }
+                let leftNames = Set(fields.map(\.name)), rightSet = Set(rightFields.map(\.name))
+                let keys = (part.filter.map(conjuncts) ?? []).filter { e in
+                    guard case .binary("=", .column(let t1, let n1, let at), .column(let t2, let n2, _), _) = e,
+                          let a = try? binder.resolveQualified(t1, n1, at: at), let b = try? binder.resolveQualified(t2, n2, at: at) else { return false }
+                    return (leftNames.contains(a) && rightSet.contains(b)) || (leftNames.contains(b) && rightSet.contains(a))
+                }
+                condition = keys.dropFirst().reduce(keys.first ?? .literal(.bool(true), at: join.position)) { .binary(op: "AND", $0, $1, at: join.position) }
             }
             let (bound, type) = try binder.bind(condition, allowAggregates: false)
             guard type == .bool else { throw SQLError(sql: sql, position: condition.position, message: "ON needs a boolean condition, not \(type.name)") }
@@ -299,11 +321,12 @@ struct QueryRunner {
             let outSchema = Schema(fields: combined)
             if planning {
                 let how = keys.isEmpty ? "Join (nested loop, row by row)"
-                    : residual ? "Join (hash on the equalities, the rest row by row)" : "HashJoin (columnar: the right side hashed once, the left probing in parallel)"
+                    : residual || join.right ? "Join (hash on the equalities, the rest row by row)" : "HashJoin (columnar: the right side hashed once, the left probing in parallel)"
                 var left = scanLines(current, currentNames)
                 if let text = pushedText { left = [PlanLine(depth: 0, text: "Filter (pushed below the join) \(text)")] + PlanLine.nested(left, under: 0) }
+                let kind = join.left && join.right ? "full" : join.left ? "left" : join.right ? "right" : "inner"
                 current = PlannedRelation(name: "join", schema: outSchema, qualified: true,
-                                          lines: [PlanLine(depth: 0, text: "\(how) \(join.left ? "left" : "inner") on \(condition.canonical)")]
+                                          lines: [PlanLine(depth: 0, text: "\(how) \(kind) on \(condition.canonical)")]
                                               + PlanLine.nested(left, under: 0) + PlanLine.nested(scanLines(right, rightNames), under: 0))
                 fields = combined
                 currentNames = combined.map(\.name)
@@ -313,7 +336,7 @@ struct QueryRunner {
                 continue
             }
             let rightBatches = try await batches(right, rightNames)
-            if !keys.isEmpty && !residual {
+            if !keys.isEmpty && !residual && !join.right {
                 let join = HashJoin(keys: keys, right: rightBatches, rightFields: rightFields, left: join.left)
                 var out: [RecordBatch] = []
                 let filter = pushed
@@ -340,6 +363,7 @@ struct QueryRunner {
                 }
                 var output: [[Value]] = []
                 let nulls = [Value](repeating: .null, count: rightFields.count)
+                var rightMatched = [Bool](repeating: false, count: join.right ? rightRows.count : 0)
                 for batch in try await batches(current, currentNames) {
                     for i in 0..<batch.length {
                         let row = batch.row(i)
@@ -356,11 +380,15 @@ struct QueryRunner {
                             if case .bool(true) = try evaluator.evaluate(bound, slots.map { both[$0] }) {
                                 output.append(both)
                                 matched = true
+                                if join.right { rightMatched[r] = true }
                             }
                         }
                         if join.left && !matched { output.append(row + nulls) }
                     }
                 }
+                // RIGHT and FULL: the right rows nothing matched, with NULLs on the left.
+                let leftNulls = [Value](repeating: .null, count: fields.count)
+                for (r, matched) in rightMatched.enumerated() where !matched { output.append(leftNulls + rightRows[r]) }
                 current = MemoryRelation(name: "join", result: try QueryResult(schema: outSchema, rows: output), qualified: true)
             }
             fields = combined
@@ -393,98 +421,149 @@ struct QueryRunner {
         return out
     }
 
-    /// `x IN (SELECT …)` becomes `x IN (values…)`: each subquery runs once, up front. When planning,
-    /// each is planned instead (its lines returned) and stands as an empty list.
+    /// Subqueries in expressions run once, up front, and become constants: `x IN (SELECT …)` a list,
+    /// `(SELECT …)` its one value (NULL without rows), `EXISTS (SELECT …)` true or false. When planning,
+    /// each is planned instead (its lines returned). A subquery naming a column of the outer query
+    /// (correlated) is an error that says so.
     private func resolvingSubqueries(_ part: SelectStatement, names: [String: any Relation]) async throws -> (SelectStatement, [PlanLine]) {
-        var found: [(Int, Subquery)] = []
-        func collect(_ e: Expression?) {
-            guard let e else { return }
+        var found: [(at: Int, sub: Subquery, kind: String)] = []
+        func collect(_ e: Expression) {
             switch e {
-            case .inSubquery(let x, let sub, _, let at): found.append((at, sub)); collect(x)
-            case .unary(_, let x, _), .isNull(let x, _, _), .cast(let x, _, _): collect(x)
-            case .binary(_, let l, let r, _), .like(let l, let r, _, _, _), .element(let l, let r, _): collect(l); collect(r)
-            case .between(let x, let l, let h, _, _): collect(x); collect(l); collect(h)
-            case .inList(let x, let items, _, _): collect(x); items.forEach(collect)
-            case .caseWhen(let o, let b, let otherwise, _): collect(o); b.forEach { collect($0.0); collect($0.1) }; collect(otherwise)
-            case .call(_, let args, _, _), .listLiteral(let args, _): args.forEach(collect)
+            case .inSubquery(_, let sub, _, let at): found.append((at, sub, "IN"))
+            case .scalarSubquery(let sub, let at): found.append((at, sub, "scalar"))
+            case .exists(let sub, _, let at): found.append((at, sub, "EXISTS"))
             default: break
             }
+            e.children.forEach(collect)
         }
-        collect(part.filter)
-        collect(part.having)
-        part.items.forEach { collect($0.expression) }
+        let expressions = [part.filter, part.having, part.qualify].compactMap { $0 } + part.items.map(\.expression)
+            + part.orderBy.map(\.expression) + part.groupBy
+        expressions.forEach(collect)
         guard !found.isEmpty else { return (part, []) }
-        var values: [Int: [Expression]] = [:]
+        var values: [Int: Expression] = [:]
+        var lists: [Int: [Expression]] = [:]
         var lines: [PlanLine] = []
-        for (at, sub) in found {
-            if planning {
-                let planned = try await plan(sub.query, names: names)
-                guard planned.schema.fields.count == 1 else {
-                    throw SQLError(sql: sql, position: at, message: "a subquery after IN must return one column, not \(planned.schema.fields.count)")
+        for (at, sub, kind) in found {
+            let schema: Schema
+            var result: QueryResult?
+            do {
+                if planning {
+                    let planned = try await plan(sub.query, names: names)
+                    schema = planned.schema
+                    lines.append(PlanLine(depth: 0, text: "Subquery (\(kind)) at character \(at): run once, before the scan; its answer becomes a constant"))
+                    lines += PlanLine.nested(planned.lines, under: 0)
+                } else {
+                    result = try await run(sub.query, names: names)
+                    schema = result!.schema
                 }
-                lines.append(PlanLine(depth: 0, text: "Subquery for IN at character \(at) (run once, before the scan; its values become a list)"))
-                lines += PlanLine.nested(planned.lines, under: 0)
-                continue
+            } catch let error as SQLError where error.message.hasPrefix("unknown column") || error.message.hasPrefix("unknown table") {
+                throw SQLError(sql: sql, position: at, message: "correlated subqueries (naming a column of the outer query) are not supported yet: "
+                               + "\(error.message). Rewrite as a join, e.g. EXISTS (… WHERE b.k = a.k) as SELECT DISTINCT a.* … JOIN b ON b.k = a.k")
             }
-            let result = try await run(sub.query, names: names)
-            guard result.schema.fields.count == 1 else {
-                throw SQLError(sql: sql, position: at, message: "a subquery after IN must return one column, not \(result.schema.fields.count)")
+            guard kind == "EXISTS" || schema.fields.count == 1 else {
+                throw SQLError(sql: sql, position: at, message: "a subquery \(kind == "IN" ? "after IN" : "used as a value") must return one column, not \(schema.fields.count)")
             }
-            values[at] = result.batches.flatMap { $0.columns[0].values }.map { Expression.literal($0, at: at) }
+            guard let result else { continue }
+            let column = result.batches.flatMap { $0.columns.isEmpty ? [] : $0.columns[0].values }
+            switch kind {
+            case "IN": lists[at] = column.map { Expression.literal($0, at: at) }
+            case "EXISTS": values[at] = .literal(.bool(result.rowCount > 0), at: at)
+            default:
+                guard column.count <= 1 else {
+                    throw SQLError(sql: sql, position: at, message: "a subquery used as a value returned \(column.count) rows; it must return at most one (add LIMIT 1 or an aggregate)")
+                }
+                // The value keeps the subquery's column type, so it compares (or refuses to) as that type would.
+                let type = schema.fields[0].type
+                let temporal: Bool = { if case .timestamp = type { return true } else { return type == .date32 } }()
+                values[at] = type.isString || type.isInteger || type.isFloatingPoint || type == .bool || temporal
+                    ? .cast(.literal(column.first ?? .null, at: at), type: type, at: at) : .literal(column.first ?? .null, at: at)
+            }
         }
-        func rewrite(_ e: Expression?) -> Expression? {
-            guard let e else { return nil }
-            switch e {
-            case .inSubquery(let x, _, let negated, let at):
-                let items = values[at] ?? []
-                // An empty list: IN is false and NOT IN true for every x, NULL included (SQL's rule).
-                return items.isEmpty ? .literal(.bool(negated), at: at)
-                    : .inList(rewrite(x)!, items, negated: negated, at: at)
-            case .unary(let op, let x, let at): return .unary(op: op, rewrite(x)!, at: at)
-            case .isNull(let x, let n, let at): return .isNull(rewrite(x)!, negated: n, at: at)
-            case .cast(let x, let t, let at): return .cast(rewrite(x)!, type: t, at: at)
-            case .binary(let op, let l, let r, let at): return .binary(op: op, rewrite(l)!, rewrite(r)!, at: at)
-            case .like(let x, let p, let i, let n, let at): return .like(rewrite(x)!, pattern: rewrite(p)!, caseInsensitive: i, negated: n, at: at)
-            case .element(let l, let i, let at): return .element(rewrite(l)!, index: rewrite(i)!, at: at)
-            case .between(let x, let l, let h, let n, let at): return .between(rewrite(x)!, low: rewrite(l)!, high: rewrite(h)!, negated: n, at: at)
-            case .inList(let x, let items, let n, let at): return .inList(rewrite(x)!, items.map { rewrite($0)! }, negated: n, at: at)
-            case .caseWhen(let o, let b, let otherwise, let at):
-                return .caseWhen(operand: rewrite(o), branches: b.map { (rewrite($0.0)!, rewrite($0.1)!) }, otherwise: rewrite(otherwise), at: at)
-            case .call(let name, let args, let d, let at): return .call(name: name, arguments: args.map { rewrite($0)! }, distinct: d, at: at)
-            case .listLiteral(let items, let at): return .listLiteral(items.map { rewrite($0)! }, at: at)
-            default: return e
+        // (When planning, nothing ran: IN stands as an empty list, a value as NULL, EXISTS as false.)
+        func rewrite(_ e: Expression) -> Expression {
+            e.rewritten { node in
+                switch node {
+                case .inSubquery(let x, _, let negated, let at):
+                    let items = lists[at] ?? []
+                    // An empty list: IN is false and NOT IN true for every x, NULL included (SQL's rule).
+                    return items.isEmpty ? .literal(.bool(negated), at: at) : .inList(rewrite(x), items, negated: negated, at: at)
+                case .scalarSubquery(_, let at): return values[at] ?? .literal(.null, at: at)
+                case .exists(_, let negated, let at):
+                    guard case .literal(.bool(let b), _) = values[at] else { return .literal(.bool(negated), at: at) }
+                    return .literal(.bool(b != negated), at: at)
+                default: return nil
+                }
             }
         }
         var out = part
-        out.filter = rewrite(part.filter)
-        out.having = rewrite(part.having)
-        out.items = part.items.map { SelectItem(expression: rewrite($0.expression)!, alias: $0.alias) }
+        out.filter = part.filter.map(rewrite)
+        out.having = part.having.map(rewrite)
+        out.qualify = part.qualify.map(rewrite)
+        out.items = part.items.map { SelectItem(expression: rewrite($0.expression), alias: $0.alias) }
+        out.orderBy = part.orderBy.map { OrderItem(expression: rewrite($0.expression), descending: $0.descending, nullsFirst: $0.nullsFirst) }
+        out.groupBy = part.groupBy.map(rewrite)
         return (out, lines)
     }
 
-    /// UNION ALL: the parts' rows in order, typed like the first part; then the union's ORDER BY / LIMIT.
+    /// UNION [ALL], EXCEPT and INTERSECT (which binds tighter, as in standard SQL), then the whole
+    /// query's ORDER BY / LIMIT. Each column takes the parts' common type (float64 over integers; a
+    /// part whose column is all NULL takes any type); UNION, EXCEPT and INTERSECT drop repeated rows.
     private func union(_ results: [QueryResult], _ query: QueryStatement) throws -> QueryResult {
-        let schema = results[0].schema
+        let width = results[0].schema.fields.count
+        for (p, result) in results.enumerated() where result.schema.fields.count != width {
+            throw SQLError(sql: sql, position: query.parts[p].datasetPosition,
+                           message: "\(query.operators[p - 1].rawValue) needs parts with the same number of columns (\(width) and \(result.schema.fields.count))")
+        }
+        var fields = results[0].schema.fields
+        for c in 0..<width {
+            let typed = results.filter { r in r.batches.contains { $0.columns[c].nullCount < $0.length } }.map { $0.schema.fields[c].type }
+            let types = typed.isEmpty ? [fields[c].type] : typed
+            let numeric = types.allSatisfy { $0.isInteger || $0.isFloatingPoint }
+            if numeric && types.contains(where: \.isFloatingPoint) { fields[c] = Field(name: fields[c].name, type: .float64) }
+            else if numeric && Set(types).count > 1 { fields[c] = Field(name: fields[c].name, type: types.allSatisfy { $0 == .uint64 } ? .uint64 : .int64) }
+            else if let mixed = types.first(where: { $0 != types[0] }), !(numeric || (mixed.isString && types[0].isString)) {
+                throw SQLError(sql: sql, position: query.parts[0].datasetPosition,
+                               message: "column \(c + 1) of \(query.operators[0].rawValue) is \(types[0].name) in one part and \(mixed.name) in another; CAST one of them")
+            } else { fields[c] = Field(name: fields[c].name, type: types[0]) }
+        }
+        let schema = Schema(fields: fields)
         let evaluator = Evaluator(sql: sql)
-        var rows: [[Value]] = []
-        for (p, result) in results.enumerated() {
-            guard result.schema.fields.count == schema.fields.count else {
-                throw SQLError(sql: sql, position: query.parts[p].datasetPosition,
-                               message: "UNION ALL parts must have the same number of columns (\(schema.fields.count) and \(result.schema.fields.count))")
-            }
-            for batch in result.batches {
-                for r in 0..<batch.length {
-                    rows.append(try schema.fields.indices.map { try evaluator.coerce(batch.columns[$0].value(at: r), to: schema.fields[$0].type, at: 0) })
-                }
+        let parts: [[[Value]]] = try results.map { result in
+            try result.batches.flatMap { batch in
+                try (0..<batch.length).map { r in try fields.indices.map { try evaluator.coerce(batch.columns[$0].value(at: r), to: fields[$0].type, at: 0) } }
             }
         }
+        func key(_ row: [Value]) -> [Value] { row.map(Evaluator.hashKey) }
+        func distinct(_ rows: [[Value]]) -> [[Value]] {
+            var seen = Set<[Value]>()
+            return rows.filter { seen.insert(key($0)).inserted }
+        }
+        func combine(_ op: SetOperator, _ a: [[Value]], _ b: [[Value]]) -> [[Value]] {
+            switch op {
+            case .unionAll: return a + b
+            case .union: return distinct(a + b)
+            case .except:
+                let other = Set(b.map(key))
+                return distinct(a).filter { !other.contains(key($0)) }
+            case .intersect:
+                let other = Set(b.map(key))
+                return distinct(a).filter { other.contains(key($0)) }
+            }
+        }
+        var operands = [parts[0]], operators: [SetOperator] = []
+        for (i, op) in query.operators.enumerated() {
+            if op == .intersect { operands[operands.count - 1] = combine(.intersect, operands[operands.count - 1], parts[i + 1]) }
+            else { operators.append(op); operands.append(parts[i + 1]) }
+        }
+        var rows = operands[0]
+        for (i, op) in operators.enumerated() { rows = combine(op, rows, operands[i + 1]) }
         if !query.orderBy.isEmpty {
             let names = schema.fields.map(\.name)
             let keys = try query.orderBy.map { order -> (Int, OrderItem) in
                 switch order.expression {
                 case .column(nil, let name, _) where names.contains(name): return (names.firstIndex(of: name)!, order)
                 case .literal(.int(let n), _) where n >= 1 && n <= names.count: return (Int(n) - 1, order)
-                default: throw SQLError(sql: sql, position: order.expression.position, message: "ORDER BY after UNION ALL names an output column or its position")
+                default: throw SQLError(sql: sql, position: order.expression.position, message: "ORDER BY after \(query.operators[0].rawValue) names an output column or its position")
                 }
             }
             rows.sort { a, b in
@@ -521,6 +600,8 @@ struct QueryExecutor: Sendable {
         var partial: PartialAggregates?
         var candidates: [(out: [Value], keys: [Value])] = []
         var output: RecordBatch?
+        /// The selected rows' slot values, for window functions over an ungrouped query.
+        var raw: [[Value]] = []
     }
 
     /// The plan of this SELECT, with the plans of its IN subqueries after it; nothing runs.
@@ -543,6 +624,7 @@ struct QueryExecutor: Sendable {
         let (schema, outputs, selectItems, groupKeys, having, orderKeys) = (plan.schema, plan.outputs, plan.items, plan.groupKeys, plan.having, plan.orderKeys)
         let (scanned, wantsRowID, batchIndex, pruning, aggregates, slotCount) = (plan.scanned, plan.wantsRowID, plan.batchIndex, plan.pruning, plan.aggregates, plan.slotCount)
         let (grouped, condition, typed, streaming, topK, nearest) = (plan.grouped, plan.condition, plan.typed, plan.streaming, plan.topK, plan.nearest)
+        let windowed = plan.windowed
         let items = selectItems
         let evaluator = plan.evaluator
         let vectors = plan.vectors
@@ -573,6 +655,11 @@ struct QueryExecutor: Sendable {
             }
             if let mask { work.selection = Condition.selection(mask) }  // nil when every row passed: no copies
             if grouped { return work }
+            if windowed {
+                work.raw = (work.selection ?? Array(0..<n)).map { i in work.columns.map { $0.value(at: i) } }
+                work.columns = []
+                return work
+            }
             if streaming {
                 work.output = try outputBatch(schema, outputs.map(\.0), work.columns, work.selection, n, vectors: vectors, items: selectItems)
                 work.columns = []
@@ -595,6 +682,7 @@ struct QueryExecutor: Sendable {
         var candidates: [(out: [Value], keys: [Value])] = []
         var merged: PartialAggregates?
         var slow = SlowGrouping()
+        var rawRows: [[Value]] = []
         if left > 0 {
             try await relation.scanFragments(columns: scanned, includeRowID: wantsRowID, pruning: pruning, transform: transform) { work in
                 if let output = work.output {  // streaming: apply OFFSET and LIMIT, then hand the batch on
@@ -609,6 +697,10 @@ struct QueryExecutor: Sendable {
                 }
                 if let partial = work.partial {
                     if merged == nil { merged = partial } else { merged!.merge(partial) }
+                    return true
+                }
+                if windowed && !grouped {
+                    rawRows += work.raw
                     return true
                 }
                 if grouped {
@@ -626,9 +718,11 @@ struct QueryExecutor: Sendable {
         if streaming { return schema }
 
         var projected = candidates
-        if grouped { do {
+        if grouped || windowed { do {
             var rows: [(values: [Value], aggregates: [Value])] = []
-            if let typed, let merged {
+            if !grouped {
+                rows = rawRows.map { ($0, []) }
+            } else if let typed, let merged {
                 for (key, values) in try merged.results(typed.functions) {
                     var representative = [Value](repeating: .null, count: slotCount)
                     if let slot = typed.keySlot { representative[slot] = key }
@@ -637,11 +731,17 @@ struct QueryExecutor: Sendable {
             } else {
                 rows = try slow.rows(aggregates)
             }
-            if rows.isEmpty && statement.groupBy.isEmpty {  // aggregates over no rows: one row
+            if grouped && rows.isEmpty && statement.groupBy.isEmpty {  // aggregates over no rows: one row
                 rows = [(Array(repeating: .null, count: slotCount), try aggregates.map { try Accumulator(distinct: $0.distinct).result($0) })]  // never a sum out of range
             }
             if let having {
                 rows = try rows.filter { if case .bool(true) = try evaluator.evaluate(having, $0.values, $0.aggregates) { return true } else { return false } }
+            }
+            if windowed {
+                rows = try WindowEvaluator(evaluator: evaluator, specs: plan.windows).apply(rows)
+                if let qualify = plan.qualify {
+                    rows = try rows.filter { if case .bool(true) = try evaluator.evaluate(qualify, $0.values, $0.aggregates) { return true } else { return false } }
+                }
             }
             projected = try rows.map { try project($0.values, $0.aggregates) }
         } catch let overflow as SumOutOfRange {

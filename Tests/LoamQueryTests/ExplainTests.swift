@@ -37,7 +37,7 @@ import Testing
         #expect(lines.contains("Limit 5 offset 0") && lines.contains("  Sort by 1") && lines.contains("    Union all of 2 parts, in order"))
         #expect(text.contains("HashJoin (columnar: the right side hashed once, the left probing in parallel) inner on (h.label = l.label)"))
         #expect(text.contains("Scan hi (WITH, run once above) columns [id, label]"))
-        #expect(text.contains("Subquery for IN at character"))
+        #expect(text.contains("Subquery (IN) at character"))
         #expect(text.contains("Sample 2 rows (reservoir, seed 1)"))
         #expect(text.contains("Scan s (built first, in memory) columns [id]"))
         // Streaming EXPLAIN (the CLI's --format paths) prints the same plan.

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from . import splits
 from .errors import LoamError
 from .loader import Loader
 from .tracking import note_read
@@ -73,24 +74,77 @@ class DatasetBase:
         """The rows at `positions`, in that order, as a dict of NumPy arrays."""
         return numpy_columns(self.take(positions, columns))
 
+    def rowids(self):
+        """Every row's `_rowid`, in dataset order (uint64)."""
+        table = self.query(f'SELECT _rowid FROM "{self.name}"')
+        return table.column(0).to_numpy().astype(np.uint64)
+
+    def split(self, name, seed=0, fractions=(0.8, 0.1, 0.1)):
+        """The rows of one split (docs/SPLITS.md): those whose `split_bucket(_rowid, seed, *fractions)` is
+        `name`, in dataset order. A row keeps its split when rows are appended or deleted."""
+        if isinstance(self, SplitView):
+            raise LoamError("this is already a split; take splits of the whole dataset")
+        return SplitView(self, name, seed, tuple(fractions))
+
+    def _split_source(self, split, split_seed, split_fractions):
+        return self.split(split, split_seed, split_fractions) if split is not None else self
+
     def to_numpy(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False,
-                 rank=0, world_size=1, start_batch=0, **plan):
+                 rank=0, world_size=1, start_batch=0, split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), **plan):
         """Batches as dicts of NumPy arrays (fixed-size lists become 2-D arrays), for JAX or anything else.
-        See loam.shuffle for the order; `rank`/`world_size` pick this process's share."""
-        loader = Loader(self, columns, batch_size, shuffle, seed, drop_last, **plan)
+        See loam.shuffle for the order; `rank`/`world_size` pick this process's share; `split` one split's rows."""
+        loader = Loader(self._split_source(split, split_seed, split_fractions), columns, batch_size, shuffle, seed, drop_last, **plan)
         note_read(self, **loader.describe(epoch, rank, world_size, start_batch))
         return loader.batches(epoch=epoch, rank=rank, world_size=world_size, start=start_batch)
 
     def to_torch(self, columns=None, batch_size=256, shuffle=True, seed=0, drop_last=False, transform=None,
-                 rank=None, world_size=None, **plan):
-        """A torch IterableDataset of batches; use it with `loam.torch.DataLoader` to save and resume mid-epoch."""
+                 rank=None, world_size=None, split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), **plan):
+        """A torch IterableDataset of batches; use it with `loam.torch.DataLoader` to save and resume mid-epoch.
+        `split="train"` (with `split_seed`, `split_fractions`) reads one split's rows."""
         from .torch import LoamIterableDataset
-        return LoamIterableDataset(self, columns, batch_size, shuffle, seed, drop_last, transform, rank, world_size, plan)
+        return LoamIterableDataset(self._split_source(split, split_seed, split_fractions), columns, batch_size, shuffle, seed, drop_last,
+                                   transform, rank, world_size, plan)
 
-    def to_tf(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False, rank=0, world_size=1, **plan):
+    def to_tf(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False, rank=0, world_size=1,
+              split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), **plan):
         """A tf.data.Dataset of batches (dicts of tensors)."""
         from .tensorflow import to_tf
-        return to_tf(self, columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, plan)
+        return to_tf(self._split_source(split, split_seed, split_fractions), columns, batch_size, shuffle, seed, epoch, drop_last, rank,
+                     world_size, plan)
+
+
+class SplitView(DatasetBase):
+    """One split of a dataset: its rows in dataset order, read through the dataset it came from."""
+
+    def __init__(self, dataset, name, seed, fractions):
+        self.dataset, self.split_name, self.split_seed, self.split_fractions = dataset, name, seed, fractions
+        self.name, self.commit, self.schema = dataset.name, dataset.commit, dataset.schema
+        self._positions = splits.positions(dataset.rowids(), name, seed, fractions)
+
+    @property
+    def split_read(self):
+        """What lineage records of the split (the `split` of a run input)."""
+        return {"name": self.split_name, "seed": self.split_seed, "fractions": list(self.split_fractions)}
+
+    def __len__(self):
+        return len(self._positions)
+
+    def take(self, indices, columns=None):
+        positions = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(self)
+        positions = np.where(positions < 0, positions + n, positions)
+        if len(positions) and (positions.min() < 0 or positions.max() >= n):
+            raise IndexError(f"row {positions[(positions < 0) | (positions >= n)][0]} is out of range: split '{self.split_name}' has {n} rows")
+        return self.dataset.take(self._positions[positions], columns)
+
+    def slice(self, start, length, columns=None):
+        return self.take(np.arange(start, min(start + length, len(self))), columns)
+
+    def to_arrow(self, columns=None):
+        return self.slice(0, len(self), columns)
+
+    def query(self, sql):
+        return self.dataset.query(sql)
 
 
 class Dataset(DatasetBase):
@@ -251,6 +305,15 @@ class Dataset(DatasetBase):
         else:
             self._cache.move_to_end(key)
         return cached
+
+    def rowids(self):
+        """Every live row's `_rowid`, in dataset order, from column 0 of the fragment files (no copy of the data)."""
+        parts = []
+        for fragment in self._fragments:
+            reader = ipc.open_file(pa.memory_map(fragment.path, "r"))
+            ids = pa.chunked_array([reader.get_batch(i).column(0) for i in range(reader.num_record_batches)]).to_numpy()
+            parts.append(ids if fragment.live is None else ids[fragment.live])
+        return np.concatenate(parts).astype(np.uint64) if parts else np.zeros(0, dtype=np.uint64)
 
     def query(self, sql):
         """Runs SQL with this dataset's commit as the default ref (the `loam` binary must be on PATH or in LOAM_BIN)."""

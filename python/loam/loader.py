@@ -12,9 +12,13 @@ class Loader:
 
     def describe(self, epoch, rank, world_size, start):
         """What a run's lineage records about a read: enough to give back the same batches."""
-        return {"columns": list(self.columns) if self.columns is not None else None, "batch_size": self.batch_size,
+        read = {"columns": list(self.columns) if self.columns is not None else None, "batch_size": self.batch_size,
                 "shuffle": self.shuffle, "seed": self.seed, "epoch": epoch, "drop_last": self.drop_last, "rank": rank,
                 "world_size": world_size, "start_batch": start, "block_rows": self.block_rows, "window_blocks": self.window_blocks}
+        split = getattr(self.dataset, "split_read", None)
+        if split is not None:
+            read["split"] = split
+        return read
 
     def plan(self, epoch):
         return ShufflePlan(len(self.dataset), self.seed, epoch, self.shuffle, self.block_rows, self.window_blocks)

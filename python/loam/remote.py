@@ -10,6 +10,7 @@ import pyarrow.ipc as ipc
 
 from .dataset import DatasetBase, numpy_columns
 from .errors import LoamError, ServerError
+from . import splits
 from .tracking import Run, note_read
 
 
@@ -140,11 +141,14 @@ class RemoteDataset(DatasetBase):
         return self._repo.query(sql, ref=self.commit)
 
     def stream(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False, rank=0, world_size=1,
-               start_batch=0, block_rows=1024, window_blocks=64):
+               start_batch=0, block_rows=1024, window_blocks=64, split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1)):
         """The server's training stream: this rank's batches as RecordBatches, in the order to_numpy gives locally."""
         query = {"ref": self.commit, "columns": ",".join(self._columns(columns)), "batch_size": batch_size,
                  "shuffle": str(shuffle).lower(), "seed": seed, "epoch": epoch, "drop_last": str(drop_last).lower(),
                  "rank": rank, "world_size": world_size, "start_batch": start_batch, "block_rows": block_rows, "window_blocks": window_blocks}
+        if split is not None:
+            splits.check(split, split_fractions)
+            query.update(split=split, split_seed=split_seed, split_fractions=",".join(repr(float(f)) for f in split_fractions))
         url = self._repo.url + self._path + "/stream?" + urllib.parse.urlencode(query)
         req = urllib.request.Request(url)
         if self._repo.token:
@@ -159,10 +163,14 @@ class RemoteDataset(DatasetBase):
             raise ServerError(e.code, error["code"], error["message"]) from None
 
     def to_numpy(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False,
-                 rank=0, world_size=1, start_batch=0, **plan):
-        note_read(self, columns=list(columns) if columns is not None else None, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                  epoch=epoch, drop_last=drop_last, rank=rank, world_size=world_size, start_batch=start_batch,
-                  block_rows=plan.get("block_rows", 1024), window_blocks=plan.get("window_blocks", 64))
+                 rank=0, world_size=1, start_batch=0, split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), **plan):
+        read = dict(columns=list(columns) if columns is not None else None, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                    epoch=epoch, drop_last=drop_last, rank=rank, world_size=world_size, start_batch=start_batch,
+                    block_rows=plan.get("block_rows", 1024), window_blocks=plan.get("window_blocks", 64))
+        if split is not None:
+            plan.update(split=split, split_seed=split_seed, split_fractions=tuple(split_fractions))
+            read["split"] = {"name": split, "seed": split_seed, "fractions": [float(f) for f in split_fractions]}
+        note_read(self, **read)
         return self._numpy_stream(columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, start_batch, **plan)
 
     def _numpy_stream(self, columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, start_batch, **plan):

@@ -283,8 +283,91 @@ class Generator:
 
     def query(self):
         r = self.r
-        shape = r.choice(["project", "project", "filter_order", "aggregate", "group", "group", "distinct", "join", "subquery", "union", "cte"])
+        shape = r.choice(["project", "project", "filter_order", "aggregate", "group", "group", "distinct", "join", "join", "subquery",
+                          "union", "cte", "window", "window", "setop", "scalar_subquery", "comma_join", "group_ordinal", "filter_agg",
+                          "no_from", "sample", "having"])
         return getattr(self, "q_" + shape)()
+
+    def order_key(self):
+        """An ORDER BY item with the null order spelled out (PostgreSQL and DuckDB differ on the default)."""
+        r = self.r
+        return r.choice(["k", "i", "f", "s", "d", "(k % 3)", "lower(s)"]) + r.choice(["", " DESC"]) + r.choice([" NULLS FIRST", " NULLS LAST"])
+
+    def q_window(self):
+        r = self.r
+        partition = r.choice(["", "PARTITION BY k ", "PARTITION BY (i > 0) ", "PARTITION BY b, k "])
+        order = "ORDER BY " + self.order_key() + ", id"  # id makes the order total: every engine sees the same rows in a frame
+        function = r.choice(["row_number()", "rank()", "dense_rank()", "count(*)", "count(s)", "sum(k)", "sum(f)", "avg(i)", "min(s)", "max(d)",
+                             "lag(s)", "lead(i, 2)", "lag(k, 1, -1)", "first_value(s)", "last_value(f)", "ntile(3)", "cume_dist()", "percent_rank()",
+                             "nth_value(k, 2)"])
+        frame = ""
+        if r.random() < 0.3 and function.split("(")[0] in ("count", "sum", "avg", "min", "max", "first_value", "last_value", "nth_value"):
+            frame = " " + r.choice(["ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING", "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
+                                    "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING", "ROWS BETWEEN 2 PRECEDING AND CURRENT ROW",
+                                    "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"])
+        if r.random() < 0.2 and not frame:  # the default frame with ORDER BY: up to the current row's peers (ties included)
+            order = "ORDER BY " + self.order_key()
+            if function.split("(")[0] not in ("count", "sum", "avg", "min", "max", "rank", "dense_rank", "cume_dist", "percent_rank"):
+                order += ", id"
+        over = f"{function} OVER ({partition}{order}{frame})"
+        t = self.table()
+        if r.random() < 0.3:
+            q = f"SELECT id, k FROM {t} QUALIFY {over} " + r.choice(["= 1", "<= 2", "IS NULL", "> 0"])
+            return E(q), False
+        return E.join(f"SELECT id, {over} AS w FROM {t}{{0}}", self.where(0.3)), False
+
+    def q_setop(self):
+        r = self.r
+        op = r.choice(["UNION", "UNION ALL", "EXCEPT", "INTERSECT"])
+        a, b = self.expr("int", 1), self.expr("int", 1)
+        third = ""
+        if r.random() < 0.3:
+            third = " " + r.choice(["UNION", "INTERSECT", "EXCEPT"]) + " SELECT k FROM t2"
+        return E.join("SELECT {0} AS v FROM t1 " + op + " SELECT {1} AS v FROM t2" + third, a, b), False
+
+    def q_scalar_subquery(self):
+        r = self.r
+        sub = r.choice(["(SELECT max(k) FROM t2)", "(SELECT min(i) FROM t2 WHERE k = 2)", "(SELECT count(*) FROM t2)",
+                        "(SELECT s FROM t2 ORDER BY id LIMIT 1)", "(SELECT k FROM t2 WHERE id = -5)"])
+        if r.random() < 0.4:
+            exists = r.choice(["EXISTS (SELECT 1 FROM t2 WHERE k = 3)", "NOT EXISTS (SELECT 1 FROM t2 WHERE id > 1000)",
+                               "EXISTS (SELECT 1 FROM t2 WHERE k > 100)"])
+            return E(f"SELECT id, {exists} FROM t1 WHERE k < {sub} OR {exists}"), False
+        return E(f"SELECT id, k - {sub} FROM t1 WHERE k <= {sub}"), False
+
+    def q_comma_join(self):
+        r = self.r
+        where = r.choice(["t1.k = t2.k", "t1.id = t2.id AND t1.k > 1", "t1.k = t2.k AND t1.s < t2.s", "t1.id = t2.k"])
+        return E(f"SELECT t1.id, t2.id, t2.s FROM t1, t2 WHERE {where}"), False
+
+    def q_group_ordinal(self):
+        r = self.r
+        key = self.expr(r.choice(["int", "text", "bool"]), 1)
+        agg = self.aggregate()
+        if r.random() < 0.5:
+            return E.join("SELECT {0} AS g, {1} FROM " + self.table() + " GROUP BY 1", key, agg), False
+        return E.join("SELECT {0} AS g, {1} FROM " + self.table() + " GROUP BY g", key, agg), False
+
+    def q_filter_agg(self):
+        p = self.expr("bool", 1)
+        agg = self.r.choice(["count(*)", "sum(k)", "max(s)", "avg(f)", "count(i)"])
+        return E.join(f"SELECT k, {agg} FILTER (WHERE {{0}}) FROM " + self.table() + " GROUP BY k", p), False
+
+    def q_no_from(self):
+        items = [self.r.choice([self.int_literal(), self.text_literal(), E("md5('x')"), E("mod(-7, 3)"), E("sha256('')"), E("NULL"),
+                                E("CASE WHEN 1 < 2 THEN 'y' END")]) for _ in range(self.r.randint(1, 3))]
+        return E.join("SELECT " + ", ".join("{%d}" % i for i in range(len(items))), *items), False
+
+    def q_sample(self):
+        """Sampling invariants: a sample of n rows has min(n, count) rows, and only rows of the table."""
+        n = self.r.choice([0, 1, 5, 20, 1000])
+        return E(f"SELECT count(*) FROM (SELECT * FROM t1 USING SAMPLE {n} ROWS) AS s WHERE id IN (SELECT id FROM t1)",
+                 f"SELECT least(count(*), {n}) FROM t1"), False
+
+    def q_having(self):
+        agg = self.aggregate()
+        cond = self.r.choice(["count(*) > 1", "sum(k) > 3", "max(s) > 'a'", "min(i) < 0", "avg(f) > 0"])
+        return E.join("SELECT k, {0} FROM " + self.table() + " GROUP BY k HAVING " + cond, agg), False
 
     def where(self, p=0.6):
         return E.join(" WHERE {0}", self.expr("bool")) if self.r.random() < p else E("")
@@ -323,7 +406,7 @@ class Generator:
 
     def q_join(self):
         r = self.r
-        kind = r.choice(["JOIN", "LEFT JOIN"])
+        kind = r.choice(["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "INNER JOIN", "LEFT OUTER JOIN"])
         on = r.choice(["t1.k = t2.k", "t1.id = t2.id", "t1.k = t2.k AND t1.id < t2.id", "t1.s = t2.s"])
         g = Generator(r.random(), "t1.")
         g2 = Generator(r.random(), "t2.")
@@ -494,6 +577,7 @@ class Report:
     def __init__(self):
         self.queries = 0
         self.refused_by_both = 0
+        self.refusals = []  # (sql, loam's message, duckdb's message): both engines refused
         self.refused_by_loam = 0
         self.refused_by_duckdb = 0
         self.disagreements = []
@@ -518,7 +602,7 @@ DATA_ERRORS = ("overflow", "outside int64", "division by zero", "cannot cast", "
 def is_data_error(message):
     """An error a row's values cause (not the statement): engines may evaluate in different orders and
     short-circuit differently, so one failing where the other answers is not a disagreement."""
-    return any(word in message for word in DATA_ERRORS)
+    return any(word.lower() in message.lower() for word in DATA_ERRORS)
 
 
 def check_differential(engines, report, loam_sql, duck_sql, ordered):
@@ -536,6 +620,7 @@ def check_differential(engines, report, loam_sql, duck_sql, ordered):
         return
     if fast[1] is not None and duck[1] is not None:
         report.refused_by_both += 1
+        report.refusals.append((loam_sql, fast[1].splitlines()[-1], duck[1]))
         return
     # PostgreSQL semantics where DuckDB differs: Loam refuses division by zero, DuckDB answers NULL.
     if fast[1] is not None and is_data_error(fast[1]):

@@ -22,12 +22,14 @@ public struct EpochRead: Sendable, Equatable, Codable {
     public var startBatch = 0
     public var blockRows = 1024
     public var windowBlocks = 64
+    /// Only the rows of one split (nil: every row); batches and the shuffle run over those rows.
+    public var split: SplitRead?
 
     /// The field names of the run-input record (`docs/FORMAT.md`, `run_inputs`).
     enum CodingKeys: String, CodingKey {
         case columns, shuffle, seed, epoch, rank
         case batchSize = "batch_size", dropLast = "drop_last", worldSize = "world_size", startBatch = "start_batch"
-        case blockRows = "block_rows", windowBlocks = "window_blocks"
+        case blockRows = "block_rows", windowBlocks = "window_blocks", split
     }
 
     public init(columns: [String]? = nil, batchSize: Int = 256, shuffle: Bool = true, seed: UInt64 = 0, epoch: UInt64 = 0, dropLast: Bool = false,
@@ -74,14 +76,36 @@ extension Dataset {
                              _ body: (_ index: Int, _ batch: RecordBatch) async throws -> Void) async throws {
         try read.validate()
         _ = try projection(read.columns, includeRowID: includeRowID)  // unknown columns fail before any batch
-        let plan = ShufflePlan(rows: rowCount, seed: read.seed, epoch: read.epoch, shuffle: read.shuffle,
+        // With a split, the epoch runs over the positions of the split's rows (in dataset order).
+        var members: [Int]?
+        if let split = read.split { members = try await positions(in: split) }
+        let rows = members?.count ?? rowCount
+        let plan = ShufflePlan(rows: rows, seed: read.seed, epoch: read.epoch, shuffle: read.shuffle,
                                blockRows: read.blockRows, windowBlocks: read.windowBlocks)
-        let batches = ShufflePlan.shardBatches(rows: rowCount, batchSize: read.batchSize, rank: read.rank, worldSize: read.worldSize,
+        let batches = ShufflePlan.shardBatches(rows: rows, batchSize: read.batchSize, rank: read.rank, worldSize: read.worldSize,
                                                dropLast: read.dropLast)
         var window: (window: Int, rows: [Int])?
         for batch in batches where batch.index >= read.startBatch && !batch.places.isEmpty {
-            try await body(batch.index, try await take(plan.positions(batch.places, cache: &window), columns: read.columns,
-                                                       includeRowID: includeRowID, cache: cache))
+            var positions = plan.positions(batch.places, cache: &window)
+            if let members { positions = positions.map { members[$0] } }
+            try await body(batch.index, try await take(positions, columns: read.columns, includeRowID: includeRowID, cache: cache))
         }
+    }
+
+    /// The positions (0-based, in dataset order) of the rows in a split.
+    public func positions(in split: SplitRead) async throws -> [Int] {
+        let index = try split.index()
+        var out: [Int] = []
+        var position = 0
+        try await scanFragments(columns: [], includeRowID: true, transform: { $0 }) { batch in
+            let ids = batch.columns[0]
+            for r in 0..<batch.length {
+                if case .uint(let id) = ids.value(at: r), split.contains(id: id, index: index) { out.append(position + r) }
+                else if case .int(let id) = ids.value(at: r), split.contains(id: UInt64(bitPattern: id), index: index) { out.append(position + r) }
+            }
+            position += batch.length
+            return true
+        }
+        return out
     }
 }

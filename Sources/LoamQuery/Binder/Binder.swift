@@ -19,6 +19,12 @@ struct Binder: Sendable {
     /// Group-by expressions, as text, for checking that selected columns are grouped.
     var groupKeys: [String] = []
     var grouping = false
+    /// Window functions found so far; their results are read as `.aggregate(slot: aggregates.count + i)` once binding ends.
+    private(set) var windows: [WindowSpec] = []
+    /// Window functions are allowed in the select list, QUALIFY and ORDER BY only.
+    var windowsAllowed = false
+    /// Marks a window result until `windowsResolved` renumbers it after the aggregates.
+    static let windowSlotBase = 1 << 40
 
     /// Names of aggregate functions (from `FunctionRegistry`).
     static var aggregateFunctions: Set<String> { FunctionRegistry.aggregateNames }
@@ -100,9 +106,11 @@ struct Binder: Sendable {
                     return (.compare(op, .literal(try Evaluator(sql: sql).cast(text, to: tr, at: l.position)), br), .bool)
                 }
                 // NULL (typed as text) compares with anything, and yields NULL.
+                // Text against numbers, and dates or timestamps against numbers, need a cast (as in PostgreSQL and DuckDB).
+                let number = { (t: ArrowType) in t.isInteger || t.isFloatingPoint }
                 if !isNullLiteral(l) && !isNullLiteral(r),
-                   (tl.isString && (tr.isInteger || tr.isFloatingPoint)) || (tr.isString && (tl.isInteger || tl.isFloatingPoint)) {
-                    throw error("cannot compare \(tl.name) with \(tr.name); cast one side, e.g. CAST(x AS int64)", at: at)
+                   (tl.isString && number(tr)) || (tr.isString && number(tl)) || (temporal(tl) && number(tr)) || (temporal(tr) && number(tl)) {
+                    throw error("cannot compare \(tl.name) with \(tr.name); cast one side, e.g. CAST(x AS \(temporal(tl) || temporal(tr) ? "date32" : "int64"))", at: at)
                 }
                 return (.compare(op, bl, br), .bool)
             default:
@@ -145,9 +153,11 @@ struct Binder: Sendable {
             return (.caseWhen(bound, otherwise: other?.0), type ?? other?.1 ?? .utf8)
         case .cast(let inner, let type, let at):
             return (.cast(try bind(inner, allowAggregates: allowAggregates).0, type, at: at), type)
-        case .inSubquery(_, _, _, let at):
+        case .inSubquery(_, _, _, let at), .scalarSubquery(_, let at), .exists(_, _, let at):
             // The executor replaces subqueries by their values before binding; reaching here is a bug.
             throw error("subquery was not evaluated", at: at)
+        case .window(let call, let at):
+            return try bindWindow(call, at: at, allowAggregates: allowAggregates)
         case .listLiteral(let items, _):
             let bound = try items.map { try bind($0, allowAggregates: allowAggregates) }
             let item = bound.first { $0.1 != .utf8 }?.1 ?? bound.first?.1 ?? .float64
@@ -160,6 +170,10 @@ struct Binder: Sendable {
             case .list(let item), .fixedSizeList(let item, _): return (.element(bl, bi), item.type)
             default: throw error("[] needs a list or fixed-size list, not \(tl.name)", at: at)
             }
+        case .call("mod", let arguments, _, let at) where arguments.count == 2:
+            return try bind(.binary(op: "%", arguments[0], arguments[1], at: at), allowAggregates: allowAggregates)
+        case .call("approx_count_distinct", let arguments, _, let at) where arguments.count == 1:
+            return try bind(.call(name: "count", arguments: arguments, distinct: true, at: at), allowAggregates: allowAggregates)
         case .call(let name, let arguments, let distinct, let at):
             if Self.aggregateFunctions.contains(name) {
                 guard allowAggregates else { throw error("aggregate \(name)() is not allowed here (use HAVING to filter on aggregates)", at: at) }
@@ -170,9 +184,9 @@ struct Binder: Sendable {
                 if name == "count", arguments.count == 1, case .star = arguments[0] {
                     argument = nil
                 } else {
-                    let quantile = name == "quantile_cont" || name == "approx_quantile"
-                    guard arguments.count == (quantile ? 2 : 1) else {
-                        throw error(quantile ? "\(name)(x, fraction) takes two arguments" : "\(name)() takes one argument", at: at)
+                    let two = name == "quantile_cont" || name == "approx_quantile" || name == "string_agg"
+                    guard arguments.count == (two ? 2 : 1) else {
+                        throw error(two ? "\(FunctionRegistry.byName[name]!.signature) takes two arguments" : "\(name)() takes one argument", at: at)
                     }
                     let saved = grouping
                     grouping = false  // inside an aggregate any column may be used
@@ -191,6 +205,10 @@ struct Binder: Sendable {
                         throw error("\(name)() takes a fraction between 0 and 1 as its second argument", at: at)
                     }
                     spec.parameter = fraction
+                }
+                if name == "string_agg" {
+                    guard case .literal(.string(let separator), _) = arguments[1] else { throw error("string_agg() takes a quoted separator as its second argument", at: at) }
+                    spec.separator = separator
                 }
                 aggregates.append(spec)
                 aggregateKeys.append(key)
@@ -220,6 +238,56 @@ struct Binder: Sendable {
                 throw error("\(name)() needs \(function.accepts), not \(bound.map(\.1.name).joined(separator: ", "))", at: at)
             }
             return (.function(name, bound.map(\.0), at: at), type)
+        }
+    }
+
+    /// The window functions Loam computes: ranking, offsets, and the aggregates over a frame.
+    static let windowFunctions: Set<String> = ["row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead",
+                                               "first_value", "last_value", "nth_value", "count", "sum", "avg", "min", "max"]
+
+    private mutating func bindWindow(_ call: WindowCall, at: Int, allowAggregates: Bool) throws -> (BoundExpression, ArrowType) {
+        guard windowsAllowed else { throw error("window function \(call.name)() is not allowed here: use it in the select list, QUALIFY or ORDER BY", at: at) }
+        guard Self.windowFunctions.contains(call.name) else {
+            throw error("\(call.name)() is not a window function (there are \(Self.windowFunctions.sorted().joined(separator: ", ")))", at: at)
+        }
+        windowsAllowed = false  // no window inside a window
+        defer { windowsAllowed = true }
+        let star = call.arguments.count == 1 && call.arguments[0] == .star(at: 0)
+        let arguments = star ? [] : try call.arguments.map { try bind($0, allowAggregates: allowAggregates) }
+        let partition = try call.partitionBy.map { try bind($0, allowAggregates: allowAggregates).0 }
+        let order = try call.orderBy.map { (try bind($0.expression, allowAggregates: allowAggregates).0, $0) }
+        let arity: ClosedRange<Int>
+        switch call.name {
+        case "row_number", "rank", "dense_rank", "percent_rank", "cume_dist": arity = 0...0
+        case "lag", "lead": arity = 1...3
+        case "nth_value": arity = 2...2
+        case "count": arity = 0...1
+        default: arity = 1...1
+        }
+        guard arity.contains(arguments.count) || (call.name == "count" && star) else {
+            throw error("\(call.name)() OVER takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)") argument(s)", at: at)
+        }
+        let type: ArrowType
+        switch call.name {
+        case "row_number", "rank", "dense_rank", "ntile", "count": type = .int64
+        case "percent_rank", "cume_dist", "avg": type = .float64
+        case "sum":
+            guard arguments[0].1.isInteger || arguments[0].1.isFloatingPoint else { throw error("sum() needs numbers, not \(arguments[0].1.name)", at: at) }
+            type = arguments[0].1.isFloatingPoint ? .float64 : .int64
+        default: type = arguments[0].1
+        }
+        if call.name == "ntile" { guard arguments.count == 1, arguments[0].1.isInteger else { throw error("ntile(n) takes a whole number of buckets", at: at) } }
+        windows.append(WindowSpec(function: call.name, arguments: arguments.map(\.0), partition: partition, order: order, frame: call.frame,
+                                  type: type, text: call.canonical, position: at))
+        return (.aggregate(slot: Self.windowSlotBase + windows.count - 1), type)
+    }
+
+    /// A window result's marker slot renumbered to follow the query's aggregates.
+    func windowsResolved(_ e: BoundExpression) -> BoundExpression {
+        let base = aggregates.count
+        return e.mapped { node in
+            if case .aggregate(let slot) = node, slot >= Self.windowSlotBase { return .aggregate(slot: base + slot - Self.windowSlotBase) }
+            return nil
         }
     }
 

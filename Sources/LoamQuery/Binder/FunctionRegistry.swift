@@ -52,6 +52,8 @@ public enum FunctionRegistry {
                { _ in .bool }),
         function(.scalar, "regexp_replace", 3...3, "regexp_replace(text, pattern, to)", "every match replaced", ("regexp_replace('AbC', '[a-z]', '_')", "A_C"), text),
         // Numbers
+        function(.scalar, "mod", 2...2, "mod(a, b)", "the remainder a % b (the sign of a)", ("mod(-7, 3)", "-1"),
+                 { types in types.contains { $0.isFloatingPoint } ? .float64 : .int64 }),
         function(.scalar, "abs", 1...1, "abs(x)", "the absolute value", ("abs(-2.5)", "2.5"), first),
         function(.scalar, "round", 1...2, "round(x[, digits])", "x rounded half away from zero", ("round(2.567, 2)", "2.57"), float64),
         function(.scalar, "floor", 1...1, "floor(x)", "the largest integer not above x", ("floor(-2.5)", "-3.0"), { $0.first?.isInteger == true ? .int64 : .float64 }),
@@ -69,6 +71,13 @@ public enum FunctionRegistry {
         function(.scalar, "coalesce", 1...100, "coalesce(a, b, …)", "the first non-NULL value", ("coalesce(NULL, 3)", "3"),
                { types in types.first { $0 != .utf8 } ?? types.first }),
         function(.scalar, "nullif", 2...2, "nullif(a, b)", "NULL when a = b, else a", ("nullif(3, 3)", "NULL"), { types in types.first { $0 != .utf8 } ?? types.first }),
+        function(.scalar, "md5", 1...1, "md5(text)", "the MD5 digest of the text's UTF-8 bytes, in hex", ("md5('AbC')", "25aa3ee1c93cad3f274567281066dc18"), text),
+        function(.scalar, "sha256", 1...1, "sha256(text)", "the SHA-256 digest of the text's UTF-8 bytes, in hex",
+                 ("sha256('AbC')", "482e1ae75acdf731feeddc4875fd0fc05ea436a3d751506163989e998ab1038d"), text),
+        function(.scalar, "split_bucket", 3...20, "split_bucket(_rowid, seed, fraction, …)",
+                 "the split a row belongs to, from its id alone: 'train'/'val'/'test' for three fractions, 'train'/'test' for two, else 'split_1'…; NULL past their sum",
+                 ("split_bucket(3, 42, 0.8, 0.1, 0.1)", "test"), accepts: "a row id, a whole-number seed and fractions",
+                 { types in types.count >= 3 && types[0].isInteger && types[1].isInteger && types.dropFirst(2).allSatisfy { $0.isInteger || $0.isFloatingPoint } ? .utf8 : nil }),
         function(.scalar, "hash", 1...100, "hash(a, …)", "a 64-bit hash of the values (stable across versions)", ("hash(3) = hash(3)", "true"), { _ in .uint64 }),
         // Dates
         function(.scalar, "now", 0...0, "now()", "the current time (UTC)", ("now() IS NOT NULL", "true"), { _ in .timestamp(.microsecond, timeZone: "UTC") }),
@@ -102,6 +111,9 @@ public enum FunctionRegistry {
         function(.aggregate, "bool_or", 1...1, "bool_or(b)", "true when any value is true", ("bool_or(3 < 2)", "false"), accepts: "booleans",
                   { $0.first == .bool ? .bool : nil }),
         function(.aggregate, "any_value", 1...1, "any_value(x)", "one of the values", ("any_value(3)", "3"), first),
+        function(.aggregate, "string_agg", 2...2, "string_agg(text, separator)", "the non-NULL values joined by the separator", ("string_agg('AbC', ', ')", "AbC"),
+                  { $0.first.map { $0.isString } == true ? .utf8 : nil }),
+        function(.aggregate, "approx_count_distinct", 1...1, "approx_count_distinct(x)", "distinct non-NULL values (exact here)", ("approx_count_distinct(3)", "1"), int64),
         function(.aggregate, "array_agg", 1...1, "array_agg(x)", "the values as a list", ("array_agg(3)", "[3]"), { $0.first.map { .list(Field(name: "item", type: $0)) } }),
     ]
 

@@ -41,7 +41,7 @@ struct Accumulator {
             if case .bool(let b) = value { best = .bool((best.isNull || best == .bool(true)) && b) }
         case "bool_or":
             if case .bool(let b) = value { best = .bool(best == .bool(true) || b) }
-        case "median", "quantile_cont", "approx_quantile", "array_agg":
+        case "median", "quantile_cont", "approx_quantile", "array_agg", "string_agg":
             kept.append(value)
         case "any_value":
             if best.isNull { best = value }
@@ -64,6 +64,7 @@ struct Accumulator {
             return .int(sum)
         case "avg": return count == 0 ? .null : .float((floatSum + Double(intSum)) / Double(count))
         case "array_agg": return count == 0 ? .null : .list(kept)
+        case "string_agg": return count == 0 ? .null : .string(kept.map(Evaluator.text).joined(separator: spec.separator ?? ","))
         case "median", "quantile_cont", "approx_quantile":
             let values = kept.compactMap(\.asDouble).sorted()
             guard !values.isEmpty else { return .null }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Loam
 import LoamFormat
@@ -168,6 +169,35 @@ struct Evaluator: Sendable {
         }
     }
 
+    /// `split_bucket(_rowid, seed, f1, f2, …)`: the split of a row from its id and the seed alone, so a row
+    /// keeps its split when rows are appended or deleted (docs/SPLITS.md gives the function bit for bit:
+    /// the Python loaders compute the same). NULL for a NULL id, and past the fractions' sum.
+    static func splitBucket(_ a: [Value], at: Int, evaluator: Evaluator) throws -> Value {
+        let fractions = try a.dropFirst(2).map { value -> Double in
+            guard let f = value.asDouble, f >= 0, f <= 1 else { throw evaluator.error("split_bucket() takes fractions between 0 and 1", at: at) }
+            return f
+        }
+        guard fractions.reduce(0, +) <= 1 + 1e-9 else { throw evaluator.error("split_bucket()'s fractions add up to more than 1", at: at) }
+        let id: UInt64, seed: UInt64
+        switch a[0] {
+        case .int(let i): id = UInt64(bitPattern: i)
+        case .uint(let u): id = u
+        default: return .null
+        }
+        switch a[1] {
+        case .int(let i): seed = UInt64(bitPattern: i)
+        case .uint(let u): seed = u
+        default: throw evaluator.error("split_bucket() takes a whole-number seed", at: at)
+        }
+        let u = SplitBucket.unit(id: id, seed: seed)
+        var total = 0.0
+        for (i, f) in fractions.enumerated() {
+            total += f
+            if u < total { return .string(SplitBucket.name(i, of: fractions.count)) }
+        }
+        return .null
+    }
+
     /// SQL LIKE: % any run, _ any one character.
     static func like(_ text: [Unicode.Scalar], _ pattern: [Unicode.Scalar]) -> Bool {
         var t = 0, p = 0, star = -1, mark = 0
@@ -317,6 +347,8 @@ struct Evaluator: Sendable {
         case "greatest", "least":  // NULLs are skipped, as in PostgreSQL
             let present = a.filter { !$0.isNull }.map(Self.comparable)
             return (name == "greatest" ? present.max() : present.min()) ?? .null
+        case "split_bucket":
+            return try Self.splitBucket(a, at: at, evaluator: self)
         case "hash":  // FNV-1a over the values' text: stable across runs and machines
             var h: UInt64 = 0xcbf2_9ce4_8422_2325
             for value in a { for byte in Self.text(value).utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }; h = (h ^ 0xff) &* 0x100_0000_01b3 }
@@ -347,6 +379,8 @@ struct Evaluator: Sendable {
             return .string(regex.stringByReplacingMatches(in: s, range: range, withTemplate: replacement))
         case ("date_trunc", _), ("date_part", _):
             return try datePart(name, a, at: at)
+        case ("md5", .string(let s)): return .string(Insecure.MD5.hash(data: Array(s.utf8)).map { String(format: "%02x", $0) }.joined())
+        case ("sha256", .string(let s)): return .string(SHA256.hash(data: Array(s.utf8)).map { String(format: "%02x", $0) }.joined())
         case ("lower", .string(let s)): return .string(s.lowercased())
         case ("upper", .string(let s)): return .string(s.uppercased())
         case ("trim", .string(let s)): return .string(s.trimmingCharacters(in: .whitespaces))

@@ -23,4 +23,9 @@ let reservedWords: Set<String> = [
 
 /// Words that are keywords only where the grammar expects them, and column
 /// names everywhere else (`at`, `first`, `desc` and `set` are common names).
-let contextualWords: Set<String> = ["AT", "ASC", "DESC", "NULLS", "FIRST", "LAST", "SET", "ADD", "COLUMN", "RENAME", "TO", "OUTER", "SAMPLE", "ROWS", "PERCENT", "REPEATABLE", "TABLESAMPLE"]
+let contextualWords: Set<String> = ["AT", "ASC", "DESC", "NULLS", "FIRST", "LAST", "SET", "ADD", "COLUMN", "RENAME", "TO", "OUTER", "SAMPLE", "ROWS", "PERCENT", "REPEATABLE", "TABLESAMPLE",
+                                       "RIGHT", "FULL", "CROSS", "EXCEPT", "INTERSECT", "QUALIFY", "FILTER", "OVER", "PARTITION",
+                                       "PRECEDING", "FOLLOWING", "UNBOUNDED", "CURRENT", "ROW", "RANGE"]
+
+/// Contextual words that end a select item or FROM item rather than name it (`FROM t RIGHT JOIN u`, `SELECT 1 EXCEPT …`).
+let clauseWords: Set<String> = ["right", "full", "cross", "except", "intersect", "qualify", "outer", "tablesample", "window"]

@@ -18,13 +18,19 @@ indirect enum Expression: Equatable, Sendable {
     /// `x [NOT] IN (SELECT …)`: the subquery runs first and becomes a list.
     case inSubquery(Expression, Subquery, negated: Bool, at: Int)
     case element(Expression, index: Expression, at: Int)     // list[i], 1-based
+    /// `(SELECT …)` as a value: one column, at most one row (NULL when none).
+    case scalarSubquery(Subquery, at: Int)
+    /// `[NOT] EXISTS (SELECT …)`.
+    case exists(Subquery, negated: Bool, at: Int)
+    /// `name(args) OVER (PARTITION BY … ORDER BY … [ROWS BETWEEN …])`.
+    case window(WindowCall, at: Int)
 
     var position: Int {
         switch self {
         case .literal(_, let at), .column(_, _, let at), .star(let at), .unary(_, _, let at), .binary(_, _, _, let at),
              .isNull(_, _, let at), .between(_, _, _, _, let at), .inList(_, _, _, let at), .like(_, _, _, _, let at),
              .caseWhen(_, _, _, let at), .cast(_, _, let at), .call(_, _, _, let at), .listLiteral(_, let at), .element(_, _, let at),
-             .inSubquery(_, _, _, let at):
+             .inSubquery(_, _, _, let at), .scalarSubquery(_, let at), .exists(_, _, let at), .window(_, let at):
             return at
         }
     }
@@ -34,13 +40,42 @@ indirect enum Expression: Equatable, Sendable {
     /// The expressions directly inside this one (not those inside an IN subquery, which has its own scope).
     var children: [Expression] {
         switch self {
-        case .literal, .column, .star: return []
+        case .literal, .column, .star, .scalarSubquery, .exists: return []
+        case .window(let w, _): return w.arguments + w.partitionBy + w.orderBy.map(\.expression)
         case .unary(_, let x, _), .isNull(let x, _, _), .cast(let x, _, _), .inSubquery(let x, _, _, _): return [x]
         case .binary(_, let l, let r, _), .like(let l, let r, _, _, _), .element(let l, let r, _): return [l, r]
         case .between(let x, let l, let h, _, _): return [x, l, h]
         case .inList(let x, let items, _, _): return [x] + items
         case .caseWhen(let o, let b, let e, _): return (o.map { [$0] } ?? []) + b.flatMap { [$0.0, $0.1] } + (e.map { [$0] } ?? [])
         case .call(_, let args, _, _), .listLiteral(let args, _): return args
+        }
+    }
+
+    /// This expression with `replace` applied top-down: where it answers an expression, that stands
+    /// in place of the node (not descended into); elsewhere the node is rebuilt from its rewritten children.
+    /// Subqueries are not entered (they have their own scope).
+    func rewritten(_ replace: (Expression) throws -> Expression?) rethrows -> Expression {
+        if let replacement = try replace(self) { return replacement }
+        func r(_ e: Expression) throws -> Expression { try e.rewritten(replace) }
+        switch self {
+        case .literal, .column, .star, .scalarSubquery, .exists: return self
+        case .unary(let op, let x, let at): return .unary(op: op, try r(x), at: at)
+        case .binary(let op, let a, let b, let at): return .binary(op: op, try r(a), try r(b), at: at)
+        case .isNull(let x, let n, let at): return .isNull(try r(x), negated: n, at: at)
+        case .between(let x, let l, let h, let n, let at): return .between(try r(x), low: try r(l), high: try r(h), negated: n, at: at)
+        case .inList(let x, let items, let n, let at): return .inList(try r(x), try items.map(r), negated: n, at: at)
+        case .like(let x, let p, let i, let n, let at): return .like(try r(x), pattern: try r(p), caseInsensitive: i, negated: n, at: at)
+        case .caseWhen(let o, let b, let e, let at):
+            return .caseWhen(operand: try o.map(r), branches: try b.map { (try r($0.0), try r($0.1)) }, otherwise: try e.map(r), at: at)
+        case .cast(let x, let t, let at): return .cast(try r(x), type: t, at: at)
+        case .call(let n, let args, let d, let at): return .call(name: n, arguments: try args.map(r), distinct: d, at: at)
+        case .listLiteral(let items, let at): return .listLiteral(try items.map(r), at: at)
+        case .inSubquery(let x, let sub, let n, let at): return .inSubquery(try r(x), sub, negated: n, at: at)
+        case .element(let x, let i, let at): return .element(try r(x), index: try r(i), at: at)
+        case .window(let w, let at):
+            return .window(WindowCall(name: w.name, arguments: try w.arguments.map(r), partitionBy: try w.partitionBy.map(r),
+                                      orderBy: try w.orderBy.map { OrderItem(expression: try r($0.expression), descending: $0.descending, nullsFirst: $0.nullsFirst) },
+                                      frame: w.frame), at: at)
         }
     }
 
@@ -74,6 +109,9 @@ indirect enum Expression: Equatable, Sendable {
         case .listLiteral(let items, _): return "[" + items.map(\.canonical).joined(separator: ", ") + "]"
         case .inSubquery(let e, _, let n, let at): return "(\(e.canonical) \(n ? "NOT " : "")IN (subquery@\(at)))"
         case .element(let e, let i, _): return "\(e.canonical)[\(i.canonical)]"
+        case .scalarSubquery(_, let at): return "(subquery@\(at))"
+        case .exists(_, let n, let at): return "(\(n ? "NOT " : "")EXISTS (subquery@\(at)))"
+        case .window(let w, _): return w.canonical
         }
     }
 
@@ -82,6 +120,8 @@ indirect enum Expression: Equatable, Sendable {
         switch self {
         case .column(_, let n, _): return n
         case .call(let n, _, _, _): return n
+        case .window(let w, _): return w.name
+        case .exists: return "exists"
         case .cast(let e, _, _): return e.outputName
         default: return "?column?"
         }
@@ -112,9 +152,45 @@ struct OrderItem: Sendable {
     }
 }
 
-/// `[INNER | LEFT [OUTER]] JOIN source [alias] (ON condition | USING (columns))`
+/// A window function call: its function, the rows it sees (partition), their order, and the frame.
+final class WindowCall: Sendable {
+    /// `ROWS BETWEEN start AND end`: offsets from the current row (nil: unbounded on that side).
+    struct Frame: Sendable, Equatable {
+        var start: Int?
+        var end: Int?
+    }
+    let name: String
+    let arguments: [Expression]
+    let partitionBy: [Expression]
+    let orderBy: [OrderItem]
+    /// nil: the default frame (the whole partition without ORDER BY; with it, up to the current row and its peers).
+    let frame: Frame?
+
+    init(name: String, arguments: [Expression], partitionBy: [Expression], orderBy: [OrderItem], frame: Frame?) {
+        (self.name, self.arguments, self.partitionBy, self.orderBy, self.frame) = (name, arguments, partitionBy, orderBy, frame)
+    }
+
+    var canonical: String {
+        var over = [String]()
+        if !partitionBy.isEmpty { over.append("PARTITION BY " + partitionBy.map(\.canonical).joined(separator: ", ")) }
+        if !orderBy.isEmpty { over.append("ORDER BY " + orderBy.map { $0.expression.canonical + ($0.descending ? " DESC" : "") }.joined(separator: ", ")) }
+        if let frame {
+            func bound(_ v: Int?, _ side: String) -> String {
+                guard let v else { return "UNBOUNDED \(side)" }
+                return v == 0 ? "CURRENT ROW" : "\(abs(v)) \(v < 0 ? "PRECEDING" : "FOLLOWING")"
+            }
+            over.append("ROWS BETWEEN \(bound(frame.start, "PRECEDING")) AND \(bound(frame.end, "FOLLOWING"))")
+        }
+        return "\(name)(\(arguments.map(\.canonical).joined(separator: ", "))) OVER (\(over.joined(separator: " ")))"
+    }
+}
+
+/// `[INNER | LEFT | RIGHT | FULL [OUTER] | CROSS] JOIN source [alias] [ON condition | USING (columns)]`, or `, source`.
 struct JoinClause: Sendable {
+    /// Left rows without a match are kept (LEFT, FULL).
     var left = false
+    /// Right rows without a match are kept (RIGHT, FULL).
+    var right = false
     var dataset = ""
     var ref: String?
     var alias: String?
@@ -128,6 +204,8 @@ struct JoinClause: Sendable {
 struct SelectStatement: Sendable {
     var explain = false
     var distinct = false
+    /// `SELECT 1 + 1` without FROM: one row of no columns.
+    var noFrom = false
     var items: [SelectItem] = []
     var dataset: String = ""
     var datasetPosition = 0
@@ -143,6 +221,8 @@ struct SelectStatement: Sendable {
     var filter: Expression?
     var groupBy: [Expression] = []
     var having: Expression?
+    /// `QUALIFY condition`: filters on window function results.
+    var qualify: Expression?
     var orderBy: [OrderItem] = []
     var limit: Int?
     var offset: Int = 0
@@ -154,7 +234,7 @@ extension SelectStatement {
     var referencedColumns: Set<String>? {
         var names = Set<String>()
         var expressions = items.map(\.expression) + groupBy + orderBy.map(\.expression)
-        expressions += [filter, having].compactMap { $0 } + joins.compactMap(\.on)
+        expressions += [filter, having, qualify].compactMap { $0 } + joins.compactMap(\.on)
         for join in joins { names.formUnion(join.using) }
         for e in expressions { guard e.columnNames(into: &names) else { return nil } }
         return names
@@ -167,11 +247,18 @@ final class Subquery: Sendable {
     init(_ query: QueryStatement) { self.query = query }
 }
 
-/// A full query: WITH names, then SELECTs joined by UNION ALL. A trailing
-/// ORDER BY / LIMIT / OFFSET after the last part applies to the whole union.
+/// How two SELECTs combine.
+enum SetOperator: String, Sendable {
+    case unionAll = "UNION ALL", union = "UNION", except = "EXCEPT", intersect = "INTERSECT"
+}
+
+/// A full query: WITH names, then SELECTs joined by UNION [ALL], EXCEPT and INTERSECT. A trailing
+/// ORDER BY / LIMIT / OFFSET after the last part applies to the whole result.
 struct QueryStatement: Sendable {
     var ctes: [(name: String, query: Subquery)] = []
     var parts: [SelectStatement] = []
+    /// `operators[i]` joins `parts[i]` and `parts[i + 1]`.
+    var operators: [SetOperator] = []
     var orderBy: [OrderItem] = []
     var limit: Int?
     var offset = 0

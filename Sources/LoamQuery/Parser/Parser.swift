@@ -36,8 +36,16 @@ struct Parser {
             } while accept(symbol: ",")
         }
         q.parts.append(try select())
-        while accept(keyword: "UNION") {
-            guard accept(keyword: "ALL") else { throw error("only UNION ALL is supported; write UNION ALL (and SELECT DISTINCT over it to drop repeats)") }
+        while isKeyword("UNION") || isKeyword("EXCEPT") || isKeyword("INTERSECT") {
+            let word = isKeyword("UNION") ? "UNION" : isKeyword("EXCEPT") ? "EXCEPT" : "INTERSECT"
+            index += 1
+            if accept(keyword: "ALL") {
+                guard word == "UNION" else { throw error("\(word) ALL is not supported; \(word) (without ALL) drops repeated rows") }
+                q.operators.append(.unionAll)
+            } else {
+                if case .identifier("distinct") = current.kind { index += 1 } else { _ = accept(keyword: "DISTINCT") }
+                q.operators.append(SetOperator(rawValue: word)!)
+            }
             q.parts.append(try select())
         }
         if q.parts.count > 1 {  // the last part's ORDER BY / LIMIT belong to the whole union
@@ -207,33 +215,49 @@ struct Parser {
     private mutating func select() throws -> SelectStatement {
         var s = SelectStatement()
         try expect(keyword: "SELECT")
-        s.distinct = accept(keyword: "DISTINCT")
+        if !accept(keyword: "DISTINCT") { _ = accept(keyword: "ALL") } else { s.distinct = true }
         repeat {
             let expression = try self.expression()
             var alias: String?
             if accept(keyword: "AS") { alias = try identifier("an alias after AS") }
-            else if case .identifier(let name) = current.kind { alias = name; index += 1 }
+            else if case .identifier(let name) = current.kind, !clauseWords.contains(name) { alias = name; index += 1 }
             s.items.append(SelectItem(expression: expression, alias: alias))
         } while accept(symbol: ",")
-        try expect(keyword: "FROM")
+        guard accept(keyword: "FROM") else {  // SELECT without FROM: one row
+            s.noFrom = true
+            s.datasetPosition = current.position
+            if accept(keyword: "WHERE") { s.filter = try expression() }
+            try orderAndLimit(&s)
+            return s
+        }
         let from = try fromItem("FROM")
         (s.dataset, s.subquery, s.tableFunction, s.ref, s.alias, s.datasetPosition) =
             (from.dataset, from.subquery, from.tableFunction, from.ref, from.alias, from.position)
-        while isKeyword("JOIN") || isKeyword("INNER") || isKeyword("LEFT") {
+        while isSymbol(",") || ["JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS"].contains(where: isKeyword) {
             var join = JoinClause()
-            if accept(keyword: "LEFT") { join.left = true; _ = accept(keyword: "OUTER") } else { _ = accept(keyword: "INNER") }
-            try expect(keyword: "JOIN")
+            var cross = false
+            if accept(symbol: ",") || accept(keyword: "CROSS") {  // a comma join: planned from the WHERE's equalities
+                cross = true
+                if case .symbol = tokens[index - 1].kind {} else { try expect(keyword: "JOIN") }
+            } else {
+                if accept(keyword: "LEFT") { join.left = true }
+                else if accept(keyword: "RIGHT") { join.right = true }
+                else if accept(keyword: "FULL") { (join.left, join.right) = (true, true) }
+                if join.left || join.right { _ = accept(keyword: "OUTER") } else { _ = accept(keyword: "INNER") }
+                try expect(keyword: "JOIN")
+            }
             let item = try fromItem("JOIN")
             (join.dataset, join.subquery, join.ref, join.alias, join.position) = (item.dataset, item.subquery, item.ref, item.alias, item.position)
             if item.tableFunction != nil { throw error("table functions can only be the first FROM item", at: item.position) }
-            if accept(keyword: "ON") {
+            if cross {
+            } else if accept(keyword: "ON") {
                 join.on = try expression()
             } else if accept(keyword: "USING") {
                 try expect(symbol: "(")
                 repeat { join.using.append(try identifier("a column name in USING")) } while accept(symbol: ",")
                 try expect(symbol: ")")
             } else {
-                throw error("a JOIN needs ON condition or USING (columns)")
+                throw error("a JOIN needs ON condition or USING (columns); CROSS JOIN or a comma pairs every row")
             }
             s.joins.append(join)
         }
@@ -266,22 +290,87 @@ struct Parser {
             repeat { s.groupBy.append(try expression()) } while accept(symbol: ",")
         }
         if accept(keyword: "HAVING") { s.having = try expression() }
+        if accept(keyword: "QUALIFY") { s.qualify = try expression() }
+        try orderAndLimit(&s)
+        return s
+    }
+
+    /// `[ORDER BY …] [LIMIT n] [OFFSET n]`
+    private mutating func orderAndLimit(_ s: inout SelectStatement) throws {
         if accept(keyword: "ORDER") {
             try expect(keyword: "BY")
-            repeat {
-                let expression = try self.expression()
-                var descending = false
-                if accept(keyword: "DESC") { descending = true } else { _ = accept(keyword: "ASC") }
-                var nullsFirst: Bool?
-                if accept(keyword: "NULLS") {
-                    if accept(keyword: "FIRST") { nullsFirst = true } else { try expect(keyword: "LAST"); nullsFirst = false }
-                }
-                s.orderBy.append(OrderItem(expression: expression, descending: descending, nullsFirst: nullsFirst))
-            } while accept(symbol: ",")
+            s.orderBy = try orderItems()
         }
         if accept(keyword: "LIMIT") { s.limit = try nonNegativeInteger("LIMIT") }
         if accept(keyword: "OFFSET") { s.offset = try nonNegativeInteger("OFFSET") }
-        return s
+    }
+
+    /// `ORDER BY expression [ASC | DESC] [NULLS FIRST | LAST], …`
+    private mutating func orderItems() throws -> [OrderItem] {
+        var items: [OrderItem] = []
+        repeat {
+            let expression = try self.expression()
+            var descending = false
+            if accept(keyword: "DESC") { descending = true } else { _ = accept(keyword: "ASC") }
+            var nullsFirst: Bool?
+            if accept(keyword: "NULLS") {
+                if accept(keyword: "FIRST") { nullsFirst = true } else { try expect(keyword: "LAST"); nullsFirst = false }
+            }
+            items.append(OrderItem(expression: expression, descending: descending, nullsFirst: nullsFirst))
+        } while accept(symbol: ",")
+        return items
+    }
+
+    /// After `name(args)`: `FILTER (WHERE …)` and `OVER (…)`.
+    private mutating func callSuffix(_ name: String, _ arguments: [Expression], distinct: Bool, at: Int) throws -> Expression {
+        var arguments = arguments
+        if accept(keyword: "FILTER") {  // agg(x) FILTER (WHERE p) is agg(CASE WHEN p THEN x END); count(*) counts rows where p
+            try expect(symbol: "(")
+            try expect(keyword: "WHERE")
+            let condition = try expression()
+            try expect(symbol: ")")
+            guard !arguments.isEmpty else { throw error("FILTER needs an aggregate with an argument", at: at) }
+            let value: Expression = arguments[0] == .star(at: 0) ? .literal(.int(1), at: at) : arguments[0]
+            arguments[0] = .caseWhen(operand: nil, branches: [(condition, value)], otherwise: nil, at: at)
+        }
+        guard accept(keyword: "OVER") else { return .call(name: name, arguments: arguments, distinct: distinct, at: at) }
+        try expect(symbol: "(")
+        var partition: [Expression] = [], order: [OrderItem] = [], frame: WindowCall.Frame?
+        if accept(keyword: "PARTITION") {
+            try expect(keyword: "BY")
+            repeat { partition.append(try expression()) } while accept(symbol: ",")
+        }
+        if accept(keyword: "ORDER") {
+            try expect(keyword: "BY")
+            order = try orderItems()
+        }
+        if isKeyword("RANGE") { throw error("RANGE frames are not supported; write ROWS BETWEEN … (the default frame already includes the current row's peers)") }
+        if accept(keyword: "ROWS") {
+            func bound() throws -> Int? {
+                if accept(keyword: "UNBOUNDED") {
+                    guard accept(keyword: "PRECEDING") || accept(keyword: "FOLLOWING") else { throw error("expected PRECEDING or FOLLOWING after UNBOUNDED") }
+                    return nil
+                }
+                if accept(keyword: "CURRENT") { try expect(keyword: "ROW"); return 0 }
+                let n = try nonNegativeInteger("a frame offset")
+                if accept(keyword: "PRECEDING") { return -n }
+                try expect(keyword: "FOLLOWING")
+                return n
+            }
+            if accept(keyword: "BETWEEN") {
+                let startAt = current.position
+                let start = try bound()
+                if start == nil, tokens[index - 1].kind == .identifier("following") { throw error("a frame cannot start at UNBOUNDED FOLLOWING", at: startAt) }
+                try expect(keyword: "AND")
+                let end = try bound()
+                if end == nil, tokens[index - 1].kind == .identifier("preceding") { throw error("a frame cannot end at UNBOUNDED PRECEDING") }
+                frame = WindowCall.Frame(start: start, end: end)
+            } else {
+                frame = WindowCall.Frame(start: try bound(), end: 0)  // ROWS n PRECEDING: up to the current row
+            }
+        }
+        try expect(symbol: ")")
+        return .window(WindowCall(name: name, arguments: arguments, partitionBy: partition, orderBy: order, frame: frame), at: at)
     }
 
     /// `dataset | (query) | function('arg', …)`, then `[AT 'ref']` and `[[AS] alias]`.
@@ -312,7 +401,7 @@ struct Parser {
             index += 2
         }
         if accept(keyword: "AS") { alias = try identifier("an alias after AS") }
-        else if case .identifier(let name) = current.kind, !isKeyword("OUTER"), !isKeyword("TABLESAMPLE") { alias = name; index += 1 }
+        else if case .identifier(let name) = current.kind, !clauseWords.contains(name) { alias = name; index += 1 }
         return (dataset, subquery, tableFunction, ref, alias, position)
     }
 
@@ -469,6 +558,11 @@ struct Parser {
             return .listLiteral(items, at: at)
         case .symbol("("):
             index += 1
+            if isKeyword("SELECT") || isKeyword("WITH") {  // a scalar subquery
+                let sub = try query()
+                try expect(symbol: ")")
+                return .scalarSubquery(Subquery(sub), at: at)
+            }
             let inner = try expression()
             try expect(symbol: ")")
             return inner
@@ -504,6 +598,13 @@ struct Parser {
                 return .call(name: "date_part", arguments: [.literal(.string(part), at: at), value], distinct: false, at: at)
             }
             if name == "array" && isSymbol("[") { return try primary() }
+            if name == "exists" && isSymbol("(") {
+                index += 1
+                guard isKeyword("SELECT") || isKeyword("WITH") else { throw error("EXISTS takes a subquery: EXISTS (SELECT …)") }
+                let sub = try query()
+                try expect(symbol: ")")
+                return .exists(Subquery(sub), negated: false, at: at)
+            }
             // DATE '2024-05-17', TIMESTAMP '2024-05-17 10:00:00': a typed literal.
             if name == "date" || name == "timestamp", case .string(let text) = current.kind {
                 index += 1
@@ -516,7 +617,7 @@ struct Parser {
                     repeat { arguments.append(try expression()) } while accept(symbol: ",")
                 }
                 try expect(symbol: ")")
-                return .call(name: name, arguments: arguments, distinct: distinct, at: at)
+                return try callSuffix(name, arguments, distinct: distinct, at: at)
             }
             if accept(symbol: ".") {
                 if accept(symbol: "*") { return .star(at: at) }

@@ -28,6 +28,7 @@ struct PlannedRelation: Relation {
     let name: String
     let schema: Schema
     var qualified = false
+    var hidesRowID = false
     var usingColumns: Set<String> = []
     /// How the rows would be made, as lines relative to this relation.
     let lines: [PlanLine]

@@ -19,11 +19,14 @@ protocol Relation: Sendable {
     var qualified: Bool { get }
     /// USING columns of the join, which resolve unqualified to the left side.
     var usingColumns: Set<String> { get }
+    /// True when `_rowid` was carried along (a sample of a dataset): it answers when named, never in `*`.
+    var hidesRowID: Bool { get }
 }
 
 extension Relation {
     var qualified: Bool { false }
     var usingColumns: Set<String> { [] }
+    var hidesRowID: Bool { false }
 
     /// Every batch of the chosen columns, in order, one at a time.
     func scan(columns: [String], includeRowID: Bool = false, _ body: (RecordBatch) async throws -> Void) async throws {
@@ -52,6 +55,7 @@ struct MemoryRelation: Relation {
     let result: QueryResult
     var qualified = false
     var usingColumns: Set<String> = []
+    var hidesRowID = false
     var schema: Schema { result.schema }
     var dataset: Dataset? { nil }
 

@@ -22,6 +22,10 @@ struct SelectPlan: Sendable {
     let outputs: [(BoundExpression, ArrowType)]
     let groupKeys: [BoundExpression]
     let having: BoundExpression?
+    /// Window functions, computed over the rows after HAVING; their results follow the aggregates.
+    let windows: [WindowSpec]
+    let qualify: BoundExpression?
+    var windowed: Bool { !windows.isEmpty }
     /// ORDER BY: a bound expression, or an output column's index.
     let orderKeys: [(BoundExpression?, Int?, OrderItem)]
     let aggregates: [AggregateSpec]
@@ -60,7 +64,7 @@ struct SelectPlan: Sendable {
         var items: [SelectItem] = []
         for item in statement.items {
             if case .star = item.expression {
-                items += binder.starColumns.map { SelectItem(expression: .column(table: nil, name: $0, at: item.expression.position), alias: nil) }
+                items += binder.starColumns.filter { !relation.hidesRowID || $0 != "_rowid" }.map { SelectItem(expression: .column(table: nil, name: $0, at: item.expression.position), alias: nil) }
             } else {
                 items.append(item)
             }
@@ -69,13 +73,31 @@ struct SelectPlan: Sendable {
         if let (_, type) = filter, type != .bool {
             throw SQLError(sql: sql, position: statement.filter!.position, message: "WHERE needs a boolean condition, not \(type.name)")
         }
-        let groupKeys = try statement.groupBy.map { try binder.bind($0, allowAggregates: false).0 }
-        binder.groupKeys = statement.groupBy.map(\.canonical)
+        // GROUP BY may name an output column by its position or its alias (when no column has that name).
+        let columnNames = Set(relation.schema.fields.flatMap { [$0.name, String($0.name.split(separator: ".").last ?? "")] })
+        let groupBy = try statement.groupBy.map { key -> Expression in
+            if case .literal(.int(let n), let at) = key {
+                guard n >= 1 && n <= items.count else { throw SQLError(sql: sql, position: at, message: "GROUP BY \(n) is not a column of the result (1 to \(items.count))") }
+                return items[Int(n) - 1].expression
+            }
+            if case .column(nil, let name, _) = key, !columnNames.contains(name), let item = items.first(where: { $0.alias == name }) { return item.expression }
+            return key
+        }
+        for key in groupBy where Self.hasWindow(key) {
+            throw SQLError(sql: sql, position: key.position, message: "GROUP BY cannot hold a window function; group in a subquery, then apply the window")
+        }
+        let groupKeys = try groupBy.map { try binder.bind($0, allowAggregates: false).0 }
+        binder.groupKeys = groupBy.map(\.canonical)
         let aggregatesInSelect = items.contains { Self.hasAggregate($0.expression) }
-        let grouped = !statement.groupBy.isEmpty || aggregatesInSelect || statement.having != nil
+        let grouped = !groupBy.isEmpty || aggregatesInSelect || statement.having != nil
         binder.grouping = grouped
-        let outputs = try items.map { try binder.bind($0.expression, allowAggregates: true) }
         let having = try statement.having.map { try binder.bind($0, allowAggregates: true).0 }
+        binder.windowsAllowed = true
+        var outputs = try items.map { try binder.bind($0.expression, allowAggregates: true) }
+        var qualify = try statement.qualify.map { try binder.bind($0, allowAggregates: true) }
+        if let (_, type) = qualify, type != .bool {
+            throw SQLError(sql: sql, position: statement.qualify!.position, message: "QUALIFY needs a boolean condition, not \(type.name)")
+        }
         // ORDER BY may name an output column or alias, or be any expression.
         let names = items.map { $0.alias ?? $0.expression.outputName }
         var orderKeys: [(BoundExpression?, Int?, OrderItem)] = []
@@ -88,6 +110,14 @@ struct SelectPlan: Sendable {
             } else {
                 orderKeys.append((try binder.bind(order.expression, allowAggregates: true).0, nil, order))
             }
+        }
+        binder.windowsAllowed = false
+        // Window results follow the aggregates in each row's computed values.
+        outputs = outputs.map { (binder.windowsResolved($0.0), $0.1) }
+        qualify = qualify.map { (binder.windowsResolved($0.0), $0.1) }
+        orderKeys = orderKeys.map { ($0.0.map(binder.windowsResolved), $0.1, $0.2) }
+        if statement.qualify != nil && binder.windows.isEmpty {
+            throw SQLError(sql: sql, position: statement.qualify!.position, message: "QUALIFY filters on window functions, and the query has none; use WHERE or HAVING")
         }
         let schema = Self.outputSchema(names: names, types: outputs.map(\.1))
 
@@ -109,9 +139,10 @@ struct SelectPlan: Sendable {
         let aggregates = binder.aggregates
 
         // Without grouping, ORDER BY or DISTINCT, rows stream out batch by batch.
-        let streaming = !grouped && orderKeys.isEmpty && !statement.distinct
+        let windowed = !binder.windows.isEmpty
+        let streaming = !grouped && !windowed && orderKeys.isEmpty && !statement.distinct
         // ORDER BY … LIMIT k (no grouping or DISTINCT): keep the best k rows as the scan goes, not every row.
-        let topK: Int? = !grouped && !orderKeys.isEmpty && !statement.distinct && !Self.reference ? statement.limit.map { $0 + statement.offset } : nil
+        let topK: Int? = !grouped && !windowed && !orderKeys.isEmpty && !statement.distinct && !Self.reference ? statement.limit.map { $0 + statement.offset } : nil
 
         // ORDER BY distance(vector column, [constants]) LIMIT k: rank from the float buffers.
         let nearest = topK != nil && orderKeys.count == 1 && orderKeys[0].0 != nil
@@ -124,6 +155,8 @@ struct SelectPlan: Sendable {
         self.outputs = outputs
         self.groupKeys = groupKeys
         self.having = having
+        self.qualify = qualify?.0
+        windows = binder.windows
         self.orderKeys = orderKeys
         self.aggregates = aggregates
         slotNames = binder.columns
@@ -175,6 +208,11 @@ struct SelectPlan: Sendable {
         }
         if statement.distinct { lines.append("Distinct") }
         lines.append("Project " + names.joined(separator: ", "))
+        if let qualify = statement.qualify { lines.append("Filter (qualify) \(qualify.canonical)") }
+        for window in windows {
+            lines.append("Window \(window.text) (rows sorted by partition and order, in memory"
+                         + (window.frame == nil && !window.order.isEmpty && ["sum", "avg", "count", "min", "max"].contains(window.function) ? "; running aggregate" : "") + ")")
+        }
         if let having = statement.having { lines.append("Filter (having) \(having.canonical)") }
         if !statement.groupBy.isEmpty || !aggregates.isEmpty {
             lines.append("Aggregate \(aggregates.count) aggregate(s)" + (statement.groupBy.isEmpty ? "" : " by " + statement.groupBy.map(\.canonical).joined(separator: ", "))
@@ -196,9 +234,17 @@ struct SelectPlan: Sendable {
         return plan
     }
 
+    /// Whether an expression holds a window function.
+    static func hasWindow(_ e: Expression) -> Bool {
+        if case .window = e { return true }
+        return e.children.contains(where: hasWindow)
+    }
+
     /// Whether an expression holds an aggregate call (which makes the SELECT grouped).
     static func hasAggregate(_ e: Expression) -> Bool {
         switch e {
+        case .window(let w, _):  // the window's own function is not the query's aggregate; its arguments may hold one
+            return w.arguments.contains(where: hasAggregate) || w.partitionBy.contains(where: hasAggregate) || w.orderBy.contains { hasAggregate($0.expression) }
         case .call(let name, let args, _, _): return Binder.aggregateFunctions.contains(name) || args.contains(where: hasAggregate)
         case .unary(_, let x, _), .isNull(let x, _, _), .cast(let x, _, _), .inSubquery(let x, _, _, _): return hasAggregate(x)
         case .binary(_, let l, let r, _): return hasAggregate(l) || hasAggregate(r)

@@ -101,6 +101,16 @@ struct DatasetController: Controller {
         read.dropLast = try flag(q.get("drop_last"), "drop_last", default: false)
         read.blockRows = try integer(q.get("block_rows"), "block_rows", default: 1024, range: 1...(1 << 24))
         read.windowBlocks = try integer(q.get("window_blocks"), "window_blocks", default: 64, range: 1...(1 << 20))
+        if let name = q.get("split") {  // split=train&split_seed=42&split_fractions=0.8,0.1,0.1
+            let fractions = try (q.get("split_fractions") ?? "0.8,0.1,0.1").split(separator: ",").map { text -> Double in
+                guard let f = Double(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw APIError.badRequest("?split_fractions must be numbers separated by commas, e.g. 0.8,0.1,0.1")
+                }
+                return f
+            }
+            read.split = SplitRead(name: name, seed: UInt64(try integer(q.get("split_seed"), "split_seed", default: 0, range: 0...Int.max)), fractions: fractions)
+            do { _ = try read.split!.index() } catch { throw APIError.badRequest("\(error)") }
+        }
         try read.validate()
         let schema = try ds.schema(of: read), epoch = read
         let metrics = server.metrics

@@ -1,0 +1,152 @@
+import LoamFormat
+
+/// Window functions over a query's rows (after WHERE, GROUP BY and HAVING): each spec sorts the
+/// rows by partition and order, then walks each partition once, appending one value to every
+/// row's computed values (after its aggregates), in the rows' original order.
+///
+/// Frames: without ORDER BY the whole partition; with it, from the partition's start to the
+/// current row's last peer (rows that tie on the order keys), as in PostgreSQL and DuckDB; or
+/// `ROWS BETWEEN a AND b` offsets. Aggregates over a frame that starts at the partition's start
+/// run incrementally (one pass); a sliding frame recomputes per row.
+struct WindowEvaluator {
+    let evaluator: Evaluator
+    let specs: [WindowSpec]
+
+    func apply(_ rows: [(values: [Value], aggregates: [Value])]) throws -> [(values: [Value], aggregates: [Value])] {
+        var rows = rows
+        for spec in specs {
+            let results = try compute(spec, rows)
+            for i in rows.indices { rows[i].aggregates.append(results[i]) }
+        }
+        return rows
+    }
+
+    private func compute(_ spec: WindowSpec, _ rows: [(values: [Value], aggregates: [Value])]) throws -> [Value] {
+        let n = rows.count
+        let partitionKeys = try rows.map { row in try spec.partition.map { Evaluator.hashKey(try evaluator.evaluate($0, row.values, row.aggregates)) } }
+        let orderKeys = try rows.map { row in try spec.order.map { try evaluator.evaluate($0.0, row.values, row.aggregates) } }
+        let arguments = try rows.map { row in try spec.arguments.map { try evaluator.evaluate($0, row.values, row.aggregates) } }
+        let orderItems = spec.order.map(\.1)
+        func orderCompare(_ a: Int, _ b: Int) -> Bool? {
+            for (k, item) in orderItems.enumerated() { if let first = item.compare(orderKeys[a][k], orderKeys[b][k]) { return first } }
+            return nil
+        }
+        // Partitions by key (first seen first), then rows by the order keys; ties keep their input order.
+        let ascending = OrderItem(expression: .literal(.null, at: 0), descending: false, nullsFirst: true)
+        let sorted = (0..<n).sorted { a, b in
+            for k in partitionKeys[a].indices { if let first = ascending.compare(partitionKeys[a][k], partitionKeys[b][k]) { return first } }
+            return orderCompare(a, b) ?? (a < b)
+        }
+        var out = [Value](repeating: .null, count: n)
+        var start = 0
+        while start < n {
+            var end = start + 1
+            while end < n && partitionKeys[sorted[end]] == partitionKeys[sorted[start]] { end += 1 }
+            try fill(spec, Array(sorted[start..<end]), arguments, orderCompare, &out)
+            start = end
+        }
+        return out
+    }
+
+    /// One partition's values: `members` are row numbers in window order.
+    private func fill(_ spec: WindowSpec, _ members: [Int], _ arguments: [[Value]], _ orderCompare: (Int, Int) -> Bool?, _ out: inout [Value]) throws {
+        let count = members.count
+        // lastPeer[p]: the position of the last row tying with p on the order keys; firstPeer likewise.
+        var lastPeer = [Int](repeating: count - 1, count: count), firstPeer = [Int](repeating: 0, count: count)
+        if !spec.order.isEmpty {
+            var p = 0
+            while p < count {
+                var q = p
+                while q + 1 < count && orderCompare(members[p], members[q + 1]) == nil { q += 1 }
+                for r in p...q { firstPeer[r] = p; lastPeer[r] = q }
+                p = q + 1
+            }
+        }
+        func argument(_ p: Int, _ k: Int = 0) -> Value { arguments[members[p]][k] }
+        // The frame of position p, as a half-open range of positions.
+        func frame(_ p: Int) -> Range<Int> {
+            guard let f = spec.frame else { return 0..<(spec.order.isEmpty ? count : lastPeer[p] + 1) }
+            let lo = f.start.map { max(0, min(count, p + $0)) } ?? 0
+            let hi = f.end.map { max(0, min(count, p + $0 + 1)) } ?? count
+            return lo..<max(lo, hi)
+        }
+        switch spec.function {
+        case "row_number":
+            for p in 0..<count { out[members[p]] = .int(Int64(p + 1)) }
+        case "rank":
+            for p in 0..<count { out[members[p]] = .int(Int64(firstPeer[p] + 1)) }
+        case "dense_rank":
+            var rank = 0
+            for p in 0..<count {
+                if firstPeer[p] == p { rank += 1 }
+                out[members[p]] = .int(Int64(rank))
+            }
+        case "percent_rank":
+            for p in 0..<count { out[members[p]] = .float(count > 1 ? Double(firstPeer[p]) / Double(count - 1) : 0) }
+        case "cume_dist":
+            for p in 0..<count { out[members[p]] = .float(Double(lastPeer[p] + 1) / Double(count)) }
+        case "ntile":
+            for p in 0..<count {
+                guard case .int(let buckets) = argument(p), buckets > 0 else {
+                    throw evaluator.error("ntile() needs a positive number of buckets", at: spec.position)
+                }
+                let b = Int(min(buckets, Int64(count)))
+                let size = count / b, extra = count % b  // the first `extra` buckets hold one more row
+                let bucket = p < extra * (size + 1) ? p / (size + 1) : extra + (p - extra * (size + 1)) / max(size, 1)
+                out[members[p]] = .int(Int64(bucket + 1))
+            }
+        case "lag", "lead":
+            for p in 0..<count {
+                var offset = 1
+                if spec.arguments.count > 1 {
+                    guard case .int(let o) = argument(p, 1), o >= 0, o <= Int64(count) + 1 else {
+                        if case .int = argument(p, 1) { out[members[p]] = spec.arguments.count > 2 ? argument(p, 2) : .null; continue }
+                        throw evaluator.error("\(spec.function)() takes a non-negative whole-number offset", at: spec.position)
+                    }
+                    offset = Int(o)
+                }
+                let q = spec.function == "lag" ? p - offset : p + offset
+                out[members[p]] = q >= 0 && q < count ? argument(q) : (spec.arguments.count > 2 ? argument(p, 2) : .null)
+            }
+        case "first_value", "last_value", "nth_value":
+            for p in 0..<count {
+                let f = frame(p)
+                var q: Int?
+                switch spec.function {
+                case "first_value": q = f.isEmpty ? nil : f.lowerBound
+                case "last_value": q = f.isEmpty ? nil : f.upperBound - 1
+                default:
+                    guard case .int(let nth) = argument(p, 1), nth >= 1 else { throw evaluator.error("nth_value(x, n) takes n ≥ 1", at: spec.position) }
+                    q = nth <= Int64(f.count) ? f.lowerBound + Int(nth) - 1 : nil
+                }
+                out[members[p]] = q.map { argument($0) } ?? .null
+            }
+        default:  // count, sum, avg, min, max over the frame
+            let aggregate = AggregateSpec(function: spec.function, argument: spec.arguments.first, distinct: false, type: spec.type,
+                                          text: spec.text, position: spec.position)
+            func add(_ accumulator: inout Accumulator, _ q: Int) {
+                if spec.arguments.isEmpty { accumulator.count += 1 } else { accumulator.add(argument(q), function: spec.function) }
+            }
+            func result(_ accumulator: Accumulator) throws -> Value {
+                do { return try accumulator.result(aggregate) } catch let overflow as SumOutOfRange {
+                    throw evaluator.error("\(spec.text) is \(overflow.exact), outside int64; sum CAST(… AS float64) for an approximate total", at: spec.position)
+                }
+            }
+            if spec.frame?.start == nil {  // frames that grow from the partition's start: one running pass
+                var running = Accumulator(distinct: false)
+                var included = 0
+                for p in 0..<count {
+                    let f = frame(p)
+                    while included < f.upperBound { add(&running, included); included += 1 }
+                    out[members[p]] = try result(running)
+                }
+            } else {
+                for p in 0..<count {
+                    var accumulator = Accumulator(distinct: false)
+                    for q in frame(p) { add(&accumulator, q) }
+                    out[members[p]] = try result(accumulator)
+                }
+            }
+        }
+    }
+}
