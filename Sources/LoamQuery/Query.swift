@@ -123,7 +123,7 @@ struct QueryRunner {
     private func executor(_ part: SelectStatement, names: [String: any Relation]) async throws -> QueryExecutor {
         var relation = try await source(part, names: names)
         if let sample = part.sample { relation = try await sampled(relation, sample) }
-        let (statement, subqueryLines) = try await resolvingSubqueries(part, names: names)
+        let (statement, subqueryLines) = try await resolvingSubqueries(part, names: names, relation: relation)
         return QueryExecutor(sql: sql, statement: statement, relation: relation, written: part, subqueryLines: subqueryLines)
     }
 
@@ -425,7 +425,7 @@ struct QueryRunner {
     /// `(SELECT …)` its one value (NULL without rows), `EXISTS (SELECT …)` true or false. When planning,
     /// each is planned instead (its lines returned). A subquery naming a column of the outer query
     /// (correlated) is an error that says so.
-    private func resolvingSubqueries(_ part: SelectStatement, names: [String: any Relation]) async throws -> (SelectStatement, [PlanLine]) {
+    private func resolvingSubqueries(_ part: SelectStatement, names: [String: any Relation], relation: Relation) async throws -> (SelectStatement, [PlanLine]) {
         var found: [(at: Int, sub: Subquery, kind: String)] = []
         func collect(_ e: Expression) {
             switch e {
@@ -443,9 +443,25 @@ struct QueryRunner {
         var values: [Int: Expression] = [:]
         var lists: [Int: [Expression]] = [:]
         var lines: [PlanLine] = []
+        let outerTables = Set([part.alias ?? part.dataset] + part.joins.map { $0.alias ?? $0.dataset })
         for (at, sub, kind) in found {
             let schema: Schema
             var result: QueryResult?
+            // A subquery naming outer columns (`outer.column`) runs once per distinct value of those columns.
+            let outer = Self.outerReferences(sub.query, outerTables: outerTables)
+            if !outer.isEmpty {
+                guard kind != "IN" else {
+                    throw SQLError(sql: sql, position: at, message: "a correlated subquery after IN is not supported yet; write EXISTS (SELECT … WHERE inner = outer AND …)")
+                }
+                let (table, planned) = try await correlated(sub.query, kind: kind, outer: outer, relation: relation, names: names, at: at)
+                if let planned {
+                    lines.append(PlanLine(depth: 0, text: "Correlated subquery (\(kind)) at character \(at): run once per distinct value of "
+                                          + outer.map { "\($0.table).\($0.name)" }.joined(separator: ", ")))
+                    lines += PlanLine.nested(planned, under: 0)
+                }
+                values[at] = .lookup(table, keys: outer.map { .column(table: $0.table, name: $0.name, at: at) }, at: at)
+                continue
+            }
             do {
                 if planning {
                     let planned = try await plan(sub.query, names: names)
@@ -489,6 +505,7 @@ struct QueryRunner {
                     return items.isEmpty ? .literal(.bool(negated), at: at) : .inList(rewrite(x), items, negated: negated, at: at)
                 case .scalarSubquery(_, let at): return values[at] ?? .literal(.null, at: at)
                 case .exists(_, let negated, let at):
+                    if case .lookup = values[at] { return negated ? .unary(op: "NOT", values[at]!, at: at) : values[at] }
                     guard case .literal(.bool(let b), _) = values[at] else { return .literal(.bool(negated), at: at) }
                     return .literal(.bool(b != negated), at: at)
                 default: return nil
@@ -503,6 +520,96 @@ struct QueryRunner {
         out.orderBy = part.orderBy.map { OrderItem(expression: rewrite($0.expression), descending: $0.descending, nullsFirst: $0.nullsFirst) }
         out.groupBy = part.groupBy.map(rewrite)
         return (out, lines)
+    }
+
+    /// The qualified columns a subquery names of the outer query's tables (and not of its own FROM).
+    static func outerReferences(_ query: QueryStatement, outerTables: Set<String>) -> [(table: String, name: String)] {
+        var found: [(table: String, name: String)] = []
+        for part in query.parts {
+            let own = Set([part.alias ?? part.dataset] + part.joins.map { $0.alias ?? $0.dataset })
+            func walk(_ e: Expression) {
+                if case .column(let table?, let name, _) = e, outerTables.contains(table), !own.contains(table),
+                   !found.contains(where: { $0.table == table && $0.name == name }) {
+                    found.append((table, name))
+                }
+                e.children.forEach(walk)
+            }
+            let expressions = part.items.map(\.expression) + part.groupBy + part.orderBy.map(\.expression)
+                + [part.filter, part.having, part.qualify].compactMap { $0 } + part.joins.compactMap(\.on)
+            expressions.forEach(walk)
+        }
+        return found
+    }
+
+    /// Runs a correlated subquery once per distinct value of the outer columns it names (read from the
+    /// outer relation), each time with those columns replaced by the values. When planning, it is
+    /// planned once with NULLs in their place.
+    private func correlated(_ query: QueryStatement, kind: String, outer: [(table: String, name: String)], relation: Relation,
+                            names: [String: any Relation], at: Int) async throws -> (LookupTable, [PlanLine]?) {
+        func substituted(_ values: [Value]) -> QueryStatement {
+            func replace(_ e: Expression) -> Expression {
+                e.rewritten { node in
+                    guard case .column(let table?, let name, let position) = node,
+                          let i = outer.firstIndex(where: { $0.table == table && $0.name == name }) else { return nil }
+                    return .literal(values[i], at: position)
+                }
+            }
+            var q = query
+            for p in q.parts.indices {
+                q.parts[p].items = q.parts[p].items.map { SelectItem(expression: replace($0.expression), alias: $0.alias) }
+                q.parts[p].filter = q.parts[p].filter.map(replace)
+                q.parts[p].having = q.parts[p].having.map(replace)
+                q.parts[p].groupBy = q.parts[p].groupBy.map(replace)
+                q.parts[p].orderBy = q.parts[p].orderBy.map { OrderItem(expression: replace($0.expression), descending: $0.descending, nullsFirst: $0.nullsFirst) }
+                for j in q.parts[p].joins.indices { q.parts[p].joins[j].on = q.parts[p].joins[j].on.map(replace) }
+            }
+            return q
+        }
+        let missing: Value = kind == "EXISTS" ? .bool(false) : .null
+        if planning {
+            let planned = try await plan(substituted(outer.map { _ in .null }), names: names)
+            guard kind == "EXISTS" || planned.schema.fields.count == 1 else {
+                throw SQLError(sql: sql, position: at, message: "a subquery used as a value must return one column, not \(planned.schema.fields.count)")
+            }
+            return (LookupTable(answers: [:], type: kind == "EXISTS" ? .bool : planned.schema.fields[0].type, missing: missing), planned.lines)
+        }
+        // The outer relation's distinct values of those columns.
+        let columns = outer.map { relation.qualified ? "\($0.table).\($0.name)" : $0.name }
+        for (column, ref) in zip(columns, outer) where relation.schema.index(of: column) == nil {
+            throw SQLError(sql: sql, position: at, message: "the subquery names \(ref.table).\(ref.name), which the outer query does not have")
+        }
+        var distinct: [[Value]: [Value]] = [:]
+        try await relation.scan(columns: columns) { batch in
+            for r in 0..<batch.length {
+                let row = batch.row(r)
+                distinct[row.map(Evaluator.hashKey)] = row
+            }
+        }
+        let limit = 10_000
+        guard distinct.count <= limit else {
+            throw SQLError(sql: sql, position: at, message: "a correlated subquery over \(distinct.count) distinct outer values (more than \(limit)) would run that many times; "
+                           + "rewrite it as a join (EXISTS as SELECT DISTINCT … JOIN, a scalar as a LEFT JOIN on a GROUP BY)")
+        }
+        var answers: [[Value]: Value] = [:]
+        // The answer's type comes from the subquery's plan, so it holds even when the outer query has no rows.
+        let shape = try await planner.plan(substituted(outer.map { _ in .null }), names: names).schema
+        guard kind == "EXISTS" || shape.fields.count == 1 else {
+            throw SQLError(sql: sql, position: at, message: "a subquery used as a value must return one column, not \(shape.fields.count)")
+        }
+        let type: ArrowType = kind == "EXISTS" ? .bool : shape.fields[0].type
+        for (key, values) in distinct {
+            let result = try await run(substituted(values), names: names)
+            if kind == "EXISTS" {
+                answers[key] = .bool(result.rowCount > 0)
+                continue
+            }
+            let column = result.batches.flatMap { $0.columns[0].values }
+            guard column.count <= 1 else {
+                throw SQLError(sql: sql, position: at, message: "a subquery used as a value returned \(column.count) rows for one outer row; it must return at most one (add LIMIT 1 or an aggregate)")
+            }
+            answers[key] = column.first ?? .null
+        }
+        return (LookupTable(answers: answers, type: type, missing: missing), nil)
     }
 
     /// UNION [ALL], EXCEPT and INTERSECT (which binds tighter, as in standard SQL), then the whole

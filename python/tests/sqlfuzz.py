@@ -329,6 +329,11 @@ class Generator:
         r = self.r
         sub = r.choice(["(SELECT max(k) FROM t2)", "(SELECT min(i) FROM t2 WHERE k = 2)", "(SELECT count(*) FROM t2)",
                         "(SELECT s FROM t2 ORDER BY id LIMIT 1)", "(SELECT k FROM t2 WHERE id = -5)"])
+        if r.random() < 0.35:  # correlated: once per distinct outer value
+            inner = r.choice(["EXISTS (SELECT 1 FROM t2 WHERE t2.k = t1.k AND t2.i > t1.i)", "(SELECT max(t2.s) FROM t2 WHERE t2.k = t1.k)",
+                              "(SELECT count(*) FROM t2 WHERE t2.k = t1.k)", "NOT EXISTS (SELECT 1 FROM t2 WHERE t2.id = t1.id)",
+                              "(SELECT sum(t2.f) FROM t2 WHERE t2.b = t1.b AND t2.k <> t1.k)"])
+            return E(f"SELECT id, {inner} FROM t1" + r.choice(["", f" WHERE {inner} IS NOT NULL"])), False
         if r.random() < 0.4:
             exists = r.choice(["EXISTS (SELECT 1 FROM t2 WHERE k = 3)", "NOT EXISTS (SELECT 1 FROM t2 WHERE id > 1000)",
                                "EXISTS (SELECT 1 FROM t2 WHERE k > 100)"])

@@ -158,6 +158,8 @@ struct Binder: Sendable {
             throw error("subquery was not evaluated", at: at)
         case .window(let call, let at):
             return try bindWindow(call, at: at, allowAggregates: allowAggregates)
+        case .lookup(let table, let keys, _):
+            return (.lookup(table, try keys.map { try bind($0, allowAggregates: allowAggregates).0 }), table.type)
         case .listLiteral(let items, _):
             let bound = try items.map { try bind($0, allowAggregates: allowAggregates) }
             let item = bound.first { $0.1 != .utf8 }?.1 ?? bound.first?.1 ?? .float64

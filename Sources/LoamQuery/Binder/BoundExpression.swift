@@ -22,6 +22,8 @@ indirect enum BoundExpression: Sendable {
     case function(String, [BoundExpression], at: Int)
     case list([BoundExpression])
     case element(BoundExpression, BoundExpression)
+    /// A correlated subquery's answer for the row's values of the outer columns it names.
+    case lookup(LookupTable, [BoundExpression])
 }
 
 extension BoundExpression {
@@ -46,6 +48,7 @@ extension BoundExpression {
         case .function(let name, let args, let at): return .function(name, args.map(m), at: at)
         case .list(let items): return .list(items.map(m))
         case .element(let a, let b): return .element(m(a), m(b))
+        case .lookup(let table, let keys): return .lookup(table, keys.map(m))
         }
     }
 }

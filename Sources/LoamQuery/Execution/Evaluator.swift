@@ -94,6 +94,8 @@ struct Evaluator: Sendable {
             return try function(name, values, at: at)
         case .list(let items):
             return .list(try items.map { try evaluate($0, row, aggregates) })
+        case .lookup(let table, let keys):
+            return table.answers[try keys.map { Self.hashKey(try evaluate($0, row, aggregates)) }] ?? table.missing
         case .element(let list, let index):
             guard case .list(let items) = try evaluate(list, row, aggregates), case .int(let i) = try evaluate(index, row, aggregates),
                   i >= 1, i <= items.count else { return .null }

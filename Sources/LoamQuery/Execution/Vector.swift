@@ -183,7 +183,7 @@ struct VectorEvaluator: Sendable {
         case .caseWhen(let branches, let otherwise):
             for (c, r) in branches { slots(c, into: &set); slots(r, into: &set) }
             if let otherwise { slots(otherwise, into: &set) }
-        case .function(_, let args, _), .list(let args): args.forEach { slots($0, into: &set) }
+        case .function(_, let args, _), .list(let args), .lookup(_, let args): args.forEach { slots($0, into: &set) }
         case .element(let a, let b): slots(a, into: &set); slots(b, into: &set)
         }
     }

@@ -24,13 +24,16 @@ indirect enum Expression: Equatable, Sendable {
     case exists(Subquery, negated: Bool, at: Int)
     /// `name(args) OVER (PARTITION BY … ORDER BY … [ROWS BETWEEN …])`.
     case window(WindowCall, at: Int)
+    /// A correlated subquery after it ran once per distinct value of the outer columns it names:
+    /// its answer looked up by those columns' values (`keys`).
+    case lookup(LookupTable, keys: [Expression], at: Int)
 
     var position: Int {
         switch self {
         case .literal(_, let at), .column(_, _, let at), .star(let at), .unary(_, _, let at), .binary(_, _, _, let at),
              .isNull(_, _, let at), .between(_, _, _, _, let at), .inList(_, _, _, let at), .like(_, _, _, _, let at),
              .caseWhen(_, _, _, let at), .cast(_, _, let at), .call(_, _, _, let at), .listLiteral(_, let at), .element(_, _, let at),
-             .inSubquery(_, _, _, let at), .scalarSubquery(_, let at), .exists(_, _, let at), .window(_, let at):
+             .inSubquery(_, _, _, let at), .scalarSubquery(_, let at), .exists(_, _, let at), .window(_, let at), .lookup(_, _, let at):
             return at
         }
     }
@@ -42,6 +45,7 @@ indirect enum Expression: Equatable, Sendable {
         switch self {
         case .literal, .column, .star, .scalarSubquery, .exists: return []
         case .window(let w, _): return w.arguments + w.partitionBy + w.orderBy.map(\.expression)
+        case .lookup(_, let keys, _): return keys
         case .unary(_, let x, _), .isNull(let x, _, _), .cast(let x, _, _), .inSubquery(let x, _, _, _): return [x]
         case .binary(_, let l, let r, _), .like(let l, let r, _, _, _), .element(let l, let r, _): return [l, r]
         case .between(let x, let l, let h, _, _): return [x, l, h]
@@ -72,6 +76,7 @@ indirect enum Expression: Equatable, Sendable {
         case .listLiteral(let items, let at): return .listLiteral(try items.map(r), at: at)
         case .inSubquery(let x, let sub, let n, let at): return .inSubquery(try r(x), sub, negated: n, at: at)
         case .element(let x, let i, let at): return .element(try r(x), index: try r(i), at: at)
+        case .lookup(let table, let keys, let at): return .lookup(table, keys: try keys.map(r), at: at)
         case .window(let w, let at):
             return .window(WindowCall(name: w.name, arguments: try w.arguments.map(r), partitionBy: try w.partitionBy.map(r),
                                       orderBy: try w.orderBy.map { OrderItem(expression: try r($0.expression), descending: $0.descending, nullsFirst: $0.nullsFirst) },
@@ -112,6 +117,7 @@ indirect enum Expression: Equatable, Sendable {
         case .scalarSubquery(_, let at): return "(subquery@\(at))"
         case .exists(_, let n, let at): return "(\(n ? "NOT " : "")EXISTS (subquery@\(at)))"
         case .window(let w, _): return w.canonical
+        case .lookup(_, _, let at): return "(correlated subquery@\(at))"
         }
     }
 
@@ -149,6 +155,18 @@ struct OrderItem: Sendable {
         if cx < cy { return !descending }
         if cy < cx { return descending }
         return nil
+    }
+}
+
+/// The answers of a correlated subquery, by the values of the outer columns it names
+/// (each value as `Evaluator.hashKey` gives it); `missing` for values it did not run for.
+final class LookupTable: Sendable {
+    let answers: [[Value]: Value]
+    let type: ArrowType
+    let missing: Value
+
+    init(answers: [[Value]: Value], type: ArrowType, missing: Value) {
+        (self.answers, self.type, self.missing) = (answers, type, missing)
     }
 }
 

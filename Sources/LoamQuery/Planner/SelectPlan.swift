@@ -119,7 +119,15 @@ struct SelectPlan: Sendable {
         if statement.qualify != nil && binder.windows.isEmpty {
             throw SQLError(sql: sql, position: statement.qualify!.position, message: "QUALIFY filters on window functions, and the query has none; use WHERE or HAVING")
         }
-        let schema = Self.outputSchema(names: names, types: outputs.map(\.1))
+        // A column selected as it is keeps its field's nullability and metadata (so `--format arrow` and
+        // CREATE TABLE AS carry them); computed columns are nullable, without metadata.
+        let sources: [Field?] = outputs.map { output in
+            guard case .column(let slot) = output.0 else { return nil }
+            let name = binder.columns[slot]
+            if name == "_rowid", relation.schema.index(of: "_rowid") == nil { return Field(name: name, type: .uint64, nullable: false) }
+            return relation.schema.index(of: name).map { relation.schema.fields[$0] }
+        }
+        let schema = Self.outputSchema(names: names, types: outputs.map(\.1), sources: sources)
 
         // Scan only the columns the query uses, skipping fragments the zone maps rule out.
         let pruning = filter.map { Pruning.filter($0.0, columns: binder.columns) }
@@ -175,15 +183,15 @@ struct SelectPlan: Sendable {
     }
 
     /// Output fields: the names, made unique (`n`, `n_2`, …), with their bound types.
-    private static func outputSchema(names: [String], types: [ArrowType]) -> Schema {
+    private static func outputSchema(names: [String], types: [ArrowType], sources: [Field?]) -> Schema {
         var fields: [Field] = []
         var used = Set<String>()
-        for (name, type) in zip(names, types) {
+        for (i, (name, type)) in zip(names, types).enumerated() {
             var unique = name
             var n = 1
             while used.contains(unique) { n += 1; unique = "\(name)_\(n)" }
             used.insert(unique)
-            fields.append(Field(name: unique, type: type))
+            fields.append(Field(name: unique, type: type, nullable: sources[i]?.nullable ?? true, metadata: sources[i]?.metadata ?? [:]))
         }
         return Schema(fields: fields)
     }
