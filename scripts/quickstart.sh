@@ -39,6 +39,10 @@ step update reviews --set label=4 --where "score > 0.95" -m "Relabel very confid
 step alter reviews add-column reviewer string
 step query "SELECT label, count(*) AS n, round(avg(score), 3) AS mean FROM reviews GROUP BY label ORDER BY label"
 step query "EXPLAIN SELECT label, count(*) FROM reviews WHERE score > 0.5 GROUP BY label"
+echo; echo "A split that survives appends, and the best review per label by a window function"
+step query "SELECT split_bucket(_rowid, 42, 0.8, 0.1, 0.1) AS split, count(*) FROM reviews GROUP BY split ORDER BY split"
+step query "SELECT label, id, score FROM reviews QUALIFY row_number() OVER (PARTITION BY label ORDER BY score DESC NULLS LAST, id) = 1 ORDER BY label"
+step query "COPY (SELECT * FROM reviews WHERE split_bucket(_rowid, 42, 0.8, 0.1, 0.1) = 'test') TO '$demo/test-split.csv'"
 step diff v1 HEAD -n 3
 step log --oneline
 step show HEAD~1

@@ -856,6 +856,18 @@ struct QueryExecutor: Sendable {
             throw SQLError(sql: sql, position: spec.position,
                            message: "\(spec.text) is \(overflow.exact), outside int64; sum CAST(… AS float64) for an approximate total")
         } }
+        if let u = plan.unnestIndex {  // one row per list item; a NULL or empty list gives none
+            let keyed = orderKeys.indices.filter { orderKeys[$0].1 == u }
+            projected = projected.flatMap { row -> [(out: [Value], keys: [Value])] in
+                guard case .list(let items) = row.out[u] else { return [] }
+                return items.map { item in
+                    var copy = row
+                    copy.out[u] = item
+                    for k in keyed { copy.keys[k] = item }
+                    return copy
+                }
+            }
+        }
         if statement.distinct {
             var seen = Set<[Value]>()
             projected = projected.filter { seen.insert($0.out).inserted }

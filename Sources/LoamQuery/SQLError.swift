@@ -71,3 +71,17 @@ public struct SQLStatement: @unchecked Sendable {
         return false
     }
 }
+
+/// `COPY (query) TO 'file' [[WITH] (FORMAT csv | jsonl | json | arrow)]`: the query's rows written to a file.
+/// Only the command line runs it (`loam query`), since it writes on the machine that runs it;
+/// without FORMAT the file's extension decides.
+public struct CopyStatement: Sendable, Equatable {
+    public let query: String
+    public let path: String
+    public let format: String
+
+    /// The COPY in `sql`, or nil when `sql` is another statement.
+    public static func parse(_ sql: String) throws -> CopyStatement? {
+        try Parser.parseCopy(sql)
+    }
+}

@@ -67,6 +67,21 @@ struct Binder: Sendable {
             case .string: return (.literal(v), .utf8)
             default: return (.literal(.null), .utf8)
             }
+        case .column(let table?, let field, let at) where !qualified && table != alias && table != dataset && isStruct(table):
+            // struct_column.field
+            return try bind(.call(name: "struct_extract", arguments: [.column(table: nil, name: table, at: at), .literal(.string(field), at: at)],
+                                  distinct: false, at: at), allowAggregates: allowAggregates)
+        case .call("struct_extract", let arguments, _, let at):
+            guard arguments.count == 2, case .literal(.string(let field), _) = arguments[1] else {
+                throw error("struct_extract(struct, 'field') takes a struct and a quoted field name", at: at)
+            }
+            if case .literal(.null, _) = arguments[0] { return (.literal(.null), .utf8) }  // NULL has every field, all NULL
+            let (bound, type) = try bind(arguments[0], allowAggregates: allowAggregates)
+            guard case .structType(let fields) = type else { throw error("\(arguments[0].canonical) is \(type.name), not a struct", at: at) }
+            guard let index = fields.firstIndex(where: { $0.name == field }) else {
+                throw error("struct \(arguments[0].canonical) has no field '\(field)' (fields: \(fields.map(\.name).joined(separator: ", ")))", at: at)
+            }
+            return (.function("struct_extract", [bound, .literal(.int(Int64(index)))], at: at), fields[index].type)
         case .column(let table, let rawName, let at):
             var name = rawName
             if qualified {
@@ -217,6 +232,12 @@ struct Binder: Sendable {
                 return (.aggregate(slot: aggregates.count - 1), type)
             }
             guard let function = FunctionRegistry.byName[name] else {
+                if ["rollup", "cube", "grouping", "grouping_id"].contains(name) {
+                    throw error("GROUP BY ROLLUP, CUBE and GROUPING SETS are not supported yet; UNION ALL one GROUP BY per grouping", at: at)
+                }
+                if name == "random" || name == "setseed" {
+                    throw error("\(name)() is not supported: answers would change between runs. For a reproducible sample use USING SAMPLE n ROWS REPEATABLE (seed); for a split, split_bucket(_rowid, seed, …)", at: at)
+                }
                 let known = FunctionRegistry.all.map(\.name)
                 let hint = closest(name, in: known).map { " (did you mean \($0)()?)" } ?? ""
                 throw error("unknown function \(name)()" + hint, at: at)
@@ -309,6 +330,12 @@ struct Binder: Sendable {
             throw error("column '\(name)' is ambiguous (\(matches.joined(separator: ", "))); qualify it with its table", at: at)
         }
         return name  // unknown: reported with suggestions by the caller
+    }
+
+    /// Whether `name` is a struct column of the relation (so `name.field` reads a field).
+    private func isStruct(_ name: String) -> Bool {
+        guard let i = schema.index(of: name), case .structType = schema.fields[i].type else { return false }
+        return true
     }
 
     private func isNullLiteral(_ e: Expression) -> Bool { if case .literal(.null, _) = e { return true } else { return false } }

@@ -85,6 +85,17 @@ public enum FunctionRegistry {
                ("date_trunc('month', CAST('2024-05-17' AS date32))", "2024-05-01"), { $0.count > 1 ? $0[1] : nil }),
         function(.scalar, "date_part", 2...2, "date_part(unit, date or timestamp)", "one field of the time (year … second, dow, doy)",
                ("date_part('year', CAST('2024-05-17' AS date32))", "2024"), int64),
+        // Structs and lists
+        function(.scalar, "struct_extract", 2...2, "struct_extract(struct, 'field'), also struct.field", "one field of a struct",
+                 ("struct_extract(NULL, 'x') IS NULL", "true"), { _ in .bool }),
+        function(.scalar, "unnest", 1...1, "unnest(list)", "one result row per item (a whole select item; an empty or NULL list gives no row)",
+                 ("unnest([1, 2, 3])", "1"), accepts: "a list",
+                 { types in
+                     switch types.first {
+                     case .list(let item)?, .fixedSizeList(let item, _)?: return item.type
+                     default: return nil
+                     }
+                 }),
         // Vectors
         function(.scalar, "array_length", 1...1, "array_length(list)", "the number of items", ("array_length([1, 2, 3])", "3"), int64),
         function(.scalar, "dot", 2...2, "dot(u, v)", "the dot product", ("dot([1, 2], [3, 4])", "11.0"), float64),

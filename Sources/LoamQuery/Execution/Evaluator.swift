@@ -349,6 +349,11 @@ struct Evaluator: Sendable {
         case "greatest", "least":  // NULLs are skipped, as in PostgreSQL
             let present = a.filter { !$0.isNull }.map(Self.comparable)
             return (name == "greatest" ? present.max() : present.min()) ?? .null
+        case "struct_extract":
+            guard case .structValue(let fields) = a[0], case .int(let i) = a[1], i >= 0, i < fields.count else { return .null }
+            return fields[Int(i)]
+        case "unnest":  // the executor turns the list into rows
+            return a[0]
         case "split_bucket":
             return try Self.splitBucket(a, at: at, evaluator: self)
         case "hash":  // FNV-1a over the values' text: stable across runs and machines

@@ -140,12 +140,8 @@ indirect enum MaskKernel: Sendable {
         case (.uint32, .int(let c)): loop(data, UInt32.self, n, op, mask, Int64.init).run(c)
         case (.uint16, .int(let c)): loop(data, UInt16.self, n, op, mask, Int64.init).run(c)
         case (.uint8, .int(let c)): loop(data, UInt8.self, n, op, mask, Int64.init).run(c)
-        case (.float64, _):
-            loop(data, Double.self, n, op, mask) { $0 }.run(constant.asDouble!)
-            patchNaN(data.assumingMemoryBound(to: Double.self), n, op, constant.asDouble!, mask)
-        case (.float32, _):
-            loop(data, Float.self, n, op, mask, Double.init).run(constant.asDouble!)
-            patchNaN(data.assumingMemoryBound(to: Float.self), n, op, constant.asDouble!, mask)
+        case (.float64, _): floats(data.assumingMemoryBound(to: Double.self), n, op, constant.asDouble!, mask)
+        case (.float32, _): floats(data.assumingMemoryBound(to: Float.self), n, op, constant.asDouble!, mask)
         case (.int64, .float(let c)), (.timestamp, .float(let c)): loop(data, Int64.self, n, op, mask, Double.init).run(c)
         case (.int32, .float(let c)), (.date32, .float(let c)): loop(data, Int32.self, n, op, mask, Double.init).run(c)
         case (.int16, .float(let c)): loop(data, Int16.self, n, op, mask, Double.init).run(c)
@@ -167,12 +163,19 @@ indirect enum MaskKernel: Sendable {
         }
     }
 
-    /// NaN equals NaN and sorts above every number (as `Value` orders them): redoes the rows
-    /// where IEEE comparison answers otherwise.
-    private static func patchNaN<T: BinaryFloatingPoint>(_ values: UnsafePointer<T>, _ n: Int, _ op: String, _ constant: Double,
-                                                       _ mask: UnsafeMutablePointer<UInt8>) {
-        for i in 0..<n where constant.isNaN || values[i].isNaN {
-            mask[i] = holds(op, values[i].isNaN ? (constant.isNaN ? 0 : 1) : -1) ? 1 : 0
+    /// A float column against a constant, NaN equal to NaN and above every number (as `Value` orders
+    /// them). Against a number, IEEE comparison already answers =, !=, < and <= so; > and >= also take
+    /// NaN rows, in the same single loop.
+    private static func floats<T: BinaryFloatingPoint>(_ values: UnsafePointer<T>, _ n: Int, _ op: String, _ constant: Double,
+                                                     _ mask: UnsafeMutablePointer<UInt8>) {
+        if constant.isNaN {  // only NaN equals NaN, and nothing is above it
+            for i in 0..<n { mask[i] = holds(op, values[i].isNaN ? 0 : -1) ? 1 : 0 }
+            return
+        }
+        switch op {  // compared as doubles, as the other loops widen
+        case ">": for i in 0..<n { let v = Double(values[i]); mask[i] = v > constant || v != v ? 1 : 0 }
+        case ">=": for i in 0..<n { let v = Double(values[i]); mask[i] = v >= constant || v != v ? 1 : 0 }
+        default: loop(UnsafeRawPointer(values), T.self, n, op, mask, Double.init).run(constant)
         }
     }
 

@@ -23,25 +23,38 @@ struct WindowEvaluator {
 
     private func compute(_ spec: WindowSpec, _ rows: [(values: [Value], aggregates: [Value])]) throws -> [Value] {
         let n = rows.count
-        let partitionKeys = try rows.map { row in try spec.partition.map { Evaluator.hashKey(try evaluator.evaluate($0, row.values, row.aggregates)) } }
-        let orderKeys = try rows.map { row in try spec.order.map { try evaluator.evaluate($0.0, row.values, row.aggregates) } }
-        let arguments = try rows.map { row in try spec.arguments.map { try evaluator.evaluate($0, row.values, row.aggregates) } }
+        // Keys and arguments column by column ([key][row]): a few arrays, not one per row.
+        let partitionKeys = try spec.partition.map { e in try rows.map { Evaluator.hashKey(try evaluator.evaluate(e, $0.values, $0.aggregates)) } }
+        let orderKeys = try spec.order.map { e in try rows.map { try evaluator.evaluate(e.0, $0.values, $0.aggregates) } }
+        let arguments = try spec.arguments.map { e in try rows.map { try evaluator.evaluate(e, $0.values, $0.aggregates) } }
         let orderItems = spec.order.map(\.1)
+        let ascending = OrderItem(expression: .literal(.null, at: 0), descending: false, nullsFirst: true)
+        // Numbers, dates and booleans sort as packed 64-bit words (one flat array, no boxing); other keys compare as values.
+        let words = SortWords(rows: n, partition: partitionKeys, order: orderKeys, items: orderItems)
         func orderCompare(_ a: Int, _ b: Int) -> Bool? {
-            for (k, item) in orderItems.enumerated() { if let first = item.compare(orderKeys[a][k], orderKeys[b][k]) { return first } }
+            if let words { return words.compareOrder(a, b) }
+            for (k, item) in orderItems.enumerated() { if let first = item.compare(orderKeys[k][a], orderKeys[k][b]) { return first } }
             return nil
         }
-        // Partitions by key (first seen first), then rows by the order keys; ties keep their input order.
-        let ascending = OrderItem(expression: .literal(.null, at: 0), descending: false, nullsFirst: true)
-        let sorted = (0..<n).sorted { a, b in
-            for k in partitionKeys[a].indices { if let first = ascending.compare(partitionKeys[a][k], partitionKeys[b][k]) { return first } }
-            return orderCompare(a, b) ?? (a < b)
+        func samePartition(_ a: Int, _ b: Int) -> Bool {
+            if let words { return words.samePartition(a, b) }
+            return partitionKeys.allSatisfy { $0[a] == $0[b] }
+        }
+        // Partitions by key, then rows by the order keys; ties keep their input order.
+        let sorted: [Int]
+        if let words {
+            sorted = (0..<n).sorted { a, b in words.less(a, b) }
+        } else {
+            sorted = (0..<n).sorted { a, b in
+                for key in partitionKeys { if let first = ascending.compare(key[a], key[b]) { return first } }
+                return orderCompare(a, b) ?? (a < b)
+            }
         }
         var out = [Value](repeating: .null, count: n)
         var start = 0
         while start < n {
             var end = start + 1
-            while end < n && partitionKeys[sorted[end]] == partitionKeys[sorted[start]] { end += 1 }
+            while end < n && samePartition(sorted[end], sorted[start]) { end += 1 }
             try fill(spec, Array(sorted[start..<end]), arguments, orderCompare, &out)
             start = end
         }
@@ -62,7 +75,7 @@ struct WindowEvaluator {
                 p = q + 1
             }
         }
-        func argument(_ p: Int, _ k: Int = 0) -> Value { arguments[members[p]][k] }
+        func argument(_ p: Int, _ k: Int = 0) -> Value { arguments[k][members[p]] }
         // The frame of position p, as a half-open range of positions.
         func frame(_ p: Int) -> Range<Int> {
             guard let f = spec.frame else { return 0..<(spec.order.isEmpty ? count : lastPeer[p] + 1) }
@@ -147,6 +160,75 @@ struct WindowEvaluator {
                     out[members[p]] = try result(accumulator)
                 }
             }
+        }
+    }
+}
+
+/// Sort keys packed as unsigned words that order as the values do: per key a NULL word (placing NULLs
+/// first or last) and a value word (integers with the sign bit flipped, floats by their total order
+/// with NaN greatest and -0 as 0, booleans as 0/1; descending keys inverted). Nil when a key holds
+/// anything else (text, lists) or mixes integers and floats: those sort as values.
+struct SortWords {
+    private let words: [UInt64]
+    private let width: Int
+    private let partitionWidth: Int
+
+    /// `partition[k][row]` and `order[k][row]`: the keys column by column.
+    init?(rows n: Int, partition: [[Value]], order: [[Value]], items: [OrderItem]) {
+        let partitionKeys = partition.count, orderKeys = items.count
+        let width = 2 * (partitionKeys + orderKeys), partitionWidth = 2 * partitionKeys
+        guard width > 0 else { return nil }
+        var packed = [UInt64](repeating: 0, count: n * width)
+        // Each key column must be all integers (or booleans) or all floats, besides NULLs.
+        func encode(_ columns: [[Value]], _ k: Int, base: Int, descending: Bool, nullsFirst: Bool) -> Bool {
+            var sawInt = false, sawFloat = false
+            for r in 0..<n {
+                let value: UInt64
+                switch columns[k][r] {
+                case .null:
+                    packed[r * width + base] = nullsFirst ? 0 : 2
+                    continue
+                case .int(let i): value = UInt64(bitPattern: i) ^ (1 << 63); sawInt = true
+                case .bool(let b): value = b ? (1 << 63) + 1 : 1 << 63; sawInt = true
+                case .float(let d):
+                    let x = d.isNaN ? Double.nan : (d == 0 ? 0 : d)
+                    value = x.sign == .minus ? ~x.bitPattern : x.bitPattern | (1 << 63)
+                    sawFloat = true
+                default: return false
+                }
+                if sawInt && sawFloat { return false }
+                packed[r * width + base] = 1
+                packed[r * width + base + 1] = descending ? ~value : value
+            }
+            return true
+        }
+        for k in 0..<partitionKeys {
+            guard encode(partition, k, base: 2 * k, descending: false, nullsFirst: true) else { return nil }
+        }
+        for (k, item) in items.enumerated() {
+            guard encode(order, k, base: partitionWidth + 2 * k, descending: item.descending, nullsFirst: item.nullsFirst ?? item.descending) else { return nil }
+        }
+        (words, self.width, self.partitionWidth) = (packed, width, partitionWidth)
+    }
+
+    /// Partition, then order, then input position.
+    func less(_ a: Int, _ b: Int) -> Bool {
+        words.withUnsafeBufferPointer { w in
+            let x = a * width, y = b * width
+            for i in 0..<width where w[x + i] != w[y + i] { return w[x + i] < w[y + i] }
+            return a < b
+        }
+    }
+
+    func samePartition(_ a: Int, _ b: Int) -> Bool {
+        words.withUnsafeBufferPointer { w in (0..<partitionWidth).allSatisfy { w[a * width + $0] == w[b * width + $0] } }
+    }
+
+    /// Whether a sorts before b on the order keys; nil when they tie (peers).
+    func compareOrder(_ a: Int, _ b: Int) -> Bool? {
+        words.withUnsafeBufferPointer { w in
+            for i in partitionWidth..<width where w[a * width + i] != w[b * width + i] { return w[a * width + i] < w[b * width + i] }
+            return nil
         }
     }
 }

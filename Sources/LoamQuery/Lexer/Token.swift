@@ -28,4 +28,4 @@ let contextualWords: Set<String> = ["AT", "ASC", "DESC", "NULLS", "FIRST", "LAST
                                        "PRECEDING", "FOLLOWING", "UNBOUNDED", "CURRENT", "ROW", "RANGE"]
 
 /// Contextual words that end a select item or FROM item rather than name it (`FROM t RIGHT JOIN u`, `SELECT 1 EXCEPT …`).
-let clauseWords: Set<String> = ["right", "full", "cross", "except", "intersect", "qualify", "outer", "tablesample", "window"]
+let clauseWords: Set<String> = ["right", "full", "cross", "natural", "except", "intersect", "qualify", "outer", "tablesample", "window"]

@@ -27,6 +27,7 @@ struct Parser {
     private mutating func query() throws -> QueryStatement {
         var q = QueryStatement()
         if accept(keyword: "WITH") {
+            if case .identifier("recursive") = current.kind { throw error("WITH RECURSIVE is not supported yet; WITH without RECURSIVE names subqueries") }
             repeat {
                 let name = try identifier("a name after WITH")
                 try expect(keyword: "AS")
@@ -68,8 +69,41 @@ struct Parser {
         return condition
     }
 
+    static func parseCopy(_ sql: String) throws -> CopyStatement? {
+        var parser = try Parser(sql: sql)
+        guard case .identifier("copy") = parser.current.kind else { return nil }
+        parser.index += 1
+        try parser.expect(symbol: "(")
+        let start = parser.current.position
+        _ = try parser.query()
+        let end = parser.current.position
+        try parser.expect(symbol: ")")
+        try parser.expect(keyword: "TO")
+        guard case .string(let path) = parser.current.kind else { throw parser.error("COPY (…) TO takes a quoted file name, e.g. TO 'out.csv'") }
+        parser.index += 1
+        var format = String(path.split(separator: ".").last ?? "").lowercased()
+        if case .identifier("with") = parser.current.kind { parser.index += 1 } else { _ = parser.accept(keyword: "WITH") }
+        if parser.accept(symbol: "(") {
+            guard case .identifier("format") = parser.current.kind else { throw parser.error("expected FORMAT csv, jsonl or arrow") }
+            parser.index += 1
+            format = try parser.identifier("a format: csv, jsonl or arrow")
+            try parser.expect(symbol: ")")
+        }
+        if format == "json" || format == "ndjson" { format = "jsonl" }
+        if format == "ipc" || format == "feather" { format = "arrow" }
+        guard ["csv", "jsonl", "arrow"].contains(format) else {
+            throw SQLError(sql: sql, position: 0, message: "COPY writes csv, jsonl or arrow; name one with (FORMAT csv) or use a .csv, .jsonl or .arrow file")
+        }
+        if parser.isSymbol(";") { parser.index += 1 }
+        guard case .end = parser.current.kind else { throw parser.error("unexpected \(parser.describe(parser.current)) after the end of the statement") }
+        return CopyStatement(query: String(Array(sql)[start..<end]), path: path, format: format)
+    }
+
     static func parseStatement(_ sql: String) throws -> Statement {
         var parser = try Parser(sql: sql)
+        if case .identifier("copy") = parser.current.kind {
+            throw parser.error("COPY (…) TO 'file' runs in `loam query` on the machine that writes the file; here, read the rows the query returns")
+        }
         let statement: Statement
         if parser.accept(keyword: "DELETE") {
             try parser.expect(keyword: "FROM")
@@ -233,6 +267,7 @@ struct Parser {
         let from = try fromItem("FROM")
         (s.dataset, s.subquery, s.tableFunction, s.ref, s.alias, s.datasetPosition) =
             (from.dataset, from.subquery, from.tableFunction, from.ref, from.alias, from.position)
+        if case .identifier("natural") = current.kind { throw error("NATURAL JOIN is not supported; write JOIN … USING (the shared columns)") }
         while isSymbol(",") || ["JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS"].contains(where: isKeyword) {
             var join = JoinClause()
             var cross = false
@@ -378,6 +413,9 @@ struct Parser {
         -> (dataset: String, subquery: Subquery?, tableFunction: [Value]?, ref: String?, alias: String?, position: Int) {
         let position = current.position
         var dataset = "subquery", subquery: Subquery?, tableFunction: [Value]?, ref: String?, alias: String?
+        if case .identifier("lateral") = current.kind, case .symbol("(") = tokens[index + 1].kind {
+            throw error("LATERAL subqueries are not supported; a correlated scalar subquery in the select list often does the same")
+        }
         if accept(symbol: "(") {
             subquery = Subquery(try query())
             try expect(symbol: ")")
@@ -621,7 +659,11 @@ struct Parser {
             }
             if accept(symbol: ".") {
                 if accept(symbol: "*") { return .star(at: at) }
-                return .column(table: name, name: try identifier("a column name after '.'"), at: at)
+                let column = Expression.column(table: name, name: try identifier("a column name after '.'"), at: at)
+                guard accept(symbol: ".") else { return column }
+                // table.column.field: a struct's field
+                return .call(name: "struct_extract", arguments: [column, .literal(.string(try identifier("a field name after '.'")), at: at)],
+                             distinct: false, at: at)
             }
             return .column(table: nil, name: name, at: at)
         default:

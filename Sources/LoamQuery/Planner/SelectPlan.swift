@@ -26,6 +26,8 @@ struct SelectPlan: Sendable {
     let windows: [WindowSpec]
     let qualify: BoundExpression?
     var windowed: Bool { !windows.isEmpty }
+    /// The select item that is `unnest(list)`: each row repeats once per item of the list.
+    let unnestIndex: Int?
     /// ORDER BY: a bound expression, or an output column's index.
     let orderKeys: [(BoundExpression?, Int?, OrderItem)]
     let aggregates: [AggregateSpec]
@@ -148,9 +150,20 @@ struct SelectPlan: Sendable {
 
         // Without grouping, ORDER BY or DISTINCT, rows stream out batch by batch.
         let windowed = !binder.windows.isEmpty
-        let streaming = !grouped && !windowed && orderKeys.isEmpty && !statement.distinct
+        // unnest(list) as a whole select item: each result row becomes one row per item of its list.
+        func unnests(_ e: Expression) -> Int {
+            if case .call("unnest", let args, _, _) = e { return 1 + args.map(unnests).reduce(0, +) }
+            return e.children.map(unnests).reduce(0, +)
+        }
+        let unnestIndex = items.firstIndex { if case .call("unnest", _, _, _) = $0.expression { return true } else { return false } }
+        let unnestCount = items.map { unnests($0.expression) }.reduce(0, +) + ([statement.filter, statement.having, statement.qualify].compactMap { $0 }.map(unnests).reduce(0, +))
+        if unnestCount > (unnestIndex == nil ? 0 : 1) {
+            let at = items.first { unnests($0.expression) > 0 }?.expression.position ?? statement.filter?.position ?? 0
+            throw SQLError(sql: sql, position: at, message: "unnest() must be a whole select item, and one per query: SELECT id, unnest(tags) AS tag FROM …")
+        }
+        let streaming = !grouped && !windowed && unnestIndex == nil && orderKeys.isEmpty && !statement.distinct
         // ORDER BY … LIMIT k (no grouping or DISTINCT): keep the best k rows as the scan goes, not every row.
-        let topK: Int? = !grouped && !windowed && !orderKeys.isEmpty && !statement.distinct && !Self.reference ? statement.limit.map { $0 + statement.offset } : nil
+        let topK: Int? = !grouped && !windowed && unnestIndex == nil && !orderKeys.isEmpty && !statement.distinct && !Self.reference ? statement.limit.map { $0 + statement.offset } : nil
 
         // ORDER BY distance(vector column, [constants]) LIMIT k: rank from the float buffers.
         let nearest = topK != nil && orderKeys.count == 1 && orderKeys[0].0 != nil
@@ -163,6 +176,7 @@ struct SelectPlan: Sendable {
         self.outputs = outputs
         self.groupKeys = groupKeys
         self.having = having
+        self.unnestIndex = unnestIndex
         self.qualify = qualify?.0
         windows = binder.windows
         self.orderKeys = orderKeys

@@ -9,9 +9,10 @@ struct Query: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a SQL query, or a write (DELETE, UPDATE, INSERT) as one commit.",
         discussion: """
-            SELECT [DISTINCT] … FROM dataset [AT 'ref'] [AS alias] [JOIN …] [WHERE …] [GROUP BY …] [HAVING …] \
-            [ORDER BY … [ASC|DESC] [NULLS FIRST|LAST]] [LIMIT n] [OFFSET n]; WITH, UNION ALL, IN (SELECT …), \
-            USING SAMPLE, EXPLAIN. Expressions: arithmetic, comparisons, AND/OR/NOT, IS [NOT] NULL, BETWEEN, IN (…), \
+            SELECT [DISTINCT] … [FROM dataset [AT 'ref'] [AS alias] [[LEFT|RIGHT|FULL|CROSS] JOIN …]] [WHERE …] \
+            [GROUP BY …] [HAVING …] [QUALIFY …] [ORDER BY … [ASC|DESC] [NULLS FIRST|LAST]] [LIMIT n] [OFFSET n]; \
+            WITH, UNION [ALL], EXCEPT, INTERSECT, IN / EXISTS / scalar subqueries, window functions (… OVER (PARTITION BY … \
+            ORDER BY … ROWS BETWEEN …)), USING SAMPLE, EXPLAIN; COPY (query) TO 'file' [(FORMAT csv|jsonl|arrow)]. Expressions: arithmetic, comparisons, AND/OR/NOT, IS [NOT] NULL, BETWEEN, IN (…), \
             [I]LIKE, CASE, CAST / ::, ||. Writes: DELETE FROM d WHERE …; UPDATE d SET col = expr, … WHERE … (rows keep \
             their _rowid); INSERT INTO d [(cols)] VALUES (…); CREATE TABLE … AS SELECT; ALTER TABLE; DROP TABLE.
 
@@ -32,6 +33,22 @@ struct Query: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let repo = try repository.open()
+            // COPY (query) TO 'file' [(FORMAT …)]: the rows stream into the file, as --format … -o FILE would write them.
+            if let copy = try CopyStatement.parse(sql) {
+                guard let format = ExportFormat(rawValue: copy.format) else { throw ValidationError("COPY cannot write \(copy.format)") }
+                let writer = try BatchWriter(format: format, path: copy.path)
+                let outcome: StatementResult
+                do { outcome = try await repo.execute(copy.query, at: ref) { try writer.write($0) } } catch {
+                    writer.abandon()
+                    throw error
+                }
+                guard let result = outcome.query else {
+                    writer.abandon()
+                    throw ValidationError("COPY takes a query (SELECT …), not a write")
+                }
+                print("COPY \(try writer.finish(schema: result.schema)) rows to \(copy.path)")
+                return
+            }
             let format = json ? .jsonl : self.format
             if format != .table {  // rows stream to the output as the scan produces them
                 let writer = try BatchWriter(format: ExportFormat(rawValue: format.rawValue)!, path: output ?? "-")
