@@ -707,8 +707,6 @@ struct QueryExecutor: Sendable {
         var partial: PartialAggregates?
         var candidates: [(out: [Value], keys: [Value])] = []
         var output: RecordBatch?
-        /// The selected rows' slot values, for window functions over an ungrouped query.
-        var raw: [[Value]] = []
     }
 
     /// The plan of this SELECT, with the plans of its IN subqueries after it; nothing runs.
@@ -762,9 +760,8 @@ struct QueryExecutor: Sendable {
             }
             if let mask { work.selection = Condition.selection(mask) }  // nil when every row passed: no copies
             if grouped { return work }
-            if windowed {
-                work.raw = (work.selection ?? Array(0..<n)).map { i in work.columns.map { $0.value(at: i) } }
-                work.columns = []
+            if windowed {  // the filtered rows, kept as columns until every batch is in
+                if let selection = work.selection { (work.columns, work.rows, work.selection) = (work.columns.map { $0.take(selection) }, selection.count, nil) }
                 return work
             }
             if streaming {
@@ -789,7 +786,7 @@ struct QueryExecutor: Sendable {
         var candidates: [(out: [Value], keys: [Value])] = []
         var merged: PartialAggregates?
         var slow = SlowGrouping()
-        var rawRows: [[Value]] = []
+        var windowBatches: [(columns: [ArrowArray], rows: Int)] = []
         if left > 0 {
             try await relation.scanFragments(columns: scanned, includeRowID: wantsRowID, pruning: pruning, transform: transform) { work in
                 if let output = work.output {  // streaming: apply OFFSET and LIMIT, then hand the batch on
@@ -807,7 +804,7 @@ struct QueryExecutor: Sendable {
                     return true
                 }
                 if windowed && !grouped {
-                    rawRows += work.raw
+                    windowBatches.append((work.columns, work.rows))
                     return true
                 }
                 if grouped {
@@ -825,11 +822,32 @@ struct QueryExecutor: Sendable {
         if streaming { return schema }
 
         var projected = candidates
-        if grouped || windowed { do {
+        if windowed && !grouped {
+            // Each batch gains its window columns; QUALIFY filters it; then it streams out, or its rows go on to sort.
+            let windowColumns = try WindowEvaluator(evaluator: evaluator, specs: plan.windows).columns(windowBatches, vectors: vectors)
+            let streams = orderKeys.isEmpty && !statement.distinct && plan.unnestIndex == nil
+            for (b, batch) in windowBatches.enumerated() {
+                let columns = batch.columns + windowColumns[b]
+                let selection = try plan.qualifyCondition.flatMap { Condition.selection(try $0.mask(columns, batch.rows)) }
+                if streams {
+                    guard left > 0 else { break }
+                    let output = try outputBatch(schema, outputs.map(\.0), columns, selection, batch.rows, vectors: vectors, items: selectItems)
+                    let from = min(skip, output.length), to = min(output.length, from + left)
+                    skip -= from
+                    left -= to - from
+                    if to > from {
+                        try await emit(from == 0 && to == output.length ? output
+                            : RecordBatch(schema: schema, columns: output.columns.map { $0.take(Array(from..<to)) }, length: to - from))
+                    }
+                    continue
+                }
+                for i in selection ?? Array(0..<batch.rows) { projected.append(try project(columns.map { $0.value(at: i) }, [])) }
+            }
+            if streams { return schema }
+        }
+        if grouped { do {
             var rows: [(values: [Value], aggregates: [Value])] = []
-            if !grouped {
-                rows = rawRows.map { ($0, []) }
-            } else if let typed, let merged {
+            if let typed, let merged {
                 for (key, values) in try merged.results(typed.functions) {
                     var representative = [Value](repeating: .null, count: slotCount)
                     if let slot = typed.keySlot { representative[slot] = key }
@@ -838,7 +856,7 @@ struct QueryExecutor: Sendable {
             } else {
                 rows = try slow.rows(aggregates)
             }
-            if grouped && rows.isEmpty && statement.groupBy.isEmpty {  // aggregates over no rows: one row
+            if rows.isEmpty && statement.groupBy.isEmpty {  // aggregates over no rows: one row
                 rows = [(Array(repeating: .null, count: slotCount), try aggregates.map { try Accumulator(distinct: $0.distinct).result($0) })]  // never a sum out of range
             }
             if let having {

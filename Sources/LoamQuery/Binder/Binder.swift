@@ -314,6 +314,15 @@ struct Binder: Sendable {
         }
     }
 
+    /// A window result's marker slot as a column after the scanned ones (`base` on): an ungrouped
+    /// query computes its windows as extra columns of its batches.
+    func windowsAsColumns(_ e: BoundExpression, base: Int) -> BoundExpression {
+        e.mapped { node in
+            if case .aggregate(let slot) = node, slot >= Self.windowSlotBase { return .column(slot: base + slot - Self.windowSlotBase) }
+            return nil
+        }
+    }
+
     /// A column of a joined relation: `alias.column`, or a bare name that is unique (or a USING column).
     func resolveQualified(_ table: String?, _ name: String, at: Int) throws -> String {
         let names = schema.fields.map(\.name)

@@ -164,19 +164,31 @@ indirect enum MaskKernel: Sendable {
     }
 
     /// A float column against a constant, NaN equal to NaN and above every number (as `Value` orders
-    /// them). Against a number, IEEE comparison already answers =, !=, < and <= so; > and >= also take
-    /// NaN rows, in the same single loop.
-    private static func floats<T: BinaryFloatingPoint>(_ values: UnsafePointer<T>, _ n: Int, _ op: String, _ constant: Double,
-                                                     _ mask: UnsafeMutablePointer<UInt8>) {
-        if constant.isNaN {  // only NaN equals NaN, and nothing is above it
-            for i in 0..<n { mask[i] = holds(op, values[i].isNaN ? 0 : -1) ? 1 : 0 }
-            return
+    /// them). Against a number, IEEE comparison already answers =, !=, < and <= so; `v > c` becomes
+    /// `!(v <= c)` and `v >= c` becomes `!(v < c)`, which NaN passes: still one comparison a row.
+    private static func floats(_ values: UnsafePointer<Double>, _ n: Int, _ op: String, _ constant: Double, _ mask: UnsafeMutablePointer<UInt8>) {
+        if constant.isNaN { return nanConstant(n, op, mask) { values[$0].isNaN } }
+        let c = constant
+        switch op {
+        case ">": for i in 0..<n { mask[i] = values[i] <= c ? 0 : 1 }
+        case ">=": for i in 0..<n { mask[i] = values[i] < c ? 0 : 1 }
+        default: loop(UnsafeRawPointer(values), Double.self, n, op, mask) { $0 }.run(c)
         }
-        switch op {  // compared as doubles, as the other loops widen
-        case ">": for i in 0..<n { let v = Double(values[i]); mask[i] = v > constant || v != v ? 1 : 0 }
-        case ">=": for i in 0..<n { let v = Double(values[i]); mask[i] = v >= constant || v != v ? 1 : 0 }
-        default: loop(UnsafeRawPointer(values), T.self, n, op, mask, Double.init).run(constant)
+    }
+
+    private static func floats(_ values: UnsafePointer<Float>, _ n: Int, _ op: String, _ constant: Double, _ mask: UnsafeMutablePointer<UInt8>) {
+        if constant.isNaN { return nanConstant(n, op, mask) { values[$0].isNaN } }
+        let c = constant  // compared as doubles, as the other loops widen
+        switch op {
+        case ">": for i in 0..<n { mask[i] = Double(values[i]) <= c ? 0 : 1 }
+        case ">=": for i in 0..<n { mask[i] = Double(values[i]) < c ? 0 : 1 }
+        default: loop(UnsafeRawPointer(values), Float.self, n, op, mask, Double.init).run(c)
         }
+    }
+
+    /// Against NaN: only NaN equals it, and nothing is above it.
+    private static func nanConstant(_ n: Int, _ op: String, _ mask: UnsafeMutablePointer<UInt8>, _ isNaN: (Int) -> Bool) {
+        for i in 0..<n { mask[i] = holds(op, isNaN(i) ? 0 : -1) ? 1 : 0 }
     }
 
     /// -1, 0 or 1: byte-wise order of two strings, as `Value` orders them.

@@ -120,26 +120,35 @@ struct VectorEvaluator: Sendable {
         case .isNull(let inner, let negated):
             let v = try evaluate(inner, columns, &cache, n)
             return .bool((0..<n).map { v.isNull($0) != negated }, valid: nil)
-        case .arithmetic(let op, let l, let r, false, let at) where op != "/" && op != "%":
+        case .arithmetic(let op, let l, let r, false, let at):
             let a = try evaluate(l, columns, &cache, n), b = try evaluate(r, columns, &cache, n)
             switch (a, b) {
             case (.int64(let x, let vx), .int64(let y, let vy)):
+                // One loop per operator (decided once, not per row); a row that overflows or divides by
+                // zero is an error only when both its operands are present.
                 var out = [Int64](repeating: 0, count: n)
-                for i in 0..<n {
-                    let (value, overflow): (Int64, Bool)
-                    switch op {
-                    case "+": (value, overflow) = x[i].addingReportingOverflow(y[i])
-                    case "-": (value, overflow) = x[i].subtractingReportingOverflow(y[i])
-                    default: (value, overflow) = x[i].multipliedReportingOverflow(by: y[i])
+                var failed: Int?
+                func run(_ f: (Int64, Int64) -> (Int64, Bool)) {
+                    for i in 0..<n {
+                        let (value, bad) = f(x[i], y[i])
+                        out[i] = value
+                        if bad && failed == nil && (vx?[i] ?? true) && (vy?[i] ?? true) { failed = i }
                     }
-                    if overflow && (vx?[i] ?? true) && (vy?[i] ?? true) {
-                        throw rows.error("integer overflow: \(x[i]) \(op) \(y[i]) is outside int64; CAST an operand AS float64 for larger values", at: at)
-                    }
-                    out[i] = value
+                }
+                switch op {
+                case "+": run { $0.addingReportingOverflow($1) }
+                case "-": run { $0.subtractingReportingOverflow($1) }
+                case "*": run { $0.multipliedReportingOverflow(by: $1) }
+                case "/": run { $1 == 0 ? (0, true) : $0.dividedReportingOverflow(by: $1) }
+                default: run { $1 == 0 ? (0, true) : $1 == -1 ? (0, false) : $0.remainderReportingOverflow(dividingBy: $1) }  // Int64.min % -1 is 0
+                }
+                if let i = failed {
+                    if (op == "/" || op == "%") && y[i] == 0 { throw rows.error("division by zero", at: at) }
+                    throw rows.error("integer overflow: \(x[i]) \(op) \(y[i]) is outside int64; CAST an operand AS float64 for larger values", at: at)
                 }
                 return .int64(out, valid: Self.both(vx, vy, n))
             case (.float64, _), (_, .float64):
-                guard let x = Self.doubles(a), let y = Self.doubles(b) else { break }
+                guard op != "/" && op != "%", let x = Self.doubles(a), let y = Self.doubles(b) else { break }
                 let out: [Double]
                 switch op {
                 case "+": out = zip(x.0, y.0).map(+)

@@ -22,11 +22,42 @@ struct WindowEvaluator {
     }
 
     private func compute(_ spec: WindowSpec, _ rows: [(values: [Value], aggregates: [Value])]) throws -> [Value] {
-        let n = rows.count
         // Keys and arguments column by column ([key][row]): a few arrays, not one per row.
         let partitionKeys = try spec.partition.map { e in try rows.map { Evaluator.hashKey(try evaluator.evaluate(e, $0.values, $0.aggregates)) } }
         let orderKeys = try spec.order.map { e in try rows.map { try evaluator.evaluate(e.0, $0.values, $0.aggregates) } }
         let arguments = try spec.arguments.map { e in try rows.map { try evaluator.evaluate(e, $0.values, $0.aggregates) } }
+        return try compute(spec, rows: rows.count, partitionKeys: partitionKeys, orderKeys: orderKeys, arguments: arguments)
+    }
+
+    /// The windows of an ungrouped query over its filtered batches (columns in slot order), as one
+    /// more column per window for each batch. Keys and arguments are evaluated a batch at a time
+    /// (typed loops), and nothing is boxed per row beyond one value per key.
+    func columns(_ batches: [(columns: [ArrowArray], rows: Int)], vectors: VectorEvaluator) throws -> [[ArrowArray]] {
+        let n = batches.reduce(0) { $0 + $1.rows }
+        func column(_ e: BoundExpression, hashed: Bool = false) throws -> [Value] {
+            var out: [Value] = []
+            out.reserveCapacity(n)
+            for batch in batches {
+                var cache: [Int: Vector] = [:]
+                let vector = try vectors.evaluate(e, batch.columns, &cache, batch.rows)
+                for i in 0..<batch.rows { out.append(hashed ? Evaluator.hashKey(vector.value(i)) : vector.value(i)) }
+            }
+            return out
+        }
+        var out = batches.map { _ in [ArrowArray]() }
+        for spec in specs {
+            let values = try compute(spec, rows: n, partitionKeys: try spec.partition.map { try column($0, hashed: true) },
+                                     orderKeys: try spec.order.map { try column($0.0) }, arguments: try spec.arguments.map { try column($0) })
+            var start = 0
+            for (b, batch) in batches.enumerated() {
+                out[b].append(try ArrowArray.fromValues(Array(values[start..<start + batch.rows]), type: spec.type))
+                start += batch.rows
+            }
+        }
+        return out
+    }
+
+    private func compute(_ spec: WindowSpec, rows n: Int, partitionKeys: [[Value]], orderKeys: [[Value]], arguments: [[Value]]) throws -> [Value] {
         let orderItems = spec.order.map(\.1)
         let ascending = OrderItem(expression: .literal(.null, at: 0), descending: false, nullsFirst: true)
         // Numbers, dates and booleans sort as packed 64-bit words (one flat array, no boxing); other keys compare as values.

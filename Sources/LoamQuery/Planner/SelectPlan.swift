@@ -28,6 +28,8 @@ struct SelectPlan: Sendable {
     var windowed: Bool { !windows.isEmpty }
     /// The select item that is `unnest(list)`: each row repeats once per item of the list.
     let unnestIndex: Int?
+    /// QUALIFY over an ungrouped query's batches (their window columns included).
+    let qualifyCondition: Condition?
     /// ORDER BY: a bound expression, or an output column's index.
     let orderKeys: [(BoundExpression?, Int?, OrderItem)]
     let aggregates: [AggregateSpec]
@@ -114,17 +116,23 @@ struct SelectPlan: Sendable {
             }
         }
         binder.windowsAllowed = false
-        // Window results follow the aggregates in each row's computed values.
-        outputs = outputs.map { (binder.windowsResolved($0.0), $0.1) }
-        qualify = qualify.map { (binder.windowsResolved($0.0), $0.1) }
-        orderKeys = orderKeys.map { ($0.0.map(binder.windowsResolved), $0.1, $0.2) }
+        // Window results: in a grouped query they follow the aggregates in each row's computed values;
+        // in an ungrouped one they are extra columns of the batches, after the scanned ones.
+        let columnBase = binder.columns.count
+        let resolver = binder
+        func resolve(_ e: BoundExpression) -> BoundExpression {
+            grouped ? resolver.windowsResolved(e) : resolver.windowsAsColumns(e, base: columnBase)
+        }
+        outputs = outputs.map { (resolve($0.0), $0.1) }
+        qualify = qualify.map { (resolve($0.0), $0.1) }
+        orderKeys = orderKeys.map { ($0.0.map(resolve), $0.1, $0.2) }
         if statement.qualify != nil && binder.windows.isEmpty {
             throw SQLError(sql: sql, position: statement.qualify!.position, message: "QUALIFY filters on window functions, and the query has none; use WHERE or HAVING")
         }
         // A column selected as it is keeps its field's nullability and metadata (so `--format arrow` and
         // CREATE TABLE AS carry them); computed columns are nullable, without metadata.
         let sources: [Field?] = outputs.map { output in
-            guard case .column(let slot) = output.0 else { return nil }
+            guard case .column(let slot) = output.0, slot < binder.columns.count else { return nil }  // (window columns come after)
             let name = binder.columns[slot]
             if name == "_rowid", relation.schema.index(of: "_rowid") == nil { return Field(name: name, type: .uint64, nullable: false) }
             return relation.schema.index(of: name).map { relation.schema.fields[$0] }
@@ -178,6 +186,7 @@ struct SelectPlan: Sendable {
         self.having = having
         self.unnestIndex = unnestIndex
         self.qualify = qualify?.0
+        qualifyCondition = grouped ? nil : qualify.map { Condition($0.0, types: types + binder.windows.map(\.type), vectors: vectors) }
         windows = binder.windows
         self.orderKeys = orderKeys
         self.aggregates = aggregates
