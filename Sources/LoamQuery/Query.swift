@@ -787,16 +787,20 @@ struct QueryExecutor: Sendable {
         var merged: PartialAggregates?
         var slow = SlowGrouping()
         var windowBatches: [(columns: [ArrowArray], rows: Int)] = []
+        /// Streaming: OFFSET and LIMIT applied to a batch on its way out.
+        func hand(_ output: RecordBatch) async throws {
+            let from = min(skip, output.length), to = min(output.length, from + left)
+            skip -= from
+            left -= to - from
+            if to > from {
+                try await emit(from == 0 && to == output.length ? output
+                    : RecordBatch(schema: schema, columns: output.columns.map { $0.take(Array(from..<to)) }, length: to - from))
+            }
+        }
         if left > 0 {
             try await relation.scanFragments(columns: scanned, includeRowID: wantsRowID, pruning: pruning, transform: transform) { work in
-                if let output = work.output {  // streaming: apply OFFSET and LIMIT, then hand the batch on
-                    let from = min(skip, output.length), to = min(output.length, from + left)
-                    skip -= from
-                    left -= to - from
-                    if to > from {
-                        try await emit(from == 0 && to == output.length ? output
-                            : RecordBatch(schema: schema, columns: output.columns.map { $0.take(Array(from..<to)) }, length: to - from))
-                    }
+                if let output = work.output {
+                    try await hand(output)
                     return left > 0
                 }
                 if let partial = work.partial {
@@ -831,14 +835,7 @@ struct QueryExecutor: Sendable {
                 let selection = try plan.qualifyCondition.flatMap { Condition.selection(try $0.mask(columns, batch.rows)) }
                 if streams {
                     guard left > 0 else { break }
-                    let output = try outputBatch(schema, outputs.map(\.0), columns, selection, batch.rows, vectors: vectors, items: selectItems)
-                    let from = min(skip, output.length), to = min(output.length, from + left)
-                    skip -= from
-                    left -= to - from
-                    if to > from {
-                        try await emit(from == 0 && to == output.length ? output
-                            : RecordBatch(schema: schema, columns: output.columns.map { $0.take(Array(from..<to)) }, length: to - from))
-                    }
+                    try await hand(try outputBatch(schema, outputs.map(\.0), columns, selection, batch.rows, vectors: vectors, items: selectItems))
                     continue
                 }
                 for i in selection ?? Array(0..<batch.rows) { projected.append(try project(columns.map { $0.value(at: i) }, [])) }

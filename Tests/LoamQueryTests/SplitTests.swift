@@ -7,6 +7,15 @@ import Testing
 
 /// `split_bucket` and split reads: a row's split depends on its `_rowid` and the seed only.
 @Suite struct SplitTests {
+    /// A fresh repository with dataset `t` imported from this CSV text.
+    func repository(_ csv: String) async throws -> Repository {
+        let repo = try await Repository.initialize(at: try TestEnvironment.temporaryDirectory("loam-split"))
+        let file = repo.root.appendingPathComponent("t.csv")
+        try Data(csv.utf8).write(to: file)
+        try await repo.importData(from: file.path, into: "t")
+        return repo
+    }
+
     func splits(_ repo: Repository) async throws -> [UInt64: String] {
         let result = try await repo.query("SELECT _rowid, split_bucket(_rowid, 42, 0.8, 0.1, 0.1) FROM t")
         var out: [UInt64: String] = [:]
@@ -23,11 +32,9 @@ import Testing
     }
 
     @Test func aRowKeepsItsSplitWhenRowsAreAppendedOrDeleted() async throws {
-        let repo = try await Repository.initialize(at: try TestEnvironment.temporaryDirectory("loam-split"))
+        let csv = "id\n" + (0..<3000).map(String.init).joined(separator: "\n") + "\n"
+        let repo = try await repository(csv)
         defer { try? FileManager.default.removeItem(at: repo.root) }
-        let file = repo.root.appendingPathComponent("t.csv")
-        try Data(("id\n" + (0..<3000).map(String.init).joined(separator: "\n") + "\n").utf8).write(to: file)
-        try await repo.importData(from: file.path, into: "t")
         let before = try await splits(repo)
         #expect(before.count == 3000)
         // The proportions are those asked for (within sampling noise: ±3 standard deviations).
@@ -35,7 +42,7 @@ import Testing
         #expect(abs(train - 0.8) < 3 * (0.8 * 0.2 / 3000).squareRoot())
         #expect(Set(before.values) == ["train", "val", "test"])
 
-        try await repo.importData(from: file.path, into: "t")  // 3,000 more rows
+        try await repo.importData(bytes: Array(csv.utf8).withUnsafeBytes { ByteStorage(copying: $0) }, named: "more.csv", format: .csv, into: "t")  // 3,000 more rows
         try await repo.delete(from: "t", where: "id % 3 = 0")
         let after = try await splits(repo)
         #expect(after.count == 4000)
@@ -57,11 +64,8 @@ import Testing
     }
 
     @Test func badSplitsAreErrorsThatNameTheChoices() async throws {
-        let repo = try await Repository.initialize(at: try TestEnvironment.temporaryDirectory("loam-split"))
+        let repo = try await repository("id\n1\n")
         defer { try? FileManager.default.removeItem(at: repo.root) }
-        let file = repo.root.appendingPathComponent("t.csv")
-        try Data("id\n1\n".utf8).write(to: file)
-        try await repo.importData(from: file.path, into: "t")
         await #expect(throws: SQLError.self) { _ = try await repo.query("SELECT split_bucket(_rowid, 1, 0.8, 0.5) FROM t") }
         await #expect(throws: SQLError.self) { _ = try await repo.query("SELECT split_bucket(_rowid, 'x', 0.8) FROM t") }
         var read = EpochRead()

@@ -312,7 +312,8 @@ class Generator:
         over = f"{function} OVER ({partition}{order}{frame})"
         t = self.table()
         if r.random() < 0.3:
-            q = f"SELECT id, k FROM {t} QUALIFY {over} " + r.choice(["= 1", "<= 2", "IS NULL", "> 0"])
+            numeric = not any(c in function for c in ("(s)", "(d)", "(s,"))  # text and dates compare only with their own kind
+            q = f"SELECT id, k FROM {t} QUALIFY {over} " + r.choice(["= 1", "<= 2", "IS NULL", "> 0"] if numeric else ["IS NULL", "IS NOT NULL"])
             return E(q), False
         return E.join(f"SELECT id, {over} AS w FROM {t}{{0}}", self.where(0.3)), False
 

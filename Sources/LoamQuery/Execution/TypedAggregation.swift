@@ -388,8 +388,15 @@ struct AggregateState: Sendable {
                 switch function {
                 case .count: rows { _, _ in }
                 case .sum, .avg: rows { i, group in b.floatSum[group] += Double(v[i]) }
-                case .min: rows { i, group in if Double(v[i]) < b.low[group] || b.count[group] == 1 { b.low[group] = Double(v[i]) } }
-                case .max: rows { i, group in if Double(v[i]) > b.high[group] || b.count[group] == 1 { b.high[group] = Double(v[i]) } }
+                // NaN sorts above every number (as `Value` orders floats): max takes it, min leaves it for any number.
+                case .min: rows { i, group in
+                    let x = Double(v[i]), low = b.low[group]
+                    if x < low || b.count[group] == 1 || (low.isNaN && !x.isNaN) { b.low[group] = x }
+                }
+                case .max: rows { i, group in
+                    let x = Double(v[i]), high = b.high[group]
+                    if x > high || b.count[group] == 1 || (x.isNaN && !high.isNaN) { b.high[group] = x }
+                }
                 }
             }
             switch column.type {
@@ -444,8 +451,8 @@ struct AggregateState: Sendable {
             floatSum[to] += other.floatSum[g]
             lowInt[to] = Swift.min(lowInt[to], other.lowInt[g])
             highInt[to] = Swift.max(highInt[to], other.highInt[g])
-            if first || other.low[g] < low[to] { low[to] = other.low[g] }
-            if first || other.high[g] > high[to] { high[to] = other.high[g] }
+            if first || other.low[g] < low[to] || (low[to].isNaN && !other.low[g].isNaN) { low[to] = other.low[g] }
+            if first || other.high[g] > high[to] || (other.high[g].isNaN && !high[to].isNaN) { high[to] = other.high[g] }
         }
     }
 
