@@ -16,6 +16,8 @@ struct Binder: Sendable {
     var qualified = false
     /// USING columns of a join: an unqualified one resolves to its left-side field.
     var usingColumns: Set<String> = []
+    /// Whether the relation is a dataset, whose rows carry the `_rowid` pseudo-column.
+    var hasRowID = false
     /// Group-by expressions, as text, for checking that selected columns are grouped.
     var groupKeys: [String] = []
     var grouping = false
@@ -187,6 +189,19 @@ struct Binder: Sendable {
             case .list(let item), .fixedSizeList(let item, _): return (.element(bl, bi), item.type)
             default: throw error("[] needs a list or fixed-size list, not \(tl.name)", at: at)
             }
+        case .call("random", let arguments, _, let at) where arguments.count <= 1:
+            // random([seed]): drawn from the row's _rowid and the seed, so the same query gives the same numbers.
+            let seed = try arguments.first.map { try bind($0, allowAggregates: allowAggregates) } ?? (.literal(.int(0)), .int64)
+            guard seed.1.isInteger else { throw error("random(seed) takes a whole-number seed", at: at) }
+            let row: BoundExpression
+            if schema.fields.isEmpty && dataset.isEmpty {
+                row = .literal(.int(0))  // SELECT without FROM: one row
+            } else if qualified || (schema.index(of: "_rowid") == nil && !hasRowID) {
+                throw error("random() draws from a dataset's _rowid; read the dataset itself (not a join or subquery), or number the rows and use hash()", at: at)
+            } else {
+                row = try bind(.column(table: nil, name: "_rowid", at: at), allowAggregates: allowAggregates).0
+            }
+            return (.function("random", [row, seed.0], at: at), .float64)
         case .call("mod", let arguments, _, let at) where arguments.count == 2:
             return try bind(.binary(op: "%", arguments[0], arguments[1], at: at), allowAggregates: allowAggregates)
         case .call("approx_count_distinct", let arguments, _, let at) where arguments.count == 1:
@@ -235,8 +250,8 @@ struct Binder: Sendable {
                 if ["rollup", "cube", "grouping", "grouping_id"].contains(name) {
                     throw error("GROUP BY ROLLUP, CUBE and GROUPING SETS are not supported yet; UNION ALL one GROUP BY per grouping", at: at)
                 }
-                if name == "random" || name == "setseed" {
-                    throw error("\(name)() is not supported: answers would change between runs. For a reproducible sample use USING SAMPLE n ROWS REPEATABLE (seed); for a split, split_bucket(_rowid, seed, …)", at: at)
+                if name == "setseed" {
+                    throw error("setseed() is not supported: pass the seed to random(seed) itself (the same row and seed give the same number)", at: at)
                 }
                 let known = FunctionRegistry.all.map(\.name)
                 let hint = closest(name, in: known).map { " (did you mean \($0)()?)" } ?? ""

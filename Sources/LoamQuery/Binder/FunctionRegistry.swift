@@ -78,6 +78,9 @@ public enum FunctionRegistry {
                  "the split a row belongs to, from its id alone: 'train'/'val'/'test' for three fractions, 'train'/'test' for two, else 'split_1'…; NULL past their sum",
                  ("split_bucket(3, 42, 0.8, 0.1, 0.1)", "test"), accepts: "a row id, a whole-number seed and fractions",
                  { types in types.count >= 3 && types[0].isInteger && types[1].isInteger && types.dropFirst(2).allSatisfy { $0.isInteger || $0.isFloatingPoint } ? .utf8 : nil }),
+        function(.scalar, "random", 0...1, "random([seed])",
+                 "a number in [0, 1) drawn from the row's _rowid and the seed (default 0): the same row and seed give the same number",
+                 ("random(7) < 1", "true"), { _ in .float64 }),
         function(.scalar, "hash", 1...100, "hash(a, …)", "a 64-bit hash of the values (stable across versions)", ("hash(3) = hash(3)", "true"), { _ in .uint64 }),
         // Dates
         function(.scalar, "now", 0...0, "now()", "the current time (UTC)", ("now() IS NOT NULL", "true"), { _ in .timestamp(.microsecond, timeZone: "UTC") }),

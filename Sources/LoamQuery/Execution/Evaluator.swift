@@ -180,17 +180,8 @@ struct Evaluator: Sendable {
             return f
         }
         guard fractions.reduce(0, +) <= 1 + 1e-9 else { throw evaluator.error("split_bucket()'s fractions add up to more than 1", at: at) }
-        let id: UInt64, seed: UInt64
-        switch a[0] {
-        case .int(let i): id = UInt64(bitPattern: i)
-        case .uint(let u): id = u
-        default: return .null
-        }
-        switch a[1] {
-        case .int(let i): seed = UInt64(bitPattern: i)
-        case .uint(let u): seed = u
-        default: throw evaluator.error("split_bucket() takes a whole-number seed", at: at)
-        }
+        guard let id = bits(a[0]) else { return .null }
+        guard let seed = bits(a[1]) else { throw evaluator.error("split_bucket() takes a whole-number seed", at: at) }
         let u = SplitBucket.unit(id: id, seed: seed)
         var total = 0.0
         for (i, f) in fractions.enumerated() {
@@ -198,6 +189,15 @@ struct Evaluator: Sendable {
             if u < total { return .string(SplitBucket.name(i, of: fractions.count)) }
         }
         return .null
+    }
+
+    /// An integer's 64 bits (two's complement for negatives), for hashing.
+    static func bits(_ v: Value) -> UInt64? {
+        switch v {
+        case .int(let i): return UInt64(bitPattern: i)
+        case .uint(let u): return u
+        default: return nil
+        }
     }
 
     /// SQL LIKE: % any run, _ any one character.
@@ -354,6 +354,9 @@ struct Evaluator: Sendable {
             return fields[Int(i)]
         case "unnest":  // the executor turns the list into rows
             return a[0]
+        case "random":  // (row id, seed): SplitMix64 as split_bucket, in its own stream so the two never line up
+            guard let id = Self.bits(a[0]), let seed = Self.bits(a[1]) else { return .null }
+            return .float(SplitBucket.unit(id: id, seed: seed ^ 0xD1B5_4A32_D192_ED03))
         case "split_bucket":
             return try Self.splitBucket(a, at: at, evaluator: self)
         case "hash":  // FNV-1a over the values' text: stable across runs and machines

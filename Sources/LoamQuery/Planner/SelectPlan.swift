@@ -62,6 +62,7 @@ struct SelectPlan: Sendable {
         var binder = Binder(sql: sql, schema: relation.schema, dataset: relation.name, alias: statement.alias)
         binder.qualified = relation.qualified
         binder.usingColumns = relation.usingColumns
+        binder.hasRowID = relation.dataset != nil
         let evaluator = Evaluator(sql: sql)
 
         // Expand `*`, then bind WHERE (no aggregates), GROUP BY keys, the select list, HAVING and ORDER BY.
