@@ -644,8 +644,9 @@ def check_tlp(engines, report, whole_sql, part_sqls, combine):
     whole = engines.fast.query(whole_sql)
     parts = [engines.fast.query(q) for q in part_sqls]
     if whole[1] is not None or any(p[1] is not None for p in parts):
-        # The predicate may fail on some row (overflow, division by zero, a cast) that the whole query never evaluates.
-        if whole[1] is not None or not all(p[1] is not None and is_data_error(p[1]) for p in parts):
+        # The predicate may fail on some row (overflow, division by zero, a cast) that the whole query never evaluates,
+        # and a part may pass only because AND stopped before the failing operand.
+        if whole[1] is not None or not any(p[1] is not None and is_data_error(p[1]) for p in parts):
             report.add("tlp", whole_sql + "\n  " + "\n  ".join(part_sqls), {"whole": whole, **{f"part {i}": p for i, p in enumerate(parts)}})
         else:
             report.refused_by_both += 1

@@ -74,7 +74,7 @@ struct WindowEvaluator {
         // Partitions by key, then rows by the order keys; ties keep their input order.
         let sorted: [Int]
         if let words {
-            sorted = (0..<n).sorted { a, b in words.less(a, b) }
+            sorted = words.sortedRows()
         } else {
             sorted = (0..<n).sorted { a, b in
                 for key in partitionKeys { if let first = ascending.compare(key[a], key[b]) { return first } }
@@ -86,15 +86,21 @@ struct WindowEvaluator {
         while start < n {
             var end = start + 1
             while end < n && samePartition(sorted[end], sorted[start]) { end += 1 }
-            try fill(spec, Array(sorted[start..<end]), arguments, orderCompare, &out)
+            try fill(spec, sorted[start..<end], arguments, orderCompare, &out)
             start = end
         }
         return out
     }
 
-    /// One partition's values: `members` are row numbers in window order.
-    private func fill(_ spec: WindowSpec, _ members: [Int], _ arguments: [[Value]], _ orderCompare: (Int, Int) -> Bool?, _ out: inout [Value]) throws {
-        let count = members.count
+    /// One partition's values: `partition` holds row numbers in window order.
+    private func fill(_ spec: WindowSpec, _ partition: ArraySlice<Int>, _ arguments: [[Value]], _ orderCompare: (Int, Int) -> Bool?,
+                      _ out: inout [Value]) throws {
+        let count = partition.count
+        if spec.function == "row_number" {  // needs no peers, no frame
+            for (p, row) in partition.enumerated() { out[row] = .int(Int64(p + 1)) }
+            return
+        }
+        let members = PartitionRows(partition)
         // lastPeer[p]: the position of the last row tying with p on the order keys; firstPeer likewise.
         var lastPeer = [Int](repeating: count - 1, count: count), firstPeer = [Int](repeating: 0, count: count)
         if !spec.order.isEmpty {
@@ -115,8 +121,6 @@ struct WindowEvaluator {
             return lo..<max(lo, hi)
         }
         switch spec.function {
-        case "row_number":
-            for p in 0..<count { out[members[p]] = .int(Int64(p + 1)) }
         case "rank":
             for p in 0..<count { out[members[p]] = .int(Int64(firstPeer[p] + 1)) }
         case "dense_rank":
@@ -195,6 +199,13 @@ struct WindowEvaluator {
     }
 }
 
+/// A partition's rows, indexed from 0 (the slice of the sorted rows keeps its place in the whole).
+private struct PartitionRows {
+    let slice: ArraySlice<Int>
+    init(_ slice: ArraySlice<Int>) { self.slice = slice }
+    subscript(_ p: Int) -> Int { slice[slice.startIndex + p] }
+}
+
 /// Sort keys packed as unsigned words that order as the values do: per key a NULL word (placing NULLs
 /// first or last) and a value word (integers with the sign bit flipped, floats by their total order
 /// with NaN greatest and -0 as 0, booleans as 0/1; descending keys inverted). Nil when a key holds
@@ -240,6 +251,23 @@ struct SortWords {
             guard encode(order, k, base: partitionWidth + 2 * k, descending: item.descending, nullsFirst: item.nullsFirst ?? item.descending) else { return nil }
         }
         (words, self.width, self.partitionWidth) = (packed, width, partitionWidth)
+    }
+
+    /// The rows in window order: by partition, then order, then input position. Up to four words
+    /// (one partition key and one order key) sort as tuples held inline, without indirection.
+    func sortedRows() -> [Int] {
+        let n = width == 0 ? 0 : words.count / width
+        guard width <= 4 else { return (0..<n).sorted { less($0, $1) } }
+        var keys = [(UInt64, UInt64, UInt64, UInt64, Int)]()
+        keys.reserveCapacity(n)
+        words.withUnsafeBufferPointer { w in
+            for r in 0..<n {
+                let b = r * width
+                keys.append((w[b], width > 1 ? w[b + 1] : 0, width > 2 ? w[b + 2] : 0, width > 3 ? w[b + 3] : 0, r))
+            }
+        }
+        keys.sort { $0 < $1 }
+        return keys.map(\.4)
     }
 
     /// Partition, then order, then input position.
