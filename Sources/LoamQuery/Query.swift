@@ -422,9 +422,9 @@ struct QueryRunner {
     }
 
     /// Subqueries in expressions run once, up front, and become constants: `x IN (SELECT …)` a list,
-    /// `(SELECT …)` its one value (NULL without rows), `EXISTS (SELECT …)` true or false. When planning,
-    /// each is planned instead (its lines returned). A subquery naming a column of the outer query
-    /// (correlated) is an error that says so.
+    /// `(SELECT …)` its one value (NULL without rows), `EXISTS (SELECT …)` true or false. A scalar or
+    /// EXISTS subquery naming `outer.column` runs once per distinct value of those columns and becomes
+    /// a lookup (`correlated`). When planning, each is planned instead (its lines returned).
     private func resolvingSubqueries(_ part: SelectStatement, names: [String: any Relation], relation: Relation) async throws -> (SelectStatement, [PlanLine]) {
         var found: [(at: Int, sub: Subquery, kind: String)] = []
         func collect(_ e: Expression) {
@@ -473,8 +473,8 @@ struct QueryRunner {
                     schema = result!.schema
                 }
             } catch let error as SQLError where error.message.hasPrefix("unknown column") || error.message.hasPrefix("unknown table") {
-                throw SQLError(sql: sql, position: at, message: "correlated subqueries (naming a column of the outer query) are not supported yet: "
-                               + "\(error.message). Rewrite as a join, e.g. EXISTS (… WHERE b.k = a.k) as SELECT DISTINCT a.* … JOIN b ON b.k = a.k")
+                throw SQLError(sql: sql, position: at, message: "in the subquery: \(error.message). A column of the outer query is named "
+                               + "with its table (EXISTS (SELECT 1 FROM b WHERE b.k = a.k))")
             }
             guard kind == "EXISTS" || schema.fields.count == 1 else {
                 throw SQLError(sql: sql, position: at, message: "a subquery \(kind == "IN" ? "after IN" : "used as a value") must return one column, not \(schema.fields.count)")
@@ -566,13 +566,13 @@ struct QueryRunner {
             return q
         }
         let missing: Value = kind == "EXISTS" ? .bool(false) : .null
-        if planning {
-            let planned = try await plan(substituted(outer.map { _ in .null }), names: names)
-            guard kind == "EXISTS" || planned.schema.fields.count == 1 else {
-                throw SQLError(sql: sql, position: at, message: "a subquery used as a value must return one column, not \(planned.schema.fields.count)")
-            }
-            return (LookupTable(answers: [:], type: kind == "EXISTS" ? .bool : planned.schema.fields[0].type, missing: missing), planned.lines)
+        // Planned once with NULLs for the outer values: its shape and type hold even when the outer query has no rows.
+        let planned = try await planner.plan(substituted(outer.map { _ in .null }), names: names)
+        guard kind == "EXISTS" || planned.schema.fields.count == 1 else {
+            throw SQLError(sql: sql, position: at, message: "a subquery used as a value must return one column, not \(planned.schema.fields.count)")
         }
+        let type: ArrowType = kind == "EXISTS" ? .bool : planned.schema.fields[0].type
+        if planning { return (LookupTable(answers: [:], type: type, missing: missing), planned.lines) }
         // The outer relation's distinct values of those columns.
         let columns = outer.map { relation.qualified ? "\($0.table).\($0.name)" : $0.name }
         for (column, ref) in zip(columns, outer) where relation.schema.index(of: column) == nil {
@@ -591,12 +591,6 @@ struct QueryRunner {
                            + "rewrite it as a join (EXISTS as SELECT DISTINCT … JOIN, a scalar as a LEFT JOIN on a GROUP BY)")
         }
         var answers: [[Value]: Value] = [:]
-        // The answer's type comes from the subquery's plan, so it holds even when the outer query has no rows.
-        let shape = try await planner.plan(substituted(outer.map { _ in .null }), names: names).schema
-        guard kind == "EXISTS" || shape.fields.count == 1 else {
-            throw SQLError(sql: sql, position: at, message: "a subquery used as a value must return one column, not \(shape.fields.count)")
-        }
-        let type: ArrowType = kind == "EXISTS" ? .bool : shape.fields[0].type
         for (key, values) in distinct {
             let result = try await run(substituted(values), names: names)
             if kind == "EXISTS" {

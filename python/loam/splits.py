@@ -41,18 +41,18 @@ def check(name, fractions):
     return choices.index(name), fractions
 
 
+def indices(rowids, seed, fractions):
+    """Each row's split index: the first whose running sum of fractions exceeds its place (len(fractions) past the sum)."""
+    return np.searchsorted(np.cumsum(np.asarray(fractions, dtype=np.float64)), unit(rowids, seed), side="right")
+
+
 def bucket(rowids, seed, fractions):
     """Each row's split name (None past the fractions' sum), as SQL's split_bucket gives it."""
-    u = unit(rowids, seed)
-    edges = np.cumsum(fractions)
-    index = np.searchsorted(edges, u, side="right")
     choices = names(len(fractions))
-    return [choices[i] if i < len(choices) else None for i in index]
+    return [choices[i] if i < len(choices) else None for i in indices(rowids, seed, fractions)]
 
 
 def positions(rowids, name, seed=0, fractions=(0.8, 0.1, 0.1)):
     """The positions (in dataset order) of the rows in split `name`."""
     index, fractions = check(name, fractions)
-    u = unit(rowids, seed)
-    below = sum(fractions[:index])
-    return np.flatnonzero((u >= below) & (u < below + fractions[index]))
+    return np.flatnonzero(indices(rowids, seed, fractions) == index)

@@ -14,6 +14,18 @@ public enum SplitBucket {
         Double(mix(id ^ mix(seed)) >> 11) / 9_007_199_254_740_992.0
     }
 
+    /// The index of the split a row falls in: the first whose running sum of fractions (added left to
+    /// right) exceeds the row's place; nil past their sum.
+    public static func bucket(id: UInt64, seed: UInt64, fractions: [Double]) -> Int? {
+        let u = unit(id: id, seed: seed)
+        var total = 0.0
+        for (i, f) in fractions.enumerated() {
+            total += f
+            if u < total { return i }
+        }
+        return nil
+    }
+
     public static func name(_ index: Int, of count: Int) -> String {
         switch count {
         case 2: return ["train", "test"][index]
@@ -48,8 +60,6 @@ public struct SplitRead: Sendable, Equatable, Codable {
 
     /// Whether the row with this id falls in the split at `index`.
     public func contains(id: UInt64, index: Int) -> Bool {
-        let u = SplitBucket.unit(id: id, seed: seed)
-        let below = fractions[..<index].reduce(0, +)
-        return u >= below && u < below + fractions[index]
+        SplitBucket.bucket(id: id, seed: seed, fractions: fractions) == index
     }
 }

@@ -182,13 +182,7 @@ struct Evaluator: Sendable {
         guard fractions.reduce(0, +) <= 1 + 1e-9 else { throw evaluator.error("split_bucket()'s fractions add up to more than 1", at: at) }
         guard let id = bits(a[0]) else { return .null }
         guard let seed = bits(a[1]) else { throw evaluator.error("split_bucket() takes a whole-number seed", at: at) }
-        let u = SplitBucket.unit(id: id, seed: seed)
-        var total = 0.0
-        for (i, f) in fractions.enumerated() {
-            total += f
-            if u < total { return .string(SplitBucket.name(i, of: fractions.count)) }
-        }
-        return .null
+        return SplitBucket.bucket(id: id, seed: seed, fractions: fractions).map { .string(SplitBucket.name($0, of: fractions.count)) } ?? .null
     }
 
     /// An integer's 64 bits (two's complement for negatives), for hashing.
