@@ -44,7 +44,7 @@ struct Parser {
                 guard word == "UNION" else { throw error("\(word) ALL is not supported; \(word) (without ALL) drops repeated rows") }
                 q.operators.append(.unionAll)
             } else {
-                if case .identifier("distinct") = current.kind { index += 1 } else { _ = accept(keyword: "DISTINCT") }
+                _ = accept(keyword: "DISTINCT")  // UNION DISTINCT is UNION
                 q.operators.append(SetOperator(rawValue: word)!)
             }
             q.parts.append(try select())
@@ -82,7 +82,7 @@ struct Parser {
         guard case .string(let path) = parser.current.kind else { throw parser.error("COPY (…) TO takes a quoted file name, e.g. TO 'out.csv'") }
         parser.index += 1
         var format = String(path.split(separator: ".").last ?? "").lowercased()
-        if case .identifier("with") = parser.current.kind { parser.index += 1 } else { _ = parser.accept(keyword: "WITH") }
+        _ = parser.accept(keyword: "WITH")
         if parser.accept(symbol: "(") {
             guard case .identifier("format") = parser.current.kind else { throw parser.error("expected FORMAT csv, jsonl or arrow") }
             parser.index += 1
