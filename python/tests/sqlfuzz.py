@@ -131,7 +131,7 @@ class Generator:
         if c == 7:
             return E.join("coalesce({0}, {1})", a, b)
         if c == 8:
-            return E.join("length({0})", self.expr("text", depth + 1))
+            return E.join(r.choice(["length({0})", "array_length(l) + length({0})", "coalesce(l[2], length({0}))"]), self.expr("text", depth + 1))
         if c == 9:
             return E.join("(-({0}))", a)
         if c == 10:
@@ -171,7 +171,7 @@ class Generator:
         if c == 7:
             return E.join("CASE WHEN {0} THEN {1} END", self.expr("bool", depth + 1), a)
         if c == 8:
-            return E.join(r.choice(["floor", "ceil"]) + "({0})", a)
+            return E.join(r.choice(["floor({0})", "ceil({0})", "sqrt(abs({0}))", "ln(abs({0}) + 1)", "exp({0} / 1000)"]), a)
         return E.join("coalesce({0}, {1})", a, b)
 
     def text_literal(self):
@@ -201,7 +201,8 @@ class Generator:
         if c == 7:
             return E.join("coalesce({0}, {1})", a, self.expr("text", depth + 1))
         if c == 8:
-            return E.join("split_part({0}, ',', " + str(r.randint(1, 3)) + ")", a)
+            return E.join(r.choice(["split_part({0}, ',', " + str(r.randint(1, 3)) + ")", "concat({0}, k, '-')", "md5({0})",
+                                    "CASE k WHEN 1 THEN {0} WHEN 2 THEN 'two' END"]), a)
         return E.join("CASE WHEN {0} THEN {1} ELSE {2} END", self.expr("bool", depth + 1), a, self.expr("text", depth + 1))
 
     def gen_date(self, depth, leaf):
@@ -243,6 +244,8 @@ class Generator:
                 pattern = "'%b'"
             return E.join("({0} " + r.choice(["", "NOT "]) + r.choice(["LIKE", "ILIKE"]) + " " + pattern + ")", self.expr("text", depth + 1))
         if c == 11:
+            if r.random() < 0.5:
+                return E.join("regexp_matches({0}, '" + r.choice(["a.", "^[a-z]+$", "[0-9]", "é|日"]) + "')", self.expr("text", depth + 1))
             return E.join("coalesce({0}, {1})", self.expr("bool", depth + 1), self.expr("bool", depth + 1))
         return E.join("({0} = {1})", self.col("bool"), self.expr("bool", depth + 1))
 
@@ -631,6 +634,7 @@ def check_differential(engines, report, loam_sql, duck_sql, ordered):
     # PostgreSQL semantics where DuckDB differs: Loam refuses division by zero, DuckDB answers NULL.
     if fast[1] is not None and is_data_error(fast[1]):
         report.refused_by_loam += 1
+        report.refusals.append((loam_sql, fast[1].splitlines()[-1], "answered by DuckDB"))
         return
     if duck[1] is not None and is_data_error(duck[1]):  # DuckDB evaluates both sides of AND; Loam stops at FALSE
         report.refused_by_duckdb += 1

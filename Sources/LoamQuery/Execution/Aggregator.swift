@@ -92,7 +92,12 @@ struct SlowGrouping {
     /// from the batch, not its columns: a query whose aggregates name no column scans none.
     mutating func add(_ columns: [ArrowArray], _ selection: [Int]?, rows n: Int, groupKeys: [BoundExpression], aggregates: [AggregateSpec],
                       vectors: VectorEvaluator) throws {
-        let selection = selection ?? Array(0..<n)
+        // Keys and arguments are evaluated over the rows WHERE kept only: a row it dropped must not fail
+        // a cast or a division (`… WHERE FALSE` answers, whatever the other rows hold).
+        if let selection {
+            return try add(columns.map { $0.take(selection) }, nil, rows: selection.count, groupKeys: groupKeys, aggregates: aggregates, vectors: vectors)
+        }
+        let selection = Array(0..<n)
         var cache: [Int: Vector] = [:]
         let keys = try groupKeys.map { try vectors.evaluate($0, columns, &cache, n) }
         let arguments = try aggregates.map { try $0.argument.map { try vectors.evaluate($0, columns, &cache, n) } }
