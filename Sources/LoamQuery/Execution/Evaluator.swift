@@ -366,7 +366,7 @@ struct Evaluator: Sendable {
             guard let x = a[0].asDouble else { throw error("\(name)() needs a number", at: at) }
             switch name {
             case "exp": return .float(Foundation.exp(x))
-            case "ln": guard x > 0 else { throw error("ln() of a number that is not positive", at: at) }; return .float(Foundation.log(x))
+            case "ln": guard x > 0 || x.isNaN else { throw error("ln() of a number that is not positive", at: at) }; return .float(Foundation.log(x))
             default: guard let y = a[1].asDouble else { throw error("\(name)() needs numbers", at: at) }; return .float(Foundation.pow(x, y))
             }
         case ("split_part", .string(let s)):
@@ -412,7 +412,7 @@ struct Evaluator: Sendable {
             switch name {
             case "floor": if case .int = a[0] { return a[0] }; return .float(d.rounded(.down))
             case "ceil": if case .int = a[0] { return a[0] }; return .float(d.rounded(.up))
-            case "sqrt": guard d >= 0 else { throw error("sqrt() of a negative number", at: at) }; return .float(d.squareRoot())
+            case "sqrt": guard d >= 0 || d.isNaN else { throw error("sqrt() of a negative number", at: at) }; return .float(d.squareRoot())  // NaN in, NaN out
             default:
                 let places = a.count > 1 ? Int(a[1].asDouble ?? 0) : 0
                 let scale = pow(10.0, Double(places))

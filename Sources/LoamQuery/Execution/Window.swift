@@ -23,8 +23,8 @@ struct WindowEvaluator {
 
     private func compute(_ spec: WindowSpec, _ rows: [(values: [Value], aggregates: [Value])]) throws -> [Value] {
         // Keys and arguments column by column ([key][row]): a few arrays, not one per row.
-        let partitionKeys = try spec.partition.map { e in try rows.map { Evaluator.hashKey(try evaluator.evaluate(e, $0.values, $0.aggregates)) } }
-        let orderKeys = try spec.order.map { e in try rows.map { try evaluator.evaluate(e.0, $0.values, $0.aggregates) } }
+        let partitionKeys = try spec.partition.map { e in KeyColumn.values(try rows.map { Evaluator.hashKey(try evaluator.evaluate(e, $0.values, $0.aggregates)) }) }
+        let orderKeys = try spec.order.map { e in KeyColumn.values(try rows.map { try evaluator.evaluate(e.0, $0.values, $0.aggregates) }) }
         let arguments = try spec.arguments.map { e in try rows.map { try evaluator.evaluate(e, $0.values, $0.aggregates) } }
         return try compute(spec, rows: rows.count, partitionKeys: partitionKeys, orderKeys: orderKeys, arguments: arguments)
     }
@@ -34,20 +34,29 @@ struct WindowEvaluator {
     /// (typed loops), and nothing is boxed per row beyond one value per key.
     func columns(_ batches: [(columns: [ArrowArray], rows: Int)], vectors: VectorEvaluator) throws -> [[ArrowArray]] {
         let n = batches.reduce(0) { $0 + $1.rows }
-        func column(_ e: BoundExpression, hashed: Bool = false) throws -> [Value] {
+        func column(_ e: BoundExpression) throws -> [Value] {
             var out: [Value] = []
             out.reserveCapacity(n)
             for batch in batches {
                 var cache: [Int: Vector] = [:]
                 let vector = try vectors.evaluate(e, batch.columns, &cache, batch.rows)
-                for i in 0..<batch.rows { out.append(hashed ? Evaluator.hashKey(vector.value(i)) : vector.value(i)) }
+                for i in 0..<batch.rows { out.append(vector.value(i)) }
             }
             return out
         }
+        /// A key over every row: typed when each batch evaluated it as integers (or as floats), unboxed.
+        func key(_ e: BoundExpression, hashed: Bool = false) throws -> KeyColumn {
+            var parts: [Vector] = []
+            for batch in batches {
+                var cache: [Int: Vector] = [:]
+                parts.append(try vectors.evaluate(e, batch.columns, &cache, batch.rows))
+            }
+            return KeyColumn(parts, count: n, hashed: hashed)
+        }
         var out = batches.map { _ in [ArrowArray]() }
         for spec in specs {
-            let values = try compute(spec, rows: n, partitionKeys: try spec.partition.map { try column($0, hashed: true) },
-                                     orderKeys: try spec.order.map { try column($0.0) }, arguments: try spec.arguments.map { try column($0) })
+            let values = try compute(spec, rows: n, partitionKeys: try spec.partition.map { try key($0, hashed: true) },
+                                     orderKeys: try spec.order.map { try key($0.0) }, arguments: try spec.arguments.map { try column($0) })
             var start = 0
             for (b, batch) in batches.enumerated() {
                 out[b].append(try ArrowArray.fromValues(Array(values[start..<start + batch.rows]), type: spec.type))
@@ -57,11 +66,14 @@ struct WindowEvaluator {
         return out
     }
 
-    private func compute(_ spec: WindowSpec, rows n: Int, partitionKeys: [[Value]], orderKeys: [[Value]], arguments: [[Value]]) throws -> [Value] {
+    private func compute(_ spec: WindowSpec, rows n: Int, partitionKeys partitionColumns: [KeyColumn], orderKeys orderColumns: [KeyColumn],
+                         arguments: [[Value]]) throws -> [Value] {
         let orderItems = spec.order.map(\.1)
         let ascending = OrderItem(expression: .literal(.null, at: 0), descending: false, nullsFirst: true)
         // Numbers, dates and booleans sort as packed 64-bit words (one flat array, no boxing); other keys compare as values.
-        let words = SortWords(rows: n, partition: partitionKeys, order: orderKeys, items: orderItems)
+        let words = SortWords(rows: n, partition: partitionColumns, order: orderColumns, items: orderItems)
+        let partitionKeys = words == nil ? partitionColumns.map { $0.values(n) } : []
+        let orderKeys = words == nil ? orderColumns.map { $0.values(n) } : []
         func orderCompare(_ a: Int, _ b: Int) -> Bool? {
             if let words { return words.compareOrder(a, b) }
             for (k, item) in orderItems.enumerated() { if let first = item.compare(orderKeys[k][a], orderKeys[k][b]) { return first } }
@@ -215,27 +227,39 @@ struct SortWords {
     private let width: Int
     private let partitionWidth: Int
 
-    /// `partition[k][row]` and `order[k][row]`: the keys column by column.
-    init?(rows n: Int, partition: [[Value]], order: [[Value]], items: [OrderItem]) {
+    /// `partition[k]` and `order[k]`: the keys column by column.
+    init?(rows n: Int, partition: [KeyColumn], order: [KeyColumn], items: [OrderItem]) {
         let partitionKeys = partition.count, orderKeys = items.count
         let width = 2 * (partitionKeys + orderKeys), partitionWidth = 2 * partitionKeys
         guard width > 0 else { return nil }
         var packed = [UInt64](repeating: 0, count: n * width)
         // Each key column must be all integers (or booleans) or all floats, besides NULLs.
-        func encode(_ columns: [[Value]], _ k: Int, base: Int, descending: Bool, nullsFirst: Bool) -> Bool {
+        func encode(_ columns: [KeyColumn], _ k: Int, base: Int, descending: Bool, nullsFirst: Bool) -> Bool {
+            func put(_ r: Int, _ value: UInt64?) {
+                guard let value else { packed[r * width + base] = nullsFirst ? 0 : 2; return }
+                packed[r * width + base] = 1
+                packed[r * width + base + 1] = descending ? ~value : value
+            }
+            switch columns[k] {  // typed columns: one loop, no boxing
+            case .ints(let xs, let valid):
+                for r in 0..<n { put(r, valid.map { !$0[r] } ?? false ? nil : UInt64(bitPattern: xs[r]) ^ (1 << 63)) }
+                return true
+            case .floats(let xs, let valid):
+                for r in 0..<n { put(r, valid.map { !$0[r] } ?? false ? nil : Self.floatWord(xs[r])) }
+                return true
+            case .values: break
+            }
+            guard case .values(let cells) = columns[k] else { return false }
             var sawInt = false, sawFloat = false
             for r in 0..<n {
                 let value: UInt64
-                switch columns[k][r] {
+                switch cells[r] {
                 case .null:
                     packed[r * width + base] = nullsFirst ? 0 : 2
                     continue
                 case .int(let i): value = UInt64(bitPattern: i) ^ (1 << 63); sawInt = true
                 case .bool(let b): value = b ? (1 << 63) + 1 : 1 << 63; sawInt = true
-                case .float(let d):
-                    let x = d.isNaN ? Double.nan : (d == 0 ? 0 : d)
-                    value = x.sign == .minus ? ~x.bitPattern : x.bitPattern | (1 << 63)
-                    sawFloat = true
+                case .float(let d): value = Self.floatWord(d); sawFloat = true
                 default: return false
                 }
                 if sawInt && sawFloat { return false }
@@ -251,6 +275,12 @@ struct SortWords {
             guard encode(order, k, base: partitionWidth + 2 * k, descending: item.descending, nullsFirst: item.nullsFirst ?? item.descending) else { return nil }
         }
         (words, self.width, self.partitionWidth) = (packed, width, partitionWidth)
+    }
+
+    /// A float as a word that orders as `Value` orders floats: NaN above every number, -0 as 0.
+    static func floatWord(_ d: Double) -> UInt64 {
+        let x = d.isNaN ? Double.nan : (d == 0 ? 0 : d)
+        return x.sign == .minus ? ~x.bitPattern : x.bitPattern | (1 << 63)
     }
 
     /// The rows in window order: by partition, then order, then input position. Up to four words
@@ -288,6 +318,44 @@ struct SortWords {
         words.withUnsafeBufferPointer { w in
             for i in partitionWidth..<width where w[a * width + i] != w[b * width + i] { return w[a * width + i] < w[b * width + i] }
             return nil
+        }
+    }
+}
+
+/// A window key over every row, column-wise: typed when every batch evaluated it as integers (dates,
+/// timestamps, booleans as 0/1 included) or as floats, else as values.
+enum KeyColumn {
+    case ints([Int64], valid: [Bool]?)
+    case floats([Double], valid: [Bool]?)
+    case values([Value])
+
+    /// The batches' vectors joined; `hashed` keys compare as `Evaluator.hashKey` makes them (partition keys).
+    init(_ parts: [Vector], count n: Int, hashed: Bool) {
+        func joined<T>(_ pick: (Vector) -> ([T], [Bool]?)?) -> ([T], [Bool]?)? {
+            var values: [T] = [], valid: [Bool]? = nil
+            values.reserveCapacity(n)
+            for part in parts {
+                guard let (v, ok) = pick(part) else { return nil }
+                if let ok, valid == nil { valid = [Bool](repeating: true, count: values.count) }
+                values += v
+                if valid != nil { valid! += ok ?? [Bool](repeating: true, count: v.count) }
+            }
+            return (values, valid)
+        }
+        if let (v, ok) = joined({ if case .int64(let v, let ok) = $0 { return (v, ok) } else { return nil } }) { self = .ints(v, valid: ok); return }
+        if let (v, ok) = joined({ if case .float64(let v, let ok) = $0 { return (v, ok) } else { return nil } }) { self = .floats(v, valid: ok); return }
+        var cells: [Value] = []
+        cells.reserveCapacity(n)
+        for part in parts { for i in 0..<part.count { cells.append(hashed ? Evaluator.hashKey(part.value(i)) : part.value(i)) } }
+        self = .values(cells)
+    }
+
+    /// Every row's value (for keys that cannot sort as words).
+    func values(_ n: Int) -> [Value] {
+        switch self {
+        case .values(let cells): return cells
+        case .ints(let v, let ok): return (0..<n).map { i in ok.map { !$0[i] } ?? false ? .null : .int(v[i]) }
+        case .floats(let v, let ok): return (0..<n).map { i in ok.map { !$0[i] } ?? false ? .null : .float(v[i]) }
         }
     }
 }
