@@ -31,20 +31,10 @@ struct WindowEvaluator {
 
     /// The windows of an ungrouped query over its filtered batches (columns in slot order), as one
     /// more column per window for each batch. Keys and arguments are evaluated a batch at a time
-    /// (typed loops), and nothing is boxed per row beyond one value per key.
+    /// (typed loops); integer and float keys stay unboxed until they are packed into sort words.
     func columns(_ batches: [(columns: [ArrowArray], rows: Int)], vectors: VectorEvaluator) throws -> [[ArrowArray]] {
         let n = batches.reduce(0) { $0 + $1.rows }
-        func column(_ e: BoundExpression) throws -> [Value] {
-            var out: [Value] = []
-            out.reserveCapacity(n)
-            for batch in batches {
-                var cache: [Int: Vector] = [:]
-                let vector = try vectors.evaluate(e, batch.columns, &cache, batch.rows)
-                for i in 0..<batch.rows { out.append(vector.value(i)) }
-            }
-            return out
-        }
-        /// A key over every row: typed when each batch evaluated it as integers (or as floats), unboxed.
+        /// An expression over every row, typed when each batch evaluated it as integers (or as floats).
         func key(_ e: BoundExpression, hashed: Bool = false) throws -> KeyColumn {
             var parts: [Vector] = []
             for batch in batches {
@@ -56,7 +46,7 @@ struct WindowEvaluator {
         var out = batches.map { _ in [ArrowArray]() }
         for spec in specs {
             let values = try compute(spec, rows: n, partitionKeys: try spec.partition.map { try key($0, hashed: true) },
-                                     orderKeys: try spec.order.map { try key($0.0) }, arguments: try spec.arguments.map { try column($0) })
+                                     orderKeys: try spec.order.map { try key($0.0) }, arguments: try spec.arguments.map { try key($0).values(n) })
             var start = 0
             for (b, batch) in batches.enumerated() {
                 out[b].append(try ArrowArray.fromValues(Array(values[start..<start + batch.rows]), type: spec.type))
