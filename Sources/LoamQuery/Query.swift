@@ -188,13 +188,18 @@ struct QueryRunner {
         return MemoryRelation(name: alias ?? name, result: QueryResult(schema: batch.schema, batches: [batch]))
     }
 
+    /// A number of rows from a sample's amount: whole, clamped to 0…Int.max (no trap on 1e300).
+    static func rows(_ amount: Double) -> Int {
+        amount.isNaN || amount <= 0 ? 0 : amount >= 9.2e18 ? Int.max : Int(amount)
+    }
+
     /// A reservoir sample of the relation's rows (with `_rowid` for datasets), the same for the same seed.
     private func sampled(_ relation: Relation, _ sample: (amount: Double, percent: Bool, seed: UInt64)) async throws -> Relation {
         let hasRowID = relation.dataset != nil && relation.schema.index(of: "_rowid") == nil
         var fields = relation.schema.fields
         if hasRowID { fields.insert(Field(name: "_rowid", type: .uint64, nullable: false), at: 0) }
         if planning {
-            let amount = sample.percent ? "\(sample.amount)%" : "\(Int(sample.amount)) rows"
+            let amount = sample.percent ? "\(sample.amount)%" : "\(Self.rows(sample.amount)) rows"
             return PlannedRelation(name: relation.name, schema: Schema(fields: fields), qualified: relation.qualified, hidesRowID: hasRowID, usingColumns: relation.usingColumns,
                                    lines: [PlanLine(depth: 0, text: "Sample \(amount) (reservoir, seed \(sample.seed))")]
                                        + PlanLine.nested(scanLines(relation, relation.schema.fields.map(\.name)), under: 0))
@@ -204,7 +209,7 @@ struct QueryRunner {
         var random = SeededRandom(seed: sample.seed)
         // A percentage of the relation's rows: a dataset knows its count, an in-memory result (subquery, WITH) too.
         let total = relation.dataset?.rowCount ?? (relation as? MemoryRelation)?.result.rowCount ?? 0
-        let wanted = sample.percent ? Int((Double(total) * sample.amount / 100).rounded()) : Int(sample.amount)
+        let wanted = sample.percent ? Self.rows((Double(total) * min(sample.amount, 100) / 100).rounded()) : Self.rows(sample.amount)
         try await relation.scan(columns: relation.schema.fields.map(\.name), includeRowID: hasRowID) { batch in
             for r in 0..<batch.length {
                 seen += 1
@@ -673,7 +678,7 @@ struct QueryRunner {
             }
         }
         let start = min(query.offset, rows.count)
-        let end = query.limit.map { min(start + $0, rows.count) } ?? rows.count
+        let end = query.limit.map { min(rows.count - start, $0) + start } ?? rows.count
         return try QueryResult(schema: schema, rows: rows[start..<end])
     }
 }
@@ -783,7 +788,7 @@ struct QueryExecutor: Sendable {
         var windowBatches: [(columns: [ArrowArray], rows: Int)] = []
         /// Streaming: OFFSET and LIMIT applied to a batch on its way out.
         func hand(_ output: RecordBatch) async throws {
-            let from = min(skip, output.length), to = min(output.length, from + left)
+            let from = min(skip, output.length), to = from + min(output.length - from, left)  // (left may be Int.max)
             skip -= from
             left -= to - from
             if to > from {
@@ -883,7 +888,7 @@ struct QueryExecutor: Sendable {
         }
         if !orderKeys.isEmpty { sortRows(&projected) }
         let start = min(statement.offset, projected.count)
-        let end = statement.limit.map { min(start + $0, projected.count) } ?? projected.count
+        let end = statement.limit.map { min(projected.count - start, $0) + start } ?? projected.count
         let window = projected[start..<end]
         var columns: [ArrowArray] = []
         for (i, field) in schema.fields.enumerated() {

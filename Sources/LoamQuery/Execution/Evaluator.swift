@@ -414,8 +414,11 @@ struct Evaluator: Sendable {
             case "ceil": if case .int = a[0] { return a[0] }; return .float(d.rounded(.up))
             case "sqrt": guard d >= 0 || d.isNaN else { throw error("sqrt() of a negative number", at: at) }; return .float(d.squareRoot())  // NaN in, NaN out
             default:
-                let places = a.count > 1 ? Int(a[1].asDouble ?? 0) : 0
+                // Digits beyond ±400 change nothing a double can hold (and must not trap converting).
+                let places = a.count > 1 ? Int(max(-400, min(400, a[1].asDouble ?? 0))) : 0
                 let scale = pow(10.0, Double(places))
+                // More places than a double holds: nothing to round; fewer than any magnitude: 0.
+                guard scale.isFinite, scale > 0 else { return .float(scale > 0 ? d : 0) }
                 // Half away from zero, of the float's exact value: d·scale may round onto a tie (488.525·100 gives
                 // 48852.5, yet 488.525 is stored as 488.52499…); the fused residual tells which side it was on.
                 let product = d * scale

@@ -172,7 +172,11 @@ struct SelectPlan: Sendable {
         }
         let streaming = !grouped && !windowed && unnestIndex == nil && orderKeys.isEmpty && !statement.distinct
         // ORDER BY … LIMIT k (no grouping or DISTINCT): keep the best k rows as the scan goes, not every row.
-        let topK: Int? = !grouped && !windowed && unnestIndex == nil && !orderKeys.isEmpty && !statement.distinct && !Self.reference ? statement.limit.map { $0 + statement.offset } : nil
+        let topK: Int? = !grouped && !windowed && unnestIndex == nil && !orderKeys.isEmpty && !statement.distinct && !Self.reference ? statement.limit.flatMap { limit in
+            // A bound beyond any result (LIMIT 2^62 …) is a full sort: no overflow in limit + offset or in 2k.
+            let (k, overflow) = limit.addingReportingOverflow(statement.offset)
+            return overflow || k > 1 << 40 ? nil : k
+        } : nil
 
         // ORDER BY distance(vector column, [constants]) LIMIT k: rank from the float buffers.
         let nearest = topK != nil && orderKeys.count == 1 && orderKeys[0].0 != nil
