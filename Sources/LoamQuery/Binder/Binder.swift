@@ -21,7 +21,8 @@ struct Binder: Sendable {
     /// Group-by expressions, as text, for checking that selected columns are grouped.
     var groupKeys: [String] = []
     var grouping = false
-    /// Window functions found so far; their results are read as `.aggregate(slot: aggregates.count + i)` once binding ends.
+    /// Window functions found so far. Bound as marker slots; once binding ends they become the slots after the
+    /// aggregates (`windowsResolved`, grouped queries) or columns after the scanned ones (`windowsAsColumns`).
     private(set) var windows: [WindowSpec] = []
     /// Window functions are allowed in the select list, QUALIFY and ORDER BY only.
     var windowsAllowed = false
