@@ -100,8 +100,7 @@ extension Dataset {
         try await scanFragments(columns: [], includeRowID: true, transform: { $0 }) { batch in
             let ids = batch.columns[0]
             for r in 0..<batch.length {
-                if case .uint(let id) = ids.value(at: r), split.contains(id: id, index: index) { out.append(position + r) }
-                else if case .int(let id) = ids.value(at: r), split.contains(id: UInt64(bitPattern: id), index: index) { out.append(position + r) }
+                if case .uint(let id) = ids.value(at: r), split.contains(id: id, index: index) { out.append(position + r) }  // _rowid is uint64
             }
             position += batch.length
             return true

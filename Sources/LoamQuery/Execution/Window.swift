@@ -46,7 +46,7 @@ struct WindowEvaluator {
         var out = batches.map { _ in [ArrowArray]() }
         for spec in specs {
             let values = try compute(spec, rows: n, partitionKeys: try spec.partition.map { try key($0, hashed: true) },
-                                     orderKeys: try spec.order.map { try key($0.0) }, arguments: try spec.arguments.map { try key($0).values(n) })
+                                     orderKeys: try spec.order.map { try key($0.0) }, arguments: try spec.arguments.map { try key($0).cells })
             var start = 0
             for (b, batch) in batches.enumerated() {
                 out[b].append(try ArrowArray.fromValues(Array(values[start..<start + batch.rows]), type: spec.type))
@@ -62,8 +62,8 @@ struct WindowEvaluator {
         let ascending = OrderItem(expression: .literal(.null, at: 0), descending: false, nullsFirst: true)
         // Numbers, dates and booleans sort as packed 64-bit words (one flat array, no boxing); other keys compare as values.
         let words = SortWords(rows: n, partition: partitionColumns, order: orderColumns, items: orderItems)
-        let partitionKeys = words == nil ? partitionColumns.map { $0.values(n) } : []
-        let orderKeys = words == nil ? orderColumns.map { $0.values(n) } : []
+        let partitionKeys = words == nil ? partitionColumns.map(\.cells) : []
+        let orderKeys = words == nil ? orderColumns.map(\.cells) : []
         func orderCompare(_ a: Int, _ b: Int) -> Bool? {
             if let words { return words.compareOrder(a, b) }
             for (k, item) in orderItems.enumerated() { if let first = item.compare(orderKeys[k][a], orderKeys[k][b]) { return first } }
@@ -341,11 +341,11 @@ enum KeyColumn {
     }
 
     /// Every row's value (for keys that cannot sort as words).
-    func values(_ n: Int) -> [Value] {
+    var cells: [Value] {
         switch self {
         case .values(let cells): return cells
-        case .ints(let v, let ok): return (0..<n).map { i in ok.map { !$0[i] } ?? false ? .null : .int(v[i]) }
-        case .floats(let v, let ok): return (0..<n).map { i in ok.map { !$0[i] } ?? false ? .null : .float(v[i]) }
+        case .ints(let v, let ok): return v.indices.map { i in ok.map { !$0[i] } ?? false ? .null : .int(v[i]) }
+        case .floats(let v, let ok): return v.indices.map { i in ok.map { !$0[i] } ?? false ? .null : .float(v[i]) }
         }
     }
 }
