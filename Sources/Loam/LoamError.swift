@@ -9,6 +9,12 @@ public enum LoamError: Error, CustomStringConvertible, Equatable {
     case invalidArgument(String)
     /// A write that could not be rebased onto a commit that landed while it ran.
     case writeConflict(branch: String, other: String, otherMessage: String, conflicts: [String])
+    /// A transaction that changed rows another commit changed while it ran (first writer wins).
+    case serializationFailure(branch: String, other: String, otherMessage: String, conflicts: [String])
+    /// A write that lost the race for its branch again and again.
+    case contention(branch: String, attempts: Int, last: String?)
+    /// The repository is busy with work that must finish first.
+    case busy(String)
 
     public var description: String {
         switch self {
@@ -21,10 +27,17 @@ public enum LoamError: Error, CustomStringConvertible, Equatable {
             if let line { place += ":\(line)" }
             if let column { place += " (column '\(column)')" }
             return "\(place): \(message)"
-        case .invalidArgument(let m): return m
+        case .invalidArgument(let m), .busy(let m): return m
         case .writeConflict(let branch, let other, let otherMessage, let conflicts):
             return "this write conflicts with commit \(other) (\"\(otherMessage)\"), which landed on '\(branch)' while it ran; nothing was committed:\n  "
                 + conflicts.prefix(10).joined(separator: "\n  ") + (conflicts.count > 10 ? "\n  …" : "")
+        case .serializationFailure(let branch, let other, let otherMessage, let conflicts):
+            return "this transaction wrote what was also written on '\(branch)' while it ran (up to commit \(other), \"\(otherMessage)\"); "
+                + "nothing was committed — run the transaction again:\n  " + conflicts.prefix(10).joined(separator: "\n  ")
+                + (conflicts.count > 10 ? "\n  …" : "")
+        case .contention(let branch, let attempts, let last):
+            return "branch '\(branch)' moved \(attempts) times while this write ran (last to \(last ?? "nothing")); nothing was committed — "
+                + "run the write again, or check what else is writing to '\(branch)'"
         }
     }
 }

@@ -160,7 +160,10 @@ struct ErrorMiddleware: RouterMiddleware {
             default: return .badRequest(e.description)
             }
         case let e as LoamError:
-            if case .writeConflict = e { return APIError(status: .conflict, code: "conflict", message: e.description) }
+            switch e {
+            case .writeConflict, .serializationFailure, .contention: return APIError(status: .conflict, code: "conflict", message: e.description)
+            default: break
+            }
             if case .notARepository = e { return internalError(error, context: context) }
             return .badRequest(e.description)
         case let e as FormatError: return .badRequest(e.description)

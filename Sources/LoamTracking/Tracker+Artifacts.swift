@@ -16,8 +16,10 @@ extension Tracker {
     /// Paths are the proxy paths of MLflow's `mlflow-artifacts:/…` URIs.
     public func putArtifact(path: String, bytes: [UInt8]) async throws {
         try Self.checkArtifactPath(path)
-        let id = try await repository.objects.put(bytes)
-        try await repository.meta.indexObject(path: path, object: id, size: bytes.count)
+        try await repository.withWriteIntent {  // gc keeps the object until the index names it
+            let id = try await repository.objects.put(bytes)
+            try await repository.meta.indexObject(path: path, object: id, size: bytes.count)
+        }
     }
 
     public func artifact(path: String) async throws -> ByteView {

@@ -31,7 +31,7 @@ public enum TestEnvironment {
 
     /// Runs a program to completion, capturing its output.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                           directory: URL? = nil) throws -> ProcessResult {
+                           directory: URL? = nil, input: String? = nil) throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -42,7 +42,13 @@ public enum TestEnvironment {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let stdin = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         // Drain both pipes concurrently so a chatty child never blocks.
         nonisolated(unsafe) var errData = Data()
         let errThread = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
@@ -77,10 +83,10 @@ extension TestEnvironment {
     }
 
     /// Runs `loam ARGS --repo REPO`-style commands with the repository in `LOAM_REPO`.
-    public static func loam(_ arguments: [String], repo: URL, environment: [String: String] = [:]) throws -> ProcessResult {
+    public static func loam(_ arguments: [String], repo: URL, environment: [String: String] = [:], input: String? = nil) throws -> ProcessResult {
         var env = environment
         env["LOAM_REPO"] = repo.path
-        return try run(loamBinary, arguments, environment: env)
+        return try run(loamBinary, arguments, environment: env, input: input)
     }
 
     /// Writes `text` to `name` inside `dir` and returns its path.

@@ -22,71 +22,113 @@ extension Repository {
     ///
     /// A write that leaves the tree as it was commits nothing and returns the head.
     ///
-    /// If another writer moved the branch meanwhile, this write is rebased
-    /// onto theirs (a three-way merge, so disjoint changes combine) and the
-    /// swap retried; a true conflict fails, naming the other commit.
+    /// If another writer moved the branch meanwhile, `body` runs again against
+    /// the new head (statement-level retry, as PostgreSQL re-evaluates a row
+    /// updated concurrently): `UPDATE c SET n = n + 1` from many writers adds
+    /// every one. `body` must therefore start from the tree it is given and
+    /// reset anything it counts. A write that keeps losing the race takes its
+    /// turn exclusively (`WriteLocks.turn`), so none fails for contention alone.
     ///
     /// Inside a `Transaction` (the task-local `Repository.transaction`) the
     /// write goes to the transaction's pending tree and nothing is committed.
-    /// `base` commits on top of that commit instead of the branch's head.
     @discardableResult
-    public func commit(message: String, from base: ObjectID? = nil, _ body: (inout Tree) async throws -> Void) async throws -> ObjectID {
+    public func commit(message: String, _ body: (inout Tree) async throws -> Void) async throws -> ObjectID {
         if let transaction = Repository.transaction {
             var tree = transaction.tree
             try await body(&tree)
             transaction.record(tree, message)
             return transaction.base
         }
-        let branch = try await meta.currentBranch()
-        guard let head = try await meta.ref(named: branch) else { throw TableError.unknownRef(branch) }
-        let start = base ?? head.commit
-        let parent = try await tables.commit(start)
-        var tree = parent.tree
-        try await body(&tree)
-        // A write that changed nothing (e.g. an UPDATE matching no row) makes no commit.
-        if tree == parent.tree { return start }
-        return try await land(tree, on: start, startTree: parent.tree, branch: branch, message: message)
+        return try await withWriteIntent {
+            let branch = try await meta.currentBranch()
+            var race = BranchRace(branch: branch)
+            while true {
+                let turn = race.lostOften && !Repository.hasTurn ? try await locks.acquire(.turn, exclusive: true) : nil
+                defer { turn?.release() }
+                let attempt: ObjectID? = try await Repository.$hasTurn.withValue(Repository.hasTurn || turn != nil) {
+                    guard let head = try await meta.ref(named: branch) else { throw TableError.unknownRef(branch) }
+                    let parent = try await tables.commit(head.commit)
+                    var tree = parent.tree
+                    try await body(&tree)
+                    // A write that changed nothing (e.g. an UPDATE matching no row) makes no commit.
+                    if tree == parent.tree { return head.commit }
+                    FailPoint.hit("before-commit-object")
+                    let id = try await tables.save(Commit(parents: [head.commit], tree: tree, author: currentAuthor, message: message))
+                    do {
+                        try await moveBranch(branch, from: head.commit, to: id)
+                    } catch StorageError.refConflict(_, _, let actual) {
+                        try await race.lost(to: actual)
+                        return nil
+                    }
+                    for name in tree.keys where parent.tree[name] == nil { try await meta.registerDataset(name, createdBy: id) }
+                    return id
+                }
+                if let attempt { return attempt }
+            }
+        }
     }
 
-    /// The one step that makes a write visible, under every write (imports, edits,
-    /// SQL, merges, reverts): writes the commit of `tree` with parents `start` and
-    /// `extraParents` (a merge's other side), then moves `branch` from `start` to
-    /// it by compare-and-swap (the catalog logs the move in the reflog). If
-    /// another writer moved the branch meanwhile, the commit is rebased onto theirs
-    /// by a three-way merge and the swap retried; a true conflict fails, naming
-    /// their commit, and nothing is committed.
+    /// The one step that makes a merge or revert visible: writes the commit of
+    /// `tree` with parents `start` and `extraParents` (a merge's other side), then
+    /// moves `branch` from `start` to it by compare-and-swap (the catalog logs the
+    /// move in the reflog). If another writer moved the branch meanwhile, the
+    /// commit is rebased onto theirs by a three-way merge and the swap retried; a
+    /// true conflict fails, naming their commit, and nothing is committed.
+    /// (Statements re-run instead: `commit(message:_:)`.)
     @discardableResult
-    func land(_ tree: Tree, on start: ObjectID, startTree known: Tree? = nil, extraParents: [ObjectID] = [], branch: String,
-              message: String) async throws -> ObjectID {
-        let startTree: Tree
-        if let known { startTree = known } else { startTree = try await tables.commit(start).tree }
-        FailPoint.hit("before-commit-object")
-        var expected = start
-        var commit = Commit(parents: [start] + extraParents, tree: tree, author: currentAuthor, message: message)
-        for _ in 0..<16 {
-            let id = try await tables.save(commit)
-            do {
-                try await moveBranch(branch, from: expected, to: id)
-            } catch StorageError.refConflict(_, _, let actual?) {
-                let other = try ObjectID(hex: actual)
-                let (merged, conflicts, _) = try await mergedTree(base: expected, ours: other, theirs: id, resolution: MergeResolution())
-                guard let merged else {
-                    let theirs = try await tables.commit(other)
-                    throw LoamError.writeConflict(branch: branch, other: other.short, otherMessage: theirs.message,
-                                                  conflicts: conflicts.map(\.description))
+    func land(_ tree: Tree, on start: ObjectID, extraParents: [ObjectID] = [], branch: String, message: String) async throws -> ObjectID {
+        try await withWriteIntent {
+            let startTree = try await tables.commit(start).tree
+            FailPoint.hit("before-commit-object")
+            var expected = start
+            var commit = Commit(parents: [start] + extraParents, tree: tree, author: currentAuthor, message: message)
+            var race = BranchRace(branch: branch)
+            while true {
+                let id = try await tables.save(commit)
+                do {
+                    try await moveBranch(branch, from: expected, to: id)
+                } catch StorageError.refConflict(_, _, let actual) {
+                    try await race.lost(to: actual)
+                    guard let actual else { throw TableError.unknownRef(branch) }
+                    let other = try ObjectID(hex: actual)
+                    let (merged, conflicts, _) = try await mergedTree(base: expected, ours: other, theirs: id, resolution: MergeResolution())
+                    guard let merged else {
+                        let theirs = try await tables.commit(other)
+                        throw LoamError.writeConflict(branch: branch, other: other.short, otherMessage: theirs.message,
+                                                      conflicts: conflicts.map(\.description))
+                    }
+                    expected = other
+                    commit = Commit(parents: [other] + extraParents, tree: merged, author: currentAuthor, message: message)
+                    continue
                 }
-                expected = other
-                commit = Commit(parents: [other] + extraParents, tree: merged, author: currentAuthor, message: message)
-                continue
+                for name in commit.tree.keys where startTree[name] == nil { try await meta.registerDataset(name, createdBy: id) }
+                return id
             }
-            for name in commit.tree.keys where startTree[name] == nil { try await meta.registerDataset(name, createdBy: id) }
-            return id
         }
-        throw StorageError.refConflict(branch: branch, expected: expected.hex, actual: nil)
     }
+
+    /// Runs `body` as a registered writer (`WriteLocks.writers` held shared), so `gc`
+    /// waits for it and never deletes an object it wrote or re-used before its
+    /// commit lands. Nested writes in the same task join the outer registration.
+    public func withWriteIntent<T>(_ body: () async throws -> T) async throws -> T {
+        if Repository.writing { return try await body() }
+        let gate = try await locks.acquire(.gate, exclusive: false)
+        let registered = try await locks.acquire(.writers, exclusive: false)
+        gate.release()
+        defer { registered.release() }
+        return try await Repository.$writing.withValue(true) { try await body() }
+    }
+
+    /// Whether this task already holds a write registration (`withWriteIntent`).
+    @TaskLocal static var writing = false
+    /// Whether this task holds its branch's turn exclusively (`WriteLocks.turn`).
+    @TaskLocal static var hasTurn = false
 
     /// Moves a branch by compare-and-swap, between the crash-test fail points every ref move shares.
+    /// It waits while a writer that lost the race repeatedly has its turn (`WriteLocks.turn`).
     func moveBranch(_ branch: String, from expected: ObjectID, to new: ObjectID) async throws {
+        let turn = Repository.hasTurn ? nil : try await locks.acquire(.turn, exclusive: false)
+        defer { turn?.release() }
         FailPoint.hit("before-ref-swap")
         try await meta.compareAndSwap(branch: branch, expected: expected, new: new)
         FailPoint.hit("after-ref-swap")
@@ -96,5 +138,31 @@ extension Repository {
     func manifest(_ dataset: String, in tree: Tree) async throws -> Manifest {
         guard let id = tree[dataset] else { throw TableError.unknownDataset(dataset, available: tree.keys.sorted()) }
         return try await tables.manifest(id)
+    }
+}
+
+/// One write's record of losing the compare-and-swap on its branch to other writers.
+struct BranchRace {
+    let branch: String
+    private(set) var losses = 0
+
+    init(branch: String) { self.branch = branch }
+
+    /// After this many losses the write takes the branch's turn exclusively.
+    static let patience = 3
+    /// A write that lost this often even with its turn is stuck on something else.
+    static let limit = 50
+
+    var lostOften: Bool { losses >= Self.patience }
+
+    /// Notes a loss to the commit `other` and waits a random, growing time (so
+    /// retrying writers spread out); throws once even taking turns has not helped.
+    mutating func lost(to other: String?) async throws {
+        losses += 1
+        guard losses < Self.limit else {
+            throw LoamError.contention(branch: branch, attempts: losses, last: other.map { String($0.prefix(12)) })
+        }
+        let ceiling = UInt64(min(1 << min(losses, 6), 50)) * 1_000_000  // 2, 4 … 50 ms
+        try await Task.sleep(nanoseconds: UInt64.random(in: 0...ceiling))
     }
 }

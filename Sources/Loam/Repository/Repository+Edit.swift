@@ -20,6 +20,7 @@ extension Repository {
     public func delete(from dataset: String, message: String, matching: RowMatcher) async throws -> (commit: ObjectID, rows: Int) {
         var deleted = 0
         let id = try await commit(message: message) { tree in
+            deleted = 0  // the body runs again if another writer commits first
             var manifest = try await manifest(dataset, in: tree)
             var kept: [FragmentEntry] = []
             for entry in manifest.fragments {
@@ -73,6 +74,7 @@ extension Repository {
     public func update(_ dataset: String, message: String, matching: RowMatcher, computing: RowUpdater) async throws -> (commit: ObjectID, rows: Int) {
         var updated = 0
         let id = try await commit(message: message) { tree in
+            updated = 0  // the body runs again if another writer commits first
             var manifest = try await manifest(dataset, in: tree)
             let fields = try manifest.schema.columns.map { try $0.field() }
             let ids = manifest.schema.columns.compactMap(\.id)
@@ -139,6 +141,7 @@ extension Repository {
         try Self.validateDatasetName(name)
         var rows = 0
         let id = try await commit(message: message) { tree in
+            rows = 0  // the body runs again if another writer commits first
             guard tree[name] == nil else { throw TableError.datasetExists(name) }
             var manifest = Manifest(schema: TableSchema(fields: schema.fields, metadata: schema.metadata))
             let columnIDs = manifest.schema.columns.compactMap(\.id)

@@ -69,11 +69,13 @@ extension Repository {
         if !declared.isEmpty && (format == .arrow || format == .folder) {
             throw LoamError.invalidArgument("--schema applies to CSV and JSONL; \(format == .arrow ? "an Arrow file carries its own types" : "a folder's columns are fixed (path, label, bytes, media_type, size)")")
         }
-        var rows = 0, fragments = 0, created = false
         let message = options.message ?? "Import \((path as NSString).lastPathComponent) into \(dataset)"
-        let id = try await commit(message: message) { tree in
-            let existing = try await tables.manifest(tree[dataset])
-            created = existing == nil
+        return try await withWriteIntent {
+            // Write the fragments once, against the head as it is now; the commit below
+            // only attaches them, so a retry after another writer's commit re-reads no input.
+            let branch = try await meta.currentBranch()
+            guard let head = try await meta.ref(named: branch) else { throw TableError.unknownRef(branch) }
+            let existing = try await tables.manifest(try await tables.commit(head.commit).tree[dataset])
             var types: [String: ArrowType] = [:]
             if let existing { for column in existing.schema.columns { types[column.name] = try column.field().type } }
             for (name, type) in declared {
@@ -84,10 +86,12 @@ extension Repository {
             }
             let source = try makeSource(format: format, input: input, declared: types, required: Set(declared.map(\.name)),
                                         delimiter: options.delimiter)
-            var manifest = existing ?? Manifest(schema: TableSchema(fields: source.schema.fields, metadata: source.schema.metadata))
-            let columnIDs = try Self.columnMapping(source.schema, onto: manifest.schema, dataset: dataset, file: path)
+            let schema = existing?.schema ?? TableSchema(fields: source.schema.fields, metadata: source.schema.metadata)
+            let columnIDs = try Self.columnMapping(source.schema, onto: schema, dataset: dataset, file: path)
             let fields = source.schema.fields
             let writer = FragmentWriter(objects: objects)
+            var written: [FragmentEntry] = []
+            var rows = 0
             // Parse the next batch while the previous one is hashed and written (two cores busy).
             var writing: Task<FragmentEntry, Error>?
             do {
@@ -95,20 +99,29 @@ extension Repository {
                     let ids = try await meta.allocateRowIDs(batch.length)
                     let previous = writing
                     writing = Task { try await writer.write(columns: batch.columns, columnIDs: columnIDs, fields: fields, rowIDs: ids) }
-                    if let previous { manifest.fragments.append(try await previous.value) }
+                    if let previous { written.append(try await previous.value) }
                     rows += batch.length
                     FailPoint.hit("fragment-written")
                     options.progress?(source.bytesRead, source.totalBytes)
                 }
-                if let last = writing { manifest.fragments.append(try await last.value) }
+                if let last = writing { written.append(try await last.value) }
             } catch {
                 _ = try? await writing?.value  // let an in-flight write finish so it leaves no temporary file
                 throw error
             }
-            fragments = manifest.fragments.count - (existing?.fragments.count ?? 0)
-            tree[dataset] = try await tables.save(manifest)
+            let fragments = written
+            let id = try await commit(message: message) { tree in
+                var manifest = try await tables.manifest(tree[dataset]) ?? Manifest(schema: schema)
+                guard manifest.schema == schema else {
+                    throw LoamError.invalidArgument(existing == nil
+                        ? "another writer created dataset '\(dataset)' while \(path) was being imported; nothing was committed — import it again to append"
+                        : "the schema of '\(dataset)' changed while \(path) was being imported; nothing was committed — import it again")
+                }
+                manifest.fragments += fragments
+                tree[dataset] = try await tables.save(manifest)
+            }
+            return ImportResult(commit: id, dataset: dataset, rows: rows, fragments: fragments.count, created: existing == nil)
         }
-        return ImportResult(commit: id, dataset: dataset, rows: rows, fragments: fragments, created: created)
     }
 
     private func makeSource(format: ImportFormat, input: ImportInput, declared: [String: ArrowType], required: Set<String>,

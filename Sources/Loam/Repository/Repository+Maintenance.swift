@@ -44,10 +44,21 @@ extension Repository {
     }
 
     /// Deletes objects no branch, tag or recently-referenced commit reaches.
-    /// Objects written or re-used within `grace` are kept even if unreachable,
-    /// so a writer that has not yet moved its branch never loses them.
+    /// Objects written or re-used within `grace` are kept even if unreachable.
+    ///
+    /// Safe beside running writers by protocol, whatever `grace` is: gc first
+    /// stops new writers at `WriteLocks.gate`, then waits (up to `wait` seconds)
+    /// until every registered writer has committed or given up, and only then
+    /// reads the refs, lists and deletes. An object a writer re-uses is either
+    /// reachable by then or re-used after gc is done (and so written again).
     @discardableResult
-    public func gc(retention: TimeInterval = 7 * 86_400, grace: TimeInterval = 3_600, dryRun: Bool = false) async throws -> GCReport {
+    public func gc(retention: TimeInterval = 7 * 86_400, grace: TimeInterval = 3_600, dryRun: Bool = false,
+                   wait: TimeInterval = 60) async throws -> GCReport {
+        guard let gate = try await locks.acquire(.gate, exclusive: true, waitingAtMost: wait),
+              let quiet = try await locks.acquire(.writers, exclusive: true, waitingAtMost: wait) else {
+            throw LoamError.busy("gc waited \(Int(wait)) s for the writes in progress (an open transaction, a long import) to finish; nothing was deleted — run it again later")
+        }
+        defer { quiet.release(); gate.release() }
         // List before walking: an object written after the listing is not a candidate at all.
         let listed = try await objects.list()
         let reach = try await Reachability.walk(try await roots(retention: retention), tables: tables)

@@ -37,7 +37,7 @@ extension Repository {
     /// a three-way merge with the merge base, committed with two parents.
     /// With unresolved conflicts nothing is committed and they are returned.
     public func merge(_ ref: String, resolution: MergeResolution = MergeResolution(), message: String? = nil) async throws -> MergeResult {
-        try await merge(ref, resolution: resolution, message: message, attempts: 16)
+        try await withWriteIntent { try await merge(ref, resolution: resolution, message: message, attempts: 16) }
     }
 
     private func merge(_ ref: String, resolution: MergeResolution, message: String?, attempts: Int) async throws -> MergeResult {
@@ -91,6 +91,10 @@ extension Repository {
     /// A new commit on the current branch that undoes `ref`'s changes
     /// (relative to its first parent), merged over what came after it.
     public func revert(_ ref: String, resolution: MergeResolution = MergeResolution()) async throws -> MergeResult {
+        try await withWriteIntent { try await revertRegistered(ref, resolution: resolution) }
+    }
+
+    private func revertRegistered(_ ref: String, resolution: MergeResolution) async throws -> MergeResult {
         let target = try await tables.resolve(ref)
         let reverted = try await tables.commit(target)
         guard let parent = reverted.parents.first else { throw LoamError.invalidArgument("\(target.short) is the first commit; there is nothing to revert to") }

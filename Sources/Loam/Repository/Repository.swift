@@ -21,6 +21,8 @@ public final class Repository: Sendable {
     /// Refs, the row-id counter and the dataset registry; SQLite here, PostgreSQL at scale.
     public let meta: any MetaStore
     public let tables: TableStore
+    /// The locks that order writers against `gc` and each other (`.loam/locks/`).
+    public let locks: WriteLocks
     /// Recorded on commits: `LOAM_AUTHOR`, else the user name.
     public let author: String
 
@@ -39,6 +41,7 @@ public final class Repository: Sendable {
         self.objects = objects
         self.meta = meta
         tables = TableStore(objects: objects, meta: meta)
+        locks = WriteLocks(folder: root.appendingPathComponent(Self.folderName).appendingPathComponent("locks"))
         let env = ProcessInfo.processInfo.environment
         author = env["LOAM_AUTHOR"] ?? env["USER"] ?? getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "unknown"
     }

@@ -10,6 +10,7 @@ public struct MergeConflict: Hashable, Sendable, CustomStringConvertible {
         case modifiedByOursDeletedByTheirs = "modified/deleted"
         case schema                     // incompatible column changes
         case dataset                    // created, dropped or replaced on both sides
+        case row = "row written on both sides"  // strict merges only: any change to one row by both
     }
 
     public let dataset: String
@@ -60,10 +61,19 @@ public struct MergeResolution: Sendable {
 /// changes to different rows, or different columns of one row, combine;
 /// the same cell changed differently, or a row deleted on one side and
 /// modified on the other, is a conflict unless `resolution` settles it.
+///
+/// A `strict` merge (a transaction landing over commits made since it began)
+/// also refuses a row both sides changed or deleted, even to the same values,
+/// and a schema both sides changed: the first writer of a row wins, so no
+/// update computed from an old value is lost.
 public struct ThreeWayMerge: Sendable {
     public let objects: any ObjectStore
+    public let strict: Bool
 
-    public init(objects: any ObjectStore) { self.objects = objects }
+    public init(objects: any ObjectStore, strict: Bool = false) {
+        self.objects = objects
+        self.strict = strict
+    }
 
     public struct Outcome: Sendable {
         /// The merged manifest (nil: the dataset is absent after the merge).
@@ -85,7 +95,7 @@ public struct ThreeWayMerge: Sendable {
             return nil
         }
         // Whole-dataset cases first.
-        if ours == theirs { return Outcome(manifest: ours, unresolved: [], resolved: []) }
+        if ours == theirs && !(strict && base != ours) { return Outcome(manifest: ours, unresolved: [], resolved: []) }
         if base == ours { return Outcome(manifest: theirs, unresolved: [], resolved: []) }
         if base == theirs { return Outcome(manifest: ours, unresolved: [], resolved: []) }
         guard let base, let ours, let theirs else {
@@ -107,6 +117,11 @@ public struct ThreeWayMerge: Sendable {
             return Outcome(manifest: merged, unresolved: [], resolved: [])
         }
 
+        if strict && ours.schema != base.schema && theirs.schema != base.schema {
+            _ = settle(MergeConflict(dataset: dataset, kind: .schema, rowID: nil, column: nil, base: nil, ours: nil, theirs: nil,
+                                     detail: "the columns changed on both sides"))
+            return Outcome(manifest: ours, unresolved: unresolved, resolved: resolved)
+        }
         // Schema: start from ours, bring in theirs' renames, drops and new columns; map theirs' ids onto ours.
         var schema = ours.schema
         var idMap: [Int: Int] = [:]
@@ -164,8 +179,13 @@ public struct ThreeWayMerge: Sendable {
         var deleting = Set<UInt64>()
         var upserting: [DiffRow] = []
         for row in theirDiff.added { upserting.append(DiffRow(rowID: row.rowID, cells: mapped(row.cells))) }
+        func bothWrote(_ rowID: UInt64) -> Bool {
+            guard strict else { return false }
+            _ = settle(MergeConflict(dataset: dataset, kind: .row, rowID: rowID, column: nil, base: nil, ours: nil, theirs: nil, detail: ""))
+            return true
+        }
         for row in theirDiff.removed {
-            if ourRemoved.contains(row.rowID) { continue }
+            if ourRemoved.contains(row.rowID) { _ = bothWrote(row.rowID); continue }
             if ourModified[row.rowID] != nil {
                 let conflict = MergeConflict(dataset: dataset, kind: .modifiedByOursDeletedByTheirs, rowID: row.rowID, column: nil,
                                              base: nil, ours: nil, theirs: nil, detail: "")
@@ -181,6 +201,7 @@ public struct ThreeWayMerge: Sendable {
                 if settle(conflict) == .theirs { upserting.append(DiffRow(rowID: change.rowID, cells: mapped(change.new.cells))) }
                 continue
             }
+            if ourModified[change.rowID] != nil && bothWrote(change.rowID) { continue }
             // Our current row: our new version if we changed it, else the base row (unchanged by us).
             var cells = ourModified[change.rowID]?.new.cells ?? mapped(change.old.cells)
             let ourChanges = Dictionary((ourModified[change.rowID]?.changes ?? []).map { ($0.columnID, $0) }, uniquingKeysWith: { a, _ in a })

@@ -11,7 +11,7 @@ struct GC: AsyncParsableCommand {
     @OptionGroup var repository: RepositoryOptions
     @Flag(help: "Only report what would be deleted.") var dryRun = false
     @Option(help: "Keep commits a ref pointed at within this many days.") var retentionDays: Double = 7
-    @Option(help: "Keep any object written within this many minutes (writers in flight).") var graceMinutes: Double = 60
+    @Option(help: "Keep unreachable objects written within this many minutes (0 is safe: gc waits for writers in flight).") var graceMinutes: Double = 60
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
