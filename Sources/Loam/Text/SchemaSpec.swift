@@ -39,6 +39,9 @@ public enum SchemaSpec {
     struct Parser {
         let text: [UInt8]
         var i = 0
+        var depth = 0
+        /// As deep as an Arrow file's schema may nest (`IPCSchema.maxNesting`).
+        static let maxDepth = 64
 
         var atEnd: Bool { i >= text.count }
 
@@ -83,6 +86,9 @@ public enum SchemaSpec {
         }
 
         mutating func type() throws -> ArrowType {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= Self.maxDepth else { throw error("types nested more than \(Self.maxDepth) levels deep") }
             let w = word()
             switch w {
             case "list":

@@ -170,7 +170,16 @@ struct Binder: Sendable {
             let other = try otherwise.map { try bind($0, allowAggregates: allowAggregates) }
             return (.caseWhen(bound, otherwise: other?.0), type ?? other?.1 ?? .utf8)
         case .cast(let inner, let type, let at):
-            return (.cast(try bind(inner, allowAggregates: allowAggregates).0, type, at: at), type)
+            let (value, from) = try bind(inner, allowAggregates: allowAggregates)
+            // Dates count days and timestamps ticks of their unit: a cast between them rescales (checked).
+            func ticksPerSecond(_ t: ArrowType) -> Int64? {
+                if case .timestamp(let unit, _) = t { return unit.perSecond }
+                return t == .date32 ? 0 : nil
+            }
+            if let a = ticksPerSecond(from), let b = ticksPerSecond(type), a != b {
+                return (.cast(.function("__retime", [value, .literal(.int(a)), .literal(.int(b))], at: at), type, at: at), type)
+            }
+            return (.cast(value, type, at: at), type)
         case .inSubquery(_, _, _, let at), .scalarSubquery(_, let at), .exists(_, _, let at):
             // The executor replaces subqueries by their values before binding; reaching here is a bug.
             throw error("subquery was not evaluated", at: at)

@@ -280,7 +280,30 @@ struct Evaluator: Sendable {
         case "second": truncatedDays = days; keepSeconds = secondOfDay
         default: throw error("unknown date_trunc unit '\(rawPart)' (year, month, day, hour, minute, second)", at: at)
         }
-        return .int(isDate ? truncatedDays : (truncatedDays * 86_400 + keepSeconds) * perSecond)
+        if isDate {
+            guard let day = Int32(exactly: truncatedDays) else { throw error("date_trunc('\(rawPart)') of this date is before the first date a date32 holds", at: at) }
+            return .int(Int64(day))
+        }
+        guard let ticks = Int64(exactly: (Int128(truncatedDays) * 86_400 + Int128(keepSeconds)) * Int128(perSecond)) else {
+            throw error("date_trunc('\(rawPart)') of this timestamp is before the first one its unit holds", at: at)
+        }
+        return .int(ticks)
+    }
+
+    /// A date (days; ticks per second 0) or timestamp (ticks) in another of those units: exact,
+    /// flooring toward the past when it drops precision, an error when the result leaves the type's range.
+    private func retime(_ value: Int64, from: Value, to: Value, at: Int) throws -> Value {
+        guard case .int(let a) = from, case .int(let b) = to else { throw error("internal: __retime needs two units", at: at) }
+        let per = { (ticks: Int64) -> Int128 in ticks == 0 ? 1 : Int128(ticks) * 86_400 }  // units per day
+        let source = per(a), target = per(b)
+        var result = Int128(value) * target
+        let (quotient, remainder) = result.quotientAndRemainder(dividingBy: source)
+        result = quotient - (remainder < 0 ? 1 : 0)
+        let limit: ClosedRange<Int128> = b == 0 ? Int128(Int32.min)...Int128(Int32.max) : Int128(Int64.min)...Int128(Int64.max)
+        guard limit.contains(result) else {
+            throw error("\(value) \(a == 0 ? "days" : "ticks") is out of range as a \(b == 0 ? "date" : "timestamp") (years ±5.8 million for dates, ±292,000 for microseconds)", at: at)
+        }
+        return .int(Int64(result))
     }
 
     func cast(_ v: Value, to type: ArrowType, at: Int) throws -> Value {
@@ -383,6 +406,8 @@ struct Evaluator: Sendable {
             return .string(regex.stringByReplacingMatches(in: s, range: range, withTemplate: replacement))
         case ("date_trunc", _), ("date_part", _):
             return try datePart(name, a, at: at)
+        case ("__retime", .int(let value)):
+            return try retime(value, from: a[1], to: a[2], at: at)
         case ("md5", .string(let s)): return .string(Insecure.MD5.hash(data: Array(s.utf8)).map { String(format: "%02x", $0) }.joined())
         case ("sha256", .string(let s)): return .string(SHA256.hash(data: Array(s.utf8)).map { String(format: "%02x", $0) }.joined())
         case ("lower", .string(let s)): return .string(s.lowercased())

@@ -25,6 +25,9 @@ struct Parser {
 
     /// `[WITH name AS (query), …] select [UNION ALL select]…`
     private mutating func query() throws -> QueryStatement {
+        depth += 1  // a subquery in FROM, IN or EXISTS is a level of nesting like a parenthesis
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw error("query nested more than \(Self.maxDepth) levels deep") }
         var q = QueryStatement()
         if accept(keyword: "WITH") {
             if case .identifier("recursive") = current.kind { throw error("WITH RECURSIVE is not supported yet; WITH without RECURSIVE names subqueries") }
@@ -453,15 +456,29 @@ struct Parser {
     }
 
     private mutating func or() throws -> Expression {
-        var left = try and()
-        while isKeyword("OR") { let at = current.position; index += 1; left = .binary(op: "OR", left, try and(), at: at) }
-        return left
+        var terms = [try and()], positions: [Int] = []
+        while isKeyword("OR") { positions.append(current.position); index += 1; terms.append(try and()) }
+        return Self.balanced("OR", terms, positions)
     }
 
     private mutating func and() throws -> Expression {
-        var left = try not()
-        while isKeyword("AND") { let at = current.position; index += 1; left = .binary(op: "AND", left, try not(), at: at) }
-        return left
+        var terms = [try not()], positions: [Int] = []
+        while isKeyword("AND") { positions.append(current.position); index += 1; terms.append(try not()) }
+        return Self.balanced("AND", terms, positions)
+    }
+
+    /// A chain `t0 op t1 op … tn` of an associative operator as a balanced tree, so that
+    /// `a = 1 OR a = 2 OR …` with thousands of terms is only a few levels deep for every
+    /// recursive pass (binder, evaluator), not one level per term. Short chains stay left-deep.
+    static func balanced(_ op: String, _ terms: [Expression], _ positions: [Int]) -> Expression {
+        if terms.count <= 16 {
+            var left = terms[0]
+            for (term, at) in zip(terms.dropFirst(), positions) { left = .binary(op: op, left, term, at: at) }
+            return left
+        }
+        let middle = terms.count / 2
+        return .binary(op: op, balanced(op, Array(terms[..<middle]), Array(positions[..<(middle - 1)])),
+                       balanced(op, Array(terms[middle...]), Array(positions[middle...])), at: positions[middle - 1])
     }
 
     private mutating func not() throws -> Expression {
@@ -515,11 +532,18 @@ struct Parser {
         return left
     }
 
+    /// Arithmetic chains stay left-deep (integer overflow and float rounding follow the written
+    /// order, as in DuckDB), so each term is a level of nesting and counts toward `maxDepth`.
     private mutating func additive() throws -> Expression {
         var left = try multiplicative()
+        var terms = 0
+        defer { depth -= terms }
         while case .symbol(let op) = current.kind, op == "+" || op == "-" || op == "||" {
             let at = current.position
             index += 1
+            terms += 1
+            depth += 1
+            guard depth <= Self.maxDepth else { throw error("expression nested more than \(Self.maxDepth) levels deep (each term of a chain of + - || counts; sum long lists with sum() over rows)") }
             left = .binary(op: op, left, try multiplicative(), at: at)
         }
         return left
@@ -527,9 +551,14 @@ struct Parser {
 
     private mutating func multiplicative() throws -> Expression {
         var left = try unary()
+        var terms = 0
+        defer { depth -= terms }
         while case .symbol(let op) = current.kind, op == "*" || op == "/" || op == "%" {
             let at = current.position
             index += 1
+            terms += 1
+            depth += 1
+            guard depth <= Self.maxDepth else { throw error("expression nested more than \(Self.maxDepth) levels deep (each term of a chain of * / % counts)") }
             left = .binary(op: op, left, try unary(), at: at)
         }
         return left
