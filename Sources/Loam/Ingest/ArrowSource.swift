@@ -17,7 +17,7 @@ final class ArrowSource: RecordSource {
         return totalBytes * finished / reader.batchCount
     }
 
-    init(input: ImportInput) throws {
+    init(input: ImportInput, maxRowsPerByte: Int) throws {
         path = input.name
         let storage: ByteStorage
         switch input {
@@ -25,7 +25,9 @@ final class ArrowSource: RecordSource {
         case .bytes(let bytes, _): storage = bytes
         }
         do {
-            reader = try IPCReader(data: ByteView(storage: storage))
+            var reader = try IPCReader(data: ByteView(storage: storage))
+            reader.maxRowsPerBodyByte = maxRowsPerByte
+            self.reader = reader
         } catch {
             throw LoamError.badInput(file: path, line: nil, column: nil, message: "\(error)")
         }

@@ -24,6 +24,7 @@ final class CSVSource: RecordSource {
             throw LoamError.badInput(file: path, line: 1, column: nil, message: "the file is empty; a CSV needs a header row naming its columns")
         }
         var names: [String] = []
+        var seen = Set<String>()  // linear in the number of columns
         for i in 0..<header.count {
             var name = ""
             try header.field(i) { bytes in
@@ -33,12 +34,12 @@ final class CSVSource: RecordSource {
                 name = text.trimmingSpaces
             }
             if name.isEmpty { name = "column_\(i + 1)" }
-            if names.contains(name) {
+            guard seen.insert(name).inserted else {
                 throw LoamError.badInput(file: path, line: 1, column: name, message: "the header names column '\(name)' twice; rename one")
             }
             names.append(name)
         }
-        for name in required.sorted() where !names.contains(name) {
+        for name in required.sorted() where !seen.contains(name) {
             throw LoamError.invalidArgument("--schema names column '\(name)', which \(path) lacks (its header: \(names.joined(separator: ", ")))")
         }
         var inference = [CSVColumnInference](repeating: CSVColumnInference(), count: names.count)

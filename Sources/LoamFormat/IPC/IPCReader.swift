@@ -14,6 +14,12 @@ public struct IPCReader: Sendable {
 
     public var batchCount: Int { batchOffsets.count }
 
+    /// When set, a record batch may declare at most this many rows per byte of its body
+    /// (plus one byte's worth), so a few bytes cannot claim billions of rows of a zero-width
+    /// column (`fixed_size_list<…, 0>`, `struct<>`). Every column with data takes at least a
+    /// bit per row, so 8 refuses no real file; imports set it, Loam's own fragments need not.
+    public var maxRowsPerBodyByte: Int?
+
     public init(data: ByteView) throws {
         self.data = data
         let bytes = data.buffer
@@ -122,6 +128,13 @@ public struct IPCReader: Sendable {
             throw FormatError.unsupported("record batch \(index) uses unsupported compression (\(codec == 1 ? "ZSTD" : "LZ4_FRAME")); write the file uncompressed, e.g. pyarrow.ipc.new_file(..., options=pa.ipc.IpcWriteOptions(compression=None))")
         }
         let length = Int(try header.scalar(slot: 0, default: Int64(0)))
+        if let perByte = maxRowsPerBodyByte {
+            let (allowed, overflow) = perByte.multipliedReportingOverflow(by: message.bodyLength + 1)
+            guard length >= 0, overflow || length <= allowed else {
+                throw FormatError.malformed("record batch \(index) claims \(length) rows in a \(message.bodyLength)-byte body "
+                    + "(more than \(perByte) rows per byte; raise the bound with --max-rows-per-byte if the file is genuine)")
+            }
+        }
         guard let nodes = try header.vector(slot: 1, elementSize: 16),
               let buffers = try header.vector(slot: 2, elementSize: 16) else {
             throw FormatError.malformed("record batch \(index) lacks nodes or buffers")

@@ -36,6 +36,9 @@ struct Import: AsyncParsableCommand {
     @Option(help: "Rows per fragment.")
     var fragmentRows: Int = 65_536
 
+    @Option(help: "At most this many rows per byte of an Arrow record batch (a guard against files that claim rows they do not hold).")
+    var maxRowsPerByte: Int = 8
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -45,6 +48,7 @@ struct Import: AsyncParsableCommand {
     func validate() throws {
         if delimiter != "tab" && delimiter.utf8.count != 1 { throw ValidationError("--delimiter must be one character (or 'tab')") }
         if fragmentRows < 1 { throw ValidationError("--fragment-rows must be at least 1") }
+        if maxRowsPerByte < 1 { throw ValidationError("--max-rows-per-byte must be at least 1") }
     }
 
     func run() async throws {
@@ -53,6 +57,7 @@ struct Import: AsyncParsableCommand {
             var options = ImportOptions(format: format, schema: schema, message: message)
             options.delimiter = delimiter == "tab" ? 9 : delimiter.utf8.first!
             options.fragmentRows = fragmentRows
+            options.maxRowsPerByte = maxRowsPerByte
             let bar = ProgressBar(label: (input as NSString).lastPathComponent, enabled: !quiet && !json && isatty(2) == 1)
             options.progress = { done, total in bar.update(done: done, total: total) }
             let result = try await repo.importData(from: input, into: dataset, options: options)
