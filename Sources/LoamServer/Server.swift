@@ -22,6 +22,10 @@ public struct LoamServer: Sendable {
         public var rowsPerRequest = 1_000_000
         /// Seconds a connection may stay idle.
         public var idleSeconds: Int64 = 120
+        /// Host names the server answers to besides loopback and its own address (`BrowserGuard`).
+        public var allowedHosts: [String] = []
+        /// Web origins (`http://host:port`) whose pages may call the server.
+        public var allowedOrigins: [String] = []
 
         public init() {}
     }
@@ -74,6 +78,7 @@ public struct LoamServer: Sendable {
     func router() -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: ErrorMiddleware(metrics: metrics))
+        router.add(middleware: BrowserGuard(bind: host, allowedHosts: limits.allowedHosts, allowedOrigins: limits.allowedOrigins))
         router.get("/healthz") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
         let api = router.group().add(middleware: AuthMiddleware(repository: repository, anonymous: anonymous))
         ServiceController(server: self).register(on: api)

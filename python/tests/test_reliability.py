@@ -98,3 +98,57 @@ def test_wide_csv_imports_and_reads_back(tmp_path):
     run("import", str(tmp_path / "w.csv"), "-d", "w", "-q", repo=repo)
     table = loam.open(repo).dataset("w").to_arrow()
     assert table.num_columns == n and table.column(f"c{n - 1}").to_pylist() == [n - 1]
+
+
+@pytest.fixture()
+def anonymous(tmp_path):
+    repo = tmp_path / "anon"
+    run("init", str(repo))
+    (tmp_path / "t.csv").write_text("id\n1\n2\n3\n")
+    run("import", str(tmp_path / "t.csv"), "-d", "t", "-q", repo=repo)
+    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0", "--anonymous"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    assert line.startswith("Serving "), line + process.stderr.read()
+    yield {"port": int(line.split()[1].rsplit(":", 1)[1]), "repo": repo}
+    process.kill()
+    process.wait()
+
+
+def raw(port, method, path, body=None, headers=None):
+    import http.client
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def test_pages_of_other_sites_cannot_use_an_anonymous_server(anonymous):
+    port, delete = anonymous["port"], b'{"sql": "DELETE FROM t"}'
+    rows = lambda: len(loam.open(anonymous["repo"]).dataset("t"))  # noqa: E731
+    # The attack: any web page POSTs text/plain (a "simple request", no preflight) to localhost.
+    status, body = raw(port, "POST", "/api/v1/query", delete, {"Content-Type": "text/plain", "Origin": "https://evil.example"})
+    assert status == 403 and b"evil.example" in body
+    status, _ = raw(port, "POST", "/api/v1/query", delete, {"Content-Type": "application/json", "Origin": "null"})
+    assert status == 403
+    status, _ = raw(port, "POST", "/api/v1/query", delete, {"Content-Type": "text/plain", "Sec-Fetch-Site": "cross-site"})
+    assert status == 403
+    # DNS rebinding: evil.example resolving to 127.0.0.1 makes the page same-origin, but not the Host.
+    status, body = raw(port, "POST", "/api/v1/query", delete, {"Content-Type": "application/json", "Host": f"evil.example:{port}",
+                                                                 "Origin": f"http://evil.example:{port}"})
+    assert status == 421 and b"--allowed-host" in body
+    status, _ = raw(port, "GET", "/api/v1/datasets", None, {"Host": f"evil.example:{port}"})
+    assert status == 421
+    # A same-origin page must still send JSON (or the X-Loam-Request header) to change anything.
+    own = {"Origin": f"http://127.0.0.1:{port}", "Host": f"127.0.0.1:{port}"}
+    status, body = raw(port, "POST", "/api/v1/query", delete, {**own, "Content-Type": "text/plain"})
+    assert status == 415 and b"X-Loam-Request" in body
+    assert rows() == 3, "a refused request changed data"
+    status, _ = raw(port, "POST", "/api/v1/query", b'{"sql": "DELETE FROM t WHERE id = 1"}', {**own, "Content-Type": "application/json"})
+    assert status == 200 and rows() == 2
+    status, _ = raw(port, "POST", "/api/v1/query", b'{"sql": "DELETE FROM t WHERE id = 2"}',
+                    {"Origin": f"http://localhost:{port}", "Host": f"localhost:{port}", "X-Loam-Request": "1"})
+    assert status == 200 and rows() == 1
+    # Programs send no Origin: unchanged.
+    assert raw(port, "GET", "/api/v1/datasets")[0] == 200
+    assert loam.connect(f"http://127.0.0.1:{port}").query("SELECT count(*) AS n FROM t").column("n").to_pylist() == [1]
