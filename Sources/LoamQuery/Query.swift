@@ -369,8 +369,10 @@ struct QueryRunner {
                 var output: [[Value]] = []
                 let nulls = [Value](repeating: .null, count: rightFields.count)
                 var rightMatched = [Bool](repeating: false, count: join.right ? rightRows.count : 0)
+                var ticker = StatementTicker()
                 for batch in try await batches(current, currentNames) {
                     for i in 0..<batch.length {
+                        try ticker.tick()
                         let row = batch.row(i)
                         let candidates: [Int]
                         if keys.isEmpty {
@@ -381,6 +383,7 @@ struct QueryRunner {
                         }
                         var matched = false
                         for r in candidates {
+                            try ticker.tick()
                             let both = row + rightRows[r]
                             if case .bool(true) = try evaluator.evaluate(bound, slots.map { both[$0] }) {
                                 output.append(both)
@@ -672,7 +675,9 @@ struct QueryRunner {
                 default: throw SQLError(sql: sql, position: order.expression.position, message: "ORDER BY after \(query.operators[0].rawValue) names an output column or its position")
                 }
             }
-            rows.sort { a, b in
+            var ticker = StatementTicker()
+            try rows.sort { a, b in
+                try ticker.tick()
                 for (index, order) in keys { if let first = order.compare(a[index], b[index]) { return first } }
                 return false
             }
@@ -741,8 +746,10 @@ struct QueryExecutor: Sendable {
             return (out, keys)
         }
         let specs = orderKeys.map(\.2)
-        @Sendable func sortRows(_ list: inout [(out: [Value], keys: [Value])]) {
-            list.sort { a, b in
+        @Sendable func sortRows(_ list: inout [(out: [Value], keys: [Value])]) throws {
+            var ticker = StatementTicker()
+            try list.sort { a, b in
+                try ticker.tick()
                 for (i, spec) in specs.enumerated() { if let first = spec.compare(a.keys[i], b.keys[i]) { return first } }
                 return false
             }
@@ -772,7 +779,7 @@ struct QueryExecutor: Sendable {
             for i in rows {
                 work.candidates.append(try project(work.columns.map { $0.value(at: i) }, []))
                 if let k = topK, work.candidates.count >= max(2 * k, 1024) {
-                    sortRows(&work.candidates)
+                    try sortRows(&work.candidates)
                     work.candidates.removeLast(work.candidates.count - k)
                 }
             }
@@ -816,7 +823,7 @@ struct QueryExecutor: Sendable {
                 }
                 candidates += work.candidates
                 if let k = topK, candidates.count >= max(2 * k, 1024) {
-                    sortRows(&candidates)
+                    try sortRows(&candidates)
                     candidates.removeLast(candidates.count - k)
                 }
                 return true
@@ -886,7 +893,7 @@ struct QueryExecutor: Sendable {
             var seen = Set<[Value]>()
             projected = projected.filter { seen.insert($0.out).inserted }
         }
-        if !orderKeys.isEmpty { sortRows(&projected) }
+        if !orderKeys.isEmpty { try sortRows(&projected) }
         let start = min(statement.offset, projected.count)
         let end = statement.limit.map { min(projected.count - start, $0) + start } ?? projected.count
         let window = projected[start..<end]

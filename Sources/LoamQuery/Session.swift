@@ -16,8 +16,13 @@ import LoamStorage
 public final class SQLSession: @unchecked Sendable {
     public let repository: Repository
     private var transaction: Transaction?
+    /// Seconds each statement may run (`SET statement_timeout`); nil: no limit.
+    public var statementTimeout: Double?
 
-    public init(repository: Repository) { self.repository = repository }
+    public init(repository: Repository, statementTimeout: Double? = nil) {
+        self.repository = repository
+        self.statementTimeout = statementTimeout
+    }
 
     public var inTransaction: Bool { transaction != nil }
 
@@ -38,8 +43,30 @@ public final class SQLSession: @unchecked Sendable {
             transaction = nil
             return StatementResult(query: nil, affected: 0, commit: nil, verb: "ROLLBACK")
         default:
-            guard let open = transaction else { return try await repository.execute(sql) }
-            return try await Repository.$transaction.withValue(open) { try await repository.execute(sql) }
+            if let setting = try Self.timeoutSetting(sql) {
+                statementTimeout = setting > 0 ? setting : nil
+                return StatementResult(query: nil, affected: 0, commit: nil, verb: "SET")
+            }
+            return try await StatementLimit.run(timeout: statementTimeout) {
+                guard let open = transaction else { return try await repository.execute(sql) }
+                return try await Repository.$transaction.withValue(open) { try await repository.execute(sql) }
+            }
         }
+    }
+
+    /// `SET statement_timeout = '5s'` (or `TO`, a number of milliseconds as in PostgreSQL,
+    /// or '250ms', '2min'; 0 turns the limit off): the seconds, or nil when `sql` is not that.
+    static func timeoutSetting(_ sql: String) throws -> Double? {
+        let words = sql.trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: ";")))
+            .split(whereSeparator: { $0 == " " || $0 == "=" || $0 == "\n" || $0 == "\t" }).map(String.init)
+        guard words.count >= 2, words[0].uppercased() == "SET", words[1].lowercased() == "statement_timeout" else { return nil }
+        let rest = words.dropFirst(2).filter { $0.uppercased() != "TO" }
+        let text = rest.joined().trimmingCharacters(in: CharacterSet(charactersIn: "'\"")).lowercased()
+        let units: [(String, Double)] = [("ms", 0.001), ("min", 60), ("s", 1), ("h", 3600)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let number = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), number >= 0, number.isFinite { return number * scale }
+        }
+        if let ms = Double(text), ms >= 0, ms.isFinite { return ms / 1000 }
+        throw SQLError(sql: sql, position: 0, message: "SET statement_timeout takes a duration such as '5s', '250ms', '2min' or a number of milliseconds (0: no limit)")
     }
 }

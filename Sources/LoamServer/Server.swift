@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import Loam
 import LoamFormat
 import LoamQuery
@@ -22,6 +23,8 @@ public struct LoamServer: Sendable {
         public var rowsPerRequest = 1_000_000
         /// Seconds a connection may stay idle.
         public var idleSeconds: Int64 = 120
+        /// Seconds a SQL statement may run; a request's "timeout_seconds" may lower it.
+        public var statementSeconds: Double = 300
         /// Host names the server answers to besides loopback and its own address (`BrowserGuard`).
         public var allowedHosts: [String] = []
         /// Web origins (`http://host:port`) whose pages may call the server.
@@ -39,6 +42,8 @@ public struct LoamServer: Sendable {
     let metrics = Metrics()
     /// Experiment tracking (the MLflow routes translate to it).
     let tracker: Tracker
+    /// Where statements run, off the threads that answer requests.
+    let queries = QueryExecutor(threads: ProcessInfo.processInfo.activeProcessorCount)
 
     public init(repository: Repository, host: String = "127.0.0.1", port: Int = 8080, anonymous: Bool = false, limits: Limits = Limits()) throws {
         if anonymous && !["127.0.0.1", "::1", "localhost"].contains(host) {
@@ -94,10 +99,13 @@ public struct LoamServer: Sendable {
 public struct ServerContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var grant: Grant?
+    /// The client's connection: when it closes, the statement it asked for is cancelled.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         grant = nil
+        channel = source.channel
     }
 
     /// Bodies are read with explicit limits per route.
@@ -172,6 +180,7 @@ struct ErrorMiddleware: RouterMiddleware {
             if case .notARepository = e { return internalError(error, context: context) }
             return .badRequest(e.description)
         case let e as FormatError: return .badRequest(e.description)
+        case let e as StatementStopped: return APIError(status: .requestTimeout, code: "statement_timeout", message: e.description)
         default: return internalError(error, context: context)
         }
     }

@@ -53,9 +53,9 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     } catch let error as ExitCode {
         throw error
     } catch {
-        FileHandle.standardError.write(Data("loam: error: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("loam: error: \(TerminalText.escaped("\(error)"))\n".utf8))
         throw ExitCode(1)
     }
 }
 
-func writeError(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+func writeError(_ text: String) { FileHandle.standardError.write(Data((TerminalText.escaped(text) + "\n").utf8)) }

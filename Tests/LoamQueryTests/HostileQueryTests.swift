@@ -84,4 +84,34 @@ import Testing
         #expect(throws: LoamError.self) { try SchemaSpec.parse("x:" + String(repeating: "list<", count: 5_000) + "int64" + String(repeating: ">", count: 5_000)) }
         #expect(try SchemaSpec.parse("x:list<list<int64>>").count == 1)
     }
+
+    @Test func aStatementStopsAtItsDeadlineAndSetChangesIt() async throws {
+        let repo = try await repository()
+        defer { try? FileManager.default.removeItem(at: repo.root) }
+        let heavy = "SELECT count(*) FROM t AS a, " + (0..<12).map { "t AS x\($0)" }.joined(separator: ", ")  // 50^13 rows
+        await #expect(throws: StatementStopped.timedOut(seconds: 0.3)) { try await StatementLimit.run(timeout: 0.3) { try await repo.query(heavy) } }
+        let session = SQLSession(repository: repo)
+        #expect(try await session.execute("SET statement_timeout = '200ms'").verb == "SET")
+        #expect(session.statementTimeout == 0.2)
+        await #expect(throws: StatementStopped.timedOut(seconds: 0.2)) { _ = try await session.execute(heavy) }
+        _ = try await session.execute("SET statement_timeout TO 1500")  // milliseconds, as in PostgreSQL
+        #expect(session.statementTimeout == 1.5)
+        _ = try await session.execute("SET statement_timeout = 0")
+        #expect(session.statementTimeout == nil)
+        await #expect(throws: SQLError.self) { _ = try await session.execute("SET statement_timeout = 'soon'") }
+        // A statement stopped mid-write changes nothing.
+        let before = try await repo.resolve("HEAD")
+        await #expect(throws: StatementStopped.self) {
+            try await StatementLimit.run(timeout: 0.3) { try await repo.execute("CREATE TABLE big AS \(heavy)") }
+        }
+        #expect(try await repo.resolve("HEAD") == before)
+    }
+
+    @Test func aBacktrackingRegularExpressionIsStoppedNotRunForMinutes() async throws {
+        let repo = try await repository()
+        defer { try? FileManager.default.removeItem(at: repo.root) }
+        await expectError(repo, "SELECT regexp_matches('\(String(repeating: "x", count: 40))', '(x+x+)+y')", "backtracked for more than 0.25 s")
+        #expect(try await values(repo, "SELECT regexp_replace('a1b22c333', '([0-9]+)', '<$1>')") == [.string("a<1>b<22>c<333>")])
+        #expect(try await values(repo, "SELECT regexp_replace('héllo wörld ö', 'ö', 'o')") == [.string("héllo world o")])
+    }
 }

@@ -68,6 +68,24 @@ import Testing
         }
     }
 
+    /// Names, messages and values reach the terminal with control characters escaped; data files stay exact.
+    @Test func controlCharactersFromARepositoryNeverReachTheTerminalRaw() throws {
+        let dir = try TestEnvironment.temporaryDirectory("loam-cli-ctl")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = try TestEnvironment.write("id,s\n1,\"a\u{1b}[31mred\u{7}\"\n", to: "a.csv", in: dir)
+        #expect(try TestEnvironment.loam(["init", dir.path], repo: dir).status == 0)
+        #expect(try TestEnvironment.loam(["import", csv, "-d", "t", "-q", "-m", "evil \u{1b}]0;title\u{7} \u{202e}txt"], repo: dir).status == 0)
+        for args in [["query", "SELECT * FROM t"], ["log", "--oneline"], ["log"], ["head", "t"]] {
+            let out = try TestEnvironment.loam(args, repo: dir).output
+            #expect(!out.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\u{7}" || $0 == "\u{202e}" }, "\(args): \(out)")
+        }
+        #expect(try TestEnvironment.loam(["query", "SELECT s FROM t"], repo: dir).output.contains("a\\u{1b}[31mred\\u{7}"))
+        let error = try TestEnvironment.loam(["query", "SELECT * FROM \"x\u{1b}[2J\""], repo: dir).error
+        #expect(error.contains("x\\u{1b}[2J") && !error.contains("\u{1b}"), "\(error)")
+        // Exported data is data: byte for byte.
+        #expect(try TestEnvironment.loam(["export", "t", "--format", "csv", "-o", "-"], repo: dir).output.contains("a\u{1b}[31mred\u{7}"))
+    }
+
     @Test func progressBarDrawsOnATerminal() throws {
         let dir = try TestEnvironment.temporaryDirectory("loam-cli")
         defer { try? FileManager.default.removeItem(at: dir) }

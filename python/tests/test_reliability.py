@@ -152,3 +152,40 @@ def test_pages_of_other_sites_cannot_use_an_anonymous_server(anonymous):
     # Programs send no Origin: unchanged.
     assert raw(port, "GET", "/api/v1/datasets")[0] == 200
     assert loam.connect(f"http://127.0.0.1:{port}").query("SELECT count(*) AS n FROM t").column("n").to_pylist() == [1]
+
+
+HEAVY = "SELECT count(*) FROM t AS a, " + ", ".join(f"t AS x{i}" for i in range(30))  # 3^31 rows: never finishes
+
+
+def test_statements_are_bounded_in_time_and_health_answers_meanwhile(anonymous):
+    import json
+    import time
+    port = anonymous["port"]
+    started = time.monotonic()
+    status, body = raw(port, "POST", "/api/v1/query", json.dumps({"sql": HEAVY, "timeout_seconds": 1}).encode(),
+                       {"Content-Type": "application/json"})
+    assert status == 408 and json.loads(body)["error"]["code"] == "statement_timeout"
+    assert time.monotonic() - started < 60
+    status, body = raw(port, "POST", "/api/v1/query", json.dumps({"sql": "SELECT 1", "timeout_seconds": "soon"}).encode(),
+                       {"Content-Type": "application/json"})
+    assert status == 400 and b"timeout_seconds" in body
+    # Two statements busy on every core: /healthz and small queries still answer (statements run on threads of their own).
+    busy = [threading.Thread(target=raw, args=(port, "POST", "/api/v1/query", json.dumps({"sql": HEAVY, "timeout_seconds": 8}).encode(),
+                                               {"Content-Type": "application/json"})) for _ in range(2)]
+    for t in busy:
+        t.start()
+    time.sleep(1)
+    assert raw(port, "GET", "/healthz") == (200, b"ok\n")
+    assert raw(port, "GET", "/api/v1/datasets")[0] == 200
+    for t in busy:
+        t.join(timeout=60)
+
+
+def test_loam_sql_takes_a_statement_timeout_and_regexes_cannot_backtrack_forever(anonymous):
+    env = dict(os.environ, LOAM_REPO=str(anonymous["repo"]))
+    script = f"SET statement_timeout = '500ms';\n{HEAVY};\nSELECT count(*) AS n FROM t;\n"
+    done = subprocess.run([LOAM, "sql"], input=script, capture_output=True, text=True, env=env, timeout=120)
+    assert "statement_timeout of 0.5 s" in done.stderr and "3" in done.stdout, done.stderr + done.stdout
+    done = subprocess.run([LOAM, "query", "SELECT regexp_matches('" + "x" * 40 + "', '(x+x+)+y')"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 1 and "backtracked" in done.stderr, done.stderr

@@ -15,7 +15,10 @@ public func concurrentlyInOrder<T: Sendable>(_ count: Int, parallelism: Int = Pr
         func start() {
             let index = next
             next += 1
-            group.addTask { (index, try await produce(index)) }
+            group.addTask {
+                try StatementLimit.check()  // between batches: a statement past its deadline stops here
+                return (index, try await produce(index))
+            }
         }
         while next < count && next < max(1, parallelism) * 2 { start() }
         while wanted < count, let (index, result) = try await group.next() {
@@ -23,6 +26,7 @@ public func concurrentlyInOrder<T: Sendable>(_ count: Int, parallelism: Int = Pr
             while let result = ready.removeValue(forKey: wanted) {
                 wanted += 1
                 if next < count { start() }
+                try StatementLimit.check()
                 guard try await consume(result) else { group.cancelAll(); return }
             }
         }

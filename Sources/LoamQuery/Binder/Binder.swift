@@ -181,8 +181,8 @@ struct Binder: Sendable {
             }
             return (.cast(value, type, at: at), type)
         case .inSubquery(_, _, _, let at), .scalarSubquery(_, let at), .exists(_, _, let at):
-            // The executor replaces subqueries by their values before binding; reaching here is a bug.
-            throw error("subquery was not evaluated", at: at)
+            // A SELECT's executor replaces subqueries by their values before binding; UPDATE and DELETE do not yet.
+            throw error("a subquery is not supported here yet (UPDATE and DELETE take none); find the rows with a SELECT first", at: at)
         case .window(let call, let at):
             return try bindWindow(call, at: at, allowAggregates: allowAggregates)
         case .lookup(let table, let keys, _):

@@ -290,6 +290,33 @@ struct Evaluator: Sendable {
         return .int(ticks)
     }
 
+    /// The matches of `regex` in `s` (the first only, when `first`), stopping the statement when
+    /// one value makes the pattern backtrack for more than a quarter of a second (a pattern like
+    /// `(x+x+)+y` is exponential in the length of the text) or the statement's deadline passes.
+    private func boundedMatches(_ regex: NSRegularExpression, _ s: String, pattern: String, first: Bool, at: Int) throws -> [NSTextCheckingResult] {
+        let started = ContinuousClock.now
+        var found: [NSTextCheckingResult] = []
+        var failure: Error?
+        regex.enumerateMatches(in: s, options: [.reportProgress], range: NSRange(s.startIndex..., in: s)) { match, _, stop in
+            if let match {
+                found.append(match)
+                if first { stop.pointee = true; return }
+            }
+            do {
+                try StatementLimit.check()
+                if ContinuousClock.now - started > .milliseconds(250) {
+                    throw error("regular expression '\(pattern)' backtracked for more than 0.25 s on one value of \(s.utf8.count) bytes; "
+                                + "rewrite it without nested repetition such as (x+)+", at: at)
+                }
+            } catch {
+                failure = error
+                stop.pointee = true
+            }
+        }
+        if let failure { throw failure }
+        return found
+    }
+
     /// A date (days; ticks per second 0) or timestamp (ticks) in another of those units: exact,
     /// flooring toward the past when it drops precision, an error when the result leaves the type's range.
     private func retime(_ value: Int64, from: Value, to: Value, at: Int) throws -> Value {
@@ -400,10 +427,16 @@ struct Evaluator: Sendable {
             guard case .string(let pattern) = a[1] else { return .null }
             let regex: NSRegularExpression
             do { regex = try NSRegularExpression(pattern: pattern) } catch { throw self.error("invalid regular expression '\(pattern)'", at: at) }
-            let range = NSRange(s.startIndex..., in: s)
-            if name == "regexp_matches" { return .bool(regex.firstMatch(in: s, range: range) != nil) }
+            if name == "regexp_matches" { return .bool(!(try boundedMatches(regex, s, pattern: pattern, first: true, at: at)).isEmpty) }
             guard case .string(let replacement) = a[2] else { return .null }
-            return .string(regex.stringByReplacingMatches(in: s, range: range, withTemplate: replacement))
+            var out = "", last = s.utf16.startIndex
+            for match in try boundedMatches(regex, s, pattern: pattern, first: false, at: at) {
+                let start = s.utf16.index(s.utf16.startIndex, offsetBy: match.range.location)
+                out += String(s.utf16[last..<start])!
+                out += regex.replacementString(for: match, in: s, offset: 0, template: replacement)
+                last = s.utf16.index(start, offsetBy: match.range.length)
+            }
+            return .string(out + String(s.utf16[last...])!)
         case ("date_trunc", _), ("date_part", _):
             return try datePart(name, a, at: at)
         case ("__retime", .int(let value)):

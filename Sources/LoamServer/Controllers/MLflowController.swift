@@ -89,7 +89,7 @@ struct MLflowController: Sendable {
             return try json(["experiment": experimentJSON(try await tracker.experiment(named: try string(body, "experiment_name")))])
         case "experiments/search":
             let page = try await tracker.searchExperiments(ExperimentSearch(filter: (body["filter"] as? String) ?? "", view: try view(body["view_type"]),
-                                                                            maxResults: int(body["max_results"]).map(Int.init), pageToken: body["page_token"] as? String))
+                                                                            maxResults: try int(body, "max_results").map(Int.init), pageToken: body["page_token"] as? String))
             return try json(paged(["experiments": page.items.map(experimentJSON)], page.nextPageToken))
         case "experiments/update":
             try await tracker.renameExperiment(id: try string(body, "experiment_id"), to: try string(body, "new_name"))
@@ -101,16 +101,16 @@ struct MLflowController: Sendable {
             try await tracker.setExperimentTag(experimentID: try string(body, "experiment_id"), key: try string(body, "key"), value: try string(body, "value"))
             return try json([:])
         case "runs/create":
-            let experimentID = (body["experiment_id"] as? String) ?? int(body["experiment_id"]).map(String.init)
+            let experimentID = try (body["experiment_id"] as? String) ?? int(body, "experiment_id").map(String.init)
             let run = try await tracker.createRun(experimentID: experimentID, name: body["run_name"] as? String,
-                                                  user: body["user_id"] as? String, creator: context.grant?.user, startTime: int(body["start_time"]),
+                                                  user: body["user_id"] as? String, creator: context.grant?.user, startTime: try int(body, "start_time"),
                                                   tags: try tags(body["tags"]))
             return try json(["run": runJSON(run)])
         case "runs/get":
             return try json(["run": runJSON(try await tracker.run(id: try runID(body)))])
         case "runs/update":
             let status = try (body["status"]).map { try RunStatus(parsing: "\($0)") }
-            let info = try await tracker.updateRun(id: try runID(body), status: status, endTime: int(body["end_time"]), name: body["run_name"] as? String)
+            let info = try await tracker.updateRun(id: try runID(body), status: status, endTime: try int(body, "end_time"), name: body["run_name"] as? String)
             return try json(["run_info": infoJSON(info)])
         case "runs/delete", "runs/restore":
             try await tracker.setLifecycle(runID: try runID(body), name.hasSuffix("delete") ? .deleted : .active)
@@ -118,7 +118,7 @@ struct MLflowController: Sendable {
         case "runs/search":
             let search = RunSearch(experimentIDs: ((body["experiment_ids"] as? [Any]) ?? []).map { "\($0)" }, filter: (body["filter"] as? String) ?? "",
                                    orderBy: (body["order_by"] as? [String]) ?? [], view: try view(body["run_view_type"]),
-                                   maxResults: int(body["max_results"]).map(Int.init), pageToken: body["page_token"] as? String)
+                                   maxResults: try int(body, "max_results").map(Int.init), pageToken: body["page_token"] as? String)
             let page = try await tracker.searchRuns(search)
             return try json(paged(["runs": page.items.map(runJSON)], page.nextPageToken))
         case "runs/log-parameter":
@@ -137,12 +137,12 @@ struct MLflowController: Sendable {
             return try json([:])
         case "metrics/get-history":
             let page = try await tracker.metricHistory(runID: try runID(body), key: try string(body, "metric_key"),
-                                                       maxResults: int(body["max_results"]).map(Int.init), pageToken: body["page_token"] as? String)
+                                                       maxResults: try int(body, "max_results").map(Int.init), pageToken: body["page_token"] as? String)
             return try json(paged(["metrics": page.items.map(metricJSON)], page.nextPageToken))
         case "metrics/get-history-bulk-interval":
             let points = try await tracker.metricHistory(runIDs: request.uri.queryParameters.getAll("run_ids"), key: try string(body, "metric_key"),
-                                                         fromStep: int(body["start_step"]) ?? .min, toStep: int(body["end_step"]) ?? .max,
-                                                         maxResults: int(body["max_results"]).map(Int.init))
+                                                         fromStep: int(body, "start_step") ?? .min, toStep: int(body, "end_step") ?? .max,
+                                                         maxResults: try int(body, "max_results").map(Int.init))
             return try json(["metrics": points.map { var m = metricJSON($0.point); m["run_id"] = $0.runID; return m }])
         case "logged-models/search": return try json(["models": []])  // MLflow 3's logged models: Loam keeps none (yet)
         default:
@@ -260,10 +260,17 @@ struct MLflowController: Sendable {
         throw MLflowError.invalid("missing value for required parameter 'run_id'")
     }
 
-    func int(_ value: Any?) -> Int64? {
-        if let n = value as? NSNumber { return n.int64Value }
-        if let s = value as? String { return Int64(s) }
-        return nil
+    /// An integer field (a JSON number, or a string of one as proto JSON writes int64); nil when
+    /// absent, an error naming the field when it is there but not a whole number that fits 64 bits.
+    func int(_ body: [String: Any], _ key: String) throws -> Int64? {
+        guard let value = body[key], !(value is NSNull) else { return nil }
+        if let s = value as? String, let i = Int64(s.trimmingCharacters(in: .whitespaces)) { return i }
+        if let n = value as? NSNumber, !(value is String) {
+            let d = n.doubleValue
+            if d == d.rounded(), d >= -9.223372036854775e18, d <= 9.223372036854775e18 { return n.int64Value }
+            if let exact = Int64(n.stringValue) { return exact }
+        }
+        throw MLflowError.invalid("'\(key)' must be a whole number that fits in 64 bits, not \(String(describing: value).prefix(40))")
     }
 
     /// A metric object: a key, a value (a number, or "NaN", "Infinity", "-Infinity" as proto JSON writes them),

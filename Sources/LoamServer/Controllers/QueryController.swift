@@ -19,9 +19,19 @@ struct QueryController: Controller {
         if context.grant?.dataset != nil {
             throw APIError.forbidden("a token for one dataset cannot run SQL, which may name any dataset; use a repository token")
         }
+        var timeout = server.limits.statementSeconds
+        if let asked = body["timeout_seconds"] {
+            guard let seconds = (asked as? NSNumber)?.doubleValue, seconds > 0, seconds.isFinite else {
+                throw APIError.badRequest("\"timeout_seconds\" takes a positive number of seconds")
+            }
+            timeout = min(timeout, seconds)  // may lower the server's limit, not raise it
+        }
         let statement = try SQLStatement(sql)  // parsed once: the role is checked on what will run
         try context.require(statement.isQuery ? .reader : .writer)
-        let outcome = try await repository.execute(statement, at: ref)
+        let repository = self.repository, channel = context.channel
+        let outcome = try await server.queries.run(timeout: timeout, channel: channel) {
+            try await repository.execute(statement, at: ref)
+        }
         if let result = outcome.query { return try arrow(result.schema, result.batches) }
         if outcome.commit != nil { server.metrics.committed() }
         return try json(WriteOutcome(outcome))

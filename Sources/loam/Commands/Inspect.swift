@@ -105,7 +105,7 @@ func printTable(header: [String], rows: [[String]]) {
 /// Rows as an aligned text table (cells over 40 characters cut), one line each.
 func formatTable(header: [String], rows: [[String]]) -> String {
     let cut = { (s: String) -> String in
-        let flat = s.replacingOccurrences(of: "\n", with: "\\n")
+        let flat = TerminalText.escaped(s.replacingOccurrences(of: "\n", with: "\\n"))
         return flat.count > 40 ? String(flat.prefix(39)) + "…" : flat
     }
     let cells = rows.map { $0.map(cut) }

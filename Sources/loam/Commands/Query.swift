@@ -24,6 +24,7 @@ struct Query: AsyncParsableCommand {
     @Option(help: "How to print rows.") var format = QueryFormat.table
     @Option(name: .short, help: "Write to this file instead of standard output (required for arrow).") var output: String?
     @Flag(help: "Print JSON: rows as JSON lines (like --format jsonl), a write as {verb, affected, commit}.") var json = false
+    @Option(help: "Stop the statement after this many seconds (nothing is changed).") var timeout: Double?
 
     func validate() throws {
         if format == .arrow && output == nil { throw ValidationError("--format arrow needs -o FILE") }
@@ -31,7 +32,7 @@ struct Query: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors { try await StatementLimit.run(timeout: timeout) {
             let repo = try repository.open()
             // COPY (query) TO 'file' [(FORMAT …)]: the rows stream into the file, as --format … -o FILE would write them.
             if let copy = try CopyStatement.parse(sql) {
@@ -76,7 +77,7 @@ struct Query: AsyncParsableCommand {
                 ? result.batches.flatMap { b in (0..<b.length).map { ValueText.text(b.columns[0].value(at: $0), .utf8) ?? "" } }.joined(separator: "\n") + "\n"
                 : render(result)
             if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output)) } else { print(text, terminator: "") }
-        }
+        } }
     }
 }
 

@@ -17,6 +17,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The port (0: any free port, printed at start).") var port = 8080
     @Flag(help: "No tokens: every request is an admin (loopback addresses only).") var anonymous = false
     @Option(help: "Largest import body, in MiB.") var maxUploadMb = 1024
+    @Option(help: "Seconds a SQL statement may run (a request's \"timeout_seconds\" may lower it).") var statementTimeout: Double = 300
     @Option(help: "A host name the server answers to besides loopback and --host (repeatable; guards against DNS rebinding).")
     var allowedHost: [String] = []
     @Option(help: "A web origin (http://host:port) whose pages may call the server (repeatable; pages of other origins are refused).")
@@ -27,6 +28,7 @@ struct Serve: AsyncParsableCommand {
             var limits = LoamServer.Limits()
             limits.uploadBytes = maxUploadMb << 20
             limits.allowedHosts = allowedHost
+            limits.statementSeconds = statementTimeout
             limits.allowedOrigins = allowedOrigin
             let server = try LoamServer(repository: try repository.open(), host: host, port: port, anonymous: anonymous, limits: limits)
             try await server.run { port in

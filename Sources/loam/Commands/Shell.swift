@@ -13,11 +13,12 @@ struct Sql: AsyncParsableCommand {
             """)
 
     @OptionGroup var repository: RepositoryOptions
+    @Option(help: "Stop each statement after this many seconds (SET statement_timeout changes it).") var timeout: Double?
 
     func run() async throws {
         try await reportingErrors {
             let repo = try repository.open()
-            let session = SQLSession(repository: repo)
+            let session = SQLSession(repository: repo, statementTimeout: timeout)
             let interactive = isatty(0) == 1
             let historyURL = repo.root.appendingPathComponent(".loam/sql_history")
             var failed = false
