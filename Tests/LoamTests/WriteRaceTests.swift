@@ -170,3 +170,34 @@ final class ManagedFlag: @unchecked Sendable {
         set { lock.withLock { flag = newValue } }
     }
 }
+
+/// A flipped bit in a stored fragment is an error naming the object, never a wrong answer.
+@Suite struct BitRotTests {
+    @Test func aCorruptedColumnChunkFailsItsChecksum() async throws {
+        let dir = try TestEnvironment.temporaryDirectory("loam-bitrot")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repo = try await Repository.initialize(at: dir)
+        let marker = 987_654.321 + Double(UInt32.random(in: 0...1_000_000))  // unique bytes: no other test shares the object
+        try TestEnvironment.write("id,score\n" + (0..<100).map { "\($0),\($0 == 42 ? marker : Double($0))\n" }.joined(), to: "s.csv", in: dir)
+        try await repo.importData(from: dir.appendingPathComponent("s.csv").path, into: "s")
+        let entry = try await repo.dataset("s").manifest.fragments[0]
+        #expect(entry.checksums.keys.sorted() == ["1", "2", "_rowid"])
+        // Flip the lowest bit of the marker value in the fragment file, as bit rot would.
+        let path = (repo.objects as! LocalObjectStore).path(entry.object).path
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let pattern = withUnsafeBytes(of: marker.bitPattern.littleEndian, Array.init)
+        let at = try #require((0...(bytes.count - 8)).first { Array(bytes[$0..<($0 + 8)]) == pattern })
+        bytes[at] ^= 1
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        do {
+            let sum = try await repo.query("SELECT sum(score) FROM s").batches[0].row(0)[0]
+            Issue.record("a corrupted fragment answered \(sum)")
+        } catch {
+            #expect("\(error)".contains(entry.object.hex) && "\(error)".contains("column 'score'") && "\(error)".contains("checksum"), "\(error)")
+        }
+        // Columns that are intact still read.
+        #expect(try await repo.query("SELECT count(*) FROM s WHERE id >= 0").batches[0].row(0)[0] == .int(100))
+        #expect(try await repo.fsck().problems.count == 1)
+    }
+}

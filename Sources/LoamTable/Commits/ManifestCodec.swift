@@ -22,6 +22,11 @@ enum ManifestCodec {
     private static func fragment(_ w: inout JSONWriter, _ f: FragmentEntry) {
         w.object {
             $0.field("bytes") { $0.int(f.bytes) }
+            if !f.checksums.isEmpty {
+                $0.field("checksums") { w in
+                    w.object { for key in f.checksums.keys.sorted() { $0.field(key) { $0.string(XXHash64.text(f.checksums[key]!)) } } }
+                }
+            }
             $0.field("columnIDs") { w in w.array(f.columnIDs) { w, id in w.int(id) } }
             $0.field("deletedRows") { $0.int(f.deletedRows) }
             if let d = f.deletions { $0.field("deletions") { $0.string(d.hex) } }
@@ -108,10 +113,17 @@ enum ManifestCodec {
                 statistics[key] = ColumnStatistics(min: try s["min"].map { try stat($0, fail) }, max: try s["max"].map { try stat($0, fail) },
                                                    nullCount: s["nullCount"]?.intValue ?? 0)
             }
+            var checksums: [String: UInt64] = [:]
+            for (key, value) in f["checksums"]?.objectValue ?? [] {
+                guard let text = value.stringValue, text.count == 16, let sum = UInt64(text, radix: 16) else {
+                    throw fail("checksum '\(key)' of fragment \(object.prefix(12)) is not 16 hex digits")
+                }
+                checksums[key] = sum
+            }
             manifest.fragments.append(FragmentEntry(
                 object: try ObjectID(hex: object), rows: rows, columnIDs: columnIDs,
                 deletions: try f["deletions"]?.stringValue.map { try ObjectID(hex: $0) }, deletedRows: f["deletedRows"]?.intValue ?? 0,
-                minRowID: minRowID, maxRowID: maxRowID, statistics: statistics, bytes: f["bytes"]?.intValue ?? 0))
+                minRowID: minRowID, maxRowID: maxRowID, statistics: statistics, bytes: f["bytes"]?.intValue ?? 0, checksums: checksums))
         }
         return manifest
     }

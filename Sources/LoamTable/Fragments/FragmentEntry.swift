@@ -17,6 +17,10 @@ public struct FragmentEntry: Hashable, Sendable {
     /// Zone maps keyed by column id (as a string, for JSON).
     public var statistics: [String: ColumnStatistics]
     public var bytes: Int
+    /// XXH64 of each column chunk as the file holds it (`ArrowArray.checksum`), keyed by
+    /// column id as a string and `_rowid`; checked when a process first reads the chunk.
+    /// Empty for fragments written before checksums existed.
+    public var checksums: [String: UInt64] = [:]
 
     public var liveRows: Int { rows - deletedRows }
 }

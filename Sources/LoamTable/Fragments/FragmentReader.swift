@@ -1,3 +1,4 @@
+import Foundation
 import LoamFormat
 import LoamStorage
 
@@ -23,6 +24,40 @@ public struct FragmentData: Sendable {
     }
 }
 
+/// The column chunks this process has checked against their manifest checksums, so each
+/// is hashed once however often it is read (objects never change under their id).
+enum ChunkChecks {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var verified = Set<ChunkKey>()
+
+    struct ChunkKey: Hashable {
+        let object: ObjectID
+        let column: Int
+    }
+
+    /// `LOAM_VERIFY=0` skips the checks (to measure what they cost).
+    static let enabled = ProcessInfo.processInfo.environment["LOAM_VERIFY"] != "0"
+
+    static func verify(_ entry: FragmentEntry, positions: [Int], batch: RecordBatch, names: [String]) throws {
+        guard enabled, !entry.checksums.isEmpty else { return }
+        for (index, position) in positions.enumerated() {
+            let key = position == 0 ? RowID.name : String(entry.columnIDs[position - 1])
+            guard let expected = entry.checksums[key] else { continue }
+            let chunk = ChunkKey(object: entry.object, column: position)
+            if lock.withLock({ verified.contains(chunk) }) { continue }
+            let actual = batch.columns[index].checksum()
+            guard actual == expected else {
+                throw TableError.corrupt("fragment \(entry.object.hex), column '\(names[position])': its bytes fail their checksum "
+                    + "(\(XXHash64.text(actual)), expected \(XXHash64.text(expected))) — the file changed on disk; run `loam fsck` and restore it from a copy")
+            }
+            lock.withLock {
+                if verified.count > 1 << 20 { verified.removeAll() }
+                verified.insert(chunk)
+            }
+        }
+    }
+}
+
 /// Maps fragments from the object store and lines their columns up with a schema.
 public struct FragmentReader: Sendable {
     public let objects: any ObjectStore
@@ -42,6 +77,7 @@ public struct FragmentReader: Sendable {
         guard batch.length == entry.rows else {
             throw TableError.corrupt("fragment \(entry.object.short) does not match its manifest entry")
         }
+        try ChunkChecks.verify(entry, positions: positions, batch: batch, names: reader.schema.fields.map(\.name))
         var columns: [ArrowArray] = []
         for id in columnIDs {
             if let position = entry.columnIDs.firstIndex(of: id) {

@@ -42,6 +42,12 @@ public struct FragmentWriter: Sendable {
             _ = try writer.finish()
             let byteCount = staged.byteCount
             let id = try await objects.publish(staged)
+            // Checksums of the chunks as written: decoded from the file just published (still in the page cache).
+            let written = try IPCReader(data: try await objects.get(id))
+            var checksums: [String: UInt64] = [:]
+            for (position, column) in try (written.batchCount == 1 ? written.batch(0).columns : []).enumerated() {
+                checksums[position == 0 ? RowID.name : String(columnIDs[position - 1])] = column.checksum()
+            }
             var statistics: [String: ColumnStatistics] = [:]
             for (column, columnID) in zip(columns, columnIDs) { statistics[String(columnID)] = ColumnStatistics.compute(column) }
             var lo = UInt64.max, hi = UInt64.min
@@ -51,7 +57,7 @@ public struct FragmentWriter: Sendable {
                 hi = max(hi, v)
             }
             return FragmentEntry(object: id, rows: rows, columnIDs: columnIDs, deletions: nil, deletedRows: 0,
-                                 minRowID: rows == 0 ? 0 : lo, maxRowID: hi, statistics: statistics, bytes: byteCount)
+                                 minRowID: rows == 0 ? 0 : lo, maxRowID: hi, statistics: statistics, bytes: byteCount, checksums: checksums)
         } catch {
             staged.discard()
             throw error
