@@ -189,3 +189,16 @@ def test_loam_sql_takes_a_statement_timeout_and_regexes_cannot_backtrack_forever
     done = subprocess.run([LOAM, "query", "SELECT regexp_matches('" + "x" * 40 + "', '(x+x+)+y')"], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.returncode == 1 and "backtracked" in done.stderr, done.stderr
+
+
+def test_type_confused_mlflow_requests_never_get_a_server_error(served):
+    """apifuzz.py: 1,500 MLflow requests with wrong-typed fields, odd bodies and hostile artifact paths."""
+    import sys
+    done = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "apifuzz.py"), "--url", served["url"],
+                           "--token", run("token", "create", "--user", "ada", "--role", "admin", repo=served["repo"]).strip(),
+                           "--requests", "1500", "--seed", "13"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    import json
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["requests"] == 1500 and report["failures"] == 0 and report["statuses"].get("200", 0) > 100, report
+    assert served["process"].poll() is None  # still serving
