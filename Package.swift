@@ -58,8 +58,8 @@ let package = Package(
         ]),
         // Loam's side of bench/run.sh (release build); not part of the library.
         .executableTarget(name: "loam-bench", dependencies: ["Loam", "LoamFormat", "LoamQuery"], path: "bench/Swift"),
-        // The SQL lexer and parser under libFuzzer (scripts/fuzz.sh); a plain build replays inputs.
-        .executableTarget(name: "loam-fuzz", dependencies: ["LoamQuery"], path: "Fuzz/Sources"),
+        // SQL under libFuzzer, parser to evaluator (scripts/fuzz.sh); a plain build replays inputs.
+        .executableTarget(name: "loam-fuzz", dependencies: ["LoamQuery", "Loam"], path: "Fuzz/Sources"),
         // Scratch folders, the pyarrow Python and process helpers shared by the tests.
         .target(name: "LoamTestSupport", path: "Tests/LoamTestSupport"),
         .testTarget(name: "LoamFormatTests", dependencies: ["LoamFormat", "LoamTestSupport"]),
