@@ -23,6 +23,8 @@ public struct LoamServer: Sendable {
         public var rowsPerRequest = 1_000_000
         /// Seconds a connection may stay idle.
         public var idleSeconds: Int64 = 120
+        /// Imports whose bodies may stream in at once (more are answered 503).
+        public var concurrentUploads = 4
         /// Seconds a SQL statement may run; a request's "timeout_seconds" may lower it.
         public var statementSeconds: Double = 300
         /// Host names the server answers to besides loopback and its own address (`BrowserGuard`).
@@ -42,6 +44,8 @@ public struct LoamServer: Sendable {
     let metrics = Metrics()
     /// Experiment tracking (the MLflow routes translate to it).
     let tracker: Tracker
+    /// Import bodies, streamed to files.
+    let uploads: Uploads
     /// Where statements run, off the threads that answer requests.
     let queries = QueryExecutor(threads: ProcessInfo.processInfo.activeProcessorCount)
 
@@ -55,6 +59,9 @@ public struct LoamServer: Sendable {
         self.anonymous = anonymous
         self.limits = limits
         tracker = try Tracker(repository: repository)
+        let folder = repository.root.appendingPathComponent(Repository.folderName).appendingPathComponent("uploads")
+        uploads = Uploads(folder: folder, limit: limits.concurrentUploads)
+        _ = Uploads.removeStale(in: folder)  // a crashed server's, never a live one's (they are locked)
     }
 
     /// Serves until SIGTERM or SIGINT, then finishes the requests in flight and returns.

@@ -202,3 +202,28 @@ def test_type_confused_mlflow_requests_never_get_a_server_error(served):
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["requests"] == 1500 and report["failures"] == 0 and report["statuses"].get("200", 0) > 100, report
     assert served["process"].poll() is None  # still serving
+
+
+def test_uploads_stream_to_disk_within_limits_and_leave_nothing_behind(tmp_path):
+    repo = tmp_path / "up"
+    run("init", str(repo))
+    uploads = repo / ".loam" / "uploads"
+    uploads.mkdir(parents=True)
+    (uploads / "left-by-a-crash.upload").write_bytes(b"x" * 1000)
+    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0", "--anonymous", "--max-upload-mb", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        port = int(line.split()[1].rsplit(":", 1)[1])
+        assert list(uploads.iterdir()) == [], "a crashed server's upload was not removed at start"
+        body = ("id,text\n" + "".join(f"{i},row {i}\n" for i in range(20000))).encode()
+        status, answer = raw(port, "POST", "/api/v1/datasets/big/import?format=csv", body, {"Content-Type": "text/csv"})
+        assert status == 201, answer
+        status, answer = raw(port, "POST", "/api/v1/datasets/big/import?format=csv", b"id,text\n" + b"1,x\n" * 400_000,
+                             {"Content-Type": "text/csv"})
+        assert status == 413 and b"--max-upload-mb" in answer
+        assert list(uploads.iterdir()) == [], "an upload's file outlived its request"
+        assert len(loam.open(repo).dataset("big")) == 20000
+    finally:
+        process.kill()
+        process.wait()

@@ -141,12 +141,12 @@ struct DatasetController: Controller {
         guard let format = q.get("format").flatMap(ImportFormat.init(rawValue:)), format != .folder else {
             throw APIError.badRequest("say the body's format: ?format=csv, jsonl or arrow")
         }
-        var request = request
-        let body = try await request.collectBody(upTo: server.limits.uploadBytes)
+        // Streamed to a file under .loam/uploads and mapped: a large body never sits in memory.
+        let (file, bytes) = try await server.uploads.receive(request.body, maxBytes: server.limits.uploadBytes)
         var options = ImportOptions(format: format, schema: q.get("schema"), message: q.get("message"))
         options.progress = nil
-        let bytes = body.withUnsafeReadableBytes { ByteStorage(copying: $0) }
         let result = try await repository.importData(bytes: bytes, named: "upload", format: format, into: name, options: options)
+        withExtendedLifetime(file) {}  // removed once the import is done
         server.metrics.committed()
         return try json(["commit": result.commit.hex, "dataset": result.dataset, "rows": result.rows, "created": result.created], status: .created)
     }
