@@ -12,7 +12,7 @@ public enum XXHash64 {
     static let p4: UInt64 = 9_650_029_242_287_828_579
     static let p5: UInt64 = 2_870_177_450_012_600_261
 
-    @inline(__always) static func rotl(_ x: UInt64, _ r: UInt64) -> UInt64 { (x << r) | (x >> (64 - r)) }
+    @inline(__always) static func rotl(_ x: UInt64, _ r: UInt64) -> UInt64 { (x &<< r) | (x &>> (64 &- r)) }
     @inline(__always) static func round(_ acc: UInt64, _ input: UInt64) -> UInt64 { rotl(acc &+ input &* p2, 31) &* p1 }
     @inline(__always) static func merge(_ acc: UInt64, _ value: UInt64) -> UInt64 { (acc ^ round(0, value)) &* p1 &+ p4 }
 
@@ -60,11 +60,11 @@ public enum XXHash64 {
             h = rotl(h, 11) &* p1
             i += 1
         }
-        h ^= h >> 33
+        h ^= h &>> 33
         h = h &* p2
-        h ^= h >> 29
+        h ^= h &>> 29
         h = h &* p3
-        h ^= h >> 32
+        h ^= h &>> 32
         return h
     }
 }
