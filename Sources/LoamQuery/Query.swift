@@ -386,12 +386,16 @@ struct QueryRunner {
                             try ticker.tick()
                             let both = row + rightRows[r]
                             if case .bool(true) = try evaluator.evaluate(bound, slots.map { both[$0] }) {
+                                try StatementLimit.charge(MemoryEstimate.bytes(both), for: "the rows of a join")
                                 output.append(both)
                                 matched = true
                                 if join.right { rightMatched[r] = true }
                             }
                         }
-                        if join.left && !matched { output.append(row + nulls) }
+                        if join.left && !matched {
+                            try StatementLimit.charge(MemoryEstimate.bytes(row) + nulls.count * MemoryLayout<Value>.stride, for: "the rows of a join")
+                            output.append(row + nulls)
+                        }
                     }
                 }
                 // RIGHT and FULL: the right rows nothing matched, with NULLs on the left.
@@ -425,7 +429,10 @@ struct QueryRunner {
     /// The relation's batches of these columns, in order.
     private func batches(_ relation: Relation, _ columns: [String]) async throws -> [RecordBatch] {
         var out: [RecordBatch] = []
-        try await relation.scan(columns: columns) { out.append($0) }
+        try await relation.scan(columns: columns) { batch in
+            try StatementLimit.charge(MemoryEstimate.bytes(batch.columns), for: "the rows of \(relation.name), read for a join")
+            out.append(batch)
+        }
         return out
     }
 
@@ -810,16 +817,26 @@ struct QueryExecutor: Sendable {
                     return left > 0
                 }
                 if let partial = work.partial {
+                    let before = merged?.count ?? 0
                     if merged == nil { merged = partial } else { merged!.merge(partial) }
+                    try StatementLimit.charge((merged!.count - before) * (24 + 16 * merged!.states.count), for: "the groups of GROUP BY")
                     return true
                 }
                 if windowed && !grouped {
+                    try StatementLimit.charge(MemoryEstimate.bytes(work.columns), for: "the rows of a window function")
                     windowBatches.append((work.columns, work.rows))
                     return true
                 }
                 if grouped {
+                    let before = slow.groupCount
                     try slow.add(work.columns, work.selection, rows: work.rows, groupKeys: groupKeys, aggregates: aggregates, vectors: vectors)
+                    try StatementLimit.charge((slow.groupCount - before) * (64 + work.columns.count * MemoryLayout<Value>.stride + aggregates.count * 64),
+                                              for: "the groups of GROUP BY")
                     return true
+                }
+                if topK == nil {
+                    try StatementLimit.charge(work.candidates.reduce(0) { $0 + MemoryEstimate.bytes($1.out) + MemoryEstimate.bytes($1.keys) },
+                                              for: statement.distinct ? "the rows to deduplicate (DISTINCT)" : "the rows to sort (ORDER BY)")
                 }
                 candidates += work.candidates
                 if let k = topK, candidates.count >= max(2 * k, 1024) {

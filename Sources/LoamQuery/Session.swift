@@ -18,10 +18,13 @@ public final class SQLSession: @unchecked Sendable {
     private var transaction: Transaction?
     /// Seconds each statement may run (`SET statement_timeout`); nil: no limit.
     public var statementTimeout: Double?
+    /// Bytes of rows each statement may hold to sort, join, group or deduplicate (`SET memory_limit`).
+    public var memoryLimit: Int
 
-    public init(repository: Repository, statementTimeout: Double? = nil) {
+    public init(repository: Repository, statementTimeout: Double? = nil, memoryLimit: Int = MemoryBudget.defaultLimit) {
         self.repository = repository
         self.statementTimeout = statementTimeout
+        self.memoryLimit = memoryLimit
     }
 
     public var inTransaction: Bool { transaction != nil }
@@ -47,11 +50,26 @@ public final class SQLSession: @unchecked Sendable {
                 statementTimeout = setting > 0 ? setting : nil
                 return StatementResult(query: nil, affected: 0, commit: nil, verb: "SET")
             }
-            return try await StatementLimit.run(timeout: statementTimeout) {
+            if let limit = try Self.memorySetting(sql) {
+                memoryLimit = limit
+                return StatementResult(query: nil, affected: 0, commit: nil, verb: "SET")
+            }
+            return try await StatementLimit.run(timeout: statementTimeout, memoryLimit: memoryLimit) {
                 guard let open = transaction else { return try await repository.execute(sql) }
                 return try await Repository.$transaction.withValue(open) { try await repository.execute(sql) }
             }
         }
+    }
+
+    /// `SET memory_limit = '2GB'` (or MB, GiB, MiB, KB, or bytes): the bytes, or nil when `sql` is not that.
+    static func memorySetting(_ sql: String) throws -> Int? {
+        let words = sql.trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: ";")))
+            .split(whereSeparator: { $0 == " " || $0 == "=" || $0 == "\n" || $0 == "\t" }).map(String.init)
+        guard words.count >= 2, words[0].uppercased() == "SET", words[1].lowercased() == "memory_limit" else { return nil }
+        guard let bytes = MemoryBudget.parse(words.dropFirst(2).filter { $0.uppercased() != "TO" }.joined()) else {
+            throw SQLError(sql: sql, position: 0, message: "SET memory_limit takes a size such as '2GB', '512MB' or '1.5GiB'")
+        }
+        return bytes
     }
 
     /// `SET statement_timeout = '5s'` (or `TO`, a number of milliseconds as in PostgreSQL,

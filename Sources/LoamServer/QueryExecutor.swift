@@ -37,10 +37,10 @@ final class QueryExecutor: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on these threads under `timeout` seconds, cancelled if the client closes
+    /// Runs `body` on these threads under `timeout` seconds and `memoryLimit` bytes, cancelled if the client closes
     /// `channel` first or the calling task is cancelled.
-    func run<T: Sendable>(timeout: Double?, channel: any Channel, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let task = Task(executorPreference: self) { try await StatementLimit.run(timeout: timeout, body) }
+    func run<T: Sendable>(timeout: Double?, memoryLimit: Int, channel: any Channel, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let task = Task(executorPreference: self) { try await StatementLimit.run(timeout: timeout, memoryLimit: memoryLimit, body) }
         let watcher = ClientGoneWatcher { task.cancel() }
         try? await channel.pipeline.addHandler(watcher, position: .first).get()
         defer { channel.pipeline.removeHandler(watcher, promise: nil) }

@@ -23,6 +23,8 @@ public struct LoamServer: Sendable {
         public var rowsPerRequest = 1_000_000
         /// Seconds a connection may stay idle.
         public var idleSeconds: Int64 = 120
+        /// Bytes of rows one SQL statement may hold to sort, join, group or deduplicate.
+        public var statementMemory = MemoryBudget.defaultLimit
         /// Imports whose bodies may stream in at once (more are answered 503).
         public var concurrentUploads = 4
         /// Seconds a SQL statement may run; a request's "timeout_seconds" may lower it.
@@ -187,7 +189,9 @@ struct ErrorMiddleware: RouterMiddleware {
             if case .notARepository = e { return internalError(error, context: context) }
             return .badRequest(e.description)
         case let e as FormatError: return .badRequest(e.description)
-        case let e as StatementStopped: return APIError(status: .requestTimeout, code: "statement_timeout", message: e.description)
+        case let e as StatementStopped:
+            if case .outOfMemory = e { return APIError(status: .init(code: 507, reasonPhrase: "Insufficient Storage"), code: "memory_limit", message: e.description) }
+            return APIError(status: .requestTimeout, code: "statement_timeout", message: e.description)
         default: return internalError(error, context: context)
         }
     }

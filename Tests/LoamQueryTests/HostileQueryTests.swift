@@ -114,4 +114,30 @@ import Testing
         #expect(try await values(repo, "SELECT regexp_replace('a1b22c333', '([0-9]+)', '<$1>')") == [.string("a<1>b<22>c<333>")])
         #expect(try await values(repo, "SELECT regexp_replace('héllo wörld ö', 'ö', 'o')") == [.string("héllo world o")])
     }
+
+    /// Sorting, joining, grouping and deduplicating hold rows: past the budget they stop with a clear error.
+    @Test func operatorsThatHoldRowsStopAtTheMemoryLimit() async throws {
+        let repo = try await repository()
+        defer { try? FileManager.default.removeItem(at: repo.root) }
+        let big = "(SELECT a.id * 10000 + b.id * 100 + c.id AS k, 'row ' || a.id AS s FROM t AS a, t AS b, t AS c)"  // 125,000 rows
+        for (sql, what) in [("SELECT k FROM \(big) AS x ORDER BY s DESC, k", "ORDER BY"),
+                            ("SELECT DISTINCT k, s FROM \(big) AS x", "DISTINCT"),
+                            ("SELECT k, count(*) FROM \(big) AS x GROUP BY k", "GROUP BY"),
+                            ("SELECT count(*) FROM t AS a JOIN t AS b ON a.id <= b.id JOIN t AS c ON b.id <= c.id", "join")] {
+            do {
+                _ = try await StatementLimit.run(timeout: nil, memoryLimit: 1 << 20) { try await repo.query(sql) }
+                Issue.record("\(what): answered within 1 MiB")
+            } catch let error as StatementStopped {
+                #expect("\(error)".contains("memory_limit of 1.0 MiB"), "\(what): \(error)")
+            }
+            // The same statement with room answers.
+            #expect(try await StatementLimit.run(timeout: nil, memoryLimit: 1 << 30) { try await repo.query(sql) }.rowCount > 0, "\(what)")
+        }
+        let session = SQLSession(repository: repo)
+        _ = try await session.execute("SET memory_limit = '64MB'")
+        #expect(session.memoryLimit == 64_000_000)
+        _ = try await session.execute("SET memory_limit TO '1.5GiB'")
+        #expect(session.memoryLimit == 1_610_612_736)
+        await #expect(throws: SQLError.self) { _ = try await session.execute("SET memory_limit = 'lots'") }
+    }
 }

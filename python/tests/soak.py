@@ -204,12 +204,17 @@ def main():
     n = {int(a): int(b) for a, b in (line.split(",") for line in counters)}
     lost_increments = [w for w in range(3) if not (acked_increments[w] <= n[w] <= attempted_increments[w])]
     server.start()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=loss",
-                                     headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        history = json.loads(response.read())
+    logged, page = set(), ""
+    while True:  # get-history answers in pages
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=loss"
+                                         f"&max_results=25000&page_token={page}", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            history = json.loads(response.read())
+        logged |= {int(m["step"]) for m in history.get("metrics", [])}
+        page = history.get("next_page_token")
+        if not page:
+            break
     server.kill()
-    logged = {int(m["step"]) for m in history.get("metrics", [])}
     lost_metrics = sorted(acked_metrics - logged)
     fsck = loam("fsck", check=False)
     summary = {"minutes": args.minutes, "server_restarts": server.restarts, **counts,

@@ -37,6 +37,7 @@ public enum StatementLimit {
 public enum StatementStopped: Error, CustomStringConvertible, Equatable {
     case timedOut(seconds: Double)
     case cancelled
+    case outOfMemory(limit: Int, what: String)
 
     public var description: String {
         switch self {
@@ -45,6 +46,10 @@ public enum StatementStopped: Error, CustomStringConvertible, Equatable {
             return "the statement ran past its statement_timeout of \(shown) s and was stopped; nothing was changed "
                 + "(raise it with SET statement_timeout = '60s' in loam sql, --timeout, or \"timeout_seconds\" in a request)"
         case .cancelled: return "the statement was cancelled (its client went away); nothing was changed"
+        case .outOfMemory(let limit, let what):
+            let shown = limit >= 1 << 30 ? String(format: "%.1f GiB", Double(limit) / Double(1 << 30)) : String(format: "%.1f MiB", Double(limit) / Double(1 << 20))
+            return "the statement needs more than its memory_limit of \(shown) to hold \(what), and cannot spill to disk yet; "
+                + "nothing was changed — narrow it (WHERE, LIMIT, fewer columns) or raise the limit (SET memory_limit = '8GB', --memory-limit)"
         }
     }
 }
@@ -57,5 +62,51 @@ public struct StatementTicker {
     @inlinable public mutating func tick() throws {
         count &+= 1
         if count & 0xFFFF == 0 { try StatementLimit.check() }
+    }
+}
+
+/// The memory one statement may hold in rows it must keep (to sort, join, deduplicate or
+/// reuse them): operators charge what they keep and the statement stops with a clear error,
+/// rather than growing until the machine kills the process.
+public final class MemoryBudget: @unchecked Sendable {
+    public let limit: Int
+    private var used = 0
+    private let lock = NSLock()
+
+    public init(limit: Int) { self.limit = limit }
+
+    public func charge(_ bytes: Int, _ what: @autoclosure () -> String) throws {
+        let total = lock.withLock { used += bytes; return used }
+        if total > limit { throw StatementStopped.outOfMemory(limit: limit, what: what()) }
+    }
+
+    /// Half the machine's memory: a statement never takes it all, and two can run.
+    public static let defaultLimit = Int(min(ProcessInfo.processInfo.physicalMemory / 2, UInt64(Int.max)))
+
+    /// "2GB", "512MB", "1.5GiB", "100000" (bytes): the bytes, or nil when not a size.
+    public static func parse(_ text: String) -> Int? {
+        let t = text.trimmingCharacters(in: CharacterSet(charactersIn: "'\" ")).lowercased()
+        let units: [(String, Double)] = [("gib", 1_073_741_824), ("mib", 1_048_576), ("kib", 1024), ("gb", 1e9), ("mb", 1e6), ("kb", 1e3), ("b", 1)]
+        for (suffix, scale) in units where t.hasSuffix(suffix) {
+            guard let number = Double(t.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), number > 0, number * scale < 9e18 else { return nil }
+            return Int(number * scale)
+        }
+        guard let bytes = Int(t), bytes > 0 else { return nil }
+        return bytes
+    }
+}
+
+extension StatementLimit {
+    @TaskLocal public static var memory: MemoryBudget?
+
+    /// Runs `body` with a deadline and a memory budget (each optional).
+    public static func run<T>(timeout: Double?, memoryLimit: Int?, _ body: () async throws -> T) async throws -> T {
+        guard let memoryLimit else { return try await run(timeout: timeout, body) }
+        return try await $memory.withValue(MemoryBudget(limit: memoryLimit)) { try await run(timeout: timeout, body) }
+    }
+
+    /// Charges `bytes` kept by an operator to the statement's memory budget, if it has one.
+    @inlinable public static func charge(_ bytes: Int, for what: @autoclosure () -> String) throws {
+        if let memory { try memory.charge(bytes, what()) }
     }
 }

@@ -88,6 +88,8 @@ struct SlowGrouping {
     private var intGroupIndex: [Int64: Int] = [:]  // the common single integer key, without boxing
     private var nullGroup: Int?
 
+    var groupCount: Int { accumulators.count }
+
     /// Adds the `selection` rows of one batch of `n` rows (all rows when nil). The count comes
     /// from the batch, not its columns: a query whose aggregates name no column scans none.
     mutating func add(_ columns: [ArrowArray], _ selection: [Int]?, rows n: Int, groupKeys: [BoundExpression], aggregates: [AggregateSpec],

@@ -29,7 +29,7 @@ struct QueryController: Controller {
         let statement = try SQLStatement(sql)  // parsed once: the role is checked on what will run
         try context.require(statement.isQuery ? .reader : .writer)
         let repository = self.repository, channel = context.channel
-        let outcome = try await server.queries.run(timeout: timeout, channel: channel) {
+        let outcome = try await server.queries.run(timeout: timeout, memoryLimit: server.limits.statementMemory, channel: channel) {
             try await repository.execute(statement, at: ref)
         }
         if let result = outcome.query { return try arrow(result.schema, result.batches) }

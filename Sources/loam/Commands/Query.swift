@@ -25,6 +25,14 @@ struct Query: AsyncParsableCommand {
     @Option(name: .short, help: "Write to this file instead of standard output (required for arrow).") var output: String?
     @Flag(help: "Print JSON: rows as JSON lines (like --format jsonl), a write as {verb, affected, commit}.") var json = false
     @Option(help: "Stop the statement after this many seconds (nothing is changed).") var timeout: Double?
+    @Option(help: "Memory the statement may hold to sort, join, group or deduplicate, e.g. 2GB (default: half the machine's).")
+    var memoryLimit: String?
+
+    func budget() throws -> Int {
+        guard let memoryLimit else { return MemoryBudget.defaultLimit }
+        guard let bytes = MemoryBudget.parse(memoryLimit) else { throw ValidationError("--memory-limit takes a size such as 2GB or 512MB") }
+        return bytes
+    }
 
     func validate() throws {
         if format == .arrow && output == nil { throw ValidationError("--format arrow needs -o FILE") }
@@ -32,7 +40,7 @@ struct Query: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors { try await StatementLimit.run(timeout: timeout) {
+        try await reportingErrors { try await StatementLimit.run(timeout: timeout, memoryLimit: try budget()) {
             let repo = try repository.open()
             // COPY (query) TO 'file' [(FORMAT …)]: the rows stream into the file, as --format … -o FILE would write them.
             if let copy = try CopyStatement.parse(sql) {

@@ -18,6 +18,8 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "No tokens: every request is an admin (loopback addresses only).") var anonymous = false
     @Option(help: "Largest import body, in MiB.") var maxUploadMb = 1024
     @Option(help: "Seconds a SQL statement may run (a request's \"timeout_seconds\" may lower it).") var statementTimeout: Double = 300
+    @Option(help: "Memory one SQL statement may hold to sort, join, group or deduplicate, e.g. 2GB (default: half the machine's).")
+    var memoryLimit: String?
     @Option(help: "A host name the server answers to besides loopback and --host (repeatable; guards against DNS rebinding).")
     var allowedHost: [String] = []
     @Option(help: "A web origin (http://host:port) whose pages may call the server (repeatable; pages of other origins are refused).")
@@ -29,6 +31,10 @@ struct Serve: AsyncParsableCommand {
             limits.uploadBytes = maxUploadMb << 20
             limits.allowedHosts = allowedHost
             limits.statementSeconds = statementTimeout
+            if let memoryLimit {
+                guard let bytes = MemoryBudget.parse(memoryLimit) else { throw ValidationError("--memory-limit takes a size such as 2GB or 512MB") }
+                limits.statementMemory = bytes
+            }
             limits.allowedOrigins = allowedOrigin
             let server = try LoamServer(repository: try repository.open(), host: host, port: port, anonymous: anonymous, limits: limits)
             try await server.run { port in

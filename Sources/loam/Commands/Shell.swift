@@ -14,11 +14,16 @@ struct Sql: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
     @Option(help: "Stop each statement after this many seconds (SET statement_timeout changes it).") var timeout: Double?
+    @Option(help: "Memory each statement may hold, e.g. 2GB (SET memory_limit changes it; default: half the machine's).")
+    var memoryLimit: String?
 
     func run() async throws {
         try await reportingErrors {
             let repo = try repository.open()
-            let session = SQLSession(repository: repo, statementTimeout: timeout)
+            guard let limit = memoryLimit.map(MemoryBudget.parse) ?? MemoryBudget.defaultLimit else {
+                throw ValidationError("--memory-limit takes a size such as 2GB or 512MB")
+            }
+            let session = SQLSession(repository: repo, statementTimeout: timeout, memoryLimit: limit)
             let interactive = isatty(0) == 1
             let historyURL = repo.root.appendingPathComponent(".loam/sql_history")
             var failed = false
