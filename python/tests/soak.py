@@ -108,27 +108,34 @@ def main():
         with lock:
             counts[kind] += 1
 
-    def http_writer(w):
-        seq = 0
-        while time.monotonic() < deadline:
-            seq += 1
-            try:
-                if seq % 2:
-                    call(port, token, "POST", "/api/v1/query", {"sql": f"INSERT INTO log VALUES ({w}, {seq})"})
-                    with lock:
-                        acked_rows.add((w, seq))
-                else:
-                    with lock:
-                        attempted_increments[w] += 1
-                    call(port, token, "POST", "/api/v1/query", {"sql": f"UPDATE counter SET n = n + 1 WHERE id = {w}"})
-                    with lock:
-                        acked_increments[w] += 1
-                note("http_writes")
-            except urllib.error.HTTPError as error:
-                unexpected.append(f"writer {w}: HTTP {error.code} {error.read()[:200]!r}")
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                note("errors_during_restart")
-                time.sleep(0.2)
+    def looping(name, action):
+        """A client: `action(1)`, `action(2)`, … until the deadline; a refused connection (the server
+        is restarting) is expected, any HTTP error is not."""
+        def body():
+            i = 0
+            while time.monotonic() < deadline:
+                i += 1
+                try:
+                    action(i)
+                except urllib.error.HTTPError as error:
+                    unexpected.append(f"{name}: HTTP {error.code} {error.read()[:200]!r}")
+                except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                    note("errors_during_restart")
+                    time.sleep(0.2)
+        return body
+
+    def http_write(w, seq):
+        if seq % 2:
+            call(port, token, "POST", "/api/v1/query", {"sql": f"INSERT INTO log VALUES ({w}, {seq})"})
+            with lock:
+                acked_rows.add((w, seq))
+        else:
+            with lock:
+                attempted_increments[w] += 1
+            call(port, token, "POST", "/api/v1/query", {"sql": f"UPDATE counter SET n = n + 1 WHERE id = {w}"})
+            with lock:
+                acked_increments[w] += 1
+        note("http_writes")
 
     def cli_writer(w):
         seq = 0
@@ -150,38 +157,22 @@ def main():
             else:
                 unexpected.append(f"cli writer {w}: {err.strip()[:200]}")
 
-    def reader():
-        while time.monotonic() < deadline:
-            try:
-                sql = rng.choice(["SELECT count(*) FROM log", "SELECT writer, max(seq) FROM log GROUP BY writer ORDER BY writer",
-                                  "SELECT sum(n) FROM counter", "SELECT * FROM log ORDER BY seq DESC LIMIT 5"])
-                call(port, token, "POST", "/api/v1/query", {"sql": sql})
-                note("reads")
-            except urllib.error.HTTPError as error:
-                unexpected.append(f"reader: HTTP {error.code} {error.read()[:200]!r}")
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                note("errors_during_restart")
-                time.sleep(0.2)
+    def read(_):
+        sql = rng.choice(["SELECT count(*) FROM log", "SELECT writer, max(seq) FROM log GROUP BY writer ORDER BY writer",
+                          "SELECT sum(n) FROM counter", "SELECT * FROM log ORDER BY seq DESC LIMIT 5"])
+        call(port, token, "POST", "/api/v1/query", {"sql": sql})
+        note("reads")
 
-    def tracker():
-        step = 0
-        while time.monotonic() < deadline:
-            step += 1
-            try:
-                call(port, token, "POST", "/api/2.0/mlflow/runs/log-metric",
-                     {"run_id": run_id, "key": "loss", "value": 1.0 / step, "timestamp": step, "step": step})
-                with lock:
-                    acked_metrics.add(step)
-                note("metrics")
-            except urllib.error.HTTPError as error:
-                unexpected.append(f"tracker: HTTP {error.code} {error.read()[:200]!r}")
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                note("errors_during_restart")
-                time.sleep(0.2)
+    def track(step):
+        call(port, token, "POST", "/api/2.0/mlflow/runs/log-metric",
+             {"run_id": run_id, "key": "loss", "value": 1.0 / step, "timestamp": step, "step": step})
+        with lock:
+            acked_metrics.add(step)
+        note("metrics")
 
-    threads = [threading.Thread(target=http_writer, args=(w,)) for w in range(3)]
+    threads = [threading.Thread(target=looping(f"writer {w}", lambda seq, w=w: http_write(w, seq))) for w in range(3)]
     threads += [threading.Thread(target=cli_writer, args=(w,)) for w in (100, 101)]
-    threads += [threading.Thread(target=reader) for _ in range(2)] + [threading.Thread(target=tracker)]
+    threads += [threading.Thread(target=looping("reader", read)) for _ in range(2)] + [threading.Thread(target=looping("tracker", track))]
     for t in threads:
         t.start()
     next_kill = time.monotonic() + 60

@@ -9,19 +9,30 @@ import loam
 from conftest import LOAM, loam as run
 
 
-@pytest.fixture()
-def served(tmp_path):
-    repo = tmp_path / "repo"
-    run("init", str(repo))
-    (tmp_path / "c.csv").write_text("id,n\n0,0\n1,0\n")
-    run("import", str(tmp_path / "c.csv"), "-d", "c", "-q", repo=repo)
-    run("user", "add", "ada", repo=repo)
-    token = run("token", "create", "--user", "ada", "--role", "writer", repo=repo).strip()
-    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0"], stdout=subprocess.PIPE,
+def repository(path, csv, dataset):
+    """A new repository at `path` holding `csv` as `dataset`."""
+    run("init", str(path))
+    (path.parent / f"{dataset}.csv").write_text(csv)
+    run("import", str(path.parent / f"{dataset}.csv"), "-d", dataset, "-q", repo=path)
+    return path
+
+
+def start_server(repo, *flags):
+    """`loam serve` on a free port: (process, "host:port")."""
+    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0", *flags], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     assert line.startswith("Serving "), line + process.stderr.read()
-    yield {"url": "http://" + line.split()[1], "token": token, "repo": repo, "process": process}
+    return process, line.split()[1]
+
+
+@pytest.fixture()
+def served(tmp_path):
+    repo = repository(tmp_path / "repo", "id,n\n0,0\n1,0\n", "c")
+    run("user", "add", "ada", repo=repo)
+    token = run("token", "create", "--user", "ada", "--role", "writer", repo=repo).strip()
+    process, address = start_server(repo)
+    yield {"url": "http://" + address, "token": token, "repo": repo, "process": process}
     process.kill()
     process.wait()
 
@@ -102,15 +113,9 @@ def test_wide_csv_imports_and_reads_back(tmp_path):
 
 @pytest.fixture()
 def anonymous(tmp_path):
-    repo = tmp_path / "anon"
-    run("init", str(repo))
-    (tmp_path / "t.csv").write_text("id\n1\n2\n3\n")
-    run("import", str(tmp_path / "t.csv"), "-d", "t", "-q", repo=repo)
-    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0", "--anonymous"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    assert line.startswith("Serving "), line + process.stderr.read()
-    yield {"port": int(line.split()[1].rsplit(":", 1)[1]), "repo": repo}
+    repo = repository(tmp_path / "anon", "id\n1\n2\n3\n", "t")
+    process, address = start_server(repo, "--anonymous")
+    yield {"port": int(address.rsplit(":", 1)[1]), "repo": repo}
     process.kill()
     process.wait()
 
@@ -210,11 +215,9 @@ def test_uploads_stream_to_disk_within_limits_and_leave_nothing_behind(tmp_path)
     uploads = repo / ".loam" / "uploads"
     uploads.mkdir(parents=True)
     (uploads / "left-by-a-crash.upload").write_bytes(b"x" * 1000)
-    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0", "--anonymous", "--max-upload-mb", "1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process, address = start_server(repo, "--anonymous", "--max-upload-mb", "1")
     try:
-        line = process.stdout.readline()
-        port = int(line.split()[1].rsplit(":", 1)[1])
+        port = int(address.rsplit(":", 1)[1])
         assert list(uploads.iterdir()) == [], "a crashed server's upload was not removed at start"
         body = ("id,text\n" + "".join(f"{i},row {i}\n" for i in range(20000))).encode()
         status, answer = raw(port, "POST", "/api/v1/datasets/big/import?format=csv", body, {"Content-Type": "text/csv"})
