@@ -72,13 +72,29 @@ public struct LoamServer: Sendable {
             router: router(),
             server: .http1(configuration: .init(idleTimeout: .seconds(limits.idleSeconds))),
             configuration: .init(address: .hostname(host, port: port), serverName: "loam"),
-            onServerRunning: { channel in await onListening?(channel.localAddress?.port ?? 0) },
+            onServerRunning: { channel in
+                Self.socketsCloseOnExec()
+                await onListening?(channel.localAddress?.port ?? 0)
+            },
             logger: {
                 var logger = Logger(label: "loam.serve")
                 logger.logLevel = ProcessInfo.processInfo.environment["LOAM_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .notice
                 return logger
             }())
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+
+    /// Marks the process's sockets close-on-exec. NIO opens its listening socket without
+    /// the flag, so a program started from this process — Swift's crash reporter, which
+    /// runs for seconds after a crash — would inherit it and hold the port meanwhile.
+    static func socketsCloseOnExec() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+            guard let fd = Int32(name),
+                  let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)"),
+                  target.hasPrefix("socket:") else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     /// Every route the server answers besides /healthz, as (method, path) with `{parameter}`s.

@@ -115,7 +115,7 @@ def test_wide_csv_imports_and_reads_back(tmp_path):
 def anonymous(tmp_path):
     repo = repository(tmp_path / "anon", "id\n1\n2\n3\n", "t")
     process, address = start_server(repo, "--anonymous")
-    yield {"port": int(address.rsplit(":", 1)[1]), "repo": repo}
+    yield {"port": int(address.rsplit(":", 1)[1]), "repo": repo, "pid": process.pid}
     process.kill()
     process.wait()
 
@@ -230,3 +230,15 @@ def test_uploads_stream_to_disk_within_limits_and_leave_nothing_behind(tmp_path)
     finally:
         process.kill()
         process.wait()
+
+
+def test_the_listening_socket_is_close_on_exec(anonymous):
+    """A crash reporter started from a dying server must not inherit (and hold) its port."""
+    port = anonymous["port"]
+    pid = anonymous["pid"]
+    sockets = [fd for fd in os.listdir(f"/proc/{pid}/fd") if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")]
+    assert sockets
+    for fd in sockets:
+        flags = next(line for line in open(f"/proc/{pid}/fdinfo/{fd}") if line.startswith("flags:")).split()[1]
+        assert int(flags, 8) & 0o2000000, f"socket fd {fd} is not close-on-exec (flags {flags})"
+    assert raw(port, "GET", "/healthz") == (200, b"ok\n")
