@@ -61,12 +61,18 @@ public final class SQLSession: @unchecked Sendable {
         }
     }
 
-    /// `SET memory_limit = '2GB'` (or MB, GiB, MiB, KB, or bytes): the bytes, or nil when `sql` is not that.
-    static func memorySetting(_ sql: String) throws -> Int? {
+    /// The value of `SET name = value` (or `SET name TO value`), or nil when `sql` sets something else.
+    static func setting(_ name: String, in sql: String) -> String? {
         let words = sql.trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: ";")))
             .split(whereSeparator: { $0 == " " || $0 == "=" || $0 == "\n" || $0 == "\t" }).map(String.init)
-        guard words.count >= 2, words[0].uppercased() == "SET", words[1].lowercased() == "memory_limit" else { return nil }
-        guard let bytes = MemoryBudget.parse(words.dropFirst(2).filter { $0.uppercased() != "TO" }.joined()) else {
+        guard words.count >= 2, words[0].uppercased() == "SET", words[1].lowercased() == name else { return nil }
+        return words.dropFirst(2).filter { $0.uppercased() != "TO" }.joined()
+    }
+
+    /// `SET memory_limit = '2GB'` (or MB, GiB, MiB, KB, or bytes): the bytes, or nil when `sql` is not that.
+    static func memorySetting(_ sql: String) throws -> Int? {
+        guard let value = setting("memory_limit", in: sql) else { return nil }
+        guard let bytes = MemoryBudget.parse(value) else {
             throw SQLError(sql: sql, position: 0, message: "SET memory_limit takes a size such as '2GB', '512MB' or '1.5GiB'")
         }
         return bytes
@@ -75,11 +81,8 @@ public final class SQLSession: @unchecked Sendable {
     /// `SET statement_timeout = '5s'` (or `TO`, a number of milliseconds as in PostgreSQL,
     /// or '250ms', '2min'; 0 turns the limit off): the seconds, or nil when `sql` is not that.
     static func timeoutSetting(_ sql: String) throws -> Double? {
-        let words = sql.trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: ";")))
-            .split(whereSeparator: { $0 == " " || $0 == "=" || $0 == "\n" || $0 == "\t" }).map(String.init)
-        guard words.count >= 2, words[0].uppercased() == "SET", words[1].lowercased() == "statement_timeout" else { return nil }
-        let rest = words.dropFirst(2).filter { $0.uppercased() != "TO" }
-        let text = rest.joined().trimmingCharacters(in: CharacterSet(charactersIn: "'\"")).lowercased()
+        guard let value = setting("statement_timeout", in: sql) else { return nil }
+        let text = value.trimmingCharacters(in: CharacterSet(charactersIn: "'\"")).lowercased()
         let units: [(String, Double)] = [("ms", 0.001), ("min", 60), ("s", 1), ("h", 3600)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             if let number = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), number >= 0, number.isFinite { return number * scale }
