@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Loam
 
 /// Keeps web pages on other sites from using the server through a visitor's browser,
 /// in every mode (it matters most for `--anonymous`, where a request needs no token):
@@ -84,7 +85,5 @@ struct BrowserGuard: RouterMiddleware {
     }
 
     /// Text from a request, safe to put in a message: control characters escaped, at most 200 characters.
-    static func printable(_ text: String) -> String {
-        String(text.unicodeScalars.prefix(200).map { $0.properties.generalCategory == .control ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined())
-    }
+    static func printable(_ text: String) -> String { TerminalText.escaped(String(text.prefix(200))) }
 }

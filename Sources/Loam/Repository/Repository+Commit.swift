@@ -112,9 +112,7 @@ extension Repository {
     /// commit lands. Nested writes in the same task join the outer registration.
     public func withWriteIntent<T>(_ body: () async throws -> T) async throws -> T {
         if Repository.writing { return try await body() }
-        let gate = try await locks.acquire(.gate, exclusive: false)
-        let registered = try await locks.acquire(.writers, exclusive: false)
-        gate.release()
+        let registered = try await locks.registerWriter()
         defer { registered.release() }
         return try await Repository.$writing.withValue(true) { try await body() }
     }

@@ -49,9 +49,7 @@ extension Repository {
 
     /// Starts a transaction at the current branch's head.
     public func begin() async throws -> Transaction {
-        let gate = try await locks.acquire(.gate, exclusive: false)
-        let registration = try await locks.acquire(.writers, exclusive: false)
-        gate.release()
+        let registration = try await locks.registerWriter()
         let branch = try await meta.currentBranch()
         guard let head = try await meta.ref(named: branch) else { throw TableError.unknownRef(branch) }
         return Transaction(base: head.commit, tree: try await tables.commit(head.commit).tree, registration: registration)

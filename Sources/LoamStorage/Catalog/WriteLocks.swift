@@ -49,6 +49,13 @@ public final class WriteLocks: Sendable {
         deinit { release() }
     }
 
+    /// Registers a writer: through the gate (so a waiting gc is not starved), then `writers` shared.
+    public func registerWriter() async throws -> Held {
+        let gate = try await acquire(.gate, exclusive: false)
+        defer { gate.release() }
+        return try await acquire(.writers, exclusive: false)
+    }
+
     /// Takes `name` shared or exclusive, waiting (without blocking a thread) as long as it takes.
     public func acquire(_ name: Name, exclusive: Bool) async throws -> Held {
         guard let held = try await acquire(name, exclusive: exclusive, waitingAtMost: nil) else { preconditionFailure("waited without a limit") }
