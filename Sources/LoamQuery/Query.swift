@@ -242,6 +242,7 @@ struct QueryRunner {
         }
         var using: Set<String> = []
         let evaluator = Evaluator(sql: sql)
+        let space = SpillSpace()
         // WHERE conjuncts that name only the first relation (as alias.column) filter its rows before the first join.
         var pushed: (condition: Condition, slots: [Int])?
         var pushedText: String?
@@ -340,23 +341,42 @@ struct QueryRunner {
                 using.formUnion(join.using)
                 continue
             }
-            let rightBatches = try await batches(right, rightNames)
             if !keys.isEmpty && !residual && !join.right {
-                let join = HashJoin(keys: keys, right: rightBatches, rightFields: rightFields, left: join.left)
-                var out: [RecordBatch] = []
                 let filter = pushed
-                try await current.scanFragments(columns: currentNames, includeRowID: false, pruning: nil, transform: { batch in
-                    var batch = batch
-                    if let filter, let keep = Condition.selection(try filter.condition.mask(filter.slots.map { batch.columns[$0] }, batch.length)) {
-                        batch = RecordBatch(schema: batch.schema, columns: batch.columns.map { $0.take(keep) }, length: keep.count)
+                let leftKeys = keys.map(\.left), rightKeys = keys.map(\.right)
+                @Sendable func filtered(_ batch: RecordBatch) throws -> RecordBatch {
+                    guard let filter, let keep = Condition.selection(try filter.condition.mask(filter.slots.map { batch.columns[$0] }, batch.length)) else { return batch }
+                    return RecordBatch(schema: batch.schema, columns: batch.columns.map { $0.take(keep) }, length: keep.count)
+                }
+                let output = BatchCollector(schema: outSchema, space: space)
+                if let rightBatches = try await heldBatches(right, rightNames) {
+                    let hashed = HashJoin(keys: keys, right: rightBatches, rightFields: rightFields, left: join.left)
+                    try await current.scanFragments(columns: currentNames, includeRowID: false, pruning: nil, transform: { batch in
+                        hashed.probe(try filtered(batch), schema: outSchema)
+                    }, consume: { batch in
+                        try output.add(batch)
+                        return true
+                    })
+                } else {
+                    // Grace hash join: both sides split by the hash of their keys into files, then joined a partition at a time.
+                    let count = 64
+                    let rightParts = try await partitioned(right, rightNames, keys: rightKeys, count: count, space: space)
+                    let leftParts = try await partitioned(current, currentNames, keys: leftKeys, count: count, space: space, filter: filtered)
+                    for p in 0..<count where leftParts[p] != nil {
+                        let rightBatches = try rightParts[p]?.finish() ?? []
+                        let bytes = MemoryEstimate.bytes(rightBatches.flatMap(\.columns))
+                        try StatementLimit.charge(bytes, for: "one of \(count) partitions of a join's right side (its rows that share one key may not fit)")
+                        defer { StatementLimit.release(bytes) }
+                        let hashed = HashJoin(keys: keys, right: rightBatches, rightFields: rightFields, left: join.left)
+                        for batch in try leftParts[p]!.finish() {
+                            try StatementLimit.check()
+                            try output.add(hashed.probe(RecordBatch(schema: Schema(fields: fields), columns: batch.columns, length: batch.length), schema: outSchema))
+                        }
                     }
-                    return join.probe(batch, schema: outSchema)
-                }, consume: { batch in
-                    if batch.length > 0 { out.append(batch) }
-                    return true
-                })
-                current = MemoryRelation(name: "join", result: QueryResult(schema: outSchema, batches: out), qualified: true)
+                }
+                current = MemoryRelation(name: "join", result: QueryResult(schema: outSchema, batches: try output.finish()), qualified: true)
             } else {
+                let rightBatches = try await batches(right, rightNames)
                 let rightRows = rightBatches.flatMap { b in (0..<b.length).map { b.row($0) } }
                 var table: [[Value]: [Int]] = [:]
                 if !keys.isEmpty {
@@ -434,6 +454,41 @@ struct QueryRunner {
             out.append(batch)
         }
         return out
+    }
+
+    /// The relation's batches of these columns, charged to the budget; nil (and nothing held) when they do not fit.
+    private func heldBatches(_ relation: Relation, _ columns: [String]) async throws -> [RecordBatch]? {
+        var out: [RecordBatch] = []
+        var held = 0
+        var fits = true
+        try await relation.scanFragments(columns: columns, includeRowID: false, pruning: nil, transform: { $0 }) { batch in
+            let bytes = MemoryEstimate.bytes(batch.columns)
+            guard StatementLimit.reserve(bytes) else { fits = false; return false }
+            held += bytes
+            out.append(batch)
+            return true
+        }
+        if fits { return out }
+        StatementLimit.release(held)
+        return nil
+    }
+
+    /// The relation's rows split into `count` spill files by the hash of their `keys` columns.
+    private func partitioned(_ relation: Relation, _ columns: [String], keys: [Int], count: Int, space: SpillSpace,
+                             filter: (@Sendable (RecordBatch) throws -> RecordBatch)? = nil) async throws -> [BatchSpill?] {
+        var files = [BatchSpill?](repeating: nil, count: count)
+        try await relation.scanFragments(columns: columns, includeRowID: false, pruning: nil, transform: { batch in
+            let batch = try filter?(batch) ?? batch
+            let numbers = partitionNumbers(keys.map { k in { batch.columns[k].value(at: $0) } }, rows: batch.length, count: count, salt: 0)
+            return (batch.schema, split(batch.columns, by: numbers, count: count))
+        }, consume: { schema, parts in
+            for part in parts {
+                if files[part.partition] == nil { files[part.partition] = try BatchSpill(schema: schema, space: space) }
+                try files[part.partition]!.write(RecordBatch(schema: schema, columns: part.columns, length: part.rows))
+            }
+            return true
+        })
+        return files
     }
 
     /// Subqueries in expressions run once, up front, and become constants: `x IN (SELECT …)` a list,
@@ -796,10 +851,26 @@ struct QueryExecutor: Sendable {
 
         var skip = statement.offset
         var left = statement.limit ?? .max
-        var candidates: [(out: [Value], keys: [Value])] = []
+        var candidates: [(out: [Value], keys: [Value])] = []  // ORDER BY … LIMIT k: the best rows so far
         var merged: PartialAggregates?
         var slow = SlowGrouping()
         var windowBatches: [(columns: [ArrowArray], rows: Int)] = []
+        let space = SpillSpace()
+        let collector = RowCollector(order: specs, distinct: statement.distinct, widths: (schema.fields.count, orderKeys.count), space: space)
+        /// Rows on their way to DISTINCT, ORDER BY and the output: one per list item under UNNEST (none for a NULL or empty list).
+        func keep(_ rows: [OutputRow]) throws {
+            guard let u = plan.unnestIndex else { return try collector.add(rows) }
+            let keyed = orderKeys.indices.filter { orderKeys[$0].1 == u }
+            try collector.add(rows.flatMap { row -> [OutputRow] in
+                guard case .list(let items) = row.out[u] else { return [] }
+                return items.map { item in
+                    var copy = row
+                    copy.out[u] = item
+                    for k in keyed { copy.keys[k] = item }
+                    return copy
+                }
+            })
+        }
         /// Streaming: OFFSET and LIMIT applied to a batch on its way out.
         func hand(_ output: RecordBatch) async throws {
             let from = min(skip, output.length), to = from + min(output.length - from, left)  // (left may be Int.max)
@@ -810,6 +881,17 @@ struct QueryExecutor: Sendable {
                     : RecordBatch(schema: schema, columns: output.columns.map { $0.take(Array(from..<to)) }, length: to - from))
             }
         }
+        // Groups held in memory; past the budget, the groups are dropped and the input is read again into hash partitions.
+        let canSpillGroups = !windowed && !statement.groupBy.isEmpty && !batchIndex.isEmpty
+        var groupBytes = 0
+        var groupsOverflowed = false
+        func keepGroups(_ bytes: Int) throws -> Bool {
+            if StatementLimit.reserve(bytes) { groupBytes += bytes; return true }
+            guard canSpillGroups else { try StatementLimit.charge(bytes, for: "the groups of GROUP BY"); return true }
+            StatementLimit.release(groupBytes)
+            (groupBytes, groupsOverflowed, merged, slow) = (0, true, nil, SlowGrouping())
+            return false
+        }
         if left > 0 {
             try await relation.scanFragments(columns: scanned, includeRowID: wantsRowID, pruning: pruning, transform: transform) { work in
                 if let output = work.output {
@@ -819,8 +901,7 @@ struct QueryExecutor: Sendable {
                 if let partial = work.partial {
                     let before = merged?.count ?? 0
                     if merged == nil { merged = partial } else { merged!.merge(partial) }
-                    try StatementLimit.charge((merged!.count - before) * (24 + 16 * merged!.states.count), for: "the groups of GROUP BY")
-                    return true
+                    return try keepGroups((merged!.count - before) * (24 + 16 * merged!.states.count))
                 }
                 if windowed && !grouped {
                     try StatementLimit.charge(MemoryEstimate.bytes(work.columns), for: "the rows of a window function")
@@ -830,16 +911,14 @@ struct QueryExecutor: Sendable {
                 if grouped {
                     let before = slow.groupCount
                     try slow.add(work.columns, work.selection, rows: work.rows, groupKeys: groupKeys, aggregates: aggregates, vectors: vectors)
-                    try StatementLimit.charge((slow.groupCount - before) * (64 + work.columns.count * MemoryLayout<Value>.stride + aggregates.count * 64),
-                                              for: "the groups of GROUP BY")
+                    return try keepGroups((slow.groupCount - before) * (64 + work.columns.count * MemoryLayout<Value>.stride + aggregates.count * 64))
+                }
+                guard let k = topK else {
+                    try keep(work.candidates)
                     return true
                 }
-                if topK == nil {
-                    try StatementLimit.charge(work.candidates.reduce(0) { $0 + MemoryEstimate.bytes($1.out) + MemoryEstimate.bytes($1.keys) },
-                                              for: statement.distinct ? "the rows to deduplicate (DISTINCT)" : "the rows to sort (ORDER BY)")
-                }
                 candidates += work.candidates
-                if let k = topK, candidates.count >= max(2 * k, 1024) {
+                if candidates.count >= max(2 * k, 1024) {
                     try sortRows(&candidates)
                     candidates.removeLast(candidates.count - k)
                 }
@@ -847,8 +926,8 @@ struct QueryExecutor: Sendable {
             }
         }
         if streaming { return schema }
+        try keep(candidates)
 
-        var projected = candidates
         if windowed && !grouped {
             // Each batch gains its window columns; QUALIFY filters it; then it streams out, or its rows go on to sort.
             let windowColumns = try WindowEvaluator(evaluator: evaluator, specs: plan.windows).columns(windowBatches, vectors: vectors)
@@ -861,11 +940,12 @@ struct QueryExecutor: Sendable {
                     try await hand(try outputBatch(schema, outputs.map(\.0), columns, selection, batch.rows, vectors: vectors, items: selectItems))
                     continue
                 }
-                for i in selection ?? Array(0..<batch.rows) { projected.append(try project(columns.map { $0.value(at: i) }, [])) }
+                try keep(try (selection ?? Array(0..<batch.rows)).map { i in try project(columns.map { $0.value(at: i) }, []) })
             }
             if streams { return schema }
         }
-        if grouped { do {
+        /// The output rows of finished groups: HAVING, window functions over groups, QUALIFY, then the SELECT list.
+        func groupOutput(_ merged: PartialAggregates?, _ slow: SlowGrouping) throws -> [OutputRow] { do {
             var rows: [(values: [Value], aggregates: [Value])] = []
             if let typed, let merged {
                 for (key, values) in try merged.results(typed.functions) {
@@ -888,39 +968,94 @@ struct QueryExecutor: Sendable {
                     rows = try rows.filter { if case .bool(true) = try evaluator.evaluate(qualify, $0.values, $0.aggregates) { return true } else { return false } }
                 }
             }
-            projected = try rows.map { try project($0.values, $0.aggregates) }
+            return try rows.map { try project($0.values, $0.aggregates) }
         } catch let overflow as SumOutOfRange {
             let spec = aggregates[overflow.aggregate]
             throw SQLError(sql: sql, position: spec.position,
                            message: "\(spec.text) is \(overflow.exact), outside int64; sum CAST(… AS float64) for an approximate total")
         } }
-        if let u = plan.unnestIndex {  // one row per list item; a NULL or empty list gives none
-            let keyed = orderKeys.indices.filter { orderKeys[$0].1 == u }
-            projected = projected.flatMap { row -> [(out: [Value], keys: [Value])] in
-                guard case .list(let items) = row.out[u] else { return [] }
-                return items.map { item in
-                    var copy = row
-                    copy.out[u] = item
-                    for k in keyed { copy.keys[k] = item }
-                    return copy
+        if grouped && !groupsOverflowed {
+            try keep(try groupOutput(merged, slow))
+            StatementLimit.release(groupBytes)
+        } else if grouped {
+            // Grace aggregation: the input again, split by the hash of its group keys into files, aggregated a file at a
+            // time; a file whose groups still do not fit is split again (by another hash), up to three times.
+            let count = 64
+            @Sendable func parts(_ columns: [ArrowArray], _ n: Int, salt: Int) throws -> [(partition: Int, columns: [ArrowArray], rows: Int)] {
+                var cache: [Int: Vector] = [:]
+                let keys = try groupKeys.map { try vectors.evaluate($0, columns, &cache, n) }
+                return split(columns, by: partitionNumbers(keys.map { key in { key.value($0) } }, rows: n, count: count, salt: salt), count: count)
+            }
+            func write(_ parts: [(partition: Int, columns: [ArrowArray], rows: Int)], to files: inout [BatchSpill?]) throws {
+                for part in parts {
+                    let schema = Schema(fields: part.columns.indices.map { Field(name: "c\($0)", type: part.columns[$0].type) })
+                    if files[part.partition] == nil { files[part.partition] = try BatchSpill(schema: schema, space: space) }
+                    try files[part.partition]!.write(RecordBatch(schema: schema, columns: part.columns, length: part.rows))
                 }
             }
+            func aggregate(_ batches: [RecordBatch], depth: Int) throws {
+                var merged: PartialAggregates?
+                var slow = SlowGrouping()
+                var held = 0
+                defer { StatementLimit.release(held) }
+                for batch in batches {
+                    try StatementLimit.check()
+                    let bytes: Int
+                    if let typed {
+                        let before = merged?.count ?? 0
+                        let partial = typed.aggregate(batch.columns, batch.length, mask: nil)
+                        if merged == nil { merged = partial } else { merged!.merge(partial) }
+                        bytes = (merged!.count - before) * (24 + 16 * merged!.states.count)
+                    } else {
+                        let before = slow.groupCount
+                        try slow.add(batch.columns, nil, rows: batch.length, groupKeys: groupKeys, aggregates: aggregates, vectors: vectors)
+                        bytes = (slow.groupCount - before) * (64 + batch.columns.count * MemoryLayout<Value>.stride + aggregates.count * 64)
+                    }
+                    guard StatementLimit.reserve(bytes) else {
+                        guard depth < 3 else {
+                            throw StatementStopped.outOfMemory(limit: StatementLimit.memory?.limit ?? 0, what: "the groups of GROUP BY (one key's rows alone may not fit)")
+                        }
+                        StatementLimit.release(held)
+                        (held, merged, slow) = (0, nil, SlowGrouping())
+                        var files = [BatchSpill?](repeating: nil, count: count)
+                        for batch in batches { try write(try parts(batch.columns, batch.length, salt: depth + 1), to: &files) }
+                        for case let file? in files { try aggregate(try file.finish(), depth: depth + 1) }
+                        return
+                    }
+                    held += bytes
+                }
+                try keep(try groupOutput(merged, slow))
+            }
+            var files = [BatchSpill?](repeating: nil, count: count)
+            try await relation.scanFragments(columns: scanned, includeRowID: wantsRowID, pruning: pruning, transform: { batch in
+                var columns = batchIndex.map { batch.columns[$0] }
+                var n = batch.length
+                if let condition, let kept = Condition.selection(try condition.mask(columns, n)) { (columns, n) = (columns.map { $0.take(kept) }, kept.count) }
+                return try parts(columns, n, salt: 0)
+            }, consume: { found in
+                try write(found, to: &files)
+                return true
+            })
+            for case let file? in files {
+                try collector.makeRoom()
+                try aggregate(try file.finish(), depth: 0)
+            }
         }
-        if statement.distinct {
-            var seen = Set<[Value]>()
-            projected = projected.filter { seen.insert($0.out).inserted }
+        try await collector.finish { rows in
+            let from = min(skip, rows.count), to = from + min(rows.count - from, left)
+            skip -= from
+            left -= to - from
+            if to > from {
+                var columns: [ArrowArray] = []
+                for (i, field) in schema.fields.enumerated() {
+                    let builder = ArrayBuilder(type: field.type)
+                    for row in rows[from..<to] { try append(row.out[i], to: builder, field, items[i]) }
+                    columns.append(builder.finish())
+                }
+                try await emit(RecordBatch(schema: schema, columns: columns, length: to - from))
+            }
+            return left > 0
         }
-        if !orderKeys.isEmpty { try sortRows(&projected) }
-        let start = min(statement.offset, projected.count)
-        let end = statement.limit.map { min(projected.count - start, $0) + start } ?? projected.count
-        let window = projected[start..<end]
-        var columns: [ArrowArray] = []
-        for (i, field) in schema.fields.enumerated() {
-            let builder = ArrayBuilder(type: field.type)
-            for row in window { try append(row.out[i], to: builder, field, items[i]) }
-            columns.append(builder.finish())
-        }
-        try await emit(RecordBatch(schema: schema, columns: columns, length: window.count))
         return schema
     }
 

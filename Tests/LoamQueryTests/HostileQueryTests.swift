@@ -115,7 +115,8 @@ import Testing
         #expect(try await values(repo, "SELECT regexp_replace('héllo wörld ö', 'ö', 'o')") == [.string("héllo world o")])
     }
 
-    /// Sorting, joining, grouping and deduplicating hold rows: past the budget they stop with a clear error.
+    /// A nested-loop join (no equality to hash on) holds its rows in memory: past the budget it stops with a
+    /// clear error, whatever sorts, groups or deduplicates its output (those spill: `SpillTests`).
     @Test func operatorsThatHoldRowsStopAtTheMemoryLimit() async throws {
         let repo = try await repository()
         defer { try? FileManager.default.removeItem(at: repo.root) }

@@ -48,7 +48,7 @@ public enum StatementStopped: Error, CustomStringConvertible, Equatable {
         case .cancelled: return "the statement was cancelled (its client went away); nothing was changed"
         case .outOfMemory(let limit, let what):
             let shown = limit >= 1 << 30 ? String(format: "%.1f GiB", Double(limit) / Double(1 << 30)) : String(format: "%.1f MiB", Double(limit) / Double(1 << 20))
-            return "the statement needs more than its memory_limit of \(shown) to hold \(what), and cannot spill to disk yet; "
+            return "the statement needs more than its memory_limit of \(shown) to hold \(what), even spilling to disk; "
                 + "nothing was changed — narrow it (WHERE, LIMIT, fewer columns) or raise the limit (SET memory_limit = '8GB', --memory-limit)"
         }
     }
@@ -80,6 +80,19 @@ public final class MemoryBudget: @unchecked Sendable {
         if total > limit { throw StatementStopped.outOfMemory(limit: limit, what: what()) }
     }
 
+    /// Charges `bytes` when they fit and says whether they did: an operator that can
+    /// spill to disk asks before it grows, and spills (then `release`s) when refused.
+    public func reserve(_ bytes: Int) -> Bool {
+        lock.withLock {
+            guard used + bytes <= limit else { return false }
+            used += bytes
+            return true
+        }
+    }
+
+    /// Returns bytes an operator no longer holds (it spilled them, or finished).
+    public func release(_ bytes: Int) { lock.withLock { used -= bytes } }
+
     /// Half the machine's memory: a statement never takes it all, and two can run.
     public static let defaultLimit = Int(min(ProcessInfo.processInfo.physicalMemory / 2, UInt64(Int.max)))
 
@@ -109,4 +122,9 @@ extension StatementLimit {
     @inlinable public static func charge(_ bytes: Int, for what: @autoclosure () -> String) throws {
         if let memory { try memory.charge(bytes, what()) }
     }
+
+    /// `MemoryBudget.reserve` on the statement's budget; always true without one.
+    @inlinable public static func reserve(_ bytes: Int) -> Bool { memory?.reserve(bytes) ?? true }
+
+    @inlinable public static func release(_ bytes: Int) { memory?.release(bytes) }
 }
