@@ -194,6 +194,7 @@ struct ErrorMiddleware: RouterMiddleware {
             switch e {
             case .refNotFound, .objectNotFound: return .notFound(e.description)
             case .refConflict, .refExists: return APIError(status: .conflict, code: "conflict", message: e.description)
+            case .diskFull: return APIError(status: .insufficientStorage, code: "disk_full", message: e.description)
             case .io: return internalError(error, context: context)
             default: return .badRequest(e.description)
             }
@@ -206,7 +207,7 @@ struct ErrorMiddleware: RouterMiddleware {
             return .badRequest(e.description)
         case let e as FormatError: return .badRequest(e.description)
         case let e as StatementStopped:
-            if case .outOfMemory = e { return APIError(status: .init(code: 507, reasonPhrase: "Insufficient Storage"), code: "memory_limit", message: e.description) }
+            if case .outOfMemory = e { return APIError(status: .insufficientStorage, code: "memory_limit", message: e.description) }
             return APIError(status: .requestTimeout, code: "statement_timeout", message: e.description)
         default: return internalError(error, context: context)
         }
@@ -257,4 +258,9 @@ extension ServerContext {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension HTTPResponse.Status {
+    /// 507: the server has no room for what the request needs (disk, or the statement's memory_limit).
+    static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
 }

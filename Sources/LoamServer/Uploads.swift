@@ -62,7 +62,7 @@ actor Uploads {
                     if n < 0 {
                         if errno == EINTR { continue }
                         let reason = errno == ENOSPC ? "the disk is full" : String(cString: strerror(errno))
-                        throw APIError(status: .init(code: 507, reasonPhrase: "Insufficient Storage"), code: "disk_full", message: "cannot store the upload: \(reason)")
+                        throw APIError(status: .insufficientStorage, code: "disk_full", message: "cannot store the upload: \(reason)")
                     }
                     offset += n
                 }

@@ -29,6 +29,28 @@ import Testing
         return dir
     }
 
+    /// The objects under `.loam/objects`, by path.
+    func objects(_ repo: URL) -> Set<String> {
+        let root = repo.appendingPathComponent(".loam/objects")
+        return Set((FileManager.default.enumerator(atPath: root.path)?.allObjects as? [String] ?? []).filter { !$0.hasSuffix("/") && $0.count > 20 })
+    }
+
+    /// An import that fails on row 90 of 100 has written five fragments by then: it deletes them itself,
+    /// so the object folder is exactly as before (no waiting for gc), and nothing is committed.
+    @Test func aFailedImportRemovesItsOwnObjectsAtOnce() throws {
+        let repo = try setUp()
+        defer { try? FileManager.default.removeItem(at: repo) }
+        let before = (try visibleState(repo), objects(repo))
+        try TestEnvironment.write(csv(rows: 100..<190) + "oops,\"not a number\",x\n" + csv(rows: 191..<200).dropFirst(14), to: "bad.csv", in: repo)
+        let result = try TestEnvironment.loam(["import", repo.appendingPathComponent("bad.csv").path, "-d", "reviews", "--fragment-rows", "16"], repo: repo)
+        #expect(result.status != 0)
+        #expect(result.error.contains("bad.csv:92"), "\(result.error)")
+        #expect(try visibleState(repo) == before.0)
+        #expect(objects(repo) == before.1)
+        let tmp = repo.appendingPathComponent(".loam/tmp")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? [] == [])
+    }
+
     /// Runs `arguments` killed at failpoint hit 1, 2, … until it completes; each kill must change nothing.
     func killAtEveryPoint(_ arguments: [String], in repo: URL) throws -> Int {
         let before = try visibleState(repo)

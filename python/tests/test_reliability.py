@@ -242,3 +242,59 @@ def test_the_listening_socket_is_close_on_exec(anonymous):
         flags = next(line for line in open(f"/proc/{pid}/fdinfo/{fd}") if line.startswith("flags:")).split()[1]
         assert int(flags, 8) & 0o2000000, f"socket fd {fd} is not close-on-exec (flags {flags})"
     assert raw(port, "GET", "/healthz") == (200, b"ok\n")
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 4 MiB tmpfs holding a repository (needs mount rights: root, as in CI); unmounted afterwards."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
+    try:
+        repo = mount / "repo"
+        run("init", str(repo))
+        (tmp_path / "t.csv").write_text("id,s\n1,a\n2,b\n")
+        run("import", str(tmp_path / "t.csv"), "-d", "t", "-q", repo=repo)
+        yield repo, mount, tmp_path
+    finally:
+        subprocess.run(["umount", "-l", str(mount)])
+
+
+def fill(mount, leave=0):
+    stat = os.statvfs(mount)
+    subprocess.run(["fallocate", "-l", str(stat.f_bavail * stat.f_frsize - leave), str(mount / "fill")], check=True)
+
+
+def test_a_full_disk_still_answers_reads_and_refuses_writes_naming_the_path(full_disk):
+    repo, mount, tmp = full_disk
+    fill(mount)
+    assert os.statvfs(mount).f_bavail == 0
+    # Read-only commands work: the catalog opens read-only when SQLite has no room for its -shm file.
+    assert "(2 rows)" in run("query", "SELECT * FROM t ORDER BY id", repo=repo)
+    assert "commit" in run("log", repo=repo)
+    assert "ok" in run("fsck", repo=repo)
+    # Writes fail with "disk full" and the path, and change nothing.
+    for argv in (["query", "INSERT INTO t VALUES (3, 'c')"], ["import", str(tmp / "t.csv"), "-d", "t"]):
+        done = subprocess.run([LOAM, *argv, "--repo", str(repo)], capture_output=True, text=True)
+        assert done.returncode != 0
+        assert "the disk is full: cannot write " + str(repo) in done.stderr, done.stderr
+    # With room again, the same write lands.
+    os.remove(mount / "fill")
+    run("query", "INSERT INTO t VALUES (3, 'c')", repo=repo)
+    assert "(3 rows)" in run("query", "SELECT * FROM t", repo=repo)
+
+
+def test_an_import_that_fills_the_disk_removes_what_it_wrote(full_disk):
+    repo, mount, tmp = full_disk
+    (tmp / "big.csv").write_text("id,s\n" + "".join(f"{i},row {i} with some text\n" for i in range(100_000)))
+    objects = sorted(str(p) for p in (repo / ".loam" / "objects").rglob("*") if p.is_file())
+    fill(mount, leave=400 * 1024)  # room for the catalog and a fragment or two, not 3.8 MB
+    done = subprocess.run([LOAM, "import", str(tmp / "big.csv"), "-d", "t", "--fragment-rows", "20000", "--repo", str(repo)],
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "the disk is full: cannot write " + str(repo / ".loam") in done.stderr, done.stderr
+    assert sorted(str(p) for p in (repo / ".loam" / "objects").rglob("*") if p.is_file()) == objects
+    assert list((repo / ".loam" / "tmp").iterdir()) == []
+    assert "(2 rows)" in run("query", "SELECT * FROM t", repo=repo)

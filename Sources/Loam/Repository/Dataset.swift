@@ -60,7 +60,7 @@ public struct Dataset: Sendable {
         var remaining = limit
         for entry in manifest.fragments where remaining > 0 && entry.liveRows > 0 {
             if let pruning, !pruning.mayMatch(entry, schema: manifest.schema) { continue }
-            let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
+            let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids, verifyingRowIDs: includeRowID)
             var (rowIDs, arrays) = data.compacted()
             if rowIDs.length > remaining {
                 let keep = Array(0..<remaining)
@@ -87,7 +87,7 @@ public struct Dataset: Sendable {
         let entries = manifest.fragments.filter { $0.liveRows > 0 && (pruning?.mayMatch($0, schema: manifest.schema) ?? true) }
         let (reader, tableSchema) = (self.reader, manifest.schema)
         try await concurrentlyInOrder(entries.count, parallelism: parallelism, produce: { index in
-            let data = try await reader.read(entries[index], schema: tableSchema, columnIDs: ids)
+            let data = try await reader.read(entries[index], schema: tableSchema, columnIDs: ids, verifyingRowIDs: includeRowID)
             let (rowIDs, arrays) = data.compacted()
             return try transform(RecordBatch(schema: outSchema, columns: (includeRowID ? [rowIDs] : []) + arrays, length: rowIDs.length))
         }, consume: consume)

@@ -110,22 +110,39 @@ extension Repository {
                 }
                 if let last = writing { written.append(try await last.value) }
             } catch {
-                _ = try? await writing?.value  // let an in-flight write finish so it leaves no temporary file
+                if let last = try? await writing?.value { written.append(last) }  // an in-flight write finishes, then goes too
+                await removeUnattached(written, dataset: dataset, branch: branch)
                 throw error
             }
             let fragments = written
-            let id = try await commit(message: message) { tree in
-                var manifest = try await tables.manifest(tree[dataset]) ?? Manifest(schema: schema)
-                guard manifest.schema == schema else {
-                    throw LoamError.invalidArgument(existing == nil
-                        ? "another writer created dataset '\(dataset)' while \(path) was being imported; nothing was committed — import it again to append"
-                        : "the schema of '\(dataset)' changed while \(path) was being imported; nothing was committed — import it again")
+            let id: ObjectID
+            do {
+                id = try await commit(message: message) { tree in
+                    var manifest = try await tables.manifest(tree[dataset]) ?? Manifest(schema: schema)
+                    guard manifest.schema == schema else {
+                        throw LoamError.invalidArgument(existing == nil
+                            ? "another writer created dataset '\(dataset)' while \(path) was being imported; nothing was committed — import it again to append"
+                            : "the schema of '\(dataset)' changed while \(path) was being imported; nothing was committed — import it again")
+                    }
+                    manifest.fragments += fragments
+                    tree[dataset] = try await tables.save(manifest)
                 }
-                manifest.fragments += fragments
-                tree[dataset] = try await tables.save(manifest)
+            } catch {
+                await removeUnattached(fragments, dataset: dataset, branch: branch)
+                throw error
             }
             return ImportResult(commit: id, dataset: dataset, rows: rows, fragments: fragments.count, created: existing == nil)
         }
+    }
+
+    /// Deletes the fragments a failed import wrote, at once rather than at the next gc. Each holds row ids
+    /// allocated for this import alone, so no other commit can hold the same object; the branch head is
+    /// read first all the same, and nothing is deleted if it names one of them (or cannot be read).
+    private func removeUnattached(_ fragments: [FragmentEntry], dataset: String, branch: String) async {
+        guard !fragments.isEmpty, let head = try? await meta.ref(named: branch), let commit = try? await tables.commit(head.commit),
+              let manifest = try? await tables.manifest(commit.tree[dataset]) ?? Manifest(schema: TableSchema(fields: [])) else { return }
+        let attached = Set(manifest.fragments.map(\.object))
+        for fragment in fragments where !attached.contains(fragment.object) { try? await objects.delete(fragment.object) }
     }
 
     private func makeSource(format: ImportFormat, input: ImportInput, declared: [String: ArrowType], required: Set<String>,

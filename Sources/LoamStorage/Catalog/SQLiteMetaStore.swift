@@ -21,11 +21,47 @@ public final class SQLiteMetaStore: MetaStore {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         do {
-            pool = try DatabasePool(path: path, configuration: config)
-            try Self.migrator.migrate(pool)
+            let opened = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(opened)
+            (pool, fullDisk) = (opened, false)
         } catch {
-            throw StorageError.io("cannot open the catalog \(path): \(error)")
+            // A full disk has no room for the WAL's index (-shm): reads still work from the file itself, opened
+            // immutable, when no write is pending in the WAL. Writes then fail (they would anyway) as "disk full".
+            guard Self.diskIsFull(path), (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0) ?? 0 == 0,
+                  let readOnly = try? Self.immutable(path), (try? readOnly.read { try Self.migrator.hasCompletedMigrations($0) }) == true else {
+                if Self.diskIsFull(path) {
+                    throw StorageError.io("the disk is full: cannot open the catalog \(path) (SQLite needs room for its -shm file); free space, then run it again")
+                }
+                throw StorageError.io("cannot open the catalog \(path): \(error)")
+            }
+            (pool, fullDisk) = (readOnly, true)
         }
+    }
+
+    /// True when the catalog was opened read-only because the disk is full.
+    public let fullDisk: Bool
+
+    /// A write transaction; a full disk (now, or when the catalog was opened) is `StorageError.diskFull`.
+    private func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
+        guard !fullDisk else { throw StorageError.diskFull(path: path) }
+        do { return try await pool.write(body) } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw StorageError.diskFull(path: path)
+        }
+    }
+
+    /// Whether the file system holding `path` has (almost) no space left for unprivileged writes.
+    public static func diskIsFull(_ path: String) -> Bool {
+        var info = statvfs()
+        guard statvfs((path as NSString).deletingLastPathComponent, &info) == 0 else { return false }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize) < 64 * 1024
+    }
+
+    /// The catalog opened read-only as an immutable file (SQLite's `immutable=1`: no locks, no -shm).
+    private static func immutable(_ path: String) throws -> DatabasePool {
+        var config = Configuration()
+        config.readonly = true
+        let escaped = path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path
+        return try DatabasePool(path: "file:\(escaped)?immutable=1", configuration: config)
     }
 
     static var migrator: DatabaseMigrator {
@@ -109,7 +145,7 @@ public final class SQLiteMetaStore: MetaStore {
 
     public func createRef(_ ref: Ref) async throws {
         try Ref.validate(ref.name)
-        try await pool.write { db in
+        try await write { db in
             if try Row.fetchOne(db, sql: "SELECT 1 FROM refs WHERE name = ?", arguments: [ref.name]) != nil {
                 throw StorageError.refExists(ref.name)
             }
@@ -120,7 +156,7 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func compareAndSwap(branch: String, expected: ObjectID?, new: ObjectID) async throws {
-        try await pool.write { db in
+        try await write { db in
             let current = try String.fetchOne(db, sql: "SELECT commit_id FROM refs WHERE name = ? AND kind = 'branch'", arguments: [branch])
             FailPoint.hit("ref-transaction")
             guard current == expected?.hex else {
@@ -139,7 +175,7 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func deleteRef(named name: String) async throws {
-        try await pool.write { db in
+        try await write { db in
             let old = try String.fetchOne(db, sql: "SELECT commit_id FROM refs WHERE name = ?", arguments: [name])
             guard old != nil else { throw StorageError.refNotFound(name) }
             try db.execute(sql: "DELETE FROM refs WHERE name = ?", arguments: [name])
@@ -149,7 +185,7 @@ public final class SQLiteMetaStore: MetaStore {
 
     public func renameRef(_ name: String, to: String) async throws {
         try Ref.validate(to)
-        try await pool.write { db in
+        try await write { db in
             guard let old = try String.fetchOne(db, sql: "SELECT commit_id FROM refs WHERE name = ?", arguments: [name]) else {
                 throw StorageError.refNotFound(name)
             }
@@ -182,7 +218,7 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func allocateRowIDs(_ count: Int) async throws -> Range<UInt64> {
-        try await pool.write { db in
+        try await write { db in
             let start = try Int64.fetchOne(db, sql: "SELECT next FROM counters WHERE name = 'rowid'") ?? 0
             try db.execute(sql: "UPDATE counters SET next = ? WHERE name = 'rowid'", arguments: [start + Int64(count)])
             return UInt64(start)..<UInt64(start + Int64(count))
@@ -190,7 +226,7 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func registerDataset(_ name: String, createdBy commit: ObjectID) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO datasets (name, created_by, created_at) VALUES (?, ?, ?)",
                            arguments: [name, commit.hex, Date().timeIntervalSince1970])
         }
@@ -205,14 +241,14 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func setSetting(_ key: String, _ value: String) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                            arguments: [key, value])
         }
     }
 
     public func addUser(_ name: String) async throws {
-        try await pool.write { db in
+        try await write { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE name = ?", arguments: [name]) == 0 else {
                 throw StorageError.invalid("user '\(name)' exists")
             }
@@ -225,7 +261,7 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func addToken(_ token: StoredToken) async throws {
-        try await pool.write { db in
+        try await write { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE name = ?", arguments: [token.user]) == 1 else {
                 throw StorageError.invalid("no user '\(token.user)' (add one with `loam user add \(token.user)`)")
             }
@@ -248,14 +284,14 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func revokeToken(id: String) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
             return db.changesCount > 0
         }
     }
 
     public func indexObject(path: String, object: ObjectID, size: Int) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "INSERT INTO artifacts (path, object, size) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET object = excluded.object, size = excluded.size",
                            arguments: [path, object.hex, size])
         }
@@ -275,7 +311,7 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func removeIndexedObject(path: String) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "DELETE FROM artifacts WHERE path = ?", arguments: [path])
             return db.changesCount > 0
         }

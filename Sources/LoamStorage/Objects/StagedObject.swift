@@ -13,6 +13,7 @@ public final class StagedObject: ByteSink {
 
     init(url: URL) throws {
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            if SQLiteMetaStore.diskIsFull(url.path) { throw StorageError.diskFull(path: url.path) }
             throw StorageError.io("cannot create temporary file \(url.path): check that the repository is writable")
         }
         self.url = url
@@ -25,7 +26,7 @@ public final class StagedObject: ByteSink {
         byteCount += bytes.count
         if pending.count + bytes.count > 1 << 20 { try flush() }
         if bytes.count >= 1 << 20 {
-            try handle.write(contentsOf: bytes)
+            try StorageError.writing(url.path) { try handle.write(contentsOf: bytes) }
         } else {
             pending.append(contentsOf: bytes)
         }
@@ -33,7 +34,7 @@ public final class StagedObject: ByteSink {
 
     private func flush() throws {
         if !pending.isEmpty {
-            try handle.write(contentsOf: pending)
+            try StorageError.writing(url.path) { try handle.write(contentsOf: pending) }
             pending.removeAll(keepingCapacity: true)
         }
     }
@@ -41,8 +42,10 @@ public final class StagedObject: ByteSink {
     /// Flushes, fsyncs and closes the file; returns the content hash.
     func seal() throws -> ObjectID {
         try flush()
-        try handle.synchronize()
-        try handle.close()
+        try StorageError.writing(url.path) {
+            try handle.synchronize()
+            try handle.close()
+        }
         return ObjectID(digest: hasher.finalize())
     }
 

@@ -38,9 +38,9 @@ enum ChunkChecks {
     /// `LOAM_VERIFY=0` skips the checks (to measure what they cost).
     static let enabled = ProcessInfo.processInfo.environment["LOAM_VERIFY"] != "0"
 
-    static func verify(_ entry: FragmentEntry, positions: [Int], batch: RecordBatch, names: [String]) throws {
+    static func verify(_ entry: FragmentEntry, positions: [Int], batch: RecordBatch, names: [String], rowIDs: Bool) throws {
         guard enabled, !entry.checksums.isEmpty else { return }
-        for (index, position) in positions.enumerated() {
+        for (index, position) in positions.enumerated() where position > 0 || rowIDs {
             let key = position == 0 ? RowID.name : String(entry.columnIDs[position - 1])
             guard let expected = entry.checksums[key] else { continue }
             let chunk = ChunkKey(object: entry.object, column: position)
@@ -64,8 +64,10 @@ public struct FragmentReader: Sendable {
 
     public init(objects: any ObjectStore) { self.objects = objects }
 
-    /// Reads `entry`, projecting the columns with ids `columnIDs` (typed by `schema`).
-    public func read(_ entry: FragmentEntry, schema: TableSchema, columnIDs: [Int]) async throws -> FragmentData {
+    /// Reads `entry`, projecting the columns with ids `columnIDs` (typed by `schema`). A scan that hands out
+    /// no `_rowid` passes `verifyingRowIDs: false`: it uses their count, not their values, so their chunk's
+    /// checksum is left unchecked (until a read that uses them).
+    public func read(_ entry: FragmentEntry, schema: TableSchema, columnIDs: [Int], verifyingRowIDs: Bool = true) async throws -> FragmentData {
         let reader = try IPCReader(data: try await objects.get(entry.object))
         guard reader.batchCount >= 1 else { throw TableError.corrupt("fragment \(entry.object.short) holds no record batch") }
         guard reader.schema.fields.count == entry.columnIDs.count + 1 else {
@@ -77,7 +79,7 @@ public struct FragmentReader: Sendable {
         guard batch.length == entry.rows else {
             throw TableError.corrupt("fragment \(entry.object.short) does not match its manifest entry")
         }
-        try ChunkChecks.verify(entry, positions: positions, batch: batch, names: reader.schema.fields.map(\.name))
+        try ChunkChecks.verify(entry, positions: positions, batch: batch, names: reader.schema.fields.map(\.name), rowIDs: verifyingRowIDs)
         var columns: [ArrowArray] = []
         for id in columnIDs {
             if let position = entry.columnIDs.firstIndex(of: id) {
