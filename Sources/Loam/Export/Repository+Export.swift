@@ -65,9 +65,15 @@ public final class BatchWriter {
             try arrow!.write(batch)
         case .csv:
             try header(batch.schema)
+            var line = ""
             for row in 0..<batch.length {
-                let line = batch.columns.enumerated().map { ValueText.csvField(ValueText.text($1.value(at: row), types[$0])) }
-                try sink.write(text: line.joined(separator: ",") + "\n")
+                line.removeAll(keepingCapacity: true)
+                for (c, column) in batch.columns.enumerated() {
+                    if c > 0 { line += "," }
+                    line += ValueText.csvField(ValueText.text(column.value(at: row), types[c]))
+                }
+                line += "\n"
+                try sink.write(text: line)
             }
         case .jsonl:
             let names = batch.schema.fields.map { JSONText.quote($0.name) }

@@ -18,8 +18,9 @@ final class SpillSpace: @unchecked Sendable {
             if folder == nil {
                 let root = ProcessInfo.processInfo.environment["LOAM_SPILL_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? NSTemporaryDirectory()
                 let url = URL(fileURLWithPath: root).appendingPathComponent("loam-spill-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-                try StorageError.writing(url.path) {
-                    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+                do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+                    if StorageError.isDiskFull(error) { throw StorageError.diskFull(path: url.path) }
+                    throw StorageError.io("cannot create the spill folder \(url.path) (\((error as NSError).localizedDescription)); set LOAM_SPILL_DIR to a writable folder")
                 }
                 folder = url
             }
@@ -28,7 +29,7 @@ final class SpillSpace: @unchecked Sendable {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
                 if errno == ENOSPC { throw StorageError.diskFull(path: path) }
-                throw LoamError.invalidArgument("cannot create the spill file \(path): \(String(cString: strerror(errno))); set LOAM_SPILL_DIR to a writable folder")
+                throw StorageError.io("cannot create the spill file \(path): \(String(cString: strerror(errno))); set LOAM_SPILL_DIR to a writable folder")
             }
             return (path, FileHandle(fileDescriptor: fd, closeOnDealloc: true))
         }
@@ -160,12 +161,23 @@ private struct RowCursor {
         (self.storage, self.rows, self.widths) = (storage, rows, widths)
     }
 
+    /// The start of the bytes not yet given back to the kernel.
+    private var kept = 0
+
     mutating func next() -> OutputRow? {
         guard read < rows else { return nil }
         read += 1
         let bytes = UnsafeRawBufferPointer(start: storage.base, count: storage.count)
         var at = offset
         defer { offset = at }
+        // Read pages are dropped from the mapping as the cursor moves on, so a merge of many runs
+        // holds about a megabyte of each, not every byte it has read.
+        if offset - kept >= 4 << 20 {
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let end = offset / page * page
+            madvise(UnsafeMutableRawPointer(mutating: storage.base + kept), end - kept, MADV_DONTNEED)
+            kept = end
+        }
         let out = (0..<widths.out).map { _ in RowCodec.decode(bytes, &at) }
         let keys = (0..<widths.keys).map { _ in RowCodec.decode(bytes, &at) }
         return (out, keys)
@@ -214,15 +226,24 @@ final class RowCollector {
         rows += more
     }
 
+    /// `list` in ORDER BY order. Row numbers are sorted, not rows (moving a row retains and releases
+    /// its arrays), comparing the keys laid out flat; ties keep arrival order.
     private func sort(_ list: inout [OutputRow]) throws {
-        guard !order.isEmpty else { return }
+        guard !order.isEmpty, list.count > 1 else { return }
         var ticker = StatementTicker()
-        let order = self.order
-        try list.sort { a, b in
-            try ticker.tick()
-            for (i, item) in order.enumerated() { if let first = item.compare(a.keys[i], b.keys[i]) { return first } }
-            return false
+        let order = self.order, width = order.count
+        var keys = ContiguousArray<Value>()
+        keys.reserveCapacity(list.count * width)
+        for row in list { keys.append(contentsOf: row.keys) }
+        var numbers = Array(0..<list.count)
+        try keys.withUnsafeBufferPointer { k in
+            try numbers.sort { a, b in
+                try ticker.tick()
+                for i in 0..<width { if let first = order[i].compare(k[a * width + i], k[b * width + i]) { return first } }
+                return a < b
+            }
         }
+        list = numbers.map { list[$0] }
     }
 
     /// Spills the rows held when they take more than a quarter of the budget, leaving room for
@@ -299,7 +320,8 @@ final class RowCollector {
         try await merge(emit)
     }
 
-    /// The k-way merge of the sorted runs and the sorted rows still held, through a binary heap.
+    /// The k-way merge of the sorted runs and the sorted rows still held: a binary heap of source
+    /// numbers, ordered by each source's current row (ties: the earlier source first).
     private func merge(_ emit: ([OutputRow]) async throws -> Bool) async throws {
         var cursors = runs
         var memoryIndex = 0
@@ -313,11 +335,13 @@ final class RowCollector {
             return cursors[source].next()
         }
         let order = self.order
-        func before(_ a: (row: OutputRow, source: Int), _ b: (row: OutputRow, source: Int)) -> Bool {
-            for (i, item) in order.enumerated() { if let first = item.compare(a.row.keys[i], b.row.keys[i]) { return first } }
-            return a.source < b.source
+        var heads = [[Value]](repeating: [], count: memory + 1)  // each source's current row's keys
+        var outs = [[Value]](repeating: [], count: memory + 1)
+        func before(_ a: Int, _ b: Int) -> Bool {
+            for (i, item) in order.enumerated() { if let first = item.compare(heads[a][i], heads[b][i]) { return first } }
+            return a < b
         }
-        var heap: [(row: OutputRow, source: Int)] = []
+        var heap: [Int] = []
         func siftDown(_ start: Int) {
             var i = start
             while true {
@@ -330,23 +354,19 @@ final class RowCollector {
                 i = m
             }
         }
-        func siftUp(_ start: Int) {
-            var i = start
-            while i > 0 {
-                let p = (i - 1) / 2
-                guard before(heap[i], heap[p]) else { return }
-                heap.swapAt(i, p)
-                i = p
-            }
+        for source in 0...memory {
+            guard let row = next(source) else { continue }
+            (heads[source], outs[source]) = (row.keys, row.out)
+            heap.append(source)
         }
-        for source in 0...memory { if let row = next(source) { heap.append((row, source)); siftUp(heap.count - 1) } }
+        for i in stride(from: heap.count / 2, through: 0, by: -1) { siftDown(i) }
         var chunk: [OutputRow] = []
         chunk.reserveCapacity(Self.chunk)
         var ticker = StatementTicker()
         while let top = heap.first {
             try ticker.tick()
-            chunk.append(top.row)
-            if let row = next(top.source) { heap[0] = (row, top.source) } else { heap[0] = heap[heap.count - 1]; heap.removeLast() }
+            chunk.append((outs[top], heads[top]))
+            if let row = next(top) { (heads[top], outs[top]) = (row.keys, row.out) } else { heap[0] = heap[heap.count - 1]; heap.removeLast() }
             if !heap.isEmpty { siftDown(0) }
             if chunk.count == Self.chunk { guard try await emit(chunk) else { return }; chunk.removeAll(keepingCapacity: true) }
         }
