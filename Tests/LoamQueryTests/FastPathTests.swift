@@ -61,8 +61,9 @@ import Testing
     @Test func typedAggregationMatchesTheGeneralAccumulators() async throws {
         let repo = try await Self.repository()
         defer { try? FileManager.default.removeItem(at: repo.root) }
-        let aggregates = "count(*), count(x), sum(x), avg(x), min(x), max(x), sum(f), avg(f), min(f), max(f), min(d), max(d), count(k)"
+        let aggregates = "count(*), count(x), sum(x), avg(x), min(x), max(x), sum(f), avg(f), min(f), max(f), min(d), max(d), count(k), count(s)"
         let general = aggregates.replacingOccurrences(of: "(x)", with: "(x + 0)").replacingOccurrences(of: "(f)", with: "(f + 0)")
+            .replacingOccurrences(of: "count(s)", with: "count(s || '')")
         for filter in ["", "WHERE x > 0", "WHERE s = 'fig' AND f < 0", "WHERE false"] {
             for key in ["k", "d", "s", nil] as [String?] {
                 let group = key.map { " GROUP BY \($0)" } ?? ""

@@ -45,7 +45,7 @@ final class SpillSpace: @unchecked Sendable {
     deinit { if let folder { try? FileManager.default.removeItem(at: folder) } }
 }
 
-/// A spill file being written: bytes are buffered and a full disk is `LoamError.diskFull`.
+/// A spill file being written: bytes are buffered and a full disk is `StorageError.diskFull`.
 private final class SpillFile {
     let path: String
     let handle: FileHandle
@@ -208,9 +208,6 @@ final class RowCollector {
 
     deinit { StatementLimit.release(held) }
 
-    /// Whether anything went to disk.
-    var spilled: Bool { !runs.isEmpty || partitions != nil }
-
     func add(_ more: [OutputRow]) throws {
         guard !more.isEmpty else { return }
         let bytes = more.reduce(0) { $0 + MemoryEstimate.bytes($1.out) + MemoryEstimate.bytes($1.keys) }
@@ -283,9 +280,16 @@ final class RowCollector {
                 var cursor = try partition.finish(widths: widths)
                 var seen = Set<[Value]>()
                 var kept: [OutputRow] = []
+                var charged = 0  // the set of rows seen (its slots; the rows themselves are charged as kept)
+                defer { StatementLimit.release(charged) }
                 while let row = cursor.next() {
                     if seen.insert(row.out).inserted { kept.append(row) }
-                    if kept.count == Self.chunk { try after.add(kept); kept = [] }
+                    if kept.count == Self.chunk {
+                        try after.add(kept)
+                        kept = []
+                        try StatementLimit.charge(Self.chunk * 48, for: "the distinct rows of one of \(Self.partitionCount) partitions of DISTINCT")
+                        charged += Self.chunk * 48
+                    }
                 }
                 try after.add(kept)
             }

@@ -43,7 +43,7 @@ struct TypedAggregation: Sendable {
             }
             guard case .column(let slot) = argument else { return nil }
             let type = types[slot]
-            guard isInteger(type) || type == .float32 || type == .float64 else { return nil }
+            guard function == .count || isInteger(type) || type == .float32 || type == .float64 else { return nil }
             functions.append((function, slot, type == .float32 || type == .float64))
         }
         return TypedAggregation(keySlot: keySlot, functions: functions)
@@ -359,6 +359,10 @@ struct AggregateState: Sendable {
                 return
             }
             let nullable = column.nullCount > 0 && !column.validity.isEmpty
+            if function == .count {  // any type: only its validity is read
+                for i in 0..<n where g[i] >= 0 && !(nullable && column.isNull(i)) { b.count[Int(g[i])] += 1 }
+                return
+            }
             let data = column.buffers[1].pointer
             @inline(__always) func rows(_ body: (Int, Int) -> Void) {
                 for i in 0..<n where g[i] >= 0 && !(nullable && column.isNull(i)) {

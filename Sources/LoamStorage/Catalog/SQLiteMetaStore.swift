@@ -27,7 +27,8 @@ public final class SQLiteMetaStore: MetaStore {
         } catch {
             // A full disk has no room for the WAL's index (-shm): reads still work from the file itself, opened
             // immutable, when no write is pending in the WAL. Writes then fail (they would anyway) as "disk full".
-            guard Self.diskIsFull(path), (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0) ?? 0 == 0,
+            let walSize = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int ?? 0  // none: 0
+            guard Self.diskIsFull(path), walSize == 0,
                   let readOnly = try? Self.immutable(path), (try? readOnly.read { try Self.migrator.hasCompletedMigrations($0) }) == true else {
                 if Self.diskIsFull(path) {
                     throw StorageError.io("the disk is full: cannot open the catalog \(path) (SQLite needs room for its -shm file); free space, then run it again")
