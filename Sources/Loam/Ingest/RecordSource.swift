@@ -35,7 +35,7 @@ public enum ImportFormat: String, CaseIterable, Sendable {
         let lower = path.lowercased()
         if lower.hasSuffix(".csv") || lower.hasSuffix(".tsv") || lower.hasSuffix(".txt") { return .csv }
         if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") || lower.hasSuffix(".json") { return .jsonl }
-        if lower.hasSuffix(".arrow") || lower.hasSuffix(".feather") || lower.hasSuffix(".ipc") || lower.hasSuffix(".arrows") || lower.hasSuffix(".stream") { return .arrow }
+        if lower.hasSuffix(".arrow") || lower.hasSuffix(".arrow_file") || lower.hasSuffix(".feather") || lower.hasSuffix(".ipc") || lower.hasSuffix(".arrows") || lower.hasSuffix(".stream") { return .arrow }
         return nil
     }
 }
