@@ -360,12 +360,17 @@ struct QueryRunner {
                 } else {
                     // Grace hash join: both sides split by the hash of their keys into files, then joined a partition at a time.
                     let count = 64
-                    let rightParts = try await partitioned(right, rightNames, keys: rightKeys, count: count, space: space)
-                    let leftParts = try await partitioned(current, currentNames, keys: leftKeys, count: count, space: space, filter: filtered)
+                    // Right rows with a NULL key match nothing (this path has no RIGHT or FULL join): they are dropped.
+                    let rightParts = try await partitioned(right, rightNames, keys: rightKeys, count: count, space: space, keepingNullKeys: false)
+                    let leftParts = try await partitioned(current, currentNames, keys: leftKeys, count: count, space: space, keepingNullKeys: true,
+                                                          filter: filtered)
                     for p in 0..<count where leftParts[p] != nil {
                         let rightBatches = try rightParts[p]?.finish() ?? []
                         let bytes = MemoryEstimate.bytes(rightBatches.flatMap(\.columns))
-                        try StatementLimit.charge(bytes, for: "one of \(count) partitions of a join's right side (its rows that share one key may not fit)")
+                        if !StatementLimit.reserve(bytes) {  // the output held so far goes to disk first
+                            try output.spill()
+                            try StatementLimit.charge(bytes, for: "one of \(count) partitions of a join's right side (its rows that share one key may not fit)")
+                        }
                         defer { StatementLimit.release(bytes) }
                         let hashed = HashJoin(keys: keys, right: rightBatches, rightFields: rightFields, left: join.left)
                         for batch in try leftParts[p]!.finish() {
@@ -474,12 +479,13 @@ struct QueryRunner {
     }
 
     /// The relation's rows split into `count` spill files by the hash of their `keys` columns.
-    private func partitioned(_ relation: Relation, _ columns: [String], keys: [Int], count: Int, space: SpillSpace,
+    private func partitioned(_ relation: Relation, _ columns: [String], keys: [Int], count: Int, space: SpillSpace, keepingNullKeys: Bool,
                              filter: (@Sendable (RecordBatch) throws -> RecordBatch)? = nil) async throws -> [BatchSpill?] {
         var files = [BatchSpill?](repeating: nil, count: count)
         try await relation.scanFragments(columns: columns, includeRowID: false, pruning: nil, transform: { batch in
             let batch = try filter?(batch) ?? batch
-            let numbers = partitionNumbers(keys.map { k in { batch.columns[k].value(at: $0) } }, rows: batch.length, count: count, salt: 0)
+            let numbers = partitionNumbers(keys.map { k in { batch.columns[k].value(at: $0) } }, rows: batch.length, count: count, salt: 0,
+                                           nulls: keepingNullKeys ? 0 : nil)
             return (batch.schema, split(batch.columns, by: numbers, count: count))
         }, consume: { schema, parts in
             for part in parts {

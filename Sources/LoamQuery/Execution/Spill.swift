@@ -423,8 +423,15 @@ final class BatchCollector {
             batches.append(batch)
             return
         }
+        try spill()
+        try file!.write(batch)
+    }
+
+    /// Sends the batches held to the spill file (from now on every batch goes there) and returns their memory.
+    func spill() throws {
+        guard file == nil else { return }
         let file = try BatchSpill(schema: schema, space: space)
-        for held in batches + [batch] { try file.write(held) }
+        for held in batches { try file.write(held) }
         self.file = file
         batches = []
         StatementLimit.release(held)
@@ -441,17 +448,18 @@ private struct SpillFileSink: ByteSink {
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws { try file.write(bytes) }
 }
 
-/// Which of `count` partitions each row of `columns` falls in, by the hash of its key
-/// values (as `Evaluator.hashKey` gives them, so 1 and 1.0 meet); rows with a NULL key
-/// go to partition 0 (they match nothing, but a left join keeps them). A different `salt`
+/// Which of `count` partitions each row falls in, by the hash of its key values (as
+/// `Evaluator.hashKey` gives them, so 1 and 1.0 meet). A row with a NULL key goes to
+/// partition `nulls` (a group of its own, or a left row that keeps its place), or to none
+/// (-1) when nil: a join's right rows with a NULL key match nothing. A different `salt`
 /// splits a partition that is still too large along other lines.
-func partitionNumbers(_ keys: [(Int) -> Value], rows: Int, count: Int, salt: Int) -> [Int] {
+func partitionNumbers(_ keys: [(Int) -> Value], rows: Int, count: Int, salt: Int, nulls: Int? = 0) -> [Int] {
     (0..<rows).map { i in
         var hasher = Hasher()
         hasher.combine(salt)
         for key in keys {
             let value = Evaluator.hashKey(key(i))
-            if value.isNull { return 0 }
+            if value.isNull { return nulls ?? -1 }
             hasher.combine(value)
         }
         return Int(UInt(bitPattern: hasher.finalize()) % UInt(count))
@@ -461,6 +469,6 @@ func partitionNumbers(_ keys: [(Int) -> Value], rows: Int, count: Int, salt: Int
 /// The rows of `columns` split by partition number: for each partition with rows, its columns.
 func split(_ columns: [ArrowArray], by numbers: [Int], count: Int) -> [(partition: Int, columns: [ArrowArray], rows: Int)] {
     var picks = [[Int]](repeating: [], count: count)
-    for (i, p) in numbers.enumerated() { picks[p].append(i) }
+    for (i, p) in numbers.enumerated() where p >= 0 { picks[p].append(i) }
     return picks.enumerated().compactMap { p, rows in rows.isEmpty ? nil : (p, columns.map { $0.take(rows) }, rows.count) }
 }
