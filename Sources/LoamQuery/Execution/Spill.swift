@@ -35,13 +35,6 @@ final class SpillSpace: @unchecked Sendable {
         }
     }
 
-    /// Maps a finished file for reading and unlinks it (the mapping keeps its pages).
-    static func mapAndRemove(_ path: String) throws -> ByteStorage {
-        let storage = try ByteStorage.map(path: path)
-        unlink(path)
-        return storage
-    }
-
     deinit { if let folder { try? FileManager.default.removeItem(at: folder) } }
 }
 
@@ -63,11 +56,13 @@ private final class SpillFile {
         pending.removeAll(keepingCapacity: true)
     }
 
-    /// Writes what is buffered, closes the file and maps it.
+    /// Writes what is buffered, closes the file, maps it and unlinks it (the mapping keeps its pages).
     func finish() throws -> ByteStorage {
         try flush()
         try handle.close()
-        return try SpillSpace.mapAndRemove(path)
+        let storage = try ByteStorage.map(path: path)
+        unlink(path)
+        return storage
     }
 }
 
