@@ -23,8 +23,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
-        // Arrow IPC and the FlatBuffers it is framed in; no dependencies.
-        .target(name: "LoamFormat", swiftSettings: fastLoops),
+        // Snappy, zstd, zlib and LZ4 from Debian's -dev packages (scripts/test.sh and the quickstart install them).
+        .systemLibrary(name: "CCodecs", path: "Sources/CCodecs",
+                       providers: [.apt(["libsnappy-dev", "libzstd-dev", "zlib1g-dev", "liblz4-dev"])]),
+        // Arrow IPC and the FlatBuffers it is framed in, Parquet, and their compression codecs.
+        .target(name: "LoamFormat", dependencies: ["CCodecs"], swiftSettings: fastLoops),
         // Content-addressed objects and the transactional catalog.
         .target(name: "LoamStorage", dependencies: [
             "LoamFormat",

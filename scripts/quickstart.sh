@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! dpkg -s libsqlite3-dev >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq libsqlite3-dev >/dev/null
+DEBS="libsqlite3-dev libsnappy-dev libzstd-dev zlib1g-dev liblz4-dev"
+if ! dpkg -s $DEBS >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq $DEBS >/dev/null
 fi
 echo "== building loam (release; the first build takes a few minutes)"
 swift build -c release 2>&1 | tail -1

@@ -6,10 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# SQLite headers for GRDB; `script` (bsdutils) gives the progress-bar test a terminal.
-if ! dpkg -s libsqlite3-dev >/dev/null 2>&1 || ! command -v script >/dev/null; then
-  echo "== installing libsqlite3-dev bsdutils"
-  apt-get update -qq && apt-get install -y -qq libsqlite3-dev bsdutils >/dev/null
+# SQLite headers for GRDB; the compression codecs of Parquet and Arrow IPC (Sources/CCodecs);
+# `script` (bsdutils) gives the progress-bar test a terminal.
+DEBS="libsqlite3-dev libsnappy-dev libzstd-dev zlib1g-dev liblz4-dev bsdutils"
+if ! dpkg -s $DEBS >/dev/null 2>&1 || ! command -v script >/dev/null; then
+  echo "== installing $DEBS"
+  apt-get update -qq && apt-get install -y -qq $DEBS >/dev/null
 fi
 
 if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow, duckdb" 2>/dev/null; then

@@ -68,12 +68,12 @@ final class ArrowSource: RecordSource {
 extension ArrowSource {
     /// Every string in the batch's text columns (top level, and inside lists and structs) must be UTF-8,
     /// as pyarrow's `validate(full=True)` requires; the first that is not is an error naming column and row.
-    static func checkText(_ batch: RecordBatch, file: String, batch index: Int, firstRow: Int) throws {
+    static func checkText(_ batch: RecordBatch, file: String, batch index: Int, firstRow: Int, unit: String = "record batch") throws {
         for (c, column) in batch.columns.enumerated() {
             if let row = invalidText(column) {
                 let name = batch.schema.fields[c].name
                 throw LoamError.badInput(file: file, line: nil, column: name,
-                                         message: "row \(firstRow + row) (record batch \(index)) is not valid UTF-8; store it as binary, or fix the text")
+                                         message: "row \(firstRow + row) (\(unit) \(index)) is not valid UTF-8; store it as binary, or fix the text")
             }
         }
     }

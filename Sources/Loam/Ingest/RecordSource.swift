@@ -27,7 +27,7 @@ public enum ImportInput: Sendable {
 
 /// The input formats `loam import` understands.
 public enum ImportFormat: String, CaseIterable, Sendable {
-    case csv, jsonl, arrow, folder
+    case csv, jsonl, arrow, parquet, folder
 
     /// Guesses the format from a path: a folder, or the file's extension.
     public static func detect(path: String, isDirectory: Bool) -> ImportFormat? {
@@ -35,6 +35,7 @@ public enum ImportFormat: String, CaseIterable, Sendable {
         let lower = path.lowercased()
         if lower.hasSuffix(".csv") || lower.hasSuffix(".tsv") || lower.hasSuffix(".txt") { return .csv }
         if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") || lower.hasSuffix(".json") { return .jsonl }
+        if lower.hasSuffix(".parquet") || lower.hasSuffix(".parq") || lower.hasSuffix(".pq") { return .parquet }
         if lower.hasSuffix(".arrow") || lower.hasSuffix(".arrow_file") || lower.hasSuffix(".feather") || lower.hasSuffix(".ipc") || lower.hasSuffix(".arrows") || lower.hasSuffix(".stream") { return .arrow }
         return nil
     }

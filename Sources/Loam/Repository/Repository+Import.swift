@@ -153,6 +153,7 @@ extension Repository {
         case .csv: return try CSVSource(input: input, delimiter: tsv ? 9 : delimiter, declared: declared, required: required)
         case .jsonl: return try JSONLSource(input: input, declared: declared)
         case .arrow: return try ArrowSource(input: input, maxRowsPerByte: options.maxRowsPerByte)
+        case .parquet: return try ParquetSource(input: input)
         case .folder: return try FolderSource(path: input.name)
         }
     }

@@ -89,6 +89,13 @@ public final class ArrayBuilder {
         count += 1
     }
 
+    /// Appends a fixed-width value given as its bits (any integer, float or date width).
+    @inline(__always) func appendRaw<T: FixedWidthInteger>(_ v: T) {
+        appendValidity(true)
+        values.append(v)
+        count += 1
+    }
+
     public func appendDouble(_ v: Double) {
         appendValidity(true)
         values.append(v.bitPattern)
