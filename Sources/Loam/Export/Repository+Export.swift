@@ -3,7 +3,7 @@ import LoamFormat
 import LoamStorage
 
 /// Output formats of `loam export`.
-public enum ExportFormat: String, CaseIterable, Sendable { case arrow, csv, jsonl }
+public enum ExportFormat: String, CaseIterable, Sendable { case arrow, csv, jsonl, parquet }
 
 /// Writes to a file through a buffer.
 final class FileSink: ByteSink {
@@ -41,11 +41,15 @@ public final class BatchWriter {
     private let handle: FileHandle
     private let sink: FileSink
     private var arrow: IPCWriter<FileSink>?
+    private var parquet: ParquetWriter<FileSink>?
+    private let codec: Codec
     private var wroteHeader = false
     public private(set) var rows = 0
 
-    public init(format: ExportFormat, path: String) throws {
+    /// `codec`: Parquet's page compression (snappy unless named).
+    public init(format: ExportFormat, path: String, codec: Codec = .snappy) throws {
         self.format = format
+        self.codec = codec
         self.path = path
         temporary = path == "-" ? nil : URL(fileURLWithPath: path + ".loam-tmp-\(getpid())")
         if let temporary {
@@ -63,6 +67,9 @@ public final class BatchWriter {
         case .arrow:
             if arrow == nil { arrow = try IPCWriter(schema: batch.schema, format: .file, sink: sink) }
             try arrow!.write(batch)
+        case .parquet:
+            if parquet == nil { parquet = try ParquetWriter(schema: batch.schema, sink: sink, codec: codec) }
+            try parquet!.write(batch)
         case .csv:
             try header(batch.schema)
             var line = ""
@@ -100,6 +107,10 @@ public final class BatchWriter {
                 if arrow == nil { arrow = try IPCWriter(schema: schema, format: .file, sink: sink) }
                 _ = try arrow!.finish()
             }
+            if format == .parquet {
+                if parquet == nil { parquet = try ParquetWriter(schema: schema, sink: sink, codec: codec) }
+                _ = try parquet!.finish()
+            }
             try sink.flush()
             if let temporary {
                 try handle.synchronize()
@@ -121,16 +132,30 @@ public final class BatchWriter {
     }
 }
 
+extension Codec {
+    /// A codec by the name `--compression` takes: none, snappy, zstd, gzip, lz4.
+    public init(named name: String) throws {
+        switch name.lowercased() {
+        case "none", "uncompressed": self = .uncompressed
+        case "snappy": self = .snappy
+        case "zstd": self = .zstd
+        case "gzip": self = .gzip
+        case "lz4", "lz4_raw": self = .lz4Raw
+        default: throw LoamError.invalidArgument("--compression \(name): choose none, snappy, zstd, gzip or lz4")
+        }
+    }
+}
+
 extension Repository {
     /// Writes `dataset` at `ref` to `path` (`-` for standard output), one
     /// fragment at a time. A file is written to a temporary name and renamed,
     /// so a failed export never leaves a partial file. Returns the rows written.
     @discardableResult
     public func export(_ dataset: String, at ref: String = "HEAD", format: ExportFormat, to path: String,
-                       columns: [String]? = nil, includeRowID: Bool = false) async throws -> Int {
+                       columns: [String]? = nil, includeRowID: Bool = false, codec: Codec = .snappy) async throws -> Int {
         let ds = try await self.dataset(dataset, at: ref)
         let schema = Schema(fields: try ds.projection(columns, includeRowID: includeRowID).fields, metadata: ds.schema.metadata)
-        let writer = try BatchWriter(format: format, path: path)
+        let writer = try BatchWriter(format: format, path: path, codec: codec)
         do {
             try await ds.scan(columns: columns, includeRowID: includeRowID) { try writer.write($0) }
         } catch {

@@ -169,6 +169,8 @@ struct ThriftWriter {
 
     mutating func field(_ id: Int16, i32 value: Int32) { header(id, .i32); zigzag(Int64(value)) }
     mutating func field(_ id: Int16, i64 value: Int64) { header(id, .i64); zigzag(value) }
+    mutating func field(_ id: Int16, byte value: UInt8) { header(id, .byte); bytes.append(value) }
+    mutating func append(_ raw: [UInt8]) { bytes += raw }
     mutating func field(_ id: Int16, bool value: Bool) { header(id, value ? .boolTrue : .boolFalse) }
     mutating func field(_ id: Int16, binary value: [UInt8]) { header(id, .binary); varint(UInt64(value.count)); bytes += value }
     mutating func field(_ id: Int16, string value: String) { field(id, binary: Array(value.utf8)) }

@@ -5,7 +5,7 @@ import LoamFormat
 import LoamQuery
 
 struct Export: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write a dataset at a ref to an Arrow IPC, CSV or JSONL file.")
+    static let configuration = CommandConfiguration(abstract: "Write a dataset at a ref to a Parquet, Arrow IPC, CSV or JSONL file.")
 
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "The dataset.") var dataset: String
@@ -14,13 +14,14 @@ struct Export: AsyncParsableCommand {
     @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
     @Option(help: "Comma-separated columns (default: all).") var columns: String?
     @Flag(help: "Include the _rowid column.") var rowid = false
+    @Option(help: "Parquet page compression: snappy (default), zstd, gzip, lz4 or none.") var compression = "snappy"
     @Flag(help: "Print the result as JSON.") var json = false
 
     func run() async throws {
         try await reportingErrors {
             let chosen = columns?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             let rows = try await repository.open().export(dataset, at: ref, format: format, to: output,
-                                                          columns: chosen, includeRowID: rowid)
+                                                          columns: chosen, includeRowID: rowid, codec: try Codec(named: compression))
             if output == "-" { return }
             if json { print("{\"rows\":\(rows),\"file\":\(JSONText.quote(output))}") } else { writeError("Exported \(rows) rows to \(output)") }
         }
