@@ -5,11 +5,34 @@
 // limits, empty and unicode strings, NULLs — and answers or throws; never a crash, a trap
 // or a hang (libFuzzer's -timeout catches those).
 //
-//   scripts/fuzz.sh [SECONDS]            build with -sanitize=fuzzer and run on Fuzz/corpus
-//   loam-fuzz FILE...                     (a plain build) replay inputs, e.g. a crash libFuzzer saved
+//
+// With LOAM_FUZZ=parquet the input is a Parquet file instead: Loam's reader opens it and decodes
+// every row group, and must answer with rows or a FormatError, never a crash or a hang.
+//
+//   scripts/fuzz.sh [SECONDS] [sql|parquet]   build with -sanitize=fuzzer and run on Fuzz/corpus(-parquet)
+//   loam-fuzz FILE...                         (a plain build) replay inputs, e.g. a crash libFuzzer saved
 import Foundation
 import Loam
+import LoamFormat
 import LoamQuery
+
+let fuzzParquet = ProcessInfo.processInfo.environment["LOAM_FUZZ"] == "parquet"
+
+/// A Parquet file's bytes: opened, and every row group decoded (with an error, or rows, as the answer).
+func fuzzParquetFile(_ data: UnsafePointer<UInt8>, _ size: Int) {
+    let storage = ByteStorage(copying: UnsafeRawBufferPointer(start: data, count: size))
+    do {
+        let reader = try ParquetReader(data: ByteView(storage: storage))
+        for g in 0..<reader.rowGroupCount {
+            let batch = try reader.rowGroup(g)
+            precondition(batch.columns.allSatisfy { $0.length == batch.length }, "columns of unequal length")
+        }
+    } catch is FormatError {
+        return
+    } catch {
+        preconditionFailure("the Parquet reader threw \(type(of: error)), not a FormatError: \(error)")
+    }
+}
 
 /// Runs async work to completion from libFuzzer's synchronous callback.
 func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
@@ -49,6 +72,7 @@ let fixture: Repository = {
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    if fuzzParquet { fuzzParquetFile(data, size); return 0 }
     let sql = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     let statement: SQLStatement
     do {

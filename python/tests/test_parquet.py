@@ -66,6 +66,8 @@ def sample_table(seed=7, n=N):
                          for _ in range(n)], pa.list_(pa.struct([("k", pa.int16()), ("v", pa.string())]))),
         "m": pa.array([maybe([(f"k{j}", maybe(rng.random())) for j in range(rng.randint(0, 3))]) for _ in range(n)],
                       pa.map_(pa.string(), pa.float64())),
+        "emb": pa.FixedSizeListArray.from_arrays(pa.array([rng.uniform(-1, 1) for _ in range(n * 4)], pa.float32()), 4),
+        "emb_null": pa.array([maybe([rng.random(), None, 1.0]) for _ in range(n)], pa.list_(pa.float64(), 3)),
         "req": pa.array(list(range(n)), pa.int64()),
     }
     schema = pa.schema([pa.field(k, v.type, nullable=(k != "req")) for k, v in cols.items()])
@@ -139,6 +141,9 @@ def test_every_type_and_codec_reads_as_pyarrow_reads_it(repo, tmp_path, table, c
     assert meta.num_row_groups == 3 and meta.row_group(0).column(0).compression.lower() == ("uncompressed" if codec == "none" else codec)
     got = check(repo, path, "t")
     schema = {f.name: f.type for f in got.schema}
+    # From the Arrow schema pyarrow stores beside the Parquet one: fixed-size lists and time zones.
+    assert schema["emb"] == pa.list_(pa.float32(), 4) and schema["emb_null"] == pa.list_(pa.float64(), 3), schema
+    assert schema["ts_ns_tz"] == pa.timestamp("ns", tz="Europe/Paris"), schema["ts_ns_tz"]
     assert schema["dec"] == pa.float64() and schema["dec_big"] == pa.string() and schema["m"] == pa.list_(
         pa.field("entries", pa.struct([pa.field("key", pa.string(), nullable=False), ("value", pa.float64())]), nullable=False))
 

@@ -108,6 +108,11 @@ enum IPCSchema {
         return Schema(fields: fields, metadata: try decodeMetadata(table, slot: 2))
     }
 
+    /// The fields Loam can read, skipping those of types it does not (Parquet's stored Arrow schema may hold any).
+    static func decodeReadable(_ table: FlatBufferTable) throws -> [Field] {
+        try table.tables(slot: 1).compactMap { try? decodeField($0, depth: 0) }
+    }
+
     private static func decodeMetadata(_ table: FlatBufferTable, slot: Int) throws -> [String: String] {
         var result: [String: String] = [:]
         for pair in try table.tables(slot: slot) {

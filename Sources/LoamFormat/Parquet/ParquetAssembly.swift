@@ -8,11 +8,11 @@ import Darwin
 /// where one instance of a node begins; a node's slots are found in each of its
 /// leaf columns (they agree on nulls and list boundaries, as Parquet requires).
 extension ParquetReader {
-    func assemble(_ shape: Shape, slots: [Int: [Int]], chunks: [Int: LeafData]) throws -> ArrowArray {
+    func assemble(_ shape: Shape, slots: [Int: [Int32]], chunks: [Int: LeafData]) throws -> ArrowArray {
         let first = shape.columns[0]
         let mySlots = slots[first]!
         let defs = chunks[first]!.defs
-        func valid(_ e: Int) -> Bool { defs.isEmpty || Int(defs[e]) >= shape.def }
+        func valid(_ e: Int32) -> Bool { defs.isEmpty || Int(defs[Int(e)]) >= shape.def }
         switch shape.kind {
         case .leaf(let column, let conversion):
             return try leafArray(shape, conversion: conversion, slots: mySlots, data: chunks[column]!, physical: leaves[column].element.type!)
@@ -21,22 +21,24 @@ extension ParquetReader {
             let arrays = try children.map { try assemble($0, slots: slots, chunks: chunks) }
             return ArrowArray(type: shape.type, length: mySlots.count, nullCount: nulls, buffers: [validity], children: arrays)
         case .list(let element, let elementDef, let rep):
-            var childSlots: [Int: [Int]] = [:]
+            var childSlots: [Int: [Int32]] = [:]
             var offsets: [Int32] = [0]
             offsets.reserveCapacity(mySlots.count + 1)
             for column in shape.columns {
                 let chunk = chunks[column]!
                 let reps = chunk.reps, cdefs = chunk.defs, n = chunk.entries
                 guard reps.count == n, cdefs.count == n else { throw FormatError.malformedParquet("a repeated column without levels") }
-                var out: [Int] = []
+                var out: [Int32] = []
                 out.reserveCapacity(n)
                 let isFirst = column == first
-                for e in slots[column]! {
-                    if Int(cdefs[e]) >= elementDef {
-                        out.append(e)
+                let elementLevel = UInt8(clamping: elementDef), repLevel = UInt8(clamping: rep)
+                for slot in slots[column]! {
+                    let e = Int(slot)
+                    if cdefs[e] >= elementLevel {
+                        out.append(slot)
                         var j = e + 1
-                        while j < n && Int(reps[j]) >= rep {
-                            if Int(reps[j]) == rep { out.append(j) }
+                        while j < n && reps[j] >= repLevel {
+                            if reps[j] == repLevel { out.append(Int32(j)) }
                             j += 1
                         }
                     }
@@ -66,13 +68,13 @@ extension ParquetReader {
         return (nulls == 0 ? .empty : ByteView(copying: bytes), nulls)
     }
 
-    private func leafArray(_ shape: Shape, conversion: Conversion, slots: [Int], data: LeafData, physical: ParquetPhysical) throws -> ArrowArray {
+    private func leafArray(_ shape: Shape, conversion: Conversion, slots: [Int32], data: LeafData, physical: ParquetPhysical) throws -> ArrowArray {
         let maxDef = shape.def
         let values = data.values
         let defs = data.defs
         let count = values.count
-        // Flat, no nulls, bytes already in Arrow's layout: one copy.
-        if case .copy = conversion, slots.count == count, defs.isEmpty || slots.count == data.entries && count == data.entries {
+        // Every slot holds a value (no nulls) and the bytes are already in Arrow's layout: one copy.
+        if case .copy = conversion, slots.count == count {
             let view = values.fixed.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) }
             return ArrowArray(type: shape.type, length: count, nullCount: 0, buffers: [.empty, view])
         }
@@ -81,8 +83,9 @@ extension ParquetReader {
         try values.fixed.withUnsafeBytes { fixed in
             try values.data.withUnsafeBytes { bytes in
                 let w = values.width
+                let top = UInt8(clamping: maxDef)
                 for e in slots {
-                    if !defs.isEmpty && Int(defs[e]) < maxDef { builder.appendNull(); continue }
+                    if !defs.isEmpty && defs[Int(e)] < top { builder.appendNull(); continue }
                     guard next < count else { throw FormatError.malformedParquet("the levels call for more than the \(count) values stored") }
                     let v = next
                     next += 1

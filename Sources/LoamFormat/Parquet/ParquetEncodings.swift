@@ -88,11 +88,12 @@ struct ParquetDecoder {
     }
 
     /// `count` values of the RLE / bit-packed hybrid encoding of width `bitWidth`, appended to `out`.
-    mutating func hybrid(bitWidth: Int, count: Int, into out: inout [UInt32], end: Int? = nil) throws {
+    mutating func hybrid<T: FixedWidthInteger & UnsignedInteger>(bitWidth: Int, count: Int, into out: inout [T], end: Int? = nil) throws {
+        guard bitWidth <= T.bitWidth else { throw FormatError.malformedParquet("bit width \(bitWidth) out of range for levels") }
         guard (0...32).contains(bitWidth) else { throw FormatError.malformedParquet("bit width \(bitWidth) out of range 0…32") }
         let stop = end ?? bytes.count
         var produced = 0
-        out.reserveCapacity(out.count + count)
+        out.reserveCapacity(out.count + min(count, 1 << 16))  // counts come from headers: grow with the data, not the claim
         let valueBytes = (bitWidth + 7) / 8
         while produced < count {
             guard at < stop else { throw cut("RLE data (\(produced) of \(count) values read)") }
@@ -100,12 +101,12 @@ struct ParquetDecoder {
             if header & 1 == 0 {
                 let run = Int(clamping: header >> 1)
                 guard valueBytes <= stop - at else { throw cut("an RLE run") }
-                var value: UInt32 = 0
-                for k in 0..<valueBytes { value |= UInt32(bytes[at + k]) << (8 * k) }
+                var value: UInt64 = 0
+                for k in 0..<valueBytes { value |= UInt64(bytes[at + k]) << UInt64(8 * k) }
                 at += valueBytes
                 if bitWidth < 32 && value >> bitWidth != 0 { throw FormatError.malformedParquet("RLE value \(value) wider than \(bitWidth) bits") }
                 let n = min(run, count - produced)
-                out.append(contentsOf: repeatElement(value, count: n))
+                out.append(contentsOf: repeatElement(T(truncatingIfNeeded: value), count: n))
                 produced += n
             } else {
                 let groups = Int(clamping: header >> 1)
@@ -113,7 +114,7 @@ struct ParquetDecoder {
                 let n = groups * 8
                 let packed = min(groups * bitWidth, stop - at)
                 let take = min(n, count - produced)
-                unpack(UnsafeRawBufferPointer(rebasing: bytes[at..<(at + packed)]), width: bitWidth, count: take) { out.append(UInt32(truncatingIfNeeded: $0)) }
+                unpack(UnsafeRawBufferPointer(rebasing: bytes[at..<(at + packed)]), width: bitWidth, count: take) { out.append(T(truncatingIfNeeded: $0)) }
                 at += packed
                 produced += take
             }
@@ -171,7 +172,7 @@ struct ParquetDecoder {
         guard total <= remaining * 64 + 1 else { throw cut("DELTA_BINARY_PACKED (\(total) values declared)") }
         let wanted = min(total, count ?? total)
         var out: [Int64] = []
-        out.reserveCapacity(wanted)
+        out.reserveCapacity(min(wanted, 1 << 16))
         if total > 0 { out.append(last) }
         let perMini = blockSize / miniblocks
         while out.count < total {

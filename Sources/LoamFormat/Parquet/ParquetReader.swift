@@ -42,13 +42,15 @@ public final class ParquetReader {
         do { metadata = try thrift.fileMetaData() } catch { throw FormatError.malformedParquet("the footer: \(Self.detail(error))") }
         guard metadata.numRows >= 0 else { throw FormatError.malformedParquet("the footer declares \(metadata.numRows) rows") }
 
-        var builder = try SchemaBuilder(metadata.schema)
+        let builder = try SchemaBuilder(metadata.schema)
         var shapes: [Shape] = []
         var fields: [Field] = []
         let wanted = columns.map(Set.init)
+        let original = Self.arrowSchema(metadata.keyValues)
         for node in builder.root.children {
-            let (field, shape) = try builder.shape(node)
+            var (field, shape) = try builder.shape(node)
             if let wanted, !wanted.contains(field.name) { continue }
+            if let before = original?.first(where: { $0.name == field.name }) { Self.restore(&field, &shape, from: before) }
             fields.append(field)
             shapes.append(shape)
         }
@@ -67,6 +69,60 @@ public final class ParquetReader {
             }
             guard group.numRows >= 0 else { throw FormatError.malformedParquet("row group \(g) declares \(group.numRows) rows") }
         }
+    }
+
+    /// The Arrow schema pyarrow stores beside the Parquet one (`ARROW:schema`, a base64 IPC schema message), if Loam reads it.
+    static func arrowSchema(_ pairs: [(String, String)]) -> [Field]? {
+        guard let text = pairs.first(where: { $0.0 == "ARROW:schema" })?.1, let bytes = Base64.decode(text) else { return nil }
+        return bytes.withUnsafeBytes { raw -> [Field]? in
+            guard let message = try? IPCReader.readMessage(raw, at: 0), message.headerType == 1,
+                  let header = try? message.message.table(slot: 2) else { return nil }
+            return try? IPCSchema.decodeReadable(header)
+        }
+    }
+
+    /// What the Parquet schema cannot say but the stored Arrow schema does: a fixed-size list's size
+    /// (an embedding) and a timestamp's time zone.
+    static func restore(_ field: inout Field, _ shape: inout Shape, from original: Field) {
+        switch (field.type, original.type) {
+        case (.list(let item), .fixedSizeList(let wanted, let size)) where item.type == wanted.type && size > 0:
+            shape.fixedSize = size
+            field.type = .fixedSizeList(Field(name: wanted.name, type: item.type, nullable: item.nullable), size)
+        case (.timestamp(let unit, let zone), .timestamp(let same, let named)) where unit == same && zone != nil && named != nil:
+            field.type = .timestamp(unit, timeZone: named)
+        default:
+            break
+        }
+    }
+
+    /// A list array whose rows all hold `size` items, as a fixed-size list (nulls keep `size` null items).
+    static func fixedSize(_ list: ArrowArray, _ size: Int, type: ArrowType) throws -> ArrowArray {
+        var picks: [Int] = []
+        picks.reserveCapacity(list.length * size)
+        if list.length == 0 {
+            return ArrowArray(type: type, length: 0, nullCount: 0, buffers: [.empty], children: [list.children[0].take([])])
+        }
+        if list.nullCount == 0 {
+            for row in 0..<list.length {
+                let r = list.range(row)
+                guard r.count == size else { throw FormatError.malformedParquet("row \(row) holds \(r.count) items, but the column is a fixed-size list of \(size)") }
+            }
+            let child = list.children[0]
+            let start = list.range(0).lowerBound, end = list.range(list.length - 1).upperBound
+            let items = start == 0 && end == child.length ? child : child.take(Array(start..<end))
+            return ArrowArray(type: type, length: list.length, nullCount: 0, buffers: [list.buffers[0]], children: [items])
+        }
+        // Null rows hold no items in Parquet; Arrow's fixed-size list keeps `size` (null) items for them.
+        let child = list.children[0]
+        let builder = ArrayBuilder(type: type)
+        for row in 0..<list.length {
+            if list.isNull(row) { builder.appendNull(); continue }
+            let r = list.range(row)
+            guard r.count == size else { throw FormatError.malformedParquet("row \(row) holds \(r.count) items, but the column is a fixed-size list of \(size)") }
+            for i in r { try builder.child(0).append(child.value(at: i)) }
+            builder.appendValidParent()
+        }
+        return builder.finish()
     }
 
     static func detail(_ error: Error) -> String {
@@ -89,16 +145,19 @@ public final class ParquetReader {
         var arrays: [ArrowArray] = []
         for (shape, field) in zip(shapes, schema.fields) {
             // Top-level slots: the entries that start a row (repetition level 0).
-            var slots: [Int: [Int]] = [:]
+            var slots: [Int: [Int32]] = [:]
             for column in shape.columns {
                 let chunk = chunks[column]!
-                slots[column] = chunk.reps.isEmpty ? Array(0..<chunk.entries) : chunk.reps.indices.filter { chunk.reps[$0] == 0 }
+                guard chunk.entries <= Int32.max else { throw FormatError.unsupportedParquet("row group \(g) holds over 2³¹ values in one column; write smaller row groups") }
+                slots[column] = chunk.reps.isEmpty ? (0..<Int32(chunk.entries)).map { $0 } : chunk.reps.indices.lazy.filter { chunk.reps[$0] == 0 }.map { Int32($0) }
                 guard slots[column]!.count == rows else {
                     throw FormatError.malformedParquet("row group \(g), column '\(leaves[column].path)': \(slots[column]!.count) rows, but the row group has \(rows)")
                 }
             }
             do {
-                arrays.append(try assemble(shape, slots: slots, chunks: chunks))
+                var array = try assemble(shape, slots: slots, chunks: chunks)
+                if let size = shape.fixedSize { array = try Self.fixedSize(array, size, type: field.type) }
+                arrays.append(array)
             } catch {
                 throw FormatError.malformedParquet("row group \(g), column '\(field.name)': \(Self.detail(error))")
             }
@@ -109,8 +168,8 @@ public final class ParquetReader {
     // MARK: Pages
 
     struct LeafData {
-        var defs: [UInt32] = []
-        var reps: [UInt32] = []
+        var defs: [UInt8] = []
+        var reps: [UInt8] = []
         var values: PhysicalValues
         var entries = 0
     }
@@ -138,6 +197,11 @@ public final class ParquetReader {
         }
         let end = start + length
         var out = LeafData(values: PhysicalValues(width: leaf.physicalWidth))
+        // Sizes from the footer, capped: the memory is reserved, not touched, until values arrive.
+        let expected = min(Int(clamping: meta.numValues), 1 << 28)
+        if leaf.maxDef > 0 { out.defs.reserveCapacity(expected) }
+        if leaf.maxRep > 0 { out.reps.reserveCapacity(expected) }
+        if leaf.physicalWidth > 0 { out.values.fixed.reserveCapacity(expected * leaf.physicalWidth) }
         var dictionary: PhysicalValues?
         var at = start
         var page = 0
@@ -224,10 +288,11 @@ public final class ParquetReader {
         return out
     }
 
-    private func countPresent(_ defs: ArraySlice<UInt32>, max: Int) throws -> Int {
+    private func countPresent(_ defs: ArraySlice<UInt8>, max: Int) throws -> Int {
         var n = 0
+        let top = UInt8(max)
         for d in defs {
-            if d == UInt32(max) { n += 1 } else if d > UInt32(max) { throw FormatError.malformedParquet("definition level \(d) above the column's maximum \(max)") }
+            if d == top { n += 1 } else if d > top { throw FormatError.malformedParquet("definition level \(d) above the column's maximum \(max)") }
         }
         return n
     }

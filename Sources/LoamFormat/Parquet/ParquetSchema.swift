@@ -47,6 +47,8 @@ final class Shape {
     let def: Int
     /// The leaf columns below this node, in file order.
     let columns: [Int]
+    /// A list read back as a fixed-size list of this many items (from the stored Arrow schema).
+    var fixedSize: Int?
 
     init(_ kind: Kind, type: ArrowType, def: Int) {
         self.kind = kind
@@ -57,6 +59,34 @@ final class Shape {
         case .structure(let children): columns = children.flatMap(\.columns)
         case .list(let element, _, _): columns = element.columns
         }
+    }
+}
+
+/// Standard base64 (RFC 4648), as pyarrow stores the Arrow schema in Parquet metadata.
+enum Base64 {
+    static func decode(_ text: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count * 3 / 4)
+        var acc: UInt32 = 0, bits = 0
+        for c in text.utf8 {
+            let v: UInt8
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = c - 65
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = c - 71
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c + 4
+            case UInt8(ascii: "+"): v = 62
+            case UInt8(ascii: "/"): v = 63
+            case UInt8(ascii: "="), UInt8(ascii: "\n"), UInt8(ascii: "\r"): continue
+            default: return nil
+            }
+            acc = acc << 6 | UInt32(v)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+            }
+        }
+        return out
     }
 }
 
