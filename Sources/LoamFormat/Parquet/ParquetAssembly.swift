@@ -21,40 +21,55 @@ extension ParquetReader {
             let arrays = try children.map { try assemble($0, slots: slots, chunks: chunks) }
             return ArrowArray(type: shape.type, length: mySlots.count, nullCount: nulls, buffers: [validity], children: arrays)
         case .list(let element, let elementDef, let rep):
-            var childSlots: [Int: [Int32]] = [:]
+            let elementLevel = UInt8(clamping: elementDef), repLevel = UInt8(clamping: rep)
             var offsets: [Int32] = [0]
             offsets.reserveCapacity(mySlots.count + 1)
-            for column in shape.columns {
+            /// The element slots of `column` (stored into `out` when given), and the list offsets when `isFirst`.
+            func walk(_ column: Int, isFirst: Bool, into out: inout [Int32]?) throws -> Int {
                 let chunk = chunks[column]!
                 let reps = chunk.reps, cdefs = chunk.defs, n = chunk.entries
                 guard reps.count == n, cdefs.count == n else { throw FormatError.malformedParquet("a repeated column without levels") }
-                var out: [Int32] = []
-                out.reserveCapacity(n)
-                let isFirst = column == first
-                let elementLevel = UInt8(clamping: elementDef), repLevel = UInt8(clamping: rep)
+                var found = 0
                 for slot in slots[column]! {
                     let e = Int(slot)
                     if cdefs[e] >= elementLevel {
-                        out.append(slot)
+                        found += 1
+                        out?.append(slot)
                         var j = e + 1
                         while j < n && reps[j] >= repLevel {
-                            if reps[j] == repLevel { out.append(Int32(j)) }
+                            if reps[j] == repLevel { found += 1; out?.append(Int32(j)) }
                             j += 1
                         }
                     }
                     if isFirst {
-                        guard out.count <= Int32.max else { throw FormatError.unsupportedParquet("a list column with over 2³¹ elements in one row group") }
-                        offsets.append(Int32(out.count))
+                        guard found <= Int32.max else { throw FormatError.unsupportedParquet("a list column with over 2³¹ elements in one row group") }
+                        offsets.append(Int32(found))
                     }
                 }
-                childSlots[column] = out
+                return found
+            }
+            let (validity, nulls) = Self.bitmap(count: mySlots.count) { valid(mySlots[$0]) }
+            func list(_ child: ArrowArray) -> ArrowArray {
+                let offsetView = offsets.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) }
+                return ArrowArray(type: shape.type, length: mySlots.count, nullCount: nulls, buffers: [validity, offsetView], children: [child])
+            }
+            // A list of a leaf with no null items (an embedding, a token list): count, then take the values whole.
+            if case .leaf(let column, let conversion) = element.kind {
+                var none: [Int32]? = nil
+                let found = try walk(column, isFirst: true, into: &none)
+                if found == chunks[column]!.values.count {
+                    return list(try leafArray(element, conversion: conversion, slots: nil, data: chunks[column]!, physical: leaves[column].element.type!))
+                }
+                offsets = [0]
             }
             var merged = slots
-            for (k, v) in childSlots { merged[k] = v }
-            let child = try assemble(element, slots: merged, chunks: chunks)
-            let (validity, nulls) = Self.bitmap(count: mySlots.count) { valid(mySlots[$0]) }
-            let offsetView = offsets.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) }
-            return ArrowArray(type: shape.type, length: mySlots.count, nullCount: nulls, buffers: [validity, offsetView], children: [child])
+            for column in shape.columns {
+                var out: [Int32]? = []
+                out!.reserveCapacity(chunks[column]!.entries)
+                _ = try walk(column, isFirst: column == first, into: &out)
+                merged[column] = out!
+            }
+            return list(try assemble(element, slots: merged, chunks: chunks))
         }
     }
 
@@ -68,14 +83,15 @@ extension ParquetReader {
         return (nulls == 0 ? .empty : ByteView(copying: bytes), nulls)
     }
 
-    private func leafArray(_ shape: Shape, conversion: Conversion, slots: [Int32], data: LeafData, physical: ParquetPhysical) throws -> ArrowArray {
+    /// A leaf's values placed at `slots` (nulls where the level falls short); nil slots: every value, in order, none null.
+    private func leafArray(_ shape: Shape, conversion: Conversion, slots: [Int32]?, data: LeafData, physical: ParquetPhysical) throws -> ArrowArray {
         let maxDef = shape.def
         let values = data.values
         let defs = data.defs
         let count = values.count
         // Every slot holds a value (no nulls) and the bytes are already in Arrow's layout: one copy.
-        if case .copy = conversion, slots.count == count {
-            let view = values.fixed.withUnsafeBytes { ByteView(storage: ByteStorage(copying: $0)) }
+        if case .copy = conversion, slots == nil || slots!.count == count {
+            let view = values.fixed.take()
             return ArrowArray(type: shape.type, length: count, nullCount: 0, buffers: [.empty, view])
         }
         let builder = ArrayBuilder(type: shape.type)
@@ -84,8 +100,8 @@ extension ParquetReader {
             try values.data.withUnsafeBytes { bytes in
                 let w = values.width
                 let top = UInt8(clamping: maxDef)
-                for e in slots {
-                    if !defs.isEmpty && defs[Int(e)] < top { builder.appendNull(); continue }
+                for e in slots ?? Array(0..<Int32(count)) {
+                    if slots != nil && !defs.isEmpty && defs[Int(e)] < top { builder.appendNull(); continue }
                     guard next < count else { throw FormatError.malformedParquet("the levels call for more than the \(count) values stored") }
                     let v = next
                     next += 1

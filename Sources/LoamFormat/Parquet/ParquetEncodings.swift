@@ -1,9 +1,44 @@
+/// Bytes that grow by appending and become a `ByteView` without a copy (`take`).
+final class FixedBytes {
+    private var buffer = GrowableBuffer()
+
+    deinit { buffer.release() }
+
+    var count: Int { buffer.count }
+
+    func reserveCapacity(_ n: Int) { buffer.reserve(max(0, n - buffer.count)) }
+
+    func append(_ byte: UInt8) { buffer.append(byte) }
+
+    func append(contentsOf bytes: UnsafeRawBufferPointer) { buffer.append(bytes) }
+
+    func append(contentsOf bytes: [UInt8]) { bytes.withUnsafeBytes { buffer.append($0) } }
+
+    /// Appends `n` zero bytes and returns where they start.
+    func appendZeros(_ n: Int) -> Int {
+        let start = buffer.count
+        buffer.appendZeros(n)
+        return start
+    }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: buffer.base, count: buffer.count))
+    }
+
+    func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeMutableRawBufferPointer(start: buffer.base, count: buffer.count))
+    }
+
+    /// The bytes as a view, handed over without copying; the buffer is empty afterwards.
+    func take() -> ByteView { buffer.finish() }
+}
+
 /// A column chunk's non-null values in their physical form: fixed-width values
 /// packed little-endian (`width` bytes each; a boolean is one byte, 0 or 1),
 /// or variable-length byte arrays as offsets into `data`.
 struct PhysicalValues {
     let width: Int  // 0 for byte arrays
-    var fixed: [UInt8] = []
+    var fixed = FixedBytes()
     var offsets: [Int] = [0]
     var data: [UInt8] = []
 
@@ -28,8 +63,7 @@ struct PhysicalValues {
             }
         } else {
             let w = width
-            let base = fixed.count
-            fixed.append(contentsOf: repeatElement(0, count: indices.count * w))
+            let base = fixed.appendZeros(indices.count * w)
             try fixed.withUnsafeMutableBytes { out in
                 try source.fixed.withUnsafeBytes { src in
                     for (k, i) in indices.enumerated() {
@@ -197,8 +231,7 @@ struct ParquetDecoder {
     /// BYTE_STREAM_SPLIT: byte k of value i lives at k × count + i.
     mutating func byteStreamSplit(width: Int, count: Int, into out: inout PhysicalValues) throws {
         let src = try take(count * width, "BYTE_STREAM_SPLIT values")
-        let base = out.fixed.count
-        out.fixed.append(contentsOf: repeatElement(0, count: count * width))
+        let base = out.fixed.appendZeros(count * width)
         out.fixed.withUnsafeMutableBytes { dst in
             for k in 0..<width {
                 for i in 0..<count { dst[base + i * width + k] = src[k * count + i] }

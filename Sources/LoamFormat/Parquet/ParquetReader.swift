@@ -331,7 +331,7 @@ public final class ParquetReader {
             _ = try decoder.uint32LE()
             var bits: [UInt32] = []
             try decoder.hybrid(bitWidth: 1, count: count, into: &bits)
-            out.fixed.append(contentsOf: bits.map { UInt8($0) })
+            for bit in bits { out.fixed.append(UInt8(bit)) }
         case .deltaBinaryPacked:
             guard type == .int32 || type == .int64 else { throw FormatError.malformedParquet("DELTA_BINARY_PACKED for \(type.name) values") }
             let values = try decoder.deltaBinaryPacked(count: count)

@@ -135,6 +135,11 @@ struct LeafShredder {
     @inline(__always) mutating func value(_ a: ArrowArray, _ i: Int, rep: Int) {
         defs.append(UInt8(leaf.maxDef))
         reps.append(UInt8(rep))
+        appendValue(a, i)
+    }
+
+    /// Appends value `i` of `a` in its Parquet physical form (no levels).
+    @inline(__always) mutating func appendValue(_ a: ArrowArray, _ i: Int) {
         let v = a.buffers.count > 1 ? a.buffers[1] : .empty
         switch a.type {
         case .bool: fixed.append(v.bit(i) ? 1 : 0)
@@ -256,7 +261,83 @@ enum Shredding {
     }
 
     static func shred(_ a: ArrowArray, type: ArrowType, nullable: Bool, leaves: inout [LeafShredder], rows: Range<Int>) {
+        if fast(a, type: type, nullable: nullable, leaves: &leaves, rows: rows) { return }
         for i in rows { write(a, i, type: type, nullable: nullable, def: 0, rep: 0, depth: 0, leaves: &leaves, base: 0) }
+    }
+
+    /// Whether values of `type` are stored as Parquet stores them (4- or 8-byte little-endian, no conversion).
+    static func sameBytes(_ type: ArrowType) -> Int? {
+        switch type {
+        case .int32, .uint32, .date32, .float32: return 4
+        case .int64, .uint64, .float64: return 8
+        case .timestamp(let unit, _) where unit != .second: return 8
+        default: return nil
+        }
+    }
+
+    /// The common shapes without recursion: a flat column, and a list or fixed-size list of a primitive
+    /// (embeddings, token ids), whose values are copied in one block when nothing inside is null.
+    static func fast(_ a: ArrowArray, type: ArrowType, nullable: Bool, leaves: inout [LeafShredder], rows: Range<Int>) -> Bool {
+        let top = nullable ? 1 : 0
+        switch type {
+        case .list(let item), .fixedSizeList(let item, _):
+            guard item.type.children.isEmpty else { return false }
+            let child = a.children[0]
+            let size: Int? = { if case .fixedSizeList(_, let n) = type { return n } else { return nil } }()
+            func range(_ i: Int) -> Range<Int> { size.map { (i * $0)..<((i + 1) * $0) } ?? a.range(i) }
+            let maxDef = top + 1 + (item.nullable ? 1 : 0)
+            var s = leaves[0]
+            leaves[0] = LeafShredder(leaf: s.leaf)
+            for i in rows {
+                if nullable && a.isNull(i) { s.empty(def: 0, rep: 0); continue }
+                let r = range(i)
+                if r.isEmpty { s.empty(def: top, rep: 0); continue }
+                var rep: UInt8 = 0
+                for j in r {
+                    if item.nullable && child.isNull(j) {
+                        s.empty(def: maxDef - 1, rep: Int(rep))
+                    } else {
+                        s.defs.append(UInt8(maxDef))
+                        s.reps.append(rep)
+                        if sameBytes(item.type) == nil { s.appendValue(child, j) }
+                    }
+                    rep = 1
+                }
+            }
+            if let width = sameBytes(item.type), !rows.isEmpty {
+                if child.nullCount == 0 && a.nullCount == 0 {
+                    let start = range(rows.lowerBound).lowerBound, end = range(rows.upperBound - 1).upperBound
+                    s.fixed.append(contentsOf: UnsafeRawBufferPointer(rebasing: child.buffers[1].buffer[(start * width)..<(end * width)]))
+                } else {
+                    for i in rows where !(nullable && a.isNull(i)) {
+                        for j in range(i) where !(item.nullable && child.isNull(j)) {
+                            s.fixed.append(contentsOf: UnsafeRawBufferPointer(rebasing: child.buffers[1].buffer[(j * width)..<((j + 1) * width)]))
+                        }
+                    }
+                }
+            }
+            leaves[0] = s
+            return true
+        case .structType:
+            return false
+        default:
+            var s = leaves[0]
+            leaves[0] = LeafShredder(leaf: s.leaf)
+            for i in rows {
+                if nullable && a.isNull(i) {
+                    s.empty(def: 0, rep: 0)
+                } else {
+                    s.defs.append(UInt8(top))
+                    s.reps.append(0)
+                    if sameBytes(type) == nil || a.nullCount > 0 { s.appendValue(a, i) }
+                }
+            }
+            if let width = sameBytes(type), a.nullCount == 0, !rows.isEmpty {
+                s.fixed.append(contentsOf: UnsafeRawBufferPointer(rebasing: a.buffers[1].buffer[(rows.lowerBound * width)..<(rows.upperBound * width)]))
+            }
+            leaves[0] = s
+            return true
+        }
     }
 }
 
