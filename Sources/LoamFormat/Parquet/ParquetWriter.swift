@@ -15,7 +15,8 @@ public struct ParquetWriter<Sink: ByteSink> {
     public private(set) var sink: Sink
     private let codec: Codec
     private let rowGroupRows: Int
-    private var pending: [RecordBatch] = []
+    /// Rows waiting for the next row group: a batch and which of its rows.
+    private var pending: [(RecordBatch, Range<Int>)] = []
     private var pendingRows = 0
     private var pendingBytes = 0
     private var offset = 0
@@ -60,12 +61,19 @@ public struct ParquetWriter<Sink: ByteSink> {
         offset = 4
     }
 
+    /// Adds a batch's rows; a batch may be split between row groups.
     public mutating func write(_ batch: RecordBatch) throws {
         guard batch.length > 0 else { return }
-        pending.append(batch)
-        pendingRows += batch.length
-        pendingBytes += batch.columns.reduce(0) { $0 + $1.byteSize }
-        if pendingRows >= rowGroupRows || pendingBytes >= 128 << 20 { try flushGroup() }
+        let bytesPerRow = max(1, batch.columns.reduce(0) { $0 + $1.byteSize } / batch.length)
+        var start = 0
+        while start < batch.length {
+            let n = min(batch.length - start, rowGroupRows - pendingRows, max(1, ((128 << 20) - pendingBytes) / bytesPerRow))
+            pending.append((batch, start..<(start + n)))
+            pendingRows += n
+            pendingBytes += n * bytesPerRow
+            start += n
+            if pendingRows >= rowGroupRows || pendingBytes >= 128 << 20 { try flushGroup() }
+        }
     }
 
     /// Writes the last row group and the footer; returns the sink.
@@ -154,8 +162,8 @@ public struct ParquetWriter<Sink: ByteSink> {
         for (c, field) in schema.fields.enumerated() {
             let count = WritePlan.leafCount(field.type)
             var shredders = (0..<count).map { LeafShredder(leaf: leaves[leafIndex + $0]) }
-            for batch in batches {
-                Shredding.shred(batch.columns[c], type: field.type, nullable: field.nullable, leaves: &shredders, rows: 0..<batch.length)
+            for (batch, rows) in batches {
+                Shredding.shred(batch.columns[c], type: field.type, nullable: field.nullable, leaves: &shredders, rows: rows)
             }
             for (k, shredder) in shredders.enumerated() {
                 columns.append(try writeChunk(shredder, leaf: leafIndex + k))
