@@ -63,3 +63,42 @@ def test_two_columns_with_one_name_are_refused_naming_both(repo, tmp_path):
     table = pa.Table.from_arrays([pa.array([1, 2]), pa.array(["x", "y"]), pa.array([3, 4])], names=["a", "b", "a"])
     message = failed_import(repo, write(tmp_path / "dup.feather", table))
     assert "columns 1 and 3 are both named 'a'" in message, message
+
+
+@pytest.mark.parametrize("codec", ["zstd", "lz4"])
+def test_compressed_arrow_files_read_and_write(repo, tmp_path, codec):
+    import numpy as np
+    n = 5000
+    rng = np.random.default_rng(4)
+    table = pa.table({"id": pa.array(np.arange(n)), "s": pa.array([None if i % 9 == 0 else f"row {i} é" for i in range(n)]),
+                      "x": pa.array(rng.standard_normal(n)),
+                      "emb": pa.FixedSizeListArray.from_arrays(pa.array(rng.random(n * 4, dtype=np.float32)), 4),
+                      "l": pa.array([[i, None] if i % 3 else [] for i in range(n)], pa.list_(pa.int64()))})
+    options = ipc.IpcWriteOptions(compression=codec)
+    path = str(tmp_path / f"in-{codec}.arrow")
+    with ipc.new_file(path, table.schema, options=options) as w:
+        w.write_table(table, max_chunksize=1200)
+    stream = str(tmp_path / f"in-{codec}.arrows")
+    with ipc.new_stream(stream, table.schema, options=options) as w:
+        w.write_table(table, max_chunksize=700)
+    run("import", path, "-d", "t", repo=repo)
+    run("import", stream, "-d", "u", repo=repo)
+    for name in ("t", "u"):
+        assert exported(repo, name, "HEAD").equals(table), name
+    # Written compressed on request, and pyarrow reads it back.
+    out = str(tmp_path / f"out-{codec}.arrow")
+    run("export", "t", "--format", "arrow", "--compression", codec, "-o", out, repo=repo)
+    plain = str(tmp_path / "plain.arrow")
+    run("export", "t", "--format", "arrow", "-o", plain, repo=repo)
+    import os
+    assert os.path.getsize(out) < os.path.getsize(plain) * 0.9
+    back = ipc.open_file(out).read_all()
+    back.validate(full=True)
+    assert back.equals(table)
+    # A damaged compressed buffer is an error, not garbage.
+    data = bytearray(open(path, "rb").read())
+    middle = len(data) // 2
+    data[middle:middle + 32] = b"\x00" * 32
+    open(str(tmp_path / "bad.arrow"), "wb").write(bytes(data))
+    message = failed_import(repo, str(tmp_path / "bad.arrow"))
+    assert "record batch" in message, message

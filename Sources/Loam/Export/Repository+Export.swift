@@ -42,12 +42,19 @@ public final class BatchWriter {
     private let sink: FileSink
     private var arrow: IPCWriter<FileSink>?
     private var parquet: ParquetWriter<FileSink>?
-    private let codec: Codec
+    private let codec: Codec?
     private var wroteHeader = false
     public private(set) var rows = 0
 
-    /// `codec`: Parquet's page compression (snappy unless named).
-    public init(format: ExportFormat, path: String, codec: Codec = .snappy) throws {
+    /// `codec`: Parquet's page compression (snappy unless named), or Arrow's buffer compression (zstd or lz4; none unless named).
+    public init(format: ExportFormat, path: String, codec: Codec? = nil) throws {
+        switch (format, codec) {
+        case (.arrow, .some(let c)) where ![.zstd, .lz4Raw, .lz4Frame, .uncompressed].contains(c):
+            throw LoamError.invalidArgument("--compression \(c.name): Arrow IPC files compress with zstd or lz4")
+        case (.csv, .some), (.jsonl, .some):
+            throw LoamError.invalidArgument("--compression applies to Parquet and Arrow exports, not \(format.rawValue)")
+        default: break
+        }
         self.format = format
         self.codec = codec
         self.path = path
@@ -65,10 +72,10 @@ public final class BatchWriter {
         let types = batch.schema.fields.map(\.type)
         switch format {
         case .arrow:
-            if arrow == nil { arrow = try IPCWriter(schema: batch.schema, format: .file, sink: sink) }
+            if arrow == nil { arrow = try arrowWriter(batch.schema) }
             try arrow!.write(batch)
         case .parquet:
-            if parquet == nil { parquet = try ParquetWriter(schema: batch.schema, sink: sink, codec: codec) }
+            if parquet == nil { parquet = try ParquetWriter(schema: batch.schema, sink: sink, codec: codec ?? .snappy) }
             try parquet!.write(batch)
         case .csv:
             try header(batch.schema)
@@ -92,6 +99,16 @@ public final class BatchWriter {
         rows += batch.length
     }
 
+    private func arrowWriter(_ schema: Schema) throws -> IPCWriter<FileSink> {
+        var writer = try IPCWriter(schema: schema, format: .file, sink: sink)
+        switch codec {
+        case .zstd: writer.compression = .zstd
+        case .lz4Raw, .lz4Frame: writer.compression = .lz4Frame
+        default: break
+        }
+        return writer
+    }
+
     private func header(_ schema: Schema) throws {
         guard format == .csv, !wroteHeader else { return }
         try sink.write(text: schema.fields.map { ValueText.csvField($0.name) }.joined(separator: ",") + "\n")
@@ -104,11 +121,11 @@ public final class BatchWriter {
         do {
             try header(schema)
             if format == .arrow {
-                if arrow == nil { arrow = try IPCWriter(schema: schema, format: .file, sink: sink) }
+                if arrow == nil { arrow = try arrowWriter(schema) }
                 _ = try arrow!.finish()
             }
             if format == .parquet {
-                if parquet == nil { parquet = try ParquetWriter(schema: schema, sink: sink, codec: codec) }
+                if parquet == nil { parquet = try ParquetWriter(schema: schema, sink: sink, codec: codec ?? .snappy) }
                 _ = try parquet!.finish()
             }
             try sink.flush()
@@ -152,7 +169,7 @@ extension Repository {
     /// so a failed export never leaves a partial file. Returns the rows written.
     @discardableResult
     public func export(_ dataset: String, at ref: String = "HEAD", format: ExportFormat, to path: String,
-                       columns: [String]? = nil, includeRowID: Bool = false, codec: Codec = .snappy) async throws -> Int {
+                       columns: [String]? = nil, includeRowID: Bool = false, codec: Codec? = nil) async throws -> Int {
         let ds = try await self.dataset(dataset, at: ref)
         let schema = Schema(fields: try ds.projection(columns, includeRowID: includeRowID).fields, metadata: ds.schema.metadata)
         let writer = try BatchWriter(format: format, path: path, codec: codec)

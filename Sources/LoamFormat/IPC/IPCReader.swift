@@ -123,9 +123,14 @@ public struct IPCReader: Sendable {
               let header = try message.message.table(slot: 2) else {
             throw FormatError.malformed("record batch \(index) is not a record batch message")
         }
+        var codec: Codec?
         if let compression = try header.table(slot: 3) {
-            let codec: Int8 = try compression.scalar(slot: 0, default: 0)
-            throw FormatError.unsupported("record batch \(index) uses unsupported compression (\(codec == 1 ? "ZSTD" : "LZ4_FRAME")); write the file uncompressed, e.g. pyarrow.ipc.new_file(..., options=pa.ipc.IpcWriteOptions(compression=None))")
+            let type: Int8 = try compression.scalar(slot: 0, default: 0)
+            let method: Int8 = try compression.scalar(slot: 1, default: 0)
+            guard method == 0, type == 0 || type == 1 else {
+                throw FormatError.unsupported("record batch \(index) uses compression type \(type), method \(method); Loam reads LZ4_FRAME and ZSTD buffers")
+            }
+            codec = type == 1 ? .zstd : .lz4Frame
         }
         let length = Int(try header.scalar(slot: 0, default: Int64(0)))
         if let perByte = maxRowsPerBodyByte {
@@ -141,6 +146,7 @@ public struct IPCReader: Sendable {
         }
         var decoder = BatchDecoder(header: header, nodes: nodes, buffers: buffers, data: data,
                                    bodyStart: message.bodyStart, bodyLength: message.bodyLength)
+        decoder.codec = codec
         let wantedSet = Set(wanted)
         var decoded: [Int: ArrowArray] = [:]
         for (i, field) in schema.fields.enumerated() {
@@ -168,6 +174,8 @@ private struct BatchDecoder {
     let bodyLength: Int
     var nodeIndex = 0
     var bufferIndex = 0
+    /// Body compression: each non-empty buffer is an 8-byte uncompressed length (-1: stored as is) and the codec's bytes.
+    var codec: Codec?
 
     init(header: FlatBufferTable, nodes: (start: Int, count: Int), buffers: (start: Int, count: Int),
          data: ByteView, bodyStart: Int, bodyLength: Int) {
@@ -188,7 +196,21 @@ private struct BatchDecoder {
         guard offset >= 0, length >= 0, offset <= bodyLength, length <= bodyLength - offset else {
             throw FormatError.malformed("a buffer of column '\(field)' lies outside the message body")
         }
-        return data.slice(bodyStart + offset, length)
+        let view = data.slice(bodyStart + offset, length)
+        guard let codec, length > 0 else { return view }
+        guard length >= 8 else { throw FormatError.malformed("a compressed buffer of column '\(field)' is \(length) bytes, too short for its length prefix") }
+        let raw = Int64(littleEndian: view.pointer.loadUnaligned(as: Int64.self))
+        if raw == -1 { return view.slice(8, length - 8) }
+        guard raw >= 0, raw <= 1 << 34 else { throw FormatError.malformed("a compressed buffer of column '\(field)' declares \(raw) bytes") }
+        let packed = UnsafeRawBufferPointer(rebasing: view.buffer[8...])
+        do {
+            let storage = try ByteStorage.filling(Int(raw)) { out in
+                try codec.decompress(packed, into: UnsafeMutableRawBufferPointer(start: out, count: Int(raw)))
+            }
+            return ByteView(storage: storage)
+        } catch let error as FormatError {
+            throw FormatError.malformed("a buffer of column '\(field)': \(error)")
+        }
     }
 
     /// With `validate` false the array is only walked (nodes and buffers

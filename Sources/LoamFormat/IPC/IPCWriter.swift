@@ -1,5 +1,6 @@
 /// Writes the Arrow IPC file format (`ARROW1` magic, messages, footer) or the
-/// stream format, uncompressed, with every buffer on an 8-byte boundary.
+/// stream format, with every buffer on an 8-byte boundary; uncompressed unless
+/// `compression` names ZSTD or LZ4_FRAME (Arrow's per-buffer body compression).
 ///
 /// ```swift
 /// var sink = MemorySink()
@@ -17,6 +18,8 @@ public struct IPCWriter<Sink: ByteSink> {
     private var sink: Sink
     private var position = 0
     private var blocks: [(offset: Int64, metaLength: Int32, bodyLength: Int64)] = []
+    /// `.zstd` or `.lz4Frame`: each buffer is written as its 8-byte uncompressed length and the compressed bytes.
+    public var compression: Codec? = nil
 
     public init(schema: Schema, format: Format, sink: Sink) throws {
         self.schema = schema
@@ -64,20 +67,28 @@ public struct IPCWriter<Sink: ByteSink> {
         }
         var nodes: [[(value: Int64, width: Int)]] = []
         var buffers: [(view: ByteView, length: Int)] = []
-        func collect(_ array: ArrowArray) {
+        let codec = compression
+        func collect(_ array: ArrowArray) throws {
             nodes.append([(Int64(array.length), 8), (Int64(array.nullCount), 8)])
             for (i, buffer) in array.buffers.enumerated() {
                 // A validity bitmap is optional when nothing is null.
                 let length = (i == 0 && array.nullCount == 0) ? 0 : buffer.count
-                buffers.append((buffer, length))
+                if let codec, length > 0 {
+                    var framed: [UInt8] = []
+                    withUnsafeBytes(of: Int64(length).littleEndian) { framed.append(contentsOf: $0) }
+                    framed += try codec.compress(UnsafeRawBufferPointer(rebasing: buffer.buffer.prefix(length)))
+                    buffers.append((ByteView(copying: framed), framed.count))
+                } else {
+                    buffers.append((buffer, length))
+                }
             }
-            array.children.forEach(collect)
+            try array.children.forEach(collect)
         }
         for (column, field) in zip(batch.columns, schema.fields) {
             guard column.length == batch.length else {
                 throw FormatError.typeMismatch("column '\(field.name)' has \(column.length) rows, the batch has \(batch.length)")
             }
-            collect(column)
+            try collect(column)
         }
         var offset = 0
         var layout: [[(value: Int64, width: Int)]] = []
@@ -90,10 +101,17 @@ public struct IPCWriter<Sink: ByteSink> {
         var b = FlatBufferBuilder()
         let nodesVector = b.createStructVector(nodes, structSize: 16)
         let buffersVector = b.createStructVector(layout, structSize: 16)
+        var bodyCompression: FlatBufferBuilder.Offset?
+        if let codec {
+            b.startTable()
+            b.add(slot: 0, Int8(codec == .zstd ? 1 : 0))  // CompressionType: LZ4_FRAME = 0, ZSTD = 1; method BUFFER (0) by default
+            bodyCompression = b.endTable()
+        }
         b.startTable()
         b.add(slot: 0, Int64(batch.length))
         b.addOffset(slot: 1, nodesVector)
         b.addOffset(slot: 2, buffersVector)
+        if let bodyCompression { b.addOffset(slot: 3, bodyCompression) }
         let header = b.endTable()
         let (start, metaLength) = try writeMessage(&b, headerType: 3, header: header, bodyLength: bodyLength)
         for buffer in buffers {

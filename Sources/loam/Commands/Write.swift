@@ -14,14 +14,14 @@ struct Export: AsyncParsableCommand {
     @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
     @Option(help: "Comma-separated columns (default: all).") var columns: String?
     @Flag(help: "Include the _rowid column.") var rowid = false
-    @Option(help: "Parquet page compression: snappy (default), zstd, gzip, lz4 or none.") var compression = "snappy"
+    @Option(help: "Compression: Parquet snappy (its default), zstd, gzip, lz4 or none; Arrow zstd or lz4 (default none).") var compression: String?
     @Flag(help: "Print the result as JSON.") var json = false
 
     func run() async throws {
         try await reportingErrors {
             let chosen = columns?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             let rows = try await repository.open().export(dataset, at: ref, format: format, to: output,
-                                                          columns: chosen, includeRowID: rowid, codec: try Codec(named: compression))
+                                                          columns: chosen, includeRowID: rowid, codec: try compression.map(Codec.init(named:)))
             if output == "-" { return }
             if json { print("{\"rows\":\(rows),\"file\":\(JSONText.quote(output))}") } else { writeError("Exported \(rows) rows to \(output)") }
         }
