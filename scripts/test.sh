@@ -14,10 +14,10 @@ if ! dpkg -s $DEBS >/dev/null 2>&1 || ! command -v script >/dev/null; then
   apt-get update -qq && apt-get install -y -qq $DEBS >/dev/null
 fi
 
-if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow, duckdb, polars" 2>/dev/null; then
-  echo "== creating .venv-test with pyarrow, pytest, mlflow-skinny (the real MLflow client), duckdb and polars"
+if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow, duckdb, polars, pandas" 2>/dev/null; then
+  echo "== creating .venv-test with pyarrow, pytest, mlflow-skinny (the real MLflow client), duckdb, polars and pandas"
   python3 -m venv .venv-test
-  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny duckdb polars
+  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny duckdb polars pandas
 fi
 # The client as a user installs it (`pip install ./python`), fresh each run (no stale setuptools build folder).
 rm -rf python/build python/*.egg-info

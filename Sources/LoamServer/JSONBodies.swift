@@ -37,3 +37,29 @@ func foundationValue(_ value: JSONValue) -> Any {
     case .object(let members): return Dictionary(members.map { ($0.0, foundationValue($0.1)) }, uniquingKeysWith: { $1 })
     }
 }
+
+/// A request's query parameters, in order (a name may repeat).
+struct FormQuery: Sequence {
+    let pairs: [(key: Substring, value: Substring)]
+
+    func get(_ name: String) -> String? { pairs.first { $0.key == name }.map { String($0.value) } }
+    func getAll(_ name: String) -> [String] { pairs.filter { $0.key == name }.map { String($0.value) } }
+    func makeIterator() -> IndexingIterator<[(key: Substring, value: Substring)]> { pairs.makeIterator() }
+}
+
+extension Request {
+    /// The query string as HTML forms encode it: `+` is a space, then percent-decoding
+    /// (Python's urlencode and the `requests` library send spaces as `+`).
+    var formQuery: FormQuery {
+        guard let query = uri.query, !query.isEmpty else { return FormQuery(pairs: []) }
+        func decode(_ part: Substring) -> Substring {
+            let spaced = part.replacingOccurrences(of: "+", with: " ")
+            return Substring(spaced.removingPercentEncoding ?? spaced)
+        }
+        let pairs = query.split(separator: "&", omittingEmptySubsequences: true).map { item -> (key: Substring, value: Substring) in
+            guard let eq = item.firstIndex(of: "=") else { return (decode(item), "") }
+            return (decode(item[..<eq]), decode(item[item.index(after: eq)...]))
+        }
+        return FormQuery(pairs: pairs)
+    }
+}

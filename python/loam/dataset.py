@@ -113,6 +113,32 @@ class DatasetBase:
                      world_size, plan)
 
 
+    # --- the Python data stack: every reader sees the live rows of this commit, with current column names ---
+
+    def to_polars(self, columns=None):
+        """The rows as a polars DataFrame."""
+        import polars
+        return polars.from_arrow(self.to_arrow(columns))
+
+    def to_pyarrow_dataset(self, columns=None):
+        """A pyarrow Dataset over the rows (Loam's fragments, memory-mapped locally); its scanner projects and filters,
+        and DuckDB and polars scan it directly."""
+        import pyarrow.dataset as pads
+        return pads.dataset(self.to_arrow(columns))
+
+    def to_batch_reader(self, columns=None, filter=None, batch_size=65_536):
+        """A pyarrow RecordBatchReader of the chosen columns; `filter` is a pyarrow.compute Expression
+        (e.g. `pc.field("label") == 3`), evaluated batch by batch as the reader is consumed."""
+        return self.to_pyarrow_dataset(columns).scanner(filter=filter, batch_size=batch_size).to_reader()
+
+    def to_duckdb(self, conn=None, name=None, columns=None):
+        """A DuckDB relation over the rows, registered as a view `name` (default: the dataset's name) on `conn`
+        (default: a new in-memory connection), so `conn.sql("SELECT … FROM name")` works too."""
+        import duckdb
+        conn = conn if conn is not None else duckdb.connect()
+        conn.register(name or self.name, self.to_arrow(columns))
+        return conn.table(name or self.name)
+
 class SplitView(DatasetBase):
     """One split of a dataset: its rows in dataset order, read through the dataset it came from."""
 

@@ -5,7 +5,9 @@ fragments as memory-mapped Arrow IPC files. No `loam` binary or server needed.
 import json
 import os
 import re
+import shutil
 import sqlite3
+import subprocess
 
 import numpy as np
 import pyarrow as pa
@@ -13,6 +15,7 @@ import pyarrow.ipc as ipc
 
 from .dataset import Dataset, Fragment, run_query
 from .errors import LoamError
+from .frames import ArrowFile
 
 _REF = re.compile(r"^(?P<base>[^~^]+)(?P<moves>(?:~\d*|\^)*)$")
 
@@ -165,6 +168,21 @@ class LocalRepository:
     def query(self, sql, ref="HEAD"):
         """Runs SQL through the `loam` binary (PATH or LOAM_BIN); returns a pyarrow Table."""
         return run_query(self.root, sql, ref)
+
+    def write(self, data, dataset, message=None):
+        """Appends a pyarrow Table or RecordBatch, or a pandas or polars DataFrame, to `dataset` (created if new)
+        as one commit, through the `loam` binary (PATH or LOAM_BIN). Returns {commit, dataset, rows, created}."""
+        binary = os.environ.get("LOAM_BIN") or shutil.which("loam")
+        if not binary:
+            raise LoamError("write() runs the `loam` binary: put it on PATH or set LOAM_BIN")
+        with ArrowFile(data) as path:
+            argv = [binary, "import", path, "--repo", self.root, "-d", dataset, "--json", "-q"]
+            if message:
+                argv += ["-m", message]
+            done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise LoamError(done.stderr.strip() or f"loam import failed ({done.returncode})")
+        return json.loads(done.stdout)
 
     # --- datasets ------------------------------------------------------------------------------
 

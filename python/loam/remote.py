@@ -10,6 +10,7 @@ import pyarrow.ipc as ipc
 
 from .dataset import DatasetBase, numpy_columns
 from .errors import LoamError, ServerError
+from .frames import ArrowFile
 from . import splits
 from .tracking import Run, note_read
 
@@ -94,6 +95,13 @@ class RemoteRepository:
         _, _, payload = self.request("POST", f"/api/v1/datasets/{urllib.parse.quote(dataset)}/import",
                                      {"format": format, "message": message, "schema": schema}, body, "application/octet-stream")
         return json.loads(payload)
+
+
+    def write(self, data, dataset, message=None):
+        """Appends a pyarrow Table or RecordBatch, or a pandas or polars DataFrame, to `dataset` on the server
+        (created if new) as one commit. Returns {commit, dataset, rows, created}."""
+        with ArrowFile(data) as path:
+            return self.import_file(dataset, path, format="arrow", message=message)
 
 
 class RemoteDataset(DatasetBase):

@@ -29,14 +29,14 @@ struct DatasetController: Controller {
     func datasets(_ request: Request, _ context: ServerContext) async throws -> Response {
         try context.require(.reader, dataset: context.grant?.dataset)
         let scope = context.grant?.dataset
-        return try json(try await repository.datasetSummaries(at: request.uri.queryParameters.get("ref") ?? "HEAD") { scope == nil || $0 == scope })
+        return try json(try await repository.datasetSummaries(at: request.formQuery.get("ref") ?? "HEAD") { scope == nil || $0 == scope })
     }
 
     /// The dataset a route names, at `?ref=` (default HEAD), after checking the grant.
     func open(_ request: Request, _ context: ServerContext, _ role: Role = .reader) async throws -> Dataset {
         let name = try context.parameters.require("name")
         try context.require(role, dataset: name)
-        return try await repository.dataset(name, at: request.uri.queryParameters.get("ref") ?? "HEAD")
+        return try await repository.dataset(name, at: request.formQuery.get("ref") ?? "HEAD")
     }
 
     func dataset(_ request: Request, _ context: ServerContext) async throws -> Response {
@@ -45,7 +45,7 @@ struct DatasetController: Controller {
 
     /// `?columns=a,b` (default: all), checked against the dataset.
     func columns(_ request: Request, _ ds: Dataset) throws -> [String] {
-        guard let text = request.uri.queryParameters.get("columns"), !text.isEmpty else { return ds.schema.fields.map(\.name) }
+        guard let text = request.formQuery.get("columns"), !text.isEmpty else { return ds.schema.fields.map(\.name) }
         let names = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         for name in names where ds.schema.index(of: name) == nil {
             throw APIError.badRequest("no column '\(name)' in dataset '\(ds.name)' (columns: \(ds.schema.fields.map(\.name).joined(separator: ", ")))")
@@ -55,7 +55,7 @@ struct DatasetController: Controller {
 
     func rows(_ request: Request, _ context: ServerContext) async throws -> Response {
         let ds = try await open(request, context)
-        let q = request.uri.queryParameters
+        let q = request.formQuery
         let offset = try integer(q.get("offset"), "offset", default: 0, range: 0...Int.max)
         let limit = try integer(q.get("limit"), "limit", default: min(ds.rowCount, server.limits.rowsPerRequest), range: 0...server.limits.rowsPerRequest)
         let names = try columns(request, ds)
@@ -89,7 +89,7 @@ struct DatasetController: Controller {
     /// client's order, bit for bit), as an Arrow IPC stream of one record batch per training batch.
     func stream(_ request: Request, _ context: ServerContext) async throws -> Response {
         let ds = try await open(request, context)
-        let q = request.uri.queryParameters
+        let q = request.formQuery
         var read = EpochRead(columns: try columns(request, ds))
         read.batchSize = try integer(q.get("batch_size"), "batch_size", default: 256, range: 1...1_000_000)
         read.worldSize = try integer(q.get("world_size"), "world_size", default: 1, range: 1...100_000)
@@ -137,7 +137,7 @@ struct DatasetController: Controller {
     func importBody(_ request: Request, _ context: ServerContext) async throws -> Response {
         let name = try context.parameters.require("name")
         try context.require(.writer, dataset: name)
-        let q = request.uri.queryParameters
+        let q = request.formQuery
         guard let format = q.get("format").flatMap(ImportFormat.init(rawValue:)), format != .folder else {
             throw APIError.badRequest("say the body's format: ?format=csv, jsonl or arrow")
         }

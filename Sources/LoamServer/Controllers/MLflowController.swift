@@ -140,7 +140,7 @@ struct MLflowController: Sendable {
                                                        maxResults: try int(body, "max_results").map(Int.init), pageToken: body["page_token"] as? String)
             return try json(paged(["metrics": page.items.map(metricJSON)], page.nextPageToken))
         case "metrics/get-history-bulk-interval":
-            let points = try await tracker.metricHistory(runIDs: request.uri.queryParameters.getAll("run_ids"), key: try string(body, "metric_key"),
+            let points = try await tracker.metricHistory(runIDs: request.formQuery.getAll("run_ids"), key: try string(body, "metric_key"),
                                                          fromStep: int(body, "start_step") ?? .min, toStep: int(body, "end_step") ?? .max,
                                                          maxResults: try int(body, "max_results").map(Int.init))
             return try json(["metrics": points.map { var m = metricJSON($0.point); m["run_id"] = $0.runID; return m }])
@@ -225,7 +225,7 @@ struct MLflowController: Sendable {
             return try json([:])
         default:
             if path.isEmpty {  // list: ?path=
-                let folder = (request.uri.queryParameters.get("path") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+                let folder = (request.formQuery.get("path") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
                 return try json(["files": try await tracker.artifacts(in: folder, relativeTo: folder).map(artifactJSON)])
             }
             let bytes = try await tracker.artifact(path: path)
@@ -239,7 +239,7 @@ struct MLflowController: Sendable {
 
     func query(_ request: Request) throws -> [String: Any] {
         var out: [String: Any] = [:]
-        for (key, value) in request.uri.queryParameters { out[String(key)] = String(value) }
+        for (key, value) in request.formQuery { out[String(key)] = String(value) }
         return out
     }
 

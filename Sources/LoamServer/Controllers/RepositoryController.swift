@@ -36,7 +36,7 @@ struct RepositoryController: Controller {
 
     func log(_ request: Request, _ context: ServerContext) async throws -> Response {
         try context.require(.reader)
-        let q = request.uri.queryParameters
+        let q = request.formQuery
         let limit = try integer(q.get("limit"), "limit", default: 100, range: 1...10_000)
         return try json(try await repository.logView(from: q.get("ref") ?? "HEAD", limit: limit))
     }
