@@ -23,7 +23,10 @@ So for a fixed global batch size R·b, every global batch holds the same rows
 whatever R is (elastic). DataLoader workers split a rank's batches round-robin
 (batch k to worker k mod workers), which the DataLoader hands back in order.
 With drop_last, the final partial global batch is dropped; without it, its rows
-are split into the ranks' slices in the same way (some may be short or empty).
+are split evenly: every rank takes ceil(rest / R) places, and places past the
+end wrap around to the start of the order (as PyTorch's DistributedSampler pads
+by repeating), so every rank gets the same number of batches — a DDP job never
+waits on a rank that ran out.
 
 Memory: the block keys (N / B integers) and one window's row keys (W · B) at a
 time; a batch reads only its own rows (a gather from memory-mapped fragments).
@@ -82,8 +85,12 @@ class ShufflePlan:
         return rows
 
     def positions(self, start, stop):
-        """The rows at places [start, stop) of the order."""
-        start, stop = max(0, start), min(self.n, stop)
+        """The rows at places [start, stop) of the order; places from n on wrap to the start (the last batch's padding)."""
+        start = max(0, start)
+        if stop > self.n and self.n > 0:
+            wrapped = [self.positions(p % self.n, p % self.n + 1) for p in range(max(start, self.n), stop)]
+            return np.concatenate([self.positions(start, self.n)] + wrapped)
+        stop = min(self.n, stop)
         if start >= stop:
             return np.empty(0, dtype=np.int64)
         pieces = []
@@ -108,10 +115,8 @@ def shard_batches(n, batch_size, rank=0, world_size=1, drop_last=False):
         raise ValueError(f"need batch_size > 0 and 0 <= rank < world_size (got {batch_size}, {rank}, {world_size})")
     step = batch_size * world_size
     full, rest = divmod(n, step)
-    count = full + (1 if rest and not drop_last else 0)
-    out = []
-    for k in range(count):
-        start = min(k * step + rank * batch_size, n)
-        stop = min(start + batch_size, (k + 1) * step, n)
-        out.append((k, start, stop))
+    out = [(k, k * step + rank * batch_size, k * step + (rank + 1) * batch_size) for k in range(full)]
+    if rest and not drop_last:
+        share = -(-rest // world_size)  # every rank the same count; places past n wrap to the start
+        out.append((full, full * step + rank * share, full * step + (rank + 1) * share))
     return out

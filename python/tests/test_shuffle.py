@@ -14,12 +14,36 @@ def ids_of(batches):
 
 
 @pytest.mark.parametrize("world", [1, 2, 3, 8])
-def test_every_row_exactly_once_across_shards(history, world):
+def test_every_row_at_least_once_and_every_rank_the_same_batches(history, world):
     ds = loam.open(history).dataset("t")
-    seen = []
+    seen, shapes = [], []
     for rank in range(world):
-        seen += ids_of(ds.to_numpy(["id"], batch_size=37, seed=5, epoch=1, rank=rank, world_size=world, block_rows=64, window_blocks=4))
-    assert sorted(seen) == sorted(ds.to_arrow(["id"]).column("id").to_pylist())
+        batches = list(ds.to_numpy(["id"], batch_size=37, seed=5, epoch=1, rank=rank, world_size=world, block_rows=64, window_blocks=4))
+        seen += ids_of(batches)
+        shapes.append([len(b["id"]) for b in batches])
+    everything = sorted(ds.to_arrow(["id"]).column("id").to_pylist())
+    # Equal batch counts and sizes on every rank (a DDP job cannot hang on a rank that ran out) ...
+    assert all(s == shapes[0] for s in shapes), shapes
+    # ... every row read, and only the padding of the last batch (fewer than one row per rank) read twice.
+    assert sorted(set(seen)) == everything and len(seen) - len(everything) < world
+    if world == 1:
+        assert sorted(seen) == everything
+
+
+@pytest.mark.parametrize("n", [1, 5, 37, 100, 101])
+@pytest.mark.parametrize("world", [2, 3, 7])
+def test_equal_batches_per_rank_for_any_size(n, world):
+    for drop_last in (False, True):
+        shards = [shard_batches(n, 4, r, world, drop_last) for r in range(world)]
+        assert len({len(s) for s in shards}) == 1
+        assert len({tuple(c - a for _, a, c in s) for s in shards}) == 1
+        places = [p for s in shards for _, a, c in s for p in range(a, c)]
+        plan = ShufflePlan(n, seed=1, block_rows=4, window_blocks=2)
+        rows = [int(r) for _, a, c in (b for s in shards for b in s) for r in plan.positions(a, c)]
+        if drop_last:
+            assert len(places) == len(set(places)) == (n // (4 * world)) * 4 * world
+        else:
+            assert set(rows) == set(range(n)) and len(rows) - n < world
 
 
 def test_same_seed_same_order_and_other_epochs_or_seeds_differ(history):
@@ -80,11 +104,12 @@ def test_plan_is_a_permutation_with_bounded_windows():
     assert [int(k) % 1000 for k in mix(1, 2, 3, np.arange(3))] == [int(mix(1, 2, 3, i)) % 1000 for i in range(3)]
 
 
-def test_shards_split_the_final_partial_batch():
+def test_shards_split_the_final_partial_batch_evenly():
     n, b, world = 10, 3, 2
     slices = [shard_batches(n, b, r, world) for r in range(world)]
     covered = sorted(p for s in slices for _, a, c in s for p in range(a, c))
     assert covered == list(range(n))
+    assert [s[-1][2] - s[-1][1] for s in slices] == [2, 2]
     assert [len(s) for s in (shard_batches(n, b, r, world, drop_last=True) for r in range(world))] == [1, 1]
     with pytest.raises(ValueError):
         shard_batches(10, 3, rank=2, world_size=2)

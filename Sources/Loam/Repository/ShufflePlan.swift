@@ -62,6 +62,12 @@ public struct ShufflePlan: Sendable {
 
     /// The rows at places `range` of the order. `cache` keeps the last window between calls.
     public func positions(_ range: Range<Int>, cache: inout (window: Int, rows: [Int])?) -> [Int] {
+        // Places from `rows` on wrap to the start of the order: the padding of the last batch.
+        if range.upperBound > rows && rows > 0 {
+            var out = positions(range.lowerBound..<rows, cache: &cache)
+            for p in max(range.lowerBound, rows)..<range.upperBound { out += positions((p % rows)..<(p % rows + 1), cache: &cache) }
+            return out
+        }
         var start = max(0, range.lowerBound)
         let stop = min(rows, range.upperBound)
         var out: [Int] = []
@@ -80,10 +86,12 @@ public struct ShufflePlan: Sendable {
     /// This rank's batches: (global batch index, places) — see the Python module for the rule.
     public static func shardBatches(rows: Int, batchSize: Int, rank: Int, worldSize: Int, dropLast: Bool) -> [(index: Int, places: Range<Int>)] {
         let step = batchSize * worldSize
-        let count = rows / step + (rows % step != 0 && !dropLast ? 1 : 0)
-        return (0..<count).map { k in
-            let start = min(k * step + rank * batchSize, rows)
-            return (k, start..<max(start, min(start + batchSize, (k + 1) * step, rows)))
+        let full = rows / step, rest = rows % step
+        var out = (0..<full).map { k in (index: k, places: (k * step + rank * batchSize)..<(k * step + (rank + 1) * batchSize)) }
+        if rest > 0 && !dropLast {
+            let share = (rest + worldSize - 1) / worldSize  // every rank the same count; places past `rows` wrap to the start
+            out.append((full, (full * step + rank * share)..<(full * step + (rank + 1) * share)))
         }
+        return out
     }
 }
