@@ -53,4 +53,8 @@ step count reviews --ref HEAD~2
 step count reviews
 step export reviews --ref v1 --format arrow -o "$demo/reviews-v1.arrow"
 step export reviews --format jsonl -o "$demo/reviews-now.jsonl"
+echo; echo "Parquet out and back in: the current reviews as zstd Parquet (pyarrow, DuckDB and polars read it), imported as a new dataset"
+step export reviews --format parquet --compression zstd -o "$demo/reviews.parquet"
+step import "$demo/reviews.parquet" --dataset reviews_copy -m "Import the reviews back from Parquet"
+step query "SELECT (SELECT count(*) FROM reviews) AS reviews, (SELECT count(*) FROM reviews_copy) AS from_parquet"
 echo; echo "Done. The repository is in $demo; try: LOAM_REPO=$demo $loam --help"
