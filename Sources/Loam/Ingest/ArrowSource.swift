@@ -5,8 +5,7 @@ final class ArrowSource: RecordSource {
     let schema: Schema
     private let reader: IPCReader
     private var batchIndex = 0
-    private var current: RecordBatch?
-    private var offset = 0
+    private var cutter = BatchCutter()
     /// Rows in the batches before the current one, to name a row in the file.
     private var rowsBefore = 0
     private let path: String
@@ -15,7 +14,7 @@ final class ArrowSource: RecordSource {
     /// Progress by batches finished: batches are decoded once, as they are imported.
     var bytesRead: Int {
         guard reader.batchCount > 0 else { return totalBytes }
-        let finished = batchIndex - ((current.map { offset < $0.length } ?? false) ? 1 : 0)
+        let finished = batchIndex - (cutter.holdsRows ? 1 : 0)
         return totalBytes * finished / reader.batchCount
     }
 
@@ -35,33 +34,21 @@ final class ArrowSource: RecordSource {
         }
         schema = reader.schema
         totalBytes = storage.count
-        var seen: [String: Int] = [:]
-        for (i, field) in schema.fields.enumerated() {
-            if let first = seen[field.name] {
-                throw LoamError.badInput(file: path, line: nil, column: field.name,
-                                         message: "columns \(first + 1) and \(i + 1) are both named '\(field.name)'; rename one (pyarrow: table.rename_columns)")
-            }
-            seen[field.name] = i
-        }
+        try checkDistinctNames(schema, file: path)
     }
 
     func nextBatch(maxRows: Int, maxBytes: Int) throws -> RecordBatch? {
-        while current == nil || offset >= current!.length {
+        try cutter.next(maxRows: maxRows) {
             guard batchIndex < reader.batchCount else { return nil }
-            do { current = try reader.batch(batchIndex) } catch {
+            let batch: RecordBatch
+            do { batch = try reader.batch(batchIndex) } catch {
                 throw LoamError.badInput(file: path, line: nil, column: nil, message: "record batch \(batchIndex): \(error)")
             }
-            try Self.checkText(current!, file: path, batch: batchIndex, firstRow: rowsBefore)
-            rowsBefore += current!.length
+            try Self.checkText(batch, file: path, batch: batchIndex, firstRow: rowsBefore)
+            rowsBefore += batch.length
             batchIndex += 1
-            offset = 0
+            return batch
         }
-        let batch = current!
-        let count = min(maxRows, batch.length - offset)
-        defer { offset += count }
-        if offset == 0 && count == batch.length { return batch }
-        let indices = Array(offset..<(offset + count))
-        return RecordBatch(schema: schema, columns: batch.columns.map { $0.take(indices) }, length: count)
     }
 }
 

@@ -6,15 +6,14 @@ final class ParquetSource: RecordSource {
     let schema: Schema
     private let reader: ParquetReader
     private var group = 0
-    private var current: RecordBatch?
-    private var offset = 0
+    private var cutter = BatchCutter()
     private var rowsBefore = 0
     private let path: String
     let totalBytes: Int
 
     var bytesRead: Int {
         guard reader.rowGroupCount > 0 else { return totalBytes }
-        let finished = group - ((current.map { offset < $0.length } ?? false) ? 1 : 0)
+        let finished = group - (cutter.holdsRows ? 1 : 0)
         return totalBytes * finished / reader.rowGroupCount
     }
 
@@ -32,32 +31,20 @@ final class ParquetSource: RecordSource {
         }
         schema = reader.schema
         totalBytes = storage.count
-        var seen: [String: Int] = [:]
-        for (i, field) in schema.fields.enumerated() {
-            if let first = seen[field.name] {
-                throw LoamError.badInput(file: path, line: nil, column: field.name,
-                                         message: "columns \(first + 1) and \(i + 1) are both named '\(field.name)'; rename one")
-            }
-            seen[field.name] = i
-        }
+        try checkDistinctNames(schema, file: path)
     }
 
     func nextBatch(maxRows: Int, maxBytes: Int) throws -> RecordBatch? {
-        while current == nil || offset >= current!.length {
+        try cutter.next(maxRows: maxRows) {
             guard group < reader.rowGroupCount else { return nil }
-            do { current = try reader.rowGroup(group) } catch {
+            let batch: RecordBatch
+            do { batch = try reader.rowGroup(group) } catch {
                 throw LoamError.badInput(file: path, line: nil, column: nil, message: "\(error)")
             }
-            try ArrowSource.checkText(current!, file: path, batch: group, firstRow: rowsBefore, unit: "row group")
-            rowsBefore += current!.length
+            try ArrowSource.checkText(batch, file: path, batch: group, firstRow: rowsBefore, unit: "row group")
+            rowsBefore += batch.length
             group += 1
-            offset = 0
+            return batch
         }
-        let batch = current!
-        let count = min(maxRows, batch.length - offset)
-        defer { offset += count }
-        if offset == 0 && count == batch.length { return batch }
-        let indices = Array(offset..<(offset + count))
-        return RecordBatch(schema: schema, columns: batch.columns.map { $0.take(indices) }, length: count)
     }
 }

@@ -60,3 +60,39 @@ final class BatchBuilder {
         return RecordBatch(schema: schema, columns: builders.map { $0.finish() }, length: n)
     }
 }
+
+/// Cuts the whole batches a reader yields (record batches, row groups) into pieces of at most `maxRows` rows.
+struct BatchCutter {
+    private(set) var current: RecordBatch?
+    private var offset = 0
+
+    /// Whether a fetched batch still has rows to hand out.
+    var holdsRows: Bool { current.map { offset < $0.length } ?? false }
+
+    /// The next piece; `fetch` supplies the next whole batch (nil at the end).
+    mutating func next(maxRows: Int, fetch: () throws -> RecordBatch?) throws -> RecordBatch? {
+        while !holdsRows {
+            guard let batch = try fetch() else { return nil }
+            current = batch
+            offset = 0
+        }
+        let batch = current!
+        let count = min(maxRows, batch.length - offset)
+        defer { offset += count }
+        if offset == 0 && count == batch.length { return batch }
+        let indices = Array(offset..<(offset + count))
+        return RecordBatch(schema: batch.schema, columns: batch.columns.map { $0.take(indices) }, length: count)
+    }
+}
+
+/// Two columns of an input with one name are an error naming both (the second would read as the first).
+func checkDistinctNames(_ schema: Schema, file: String) throws {
+    var seen: [String: Int] = [:]
+    for (i, field) in schema.fields.enumerated() {
+        if let first = seen[field.name] {
+            throw LoamError.badInput(file: file, line: nil, column: field.name,
+                                     message: "columns \(first + 1) and \(i + 1) are both named '\(field.name)'; rename one (pyarrow: table.rename_columns)")
+        }
+        seen[field.name] = i
+    }
+}

@@ -98,18 +98,7 @@ struct ParquetDecoder {
         return UnsafeRawBufferPointer(rebasing: bytes[at..<(at + n)])
     }
 
-    mutating func uleb() throws -> UInt64 {
-        var result: UInt64 = 0, shift: UInt64 = 0
-        while true {
-            guard at < bytes.count else { throw cut("a varint") }
-            let b = bytes[at]
-            at += 1
-            guard shift < 64 else { throw FormatError.malformedParquet("varint longer than 10 bytes") }
-            result |= UInt64(b & 0x7F) << shift
-            if b & 0x80 == 0 { return result }
-            shift += 7
-        }
-    }
+    mutating func uleb() throws -> UInt64 { try ULEB128.read(bytes, at: &at, what: "a varint of the page") }
 
     mutating func zigzag() throws -> Int64 {
         let v = try uleb()

@@ -27,17 +27,7 @@ struct ThriftReader {
         return bytes[at]
     }
 
-    mutating func varint() throws -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            let b = try byte()
-            guard shift < 64 else { throw FormatError.malformedParquet("Thrift varint longer than 10 bytes at byte \(at)") }
-            result |= UInt64(b & 0x7F) << shift
-            if b & 0x80 == 0 { return result }
-            shift += 7
-        }
-    }
+    mutating func varint() throws -> UInt64 { try ULEB128.read(bytes, at: &at, what: "a Thrift varint") }
 
     mutating func i64() throws -> Int64 {
         let v = try varint()
@@ -136,6 +126,22 @@ struct ThriftReader {
             for _ in 0..<n { try skip(key); try skip(value) }
         case .structure:
             try structure { _, _, _ in false }
+        }
+    }
+}
+
+/// Unsigned LEB128, the varint of Thrift's compact protocol and of Parquet's encodings.
+enum ULEB128 {
+    static func read(_ bytes: UnsafeRawBufferPointer, at: inout Int, what: String) throws -> UInt64 {
+        var result: UInt64 = 0, shift: UInt64 = 0
+        while true {
+            guard at < bytes.count else { throw FormatError.malformedParquet("\(what) runs past the end of its \(bytes.count) bytes") }
+            let b = bytes[at]
+            at += 1
+            guard shift < 64 else { throw FormatError.malformedParquet("\(what) is longer than 10 bytes (at byte \(at))") }
+            result |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return result }
+            shift += 7
         }
     }
 }
