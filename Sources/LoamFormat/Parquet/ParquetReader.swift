@@ -206,7 +206,7 @@ public final class ParquetReader {
         var at = start
         var page = 0
         let total = Int(meta.numValues)
-        var scratch: [UInt8] = []
+        let scratch = PageBuffer()
         while out.entries < total {
             guard at < end else { throw fail(page, "the chunk ends after \(out.entries) of its \(total) values") }
             var thrift = ThriftReader(UnsafeRawBufferPointer(rebasing: bytes[at..<end]))
@@ -219,7 +219,7 @@ public final class ParquetReader {
             do {
                 switch ParquetPageType(rawValue: header.type) {
                 case .dictionaryPage:
-                    let raw = try expand(body, codec: codec, size: header.uncompressedSize, scratch: &scratch)
+                    let raw = try expand(body, codec: codec, size: header.uncompressedSize, scratch: scratch)
                     guard let n = header.dictionaryValues else { throw FormatError.malformedParquet("dictionary page without its header") }
                     var values = PhysicalValues(width: leaf.physicalWidth)
                     var decoder = ParquetDecoder(raw)
@@ -230,7 +230,7 @@ public final class ParquetReader {
                     dictionary = values
                 case .dataPage:
                     guard let h = header.data else { throw FormatError.malformedParquet("data page without its header") }
-                    let raw = try expand(body, codec: codec, size: header.uncompressedSize, scratch: &scratch)
+                    let raw = try expand(body, codec: codec, size: header.uncompressedSize, scratch: scratch)
                     var decoder = ParquetDecoder(raw)
                     if leaf.maxRep > 0 {
                         let n = try decoder.uint32LE()
@@ -268,7 +268,7 @@ public final class ParquetReader {
                     }
                     let valueBytes = UnsafeRawBufferPointer(rebasing: body[levels...])
                     let raw = h.isCompressed && codec != .uncompressed
-                        ? try expand(valueBytes, codec: codec, size: header.uncompressedSize - levels, scratch: &scratch)
+                        ? try expand(valueBytes, codec: codec, size: header.uncompressedSize - levels, scratch: scratch)
                         : valueBytes
                     var decoder = ParquetDecoder(raw)
                     try decodeValues(&decoder, encoding: h.encoding, count: present, leaf: leaf, dictionary: dictionary, into: &out.values)
@@ -297,20 +297,36 @@ public final class ParquetReader {
         return n
     }
 
+    /// One page's decompressed bytes, reused page after page. Memory is allocated, not filled: a header that
+    /// claims a huge page costs only what the codec really writes before it fails.
+    final class PageBuffer {
+        private var base: UnsafeMutableRawPointer?
+        private var capacity = 0
+
+        func bytes(_ count: Int) -> UnsafeMutableRawBufferPointer {
+            if count > capacity {
+                base?.deallocate()
+                base = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+                capacity = count
+            }
+            return UnsafeMutableRawBufferPointer(start: base, count: count)
+        }
+
+        deinit { base?.deallocate() }
+    }
+
     static func bitWidth(_ max: Int) -> Int { max == 0 ? 0 : Int.bitWidth - max.leadingZeroBitCount }
 
-    /// The page body, decompressed into `scratch` when compressed.
-    private func expand(_ body: UnsafeRawBufferPointer, codec: Codec, size: Int, scratch: inout [UInt8]) throws -> UnsafeRawBufferPointer {
+    /// The page body, decompressed into `scratch` when compressed (valid until the next page).
+    private func expand(_ body: UnsafeRawBufferPointer, codec: Codec, size: Int, scratch: PageBuffer) throws -> UnsafeRawBufferPointer {
         if codec == .uncompressed {
             guard body.count == size else { throw FormatError.malformedParquet("an uncompressed page of \(body.count) bytes declares \(size)") }
             return body
         }
         guard size >= 0, size <= 1 << 31 else { throw FormatError.malformedParquet("page declares \(size) uncompressed bytes") }
-        if scratch.count < size { scratch = [UInt8](repeating: 0, count: size) }
-        try scratch.withUnsafeMutableBytes { out in
-            try codec.decompress(body, into: UnsafeMutableRawBufferPointer(rebasing: out[0..<size]))
-        }
-        return scratch.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0..<size]) }
+        let out = scratch.bytes(size)
+        try codec.decompress(body, into: out)
+        return UnsafeRawBufferPointer(out)
     }
 
     private func decodeValues(_ decoder: inout ParquetDecoder, encoding: ParquetEncoding, count: Int, leaf: Leaf,
