@@ -3,7 +3,8 @@ import LoamFormat
 
 /// A folder of files in the ImageFolder convention: one row per file with its
 /// path (relative to the folder), label (the parent folder's name, null for
-/// files at the top), bytes, media type and size. Hidden files are skipped.
+/// files at the top), bytes, media type and size. Hidden files are skipped, and
+/// so are files outside the chosen extensions or media types, when given.
 final class FolderSource: RecordSource {
     static let fileSchema = Schema(fields: [
         Field(name: "path", type: .utf8, nullable: false),
@@ -23,7 +24,17 @@ final class FolderSource: RecordSource {
 
     var bytesRead: Int { doneBytes }
 
-    init(path: String) throws {
+    init(path: String, extensions: [String]? = nil, mediaTypes: [String]? = nil) throws {
+        let wantedExtensions = extensions.map { Set($0.map { $0.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ". ")) }) }
+        let wantedTypes = mediaTypes?.map { $0.lowercased().trimmingCharacters(in: .whitespaces) }
+        func chosen(_ name: String) -> Bool {
+            guard wantedExtensions != nil || wantedTypes != nil else { return true }
+            let ext = (name as NSString).pathExtension.lowercased()
+            if wantedExtensions?.contains(ext) == true { return true }
+            let type = Self.mediaType(of: name)
+            return wantedTypes?.contains { $0 == type || ($0.hasSuffix("/*") && type.hasPrefix($0.dropLast())) } == true
+        }
+        var skipped: [String: Int] = [:]
         root = URL(fileURLWithPath: path).standardizedFileURL
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey, .fileSizeKey],
                                                           options: [.skipsHiddenFiles]) else {
@@ -35,12 +46,21 @@ final class FolderSource: RecordSource {
             let values = try url.resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey])
             guard values.isRegularFile == true else { continue }
             let full = url.standardizedFileURL.path
+            guard chosen(url.lastPathComponent) else {
+                skipped[(url.lastPathComponent as NSString).pathExtension.lowercased(), default: 0] += 1
+                continue
+            }
             found.append((full.hasPrefix(prefix) ? String(full.dropFirst(prefix.count)) : url.lastPathComponent, values.fileSize ?? 0))
         }
         files = found.sorted { $0.0 < $1.0 }
         totalBytes = files.reduce(0) { $0 + $1.size }
         guard !files.isEmpty else {
-            throw LoamError.badInput(file: path, line: nil, column: nil, message: "the folder holds no files (hidden files are skipped)")
+            if skipped.isEmpty {
+                throw LoamError.badInput(file: path, line: nil, column: nil, message: "the folder holds no files (hidden files are skipped)")
+            }
+            let held = skipped.sorted { $0.value > $1.value }.prefix(8).map { "\($0.key.isEmpty ? "(no extension)" : "." + $0.key) × \($0.value)" }
+            throw LoamError.badInput(file: path, line: nil, column: nil,
+                                     message: "no file matches the chosen extensions or media types; the folder holds \(held.joined(separator: ", "))")
         }
     }
 
@@ -52,6 +72,10 @@ final class FolderSource: RecordSource {
         "wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg", "m4a": "audio/mp4",
         "mp4": "video/mp4", "webm": "video/webm", "npy": "application/x-npy",
     ]
+
+    static let unknownType = "application/octet-stream"
+
+    static func mediaType(of name: String) -> String { mediaTypes[(name as NSString).pathExtension.lowercased()] ?? unknownType }
 
     func nextBatch(maxRows: Int, maxBytes: Int) throws -> RecordBatch? {
         while index < files.count, batch.rows < maxRows {
@@ -67,7 +91,7 @@ final class FolderSource: RecordSource {
             try batch.builders[0].append(.string(relative))
             try batch.builders[1].append(label)
             data.withUnsafeBytes { batch.builders[2].appendBytes($0) }
-            try batch.builders[3].append(.string(Self.mediaTypes[ext] ?? "application/octet-stream"))
+            try batch.builders[3].append(.string(Self.mediaTypes[ext] ?? Self.unknownType))
             batch.builders[4].appendInt64(Int64(data.count))
             index += 1
             doneBytes += data.count

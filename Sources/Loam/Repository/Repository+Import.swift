@@ -17,6 +17,10 @@ public struct ImportOptions: Sendable {
     /// (a bit per row is the least any column with data takes), so a tiny file
     /// cannot claim billions of rows of a zero-width column.
     public var maxRowsPerByte = 8
+    /// Folder imports: only files whose extension (case-insensitive, no dot) or media type is listed;
+    /// a media type may end in `/*` (`image/*`). Nil takes every file.
+    public var extensions: [String]?
+    public var mediaTypes: [String]?
     /// Called with (bytes read, total bytes) after each fragment.
     public var progress: (@Sendable (Int, Int) -> Void)?
 
@@ -154,7 +158,7 @@ extension Repository {
         case .jsonl: return try JSONLSource(input: input, declared: declared)
         case .arrow: return try ArrowSource(input: input, maxRowsPerByte: options.maxRowsPerByte)
         case .parquet: return try ParquetSource(input: input)
-        case .folder: return try FolderSource(path: input.name)
+        case .folder: return try FolderSource(path: input.name, extensions: options.extensions, mediaTypes: options.mediaTypes)
         }
     }
 

@@ -5,12 +5,12 @@ import LoamFormat
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import a CSV, JSONL or Arrow file, or a folder of files, as one commit.",
+        abstract: "Import a CSV, JSONL, Parquet or Arrow file, or a folder of files, as one commit.",
         discussion: """
             A new dataset takes the input's columns, with types inferred from the first 10,000 rows \
             unless --schema declares them. Importing into an existing dataset appends rows, checking \
             that the columns fit. A folder becomes one row per file: path, label (parent folder name), \
-            bytes, media_type, size.
+            bytes, media_type, size (--extensions and --media-types choose which files).
             """)
 
     @OptionGroup var repository: RepositoryOptions
@@ -33,6 +33,12 @@ struct Import: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "The commit message.")
     var message: String?
 
+    @Option(help: "A folder import takes only these extensions, e.g. 'jpg,png'.")
+    var extensions: String?
+
+    @Option(help: "A folder import takes only these media types, e.g. 'image/*,text/plain'.")
+    var mediaTypes: String?
+
     @Option(help: "Rows per fragment.")
     var fragmentRows: Int = 65_536
 
@@ -49,6 +55,10 @@ struct Import: AsyncParsableCommand {
         if delimiter != "tab" && delimiter.utf8.count != 1 { throw ValidationError("--delimiter must be one character (or 'tab')") }
         if fragmentRows < 1 { throw ValidationError("--fragment-rows must be at least 1") }
         if maxRowsPerByte < 1 { throw ValidationError("--max-rows-per-byte must be at least 1") }
+        var isFolder: ObjCBool = false
+        if extensions != nil || mediaTypes != nil, !(FileManager.default.fileExists(atPath: input, isDirectory: &isFolder) && isFolder.boolValue) {
+            throw ValidationError("--extensions and --media-types choose files of a folder import; \(input) is not a folder")
+        }
     }
 
     func run() async throws {
@@ -56,6 +66,9 @@ struct Import: AsyncParsableCommand {
             let repo = try repository.open()
             var options = ImportOptions(format: format, schema: schema, message: message)
             options.delimiter = delimiter == "tab" ? 9 : delimiter.utf8.first!
+            func list(_ text: String?) -> [String]? { text.map { $0.split(separator: ",").map(String.init).filter { !$0.isEmpty } } }
+            options.extensions = list(extensions)
+            options.mediaTypes = list(mediaTypes)
             options.fragmentRows = fragmentRows
             options.maxRowsPerByte = maxRowsPerByte
             let bar = ProgressBar(label: (input as NSString).lastPathComponent, enabled: !quiet && !json && isatty(2) == 1)
