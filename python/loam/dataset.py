@@ -113,6 +113,15 @@ class DatasetBase:
                      world_size, plan)
 
 
+    def classes(self, column="label"):
+        """The column's distinct non-null values, sorted: class index i is the i-th (torchvision's ImageFolder order).
+        Loaders turn the column into these indices with `classes="label"` (or `classes={"label": [names…]}`)."""
+        import pyarrow.compute as pc
+        return sorted(v for v in pc.unique(self.to_arrow([column]).column(column)).to_pylist() if v is not None)
+
+    def class_to_idx(self, column="label"):
+        return {name: i for i, name in enumerate(self.classes(column))}
+
     # --- the Python data stack: every reader sees the live rows of this commit, with current column names ---
 
     def to_polars(self, columns=None):

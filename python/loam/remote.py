@@ -11,6 +11,7 @@ import pyarrow.ipc as ipc
 from .dataset import DatasetBase, numpy_columns
 from .errors import LoamError, ServerError
 from .frames import ArrowFile
+from .loader import encode_classes, resolve_classes
 from . import splits
 from .tracking import Run, note_read
 
@@ -179,8 +180,9 @@ class RemoteDataset(DatasetBase):
             plan.update(split=split, split_seed=split_seed, split_fractions=tuple(split_fractions))
             read["split"] = {"name": split, "seed": split_seed, "fractions": [float(f) for f in split_fractions]}
         note_read(self, **read)
-        return self._numpy_stream(columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, start_batch, **plan)
+        classes = resolve_classes(self, plan.pop("classes", None))
+        return self._numpy_stream(columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, start_batch, classes, **plan)
 
-    def _numpy_stream(self, columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, start_batch, **plan):
+    def _numpy_stream(self, columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, start_batch, classes, **plan):
         for batch in self.stream(columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, start_batch, **plan):
-            yield numpy_columns(batch)
+            yield encode_classes(numpy_columns(batch), classes)

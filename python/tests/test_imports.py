@@ -32,26 +32,3 @@ def test_each_module_imports_first_and_alone():
     for module in ("tracking", "remote", "dataset", "local", "loader", "shuffle", "errors"):
         done = subprocess.run([sys.executable, "-c", f"import loam.{module}"], capture_output=True, text=True)
         assert done.returncode == 0, f"loam.{module}: {done.stderr}"
-
-
-def test_folder_import_filters_by_extension_and_media_type(tmp_path):
-    import subprocess
-    from conftest import LOAM, exported, loam as run
-    root = tmp_path / "pets"
-    for label, names in {"cat": ["a.jpg", "b.PNG", "notes.txt"], "dog": ["c.jpeg", "d.wav", "README"]}.items():
-        (root / label).mkdir(parents=True)
-        for name in names:
-            (root / label / name).write_bytes(name.encode() * 3)
-    run("init", str(tmp_path / "repo"))
-    repo = tmp_path / "repo"
-    run("import", str(root), "-d", "images", "--media-types", "image/*", repo=repo)
-    got = exported(repo, "images", "HEAD")
-    assert sorted(got.column("path").to_pylist()) == ["cat/a.jpg", "cat/b.PNG", "dog/c.jpeg"]
-    assert set(got.column("media_type").to_pylist()) == {"image/jpeg", "image/png"}
-    run("import", str(root), "-d", "text", "--extensions", "txt,wav", repo=repo)
-    assert sorted(exported(repo, "text", "HEAD").column("path").to_pylist()) == ["cat/notes.txt", "dog/d.wav"]
-    done = subprocess.run([LOAM, "import", str(root), "-d", "none", "--extensions", "tiff", "--repo", str(repo)], capture_output=True, text=True)
-    assert done.returncode == 1 and "no file matches" in done.stderr and ".jpg × 1" in done.stderr, done.stderr
-    done = subprocess.run([LOAM, "import", str(root / "cat" / "a.jpg"), "-d", "x", "--extensions", "jpg", "--repo", str(repo)],
-                          capture_output=True, text=True)
-    assert done.returncode != 0 and "not a folder" in done.stderr, done.stderr
