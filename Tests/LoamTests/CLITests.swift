@@ -56,7 +56,7 @@ import Testing
         #expect(missing.status == 1 && missing.error == "loam: error: no such file or folder: nope.csv\n")
         let usage = try TestEnvironment.loam(["import", "x.csv"], repo: dir)
         #expect(usage.status == 64 && usage.error.contains("--dataset"))
-        let badFormat = try TestEnvironment.loam(["export", "t", "--format", "parquet", "-o", "x"], repo: dir)
+        let badFormat = try TestEnvironment.loam(["export", "t", "--format", "orc", "-o", "x"], repo: dir)
         #expect(badFormat.status == 64)
         let unknown = try TestEnvironment.loam(["head", "t"], repo: dir)
         #expect(unknown.status == 1 && unknown.error.contains("unknown dataset 't'"))
