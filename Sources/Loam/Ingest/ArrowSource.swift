@@ -20,11 +20,7 @@ final class ArrowSource: RecordSource {
 
     init(input: ImportInput, maxRowsPerByte: Int) throws {
         path = input.name
-        let storage: ByteStorage
-        switch input {
-        case .file(let path): do { storage = try ByteStorage.map(path: path) } catch { throw LoamError.fileNotFound(path) }
-        case .bytes(let bytes, _): storage = bytes
-        }
+        let storage = try input.mapped()
         do {
             var reader = try IPCReader(data: ByteView(storage: storage))
             reader.maxRowsPerBodyByte = maxRowsPerByte

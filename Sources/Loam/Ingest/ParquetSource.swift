@@ -19,11 +19,7 @@ final class ParquetSource: RecordSource {
 
     init(input: ImportInput, columns: [String]? = nil) throws {
         path = input.name
-        let storage: ByteStorage
-        switch input {
-        case .file(let path): do { storage = try ByteStorage.map(path: path) } catch { throw LoamError.fileNotFound(path) }
-        case .bytes(let bytes, _): storage = bytes
-        }
+        let storage = try input.mapped()
         do {
             reader = try ParquetReader(data: ByteView(storage: storage), columns: columns)
         } catch {

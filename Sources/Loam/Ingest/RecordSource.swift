@@ -23,6 +23,14 @@ public enum ImportInput: Sendable {
         case .bytes(_, let name): return name
         }
     }
+
+    /// The whole input as bytes: a file memory-mapped, or the bytes given.
+    func mapped() throws -> ByteStorage {
+        switch self {
+        case .file(let path): do { return try ByteStorage.map(path: path) } catch { throw LoamError.fileNotFound(path) }
+        case .bytes(let bytes, _): return bytes
+        }
+    }
 }
 
 /// The input formats `loam import` understands.

@@ -145,7 +145,7 @@ public struct ParquetWriter<Sink: ByteSink> {
             t.field(3, i64: Int64(g.rows))
             t.field(5, i64: Int64(g.start))
             t.field(6, i64: Int64(g.compressed))
-            t.field(7, i32: Int32(truncatingIfNeeded: ordinal))  // i16 on the wire: zigzag varint alike
+            if ordinal <= Int(Int16.max) { t.field(7, i16: Int16(ordinal)) }
         }
     }
 

@@ -173,6 +173,7 @@ struct ThriftWriter {
         lastField[lastField.count - 1] = id
     }
 
+    mutating func field(_ id: Int16, i16 value: Int16) { header(id, .i16); zigzag(Int64(value)) }
     mutating func field(_ id: Int16, i32 value: Int32) { header(id, .i32); zigzag(Int64(value)) }
     mutating func field(_ id: Int16, i64 value: Int64) { header(id, .i64); zigzag(value) }
     mutating func field(_ id: Int16, byte value: UInt8) { header(id, .byte); bytes.append(value) }
