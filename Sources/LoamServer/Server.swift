@@ -168,12 +168,20 @@ struct ErrorMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as MLflowError {  // the MLflow routes answer in MLflow's error shape
             response = try error.response(from: request, context: context)
+        } catch let error as HTTPError where error.status == .notFound && Self.isMLflow(request.uri.path) {
+            // A route of MLflow's API that Loam does not serve: MLflow's shape, so its client raises a clear MlflowException.
+            response = try MLflowError(code: "ENDPOINT_NOT_FOUND", message: "\(request.method.rawValue) \(request.uri.path) is not served by Loam's MLflow API")
+                .response(from: request, context: context)
         } catch {
             response = try Self.apiError(error, context: context).response(from: request, context: context)
         }
         metrics.request(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
                         seconds: (ContinuousClock.now - start).seconds)
         return response
+    }
+
+    static func isMLflow(_ path: String) -> Bool {
+        ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/3.0/mlflow"].contains { path.hasPrefix($0) }
     }
 
     static func apiError(_ error: any Error, context: ServerContext) -> APIError {

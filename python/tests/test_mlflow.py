@@ -1,6 +1,9 @@
 """The unmodified `mlflow` client (mlflow-skinny) against a real `loam serve`."""
+import json
 import os
 import subprocess
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -176,3 +179,17 @@ def test_nan_and_infinite_values_and_malformed_metrics(tracking):
     assert answer.status_code == 400 and answer.json()["message"] == "metric 'k': timestamp must be an integer"
     client.log_metric(run_id, "k", 3.0, step=1)
     assert [m.value for m in client.get_metric_history(run_id, "k")] == [3.0]
+
+
+def test_routes_not_served_answer_in_mlflows_error_shape(tracking):
+    """The model registry is not served yet: the client raises MlflowException(ENDPOINT_NOT_FOUND), never a
+    parse failure or an INTERNAL_ERROR."""
+    client = MlflowClient()
+    with pytest.raises(MlflowException) as missing:
+        client.create_registered_model("classifier")
+    assert missing.value.error_code == "ENDPOINT_NOT_FOUND" and "registered-models/create" in str(missing.value)
+    req = urllib.request.Request(tracking["url"] + "/api/2.0/mlflow/no-such-route", data=b"{}", method="POST",
+                                 headers={"Authorization": f"Bearer {tracking['writer']}", "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as http:
+        urllib.request.urlopen(req)
+    assert http.value.code == 404 and json.loads(http.value.read())["error_code"] == "ENDPOINT_NOT_FOUND"

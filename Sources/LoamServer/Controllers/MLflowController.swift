@@ -12,7 +12,7 @@ struct MLflowError: Error, HTTPResponseError {
 
     var status: HTTPResponse.Status {
         switch code {
-        case "RESOURCE_DOES_NOT_EXIST": return .notFound
+        case "RESOURCE_DOES_NOT_EXIST", "ENDPOINT_NOT_FOUND": return .notFound
         case "PERMISSION_DENIED": return .forbidden
         case "INTERNAL_ERROR": return .internalServerError
         default: return .badRequest
