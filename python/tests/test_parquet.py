@@ -293,3 +293,24 @@ def test_export_sums_match_in_duckdb(repo, tmp_path):
     # The string column is dictionary-encoded (four distinct values).
     encodings = pq.ParquetFile(out).metadata.row_group(0).column(1).encodings
     assert "RLE_DICTIONARY" in encodings, encodings
+
+
+def test_import_reads_only_the_chosen_columns(repo, tmp_path, table):
+    path = str(tmp_path / "wide.parquet")
+    pq.write_table(table, path, row_group_size=1000)
+    run("import", path, "-d", "t", "--columns", "s,l,req", repo=repo)
+    got = exported(repo, "t", "HEAD")
+    assert got.column_names == ["s", "l", "req"]
+    assert got.column("s").to_pylist() == table.column("s").to_pylist()
+    assert got.column("l").to_pylist() == table.column("l").to_pylist()
+    done = subprocess.run([LOAM, "import", path, "-d", "u", "--columns", "s,nope", "--repo", str(repo)], capture_output=True, text=True)
+    assert done.returncode == 1 and "no column 'nope'" in done.stderr, done.stderr
+    # A damaged page in a column left out is never read.
+    meta = pq.ParquetFile(path).metadata
+    names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+    chunk = meta.row_group(0).column(names.index("i64"))
+    data = bytearray(open(path, "rb").read())
+    data[chunk.data_page_offset + 30:chunk.data_page_offset + 60] = b"\xff" * 30
+    open(path, "wb").write(bytes(data))
+    run("import", path, "-d", "v", "--columns", "s", repo=repo)
+    assert subprocess.run([LOAM, "import", path, "-d", "w", "--repo", str(repo)], capture_output=True).returncode == 1

@@ -17,6 +17,8 @@ public struct ImportOptions: Sendable {
     /// (a bit per row is the least any column with data takes), so a tiny file
     /// cannot claim billions of rows of a zero-width column.
     public var maxRowsPerByte = 8
+    /// Parquet imports: only these columns are read (the others' pages are never decoded). Nil reads them all.
+    public var columns: [String]?
     /// Folder imports: only files whose extension (case-insensitive, no dot) or media type is listed;
     /// a media type may end in `/*` (`image/*`). Nil takes every file.
     public var extensions: [String]?
@@ -153,11 +155,14 @@ extension Repository {
                             options: ImportOptions) throws -> RecordSource {
         let delimiter = options.delimiter
         let tsv = input.name.lowercased().hasSuffix(".tsv") && delimiter == UInt8(ascii: ",")
+        if options.columns != nil && format != .parquet {
+            throw LoamError.invalidArgument("--columns chooses the columns of a Parquet import, not of \(format.rawValue) (import, then `loam alter … drop-column`)")
+        }
         switch format {
         case .csv: return try CSVSource(input: input, delimiter: tsv ? 9 : delimiter, declared: declared, required: required)
         case .jsonl: return try JSONLSource(input: input, declared: declared)
         case .arrow: return try ArrowSource(input: input, maxRowsPerByte: options.maxRowsPerByte)
-        case .parquet: return try ParquetSource(input: input)
+        case .parquet: return try ParquetSource(input: input, columns: options.columns)
         case .folder: return try FolderSource(path: input.name, extensions: options.extensions, mediaTypes: options.mediaTypes)
         }
     }

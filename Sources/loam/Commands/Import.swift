@@ -33,6 +33,9 @@ struct Import: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "The commit message.")
     var message: String?
 
+    @Option(help: "A Parquet import reads only these columns, e.g. 'id,text,label'.")
+    var columns: String?
+
     @Option(help: "A folder import takes only these extensions, e.g. 'jpg,png'.")
     var extensions: String?
 
@@ -69,6 +72,7 @@ struct Import: AsyncParsableCommand {
             func list(_ text: String?) -> [String]? { text.map { $0.split(separator: ",").map(String.init).filter { !$0.isEmpty } } }
             options.extensions = list(extensions)
             options.mediaTypes = list(mediaTypes)
+            options.columns = list(columns)
             options.fragmentRows = fragmentRows
             options.maxRowsPerByte = maxRowsPerByte
             let bar = ProgressBar(label: (input as NSString).lastPathComponent, enabled: !quiet && !json && isatty(2) == 1)
