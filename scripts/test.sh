@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Loam test: installs what the tests need (SQLite and codec headers, a Python
 # virtual environment with pyarrow, pytest, mlflow-skinny, DuckDB (the reference engine of the
-# differential SQL tests), polars (a reader of Loam's Parquet) and the Python client from python/),
+# differential SQL tests), polars (a reader of Loam's Parquet), pandas, Hugging Face datasets and the Python client from python/),
 # builds, runs `swift test`, then the Python client's tests against the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,10 +14,10 @@ if ! dpkg -s $DEBS >/dev/null 2>&1 || ! command -v script >/dev/null; then
   apt-get update -qq && apt-get install -y -qq $DEBS >/dev/null
 fi
 
-if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow, duckdb, polars, pandas" 2>/dev/null; then
-  echo "== creating .venv-test with pyarrow, pytest, mlflow-skinny (the real MLflow client), duckdb, polars and pandas"
+if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow, duckdb, polars, pandas, datasets" 2>/dev/null; then
+  echo "== creating .venv-test with pyarrow, pytest, mlflow-skinny (the real MLflow client), duckdb, polars, pandas and datasets"
   python3 -m venv .venv-test
-  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny duckdb polars pandas
+  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny duckdb polars pandas datasets
 fi
 # The client as a user installs it (`pip install ./python`), fresh each run (no stale setuptools build folder).
 rm -rf python/build python/*.egg-info

@@ -140,6 +140,19 @@ class DatasetBase:
         (e.g. `pc.field("label") == 3`), evaluated batch by batch as the reader is consumed."""
         return self.to_pyarrow_dataset(columns).scanner(filter=filter, batch_size=batch_size).to_reader()
 
+    def to_hf(self, columns=None):
+        """A Hugging Face `datasets.Dataset` of the rows; columns imported from a ClassLabel (field metadata
+        `hf.class_names`) are ClassLabels again."""
+        import json as _json
+        import datasets
+        table = self.to_arrow(columns)
+        features = datasets.Features.from_arrow_schema(table.schema.remove_metadata())
+        for field in table.schema:
+            names = (field.metadata or {}).get(b"hf.class_names")
+            if names is not None:
+                features[field.name] = datasets.ClassLabel(names=_json.loads(names))
+        return datasets.Dataset(table.replace_schema_metadata(None), info=datasets.DatasetInfo(features=features))
+
     def to_duckdb(self, conn=None, name=None, columns=None):
         """A DuckDB relation over the rows, registered as a view `name` (default: the dataset's name) on `conn`
         (default: a new in-memory connection), so `conn.sql("SELECT … FROM name")` works too."""

@@ -1,3 +1,4 @@
+import Foundation
 import LoamFormat
 
 /// A stream of record batches read from an input file or folder, in
@@ -35,11 +36,11 @@ public enum ImportInput: Sendable {
 
 /// The input formats `loam import` understands.
 public enum ImportFormat: String, CaseIterable, Sendable {
-    case csv, jsonl, arrow, parquet, folder
+    case csv, jsonl, arrow, parquet, folder, hf
 
     /// Guesses the format from a path: a folder, or the file's extension.
     public static func detect(path: String, isDirectory: Bool) -> ImportFormat? {
-        if isDirectory { return .folder }
+        if isDirectory { return HFSource.isDataset(URL(fileURLWithPath: path)) ? .hf : .folder }
         let lower = path.lowercased()
         if lower.hasSuffix(".csv") || lower.hasSuffix(".tsv") || lower.hasSuffix(".txt") { return .csv }
         if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") || lower.hasSuffix(".json") { return .jsonl }

@@ -17,6 +17,8 @@ public struct ImportOptions: Sendable {
     /// (a bit per row is the least any column with data takes), so a tiny file
     /// cannot claim billions of rows of a zero-width column.
     public var maxRowsPerByte = 8
+    /// Hugging Face DatasetDict folders: the split to import.
+    public var split: String?
     /// Parquet imports: only these columns are read (the others' pages are never decoded). Nil reads them all.
     public var columns: [String]?
     /// Folder imports: only files whose extension (case-insensitive, no dot) or media type is listed;
@@ -52,10 +54,11 @@ extension Repository {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw LoamError.fileNotFound(path) }
         guard let format = options.format ?? ImportFormat.detect(path: path, isDirectory: isDirectory.boolValue) else {
-            throw LoamError.invalidArgument("cannot tell the format of \(path) from its name; pass --format csv|jsonl|arrow|folder")
+            throw LoamError.invalidArgument("cannot tell the format of \(path) from its name; pass --format csv|jsonl|parquet|arrow|hf|folder")
         }
-        if format == .folder && !isDirectory.boolValue { throw LoamError.invalidArgument("\(path) is a file; --format folder needs a folder") }
-        if format != .folder && isDirectory.boolValue { throw LoamError.invalidArgument("\(path) is a folder; import it with --format folder") }
+        let folderFormat = format == .folder || format == .hf
+        if folderFormat && !isDirectory.boolValue { throw LoamError.invalidArgument("\(path) is a file; --format \(format.rawValue) needs a folder") }
+        if !folderFormat && isDirectory.boolValue { throw LoamError.invalidArgument("\(path) is a folder; import it with --format folder (or hf for a Hugging Face save_to_disk folder)") }
         return try await importData(.file(path), format: format, into: dataset, options: options)
     }
 
@@ -69,15 +72,15 @@ extension Repository {
     public func importData(bytes: ByteStorage, named name: String, format: ImportFormat, into dataset: String,
                            options: ImportOptions = ImportOptions()) async throws -> ImportResult {
         try Self.validateDatasetName(dataset)
-        guard format != .folder else { throw LoamError.invalidArgument("a folder cannot arrive as bytes; send csv, jsonl or arrow") }
+        guard format != .folder && format != .hf else { throw LoamError.invalidArgument("a folder cannot arrive as bytes; send csv, jsonl, parquet or arrow") }
         return try await importData(.bytes(bytes, name: name), format: format, into: dataset, options: options)
     }
 
     private func importData(_ input: ImportInput, format: ImportFormat, into dataset: String, options: ImportOptions) async throws -> ImportResult {
         let path = input.name
         let declared = try options.schema.map(SchemaSpec.parse) ?? []
-        if !declared.isEmpty && (format == .arrow || format == .folder) {
-            throw LoamError.invalidArgument("--schema applies to CSV and JSONL; \(format == .arrow ? "an Arrow file carries its own types" : "a folder's columns are fixed (path, label, bytes, media_type, size)")")
+        if !declared.isEmpty && format != .csv && format != .jsonl {
+            throw LoamError.invalidArgument("--schema applies to CSV and JSONL; \(format == .folder ? "a folder's columns are fixed (path, label, bytes, media_type, size)" : "a \(format.rawValue) input carries its own types")")
         }
         let message = options.message ?? "Import \((path as NSString).lastPathComponent) into \(dataset)"
         return try await withWriteIntent {
@@ -155,6 +158,9 @@ extension Repository {
                             options: ImportOptions) throws -> RecordSource {
         let delimiter = options.delimiter
         let tsv = input.name.lowercased().hasSuffix(".tsv") && delimiter == UInt8(ascii: ",")
+        if let split = options.split, format != .hf {
+            throw LoamError.invalidArgument("--split \(split) chooses a split of a Hugging Face DatasetDict folder, not of \(format.rawValue) input")
+        }
         if options.columns != nil && format != .parquet {
             throw LoamError.invalidArgument("--columns chooses the columns of a Parquet import, not of \(format.rawValue) (import, then `loam alter … drop-column`)")
         }
@@ -164,6 +170,7 @@ extension Repository {
         case .arrow: return try ArrowSource(input: input, maxRowsPerByte: options.maxRowsPerByte)
         case .parquet: return try ParquetSource(input: input, columns: options.columns)
         case .folder: return try FolderSource(path: input.name, extensions: options.extensions, mediaTypes: options.mediaTypes)
+        case .hf: return try HFSource(path: input.name, split: options.split, maxRowsPerByte: options.maxRowsPerByte)
         }
     }
 

@@ -138,7 +138,7 @@ struct DatasetController: Controller {
         let name = try context.parameters.require("name")
         try context.require(.writer, dataset: name)
         let q = request.formQuery
-        guard let format = q.get("format").flatMap(ImportFormat.init(rawValue:)), format != .folder else {
+        guard let format = q.get("format").flatMap(ImportFormat.init(rawValue:)), format != .folder, format != .hf else {
             throw APIError.badRequest("say the body's format: ?format=csv, jsonl or arrow")
         }
         // Streamed to a file under .loam/uploads and mapped: a large body never sits in memory.

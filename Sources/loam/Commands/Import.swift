@@ -5,7 +5,7 @@ import LoamFormat
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import a CSV, JSONL, Parquet or Arrow file, or a folder of files, as one commit.",
+        abstract: "Import a CSV, JSONL, Parquet or Arrow file, a Hugging Face dataset folder, or a folder of files, as one commit.",
         discussion: """
             A new dataset takes the input's columns, with types inferred from the first 10,000 rows \
             unless --schema declares them. Importing into an existing dataset appends rows, checking \
@@ -32,6 +32,9 @@ struct Import: AsyncParsableCommand {
 
     @Option(name: .shortAndLong, help: "The commit message.")
     var message: String?
+
+    @Option(help: "The split of a Hugging Face DatasetDict folder to import, e.g. 'train'.")
+    var split: String?
 
     @Option(help: "A Parquet import reads only these columns, e.g. 'id,text,label'.")
     var columns: String?
@@ -73,6 +76,7 @@ struct Import: AsyncParsableCommand {
             options.extensions = list(extensions)
             options.mediaTypes = list(mediaTypes)
             options.columns = list(columns)
+            options.split = split
             options.fragmentRows = fragmentRows
             options.maxRowsPerByte = maxRowsPerByte
             let bar = ProgressBar(label: (input as NSString).lastPathComponent, enabled: !quiet && !json && isatty(2) == 1)

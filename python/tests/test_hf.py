@@ -1,0 +1,45 @@
+"""Hugging Face datasets saved with `save_to_disk` (a Dataset, and a DatasetDict by split), imported by
+`loam import` with their ClassLabel names kept, and given back by `ds.to_hf()` with the same features."""
+import subprocess
+
+import pytest
+
+import loam
+from conftest import LOAM, exported, loam as run
+
+datasets = pytest.importorskip("datasets")
+
+
+@pytest.fixture
+def saved(tmp_path):
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos", "neutral"]),
+                                  "tokens": datasets.Sequence(datasets.Value("int32")), "score": datasets.Value("float32")})
+    n = 2500
+    ds = datasets.Dataset.from_dict({"text": [None if i % 7 == 0 else f"review {i} é" for i in range(n)], "label": [i % 3 for i in range(n)],
+                                     "tokens": [list(range(i % 5)) for i in range(n)], "score": [i / 8 for i in range(n)]}, features=features)
+    ds.save_to_disk(str(tmp_path / "single"), max_shard_size="40KB")  # several Arrow files
+    datasets.DatasetDict({"train": ds, "test": ds.select(range(100))}).save_to_disk(str(tmp_path / "dict"))
+    return tmp_path, ds
+
+
+def test_saved_datasets_import_with_class_names_and_come_back(tmp_path, saved):
+    folder, original = saved
+    assert len(list((folder / "single").glob("*.arrow"))) > 1
+    run("init", str(tmp_path / "repo"))
+    repo = tmp_path / "repo"
+    run("import", str(folder / "single"), "-d", "reviews", repo=repo)
+    got = exported(repo, "reviews", "HEAD")
+    want = original.data.table
+    for name in want.column_names:
+        assert got.column(name).to_pylist() == want.column(name).to_pylist(), name
+    assert got.schema.field("label").metadata[b"hf.class_names"] == b'["neg","pos","neutral"]'
+    back = loam.open(str(repo)).dataset("reviews").to_hf()
+    assert back.features["label"] == original.features["label"] and back.features["label"].int2str(2) == "neutral"
+    assert back[5] == original[5] and len(back) == len(original)
+
+    done = subprocess.run([LOAM, "import", str(folder / "dict"), "-d", "x", "--repo", str(repo)], capture_output=True, text=True)
+    assert done.returncode == 1 and "choose one with --split" in done.stderr and "train, test" in done.stderr, done.stderr
+    run("import", str(folder / "dict"), "-d", "test", "--split", "test", repo=repo)
+    assert exported(repo, "test", "HEAD").column("text").to_pylist() == want.column("text").to_pylist()[:100]
+    done = subprocess.run([LOAM, "import", str(folder / "dict"), "-d", "x", "--split", "validation", "--repo", str(repo)], capture_output=True, text=True)
+    assert done.returncode == 1 and "no split 'validation'" in done.stderr, done.stderr
