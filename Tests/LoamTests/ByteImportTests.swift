@@ -39,7 +39,7 @@ func storage(_ text: String) -> ByteStorage { Array(text.utf8).withUnsafeBytes {
         }
         let garbage = storage("\u{1}\u{2}\u{3}\u{4}")
         await #expect { try await repo.importData(bytes: garbage, named: "upload", format: .arrow, into: "t") } throws: { "\($0)".hasPrefix("upload:") }
-        await #expect(throws: LoamError.invalidArgument("a folder cannot arrive as bytes; send csv, jsonl or arrow")) {
+        await #expect(throws: LoamError.invalidArgument("a folder cannot arrive as bytes; send csv, jsonl, parquet or arrow")) {
             try await repo.importData(bytes: garbage, named: "upload", format: .folder, into: "t")
         }
         #expect(try await repo.resolve("HEAD") == head)

@@ -80,7 +80,7 @@ extension Repository {
         let path = input.name
         let declared = try options.schema.map(SchemaSpec.parse) ?? []
         if !declared.isEmpty && format != .csv && format != .jsonl {
-            throw LoamError.invalidArgument("--schema applies to CSV and JSONL; \(format == .folder ? "a folder's columns are fixed (path, label, bytes, media_type, size)" : "a \(format.rawValue) input carries its own types")")
+            throw LoamError.invalidArgument("--schema applies to CSV and JSONL; \(format == .folder ? "a folder's columns are fixed (path, label, bytes, media_type, size)" : "\(format == .hf ? "a Hugging Face" : format == .parquet ? "a Parquet" : "an Arrow") input carries its own types")")
         }
         let message = options.message ?? "Import \((path as NSString).lastPathComponent) into \(dataset)"
         return try await withWriteIntent {
