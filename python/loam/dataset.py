@@ -1,5 +1,6 @@
 """One dataset at one commit: its live rows, read from memory-mapped Arrow
 fragments. Reads are zero-copy wherever a fragment has no deleted rows."""
+import json
 import os
 import shutil
 import subprocess
@@ -143,14 +144,13 @@ class DatasetBase:
     def to_hf(self, columns=None):
         """A Hugging Face `datasets.Dataset` of the rows; columns imported from a ClassLabel (field metadata
         `hf.class_names`) are ClassLabels again."""
-        import json as _json
         import datasets
         table = self.to_arrow(columns)
         features = datasets.Features.from_arrow_schema(table.schema.remove_metadata())
         for field in table.schema:
             names = (field.metadata or {}).get(b"hf.class_names")
             if names is not None:
-                features[field.name] = datasets.ClassLabel(names=_json.loads(names))
+                features[field.name] = datasets.ClassLabel(names=json.loads(names))
         return datasets.Dataset(table.replace_schema_metadata(None), info=datasets.DatasetInfo(features=features))
 
     def to_duckdb(self, conn=None, name=None, columns=None):

@@ -36,9 +36,7 @@ def _plain(t):
         return pa.binary()
     if pa.types.is_dictionary(t):
         return _plain(t.value_type)
-    if pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
-        return pa.list_(t.value_field.with_type(_plain(t.value_type)))
-    if pa.types.is_list(t):
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
         return pa.list_(t.value_field.with_type(_plain(t.value_type)))
     if pa.types.is_fixed_size_list(t):
         return pa.list_(t.value_field.with_type(_plain(t.value_type)), t.list_size)
