@@ -242,6 +242,9 @@ public struct ParquetWriter<Sink: ByteSink> {
 
     /// Compresses and writes one page; returns its compressed and uncompressed sizes, header included.
     private mutating func writePage(body: [UInt8], header: (inout ThriftWriter) -> Void, type: ParquetPageType) throws -> (Int, Int) {
+        guard body.count <= Int(Int32.max) else {
+            throw FormatError.unsupportedParquet("a page of \(body.count) bytes (one value over 2 GiB?) is past Parquet's 2 GiB page size; export such a column as Arrow")
+        }
         let packed = try body.withUnsafeBytes { try codec.compress($0) }
         var t = ThriftWriter()
         t.structure { t in
