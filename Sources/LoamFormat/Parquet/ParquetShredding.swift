@@ -286,6 +286,7 @@ enum Shredding {
             let size: Int? = { if case .fixedSizeList(_, let n) = type { return n } else { return nil } }()
             func range(_ i: Int) -> Range<Int> { size.map { (i * $0)..<((i + 1) * $0) } ?? a.range(i) }
             let maxDef = top + 1 + (item.nullable ? 1 : 0)
+            let rawWidth = sameBytes(item.type)
             var s = leaves[0]
             leaves[0] = LeafShredder(leaf: s.leaf)
             for i in rows {
@@ -299,12 +300,12 @@ enum Shredding {
                     } else {
                         s.defs.append(UInt8(maxDef))
                         s.reps.append(rep)
-                        if sameBytes(item.type) == nil { s.appendValue(child, j) }
+                        if rawWidth == nil { s.appendValue(child, j) }
                     }
                     rep = 1
                 }
             }
-            if let width = sameBytes(item.type), !rows.isEmpty {
+            if let width = rawWidth, !rows.isEmpty {
                 if child.nullCount == 0 && a.nullCount == 0 {
                     let start = range(rows.lowerBound).lowerBound, end = range(rows.upperBound - 1).upperBound
                     s.fixed.append(contentsOf: UnsafeRawBufferPointer(rebasing: child.buffers[1].buffer[(start * width)..<(end * width)]))
@@ -321,6 +322,7 @@ enum Shredding {
         case .structType:
             return false
         default:
+            let rawWidth = sameBytes(type)
             var s = leaves[0]
             leaves[0] = LeafShredder(leaf: s.leaf)
             for i in rows {
@@ -329,10 +331,10 @@ enum Shredding {
                 } else {
                     s.defs.append(UInt8(top))
                     s.reps.append(0)
-                    if sameBytes(type) == nil || a.nullCount > 0 { s.appendValue(a, i) }
+                    if rawWidth == nil || a.nullCount > 0 { s.appendValue(a, i) }
                 }
             }
-            if let width = sameBytes(type), a.nullCount == 0, !rows.isEmpty {
+            if let width = rawWidth, a.nullCount == 0, !rows.isEmpty {
                 s.fixed.append(contentsOf: UnsafeRawBufferPointer(rebasing: a.buffers[1].buffer[(rows.lowerBound * width)..<(rows.upperBound * width)]))
             }
             leaves[0] = s
