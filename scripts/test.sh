@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Loam test: installs what the tests need (SQLite and codec headers, a Python
 # virtual environment with pyarrow, pytest, mlflow-skinny, DuckDB (the reference engine of the
-# differential SQL tests), polars (a reader of Loam's Parquet), pandas, Hugging Face datasets and the Python client from python/),
+# differential SQL tests), polars (a reader of Loam's Parquet), pandas, Hugging Face datasets, CPU PyTorch and Pillow when a wheel is at hand, and the Python client from python/),
 # builds, runs `swift test`, then the Python client's tests against the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,15 @@ if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow,
   echo "== creating .venv-test with pyarrow, pytest, mlflow-skinny (the real MLflow client), duckdb, polars, pandas and datasets"
   python3 -m venv .venv-test
   .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny duckdb polars pandas datasets
+fi
+# PyTorch for the loader tests, only as a CPU wheel (PyPI's default torch pulls gigabytes of CUDA):
+# pip's find-links folder on these machines holds one. Without it the torch tests skip, saying so.
+if ! .venv-test/bin/python -c "import torch, PIL" 2>/dev/null; then
+  if .venv-test/bin/pip install -q --disable-pip-version-check "torch==2.13.0+cpu" pillow 2>/dev/null; then
+    echo "== installed torch (CPU) and Pillow into .venv-test"
+  else
+    echo "== no CPU torch wheel here: the PyTorch loader tests will be skipped"
+  fi
 fi
 # The client as a user installs it (`pip install ./python`), fresh each run (no stale setuptools build folder).
 rm -rf python/build python/*.egg-info

@@ -99,12 +99,13 @@ class DatasetBase:
         return loader.batches(epoch=epoch, rank=rank, world_size=world_size, start=start_batch)
 
     def to_torch(self, columns=None, batch_size=256, shuffle=True, seed=0, drop_last=False, transform=None,
-                 rank=None, world_size=None, split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), **plan):
+                 rank=None, world_size=None, split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), sample_transform=None, **plan):
         """A torch IterableDataset of batches; use it with `loam.torch.DataLoader` to save and resume mid-epoch.
+        `sample_transform(row) -> dict` runs per row (then the rows are collated), `transform(batch) -> batch` per batch.
         `split="train"` (with `split_seed`, `split_fractions`) reads one split's rows."""
         from .torch import LoamIterableDataset
         return LoamIterableDataset(self._split_source(split, split_seed, split_fractions), columns, batch_size, shuffle, seed, drop_last,
-                                   transform, rank, world_size, plan)
+                                   transform, rank, world_size, plan, sample_transform)
 
     def to_tf(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False, rank=0, world_size=1,
               split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), **plan):

@@ -7,6 +7,10 @@ distributed ranks, and a DataLoader that saves and resumes its place mid-epoch.
         ds.set_epoch(epoch)
         for batch in loader: ...                 # dicts of tensors
         state = loader.state_dict()              # {"seed", "epoch", "batch"}: resume with load_state_dict
+
+`sample_transform` runs on each row (a dict of its values: NumPy scalars and rows, bytes, str) in the
+worker, and its results are collated as torch's default_collate does (tensors stacked); `transform`
+then runs on the whole batch. Decoding and augmenting images is a sample transform (see README).
 """
 import torch
 import torch.utils.data
@@ -26,10 +30,11 @@ class LoamIterableDataset(torch.utils.data.IterableDataset):
     share only: `rank`/`world_size` when given, else torch.distributed's, else the whole epoch.
     Each DataLoader worker reads its own batches; fork and spawn both work."""
 
-    def __init__(self, dataset, columns, batch_size, shuffle, seed, drop_last, transform, rank, world_size, plan):
+    def __init__(self, dataset, columns, batch_size, shuffle, seed, drop_last, transform, rank, world_size, plan,
+                 sample_transform=None):
         super().__init__()
         self.loader = Loader(dataset, columns, batch_size, shuffle, seed, drop_last, **plan)
-        self.transform, self.rank, self.world_size = transform, rank, world_size
+        self.transform, self.sample_transform, self.rank, self.world_size = transform, sample_transform, rank, world_size
         self.epoch, self.start, self.taken = 0, 0, 0
 
     def placement(self):
@@ -53,7 +58,12 @@ class LoamIterableDataset(torch.utils.data.IterableDataset):
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         for k, arrays in self.loader.numbered(self.epoch, rank, world, self.start, worker, workers):
-            batch = {name: _tensor(values) for name, values in arrays.items()}
+            if self.sample_transform is None:
+                batch = {name: _tensor(values) for name, values in arrays.items()}
+            else:
+                rows = len(next(iter(arrays.values()))) if arrays else 0
+                batch = torch.utils.data.default_collate(
+                    [self.sample_transform({name: values[i] for name, values in arrays.items()}) for i in range(rows)])
             if self.transform is not None:
                 batch = self.transform(batch)
             if info is None:
