@@ -9,9 +9,11 @@ Metrics, params and tags are queued and sent as MLflow log-batch calls from a ba
 thread (at most every `flush_seconds`, 1,000 metrics a call), so logging never waits on the
 network. A dataset read while the run is active records its name, commit, columns, shuffle
 seed, epoch, batch size and shard as an input of the run: `loam runs show RUN` prints it and
-`loam runs reproduce RUN` gives back the same batches.
+`loam runs reproduce RUN` gives back the same batches. Inside a plain `mlflow.start_run()` the
+same record is logged with `mlflow.log_input` (loam.mlflow).
 """
 import contextvars
+import sys
 import json
 import threading
 import time
@@ -149,7 +151,11 @@ class Run:
 
 
 def note_read(dataset, **read):
-    """Records a training read as an input of the active run, when there is one."""
+    """Records a training read as an input of the active run, when there is one: a `repo.start_run`
+    block's, else MLflow's active run (any tracking server; see loam.mlflow) when mlflow is in use."""
     run = _active.get()
     if run is not None:
         run.record_input(dataset, **read)
+    elif "mlflow" in sys.modules:
+        from .mlflow import record_read
+        record_read(dataset, **read)
