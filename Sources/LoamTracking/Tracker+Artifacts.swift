@@ -55,13 +55,14 @@ extension Tracker {
     /// A run's artifacts under `path` (relative to the run's artifact root): MLflow's artifacts/list.
     public func runArtifacts(runID: String, path: String = "") async throws -> (rootURI: String, files: [ArtifactEntry]) {
         let run = try await run(id: runID)
-        let sub = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        var sub = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        while sub == "." || sub.hasPrefix("./") { sub = String(sub.dropFirst(sub == "." ? 1 : 2)) }  // "." is the run's root
         let base = Self.proxyPath(run.info.artifactURI)
         return (run.info.artifactURI, try await artifacts(in: sub.isEmpty ? base : base + "/" + sub, relativeTo: base))
     }
 
     /// `mlflow-artifacts:/<path>` → the proxy path it names.
-    static func proxyPath(_ uri: String) -> String {
+    public static func proxyPath(_ uri: String) -> String {
         guard uri.hasPrefix("mlflow-artifacts:") else { return uri }
         return String(uri.dropFirst("mlflow-artifacts:".count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
     }

@@ -33,6 +33,8 @@ public final class Tracker: Sendable {
 
     public let repository: Repository
     public let store: any TrackingStore
+    /// Logged models and the registry: the store itself when it keeps them (as `SQLiteTrackingStore` does).
+    public let models: (any ModelStore)?
     public let limits: Limits
     let metricLog: MetricLog
     /// Runs known to exist and be active, so a metric needs no catalog read before its write.
@@ -49,9 +51,10 @@ public final class Tracker: Sendable {
         try self.init(repository: repository, store: SQLiteTrackingStore(catalog: catalog), limits: limits)
     }
 
-    public init(repository: Repository, store: any TrackingStore, limits: Limits = Limits()) {
+    public init(repository: Repository, store: any TrackingStore, models: (any ModelStore)? = nil, limits: Limits = Limits()) {
         self.repository = repository
         self.store = store
+        self.models = models ?? store as? any ModelStore
         self.limits = limits
         metricLog = MetricLog(store: store)
     }
@@ -83,9 +86,20 @@ public final class Tracker: Sendable {
     /// Experiments newest first, filtered and paged.
     public func searchExperiments(_ search: ExperimentSearch = ExperimentSearch()) async throws -> Page<Experiment> {
         let filter = try RunFilter(search.filter)
-        let list = try await store.experiments()
-            .filter { search.view.includes($0.lifecycleStage) && filter.matches($0) }
-            .sorted { $0.creationTime != $1.creationTime ? $0.creationTime > $1.creationTime : (Int($0.id) ?? 0) > (Int($1.id) ?? 0) }
+        let order = try search.orderBy.map(RunFilter.orderKey)
+        for (key, _) in order where key.entity != .attribute || !["name", "experiment_id", "creation_time", "last_update_time"].contains(key.name) {
+            throw TrackingError.invalid("experiments order by name, experiment_id, creation_time or last_update_time, not '\(key.name)'")
+        }
+        let matching = try await store.experiments().filter { search.view.includes($0.lifecycleStage) && filter.matches($0) }
+        // MLflow's default: newest first; then experiment ids ascending.
+        let list = Self.sorted(matching, order.isEmpty ? [(try RunFilter.orderKey("creation_time DESC").0, false)] : order, value: { key, e in
+            switch key.name {
+            case "name": return .text(e.name)
+            case "experiment_id": return .number(Double(e.id) ?? 0)
+            case "creation_time": return .number(Double(e.creationTime))
+            default: return .number(Double(e.lastUpdateTime))
+            }
+        }) { (Int($0.id) ?? 0) < (Int($1.id) ?? 0) }
         return try Page(list, size: search.maxResults ?? limits.experimentsPerPage, limit: limits.experimentsPerPage, token: search.pageToken)
     }
 
@@ -153,21 +167,29 @@ public final class Tracker: Sendable {
     public func searchRuns(_ search: RunSearch) async throws -> Page<TrackedRun> {
         let filter = try RunFilter(search.filter)
         let order = try search.orderBy.map(RunFilter.orderKey)
-        var runs = try await store.runs(experimentIDs: search.experimentIDs).filter { search.view.includes($0.info.lifecycleStage) && filter.matches($0) }
-        runs.sort { a, b in
+        let runs = try await store.runs(experimentIDs: search.experimentIDs).filter { search.view.includes($0.info.lifecycleStage) && filter.matches($0) }
+        let sorted = Self.sorted(runs, order, value: { $0.value($1) }) { a, b in
+            a.info.startTime != b.info.startTime ? a.info.startTime > b.info.startTime : a.info.id < b.info.id
+        }
+        return try Page(sorted, size: search.maxResults ?? 1000, limit: limits.runsPerPage, token: search.pageToken)
+    }
+
+    /// `items` by the order keys (missing values last, whatever the direction), then `tieBreak`.
+    static func sorted<Item>(_ items: [Item], _ order: [(RunFilter.Key, Bool)], value: (RunFilter.Key, Item) -> RunFilter.Value?,
+                             tieBreak: (Item, Item) -> Bool) -> [Item] {
+        items.sorted { a, b in
             for (key, ascending) in order {
-                switch (key.value(a), key.value(b)) {
+                switch (value(key, a), value(key, b)) {
                 case (nil, nil): continue
-                case (nil, _): return false  // missing values last, whatever the direction
+                case (nil, _): return false
                 case (_, nil): return true
                 case (let x?, let y?):
                     if x == y { continue }
                     return ascending ? x < y : y < x
                 }
             }
-            return a.info.startTime != b.info.startTime ? a.info.startTime > b.info.startTime : a.info.id < b.info.id
+            return tieBreak(a, b)
         }
-        return try Page(runs, size: search.maxResults ?? 1000, limit: limits.runsPerPage, token: search.pageToken)
     }
 
     // MARK: - logging
@@ -285,12 +307,15 @@ public struct RunSearch: Sendable {
 /// What `Tracker.searchExperiments` looks for.
 public struct ExperimentSearch: Sendable {
     public var filter: String
+    /// `name`, `experiment_id`, `creation_time` or `last_update_time`, each with ASC or DESC.
+    public var orderBy: [String]
     public var view: ViewType
     public var maxResults: Int?
     public var pageToken: String?
 
-    public init(filter: String = "", view: ViewType = .activeOnly, maxResults: Int? = nil, pageToken: String? = nil) {
+    public init(filter: String = "", orderBy: [String] = [], view: ViewType = .activeOnly, maxResults: Int? = nil, pageToken: String? = nil) {
         self.filter = filter
+        self.orderBy = orderBy
         self.view = view
         self.maxResults = maxResults
         self.pageToken = pageToken

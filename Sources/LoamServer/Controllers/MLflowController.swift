@@ -47,18 +47,25 @@ struct MLflowController: Sendable {
         ("POST", "/api/2.0/mlflow/runs/log-metric"), ("POST", "/api/2.0/mlflow/runs/log-parameter"), ("POST", "/api/2.0/mlflow/runs/set-tag"),
         ("POST", "/api/2.0/mlflow/runs/delete-tag"), ("POST", "/api/2.0/mlflow/runs/log-batch"), ("POST", "/api/2.0/mlflow/runs/log-inputs"),
         ("GET", "/api/2.0/mlflow/metrics/get-history"), ("GET", "/api/2.0/mlflow/metrics/get-history-bulk-interval"),
-        ("GET", "/api/2.0/mlflow/artifacts/list"), ("POST", "/api/2.0/mlflow/logged-models/search"),
+        ("GET", "/api/2.0/mlflow/artifacts/list"),
         ("GET", "/api/2.0/mlflow-artifacts/artifacts"), ("GET", "/api/2.0/mlflow-artifacts/artifacts/{path}"),
         ("PUT", "/api/2.0/mlflow-artifacts/artifacts/{path}"), ("DELETE", "/api/2.0/mlflow-artifacts/artifacts/{path}"),
     ]
 
+    /// POST routes that only read (searches): a reader token may call them.
+    static let readingPosts: Set<String> = ["/api/2.0/mlflow/experiments/search", "/api/2.0/mlflow/runs/search",
+                                            "/api/2.0/mlflow/logged-models/search", "/api/2.0/mlflow/registered-models/get-latest-versions"]
+
     func register(on api: RouterGroup<ServerContext>) {
-        for (method, path) in Self.table {
-            let pattern = RouterPath(path.replacingOccurrences(of: "{path}", with: "**"))
-            let verb: HTTPRequest.Method = method == "GET" ? .get : method == "PUT" ? .put : method == "DELETE" ? .delete : .post
+        let models = Set(Self.modelTable.map(\.path))
+        for (method, path) in Self.table + Self.modelTable {
+            let pattern = RouterPath(path.replacingOccurrences(of: "{path}", with: "**")
+                .replacingOccurrences(of: "{model_id}", with: ":model_id").replacingOccurrences(of: "{tag_key}", with: ":tag_key"))
+            let verb = HTTPRequest.Method(method) ?? .post
             api.on(pattern, method: verb) { request, context in
                 do {
-                    try context.require(method == "GET" ? .reader : .writer)
+                    try context.require(method == "GET" || Self.readingPosts.contains(path) ? .reader : .writer)
+                    if models.contains(path) { return try await respondModels(path, request, context) }
                     return try await respond(path, request, context)
                 } catch let error as APIError where error.status == .forbidden {
                     throw MLflowError(code: "PERMISSION_DENIED", message: error.message)
@@ -88,7 +95,8 @@ struct MLflowController: Sendable {
         case "experiments/get-by-name":
             return try json(["experiment": experimentJSON(try await tracker.experiment(named: try string(body, "experiment_name")))])
         case "experiments/search":
-            let page = try await tracker.searchExperiments(ExperimentSearch(filter: (body["filter"] as? String) ?? "", view: try view(body["view_type"]),
+            let page = try await tracker.searchExperiments(ExperimentSearch(filter: (body["filter"] as? String) ?? "", orderBy: orderBy(body, request),
+                                                                            view: try view(body["view_type"]),
                                                                             maxResults: try int(body, "max_results").map(Int.init), pageToken: body["page_token"] as? String))
             return try json(paged(["experiments": page.items.map(experimentJSON)], page.nextPageToken))
         case "experiments/update":
@@ -105,9 +113,9 @@ struct MLflowController: Sendable {
             let run = try await tracker.createRun(experimentID: experimentID, name: body["run_name"] as? String,
                                                   user: body["user_id"] as? String, creator: context.grant?.user, startTime: try int(body, "start_time"),
                                                   tags: try tags(body["tags"]))
-            return try json(["run": runJSON(run)])
+            return try json(["run": try await runJSON(run)])
         case "runs/get":
-            return try json(["run": runJSON(try await tracker.run(id: try runID(body)))])
+            return try json(["run": try await runJSON(try await tracker.run(id: try runID(body)))])
         case "runs/update":
             let status = try (body["status"]).map { try RunStatus(parsing: "\($0)") }
             let info = try await tracker.updateRun(id: try runID(body), status: status, endTime: try int(body, "end_time"), name: body["run_name"] as? String)
@@ -117,10 +125,12 @@ struct MLflowController: Sendable {
             return try json([:])
         case "runs/search":
             let search = RunSearch(experimentIDs: ((body["experiment_ids"] as? [Any]) ?? []).map { "\($0)" }, filter: (body["filter"] as? String) ?? "",
-                                   orderBy: (body["order_by"] as? [String]) ?? [], view: try view(body["run_view_type"]),
+                                   orderBy: orderBy(body, request), view: try view(body["run_view_type"]),
                                    maxResults: try int(body, "max_results").map(Int.init), pageToken: body["page_token"] as? String)
             let page = try await tracker.searchRuns(search)
-            return try json(paged(["runs": page.items.map(runJSON)], page.nextPageToken))
+            var runs: [[String: Any]] = []
+            for run in page.items { runs.append(try await runJSON(run)) }
+            return try json(paged(["runs": runs], page.nextPageToken))
         case "runs/log-parameter":
             try await tracker.logParam(runID: try runID(body), key: try string(body, "key"), value: try string(body, "value"))
             return try json([:])
@@ -144,7 +154,6 @@ struct MLflowController: Sendable {
                                                          fromStep: int(body, "start_step") ?? .min, toStep: int(body, "end_step") ?? .max,
                                                          maxResults: try int(body, "max_results").map(Int.init))
             return try json(["metrics": points.map { var m = metricJSON($0.point); m["run_id"] = $0.runID; return m }])
-        case "logged-models/search": return try json(["models": []])  // MLflow 3's logged models: Loam keeps none (yet)
         default:
             let (root, files) = try await tracker.runArtifacts(runID: try runID(body), path: (body["path"] as? String) ?? "")
             return try json(["root_uri": root, "files": files.map(artifactJSON)])
@@ -166,13 +175,14 @@ struct MLflowController: Sendable {
         return out
     }
 
-    func runJSON(_ r: TrackedRun) -> [String: Any] {
+    func runJSON(_ r: TrackedRun) async throws -> [String: Any] {
         let inputs = r.inputs.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
+        let outputs = try await tracker.outputs(runID: r.info.id).map { ["model_id": $0.modelID, "step": $0.step] as [String: Any] }
         return ["info": infoJSON(r.info),
                 "data": ["metrics": r.metrics.map(metricJSON),
                          "params": r.params.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] },
                          "tags": r.tags.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] }],
-                "inputs": ["dataset_inputs": inputs]]
+                "inputs": ["dataset_inputs": inputs], "outputs": ["model_outputs": outputs]]
     }
 
     func metricJSON(_ m: MetricPoint) -> [String: Any] {
@@ -200,14 +210,34 @@ struct MLflowController: Sendable {
         for (key, value) in members {
             if key == "metrics", case .array(let items) = value { metrics = items } else { body[key] = foundationValue(value) }
         }
+        let run = try runID(body)
         if name == "runs/log-metric" {
-            try await tracker.logMetrics(runID: try runID(body), [try metric(.object(members))])
+            let point = try metric(.object(members))
+            try await tracker.logMetrics(runID: run, [point])
+            try await tracker.logModelMetrics(modelMetrics([(.object(members), point)], run: run))
             return try json([:])
         }
         let params = try ((body["params"] as? [[String: Any]]) ?? []).map { (try string($0, "key"), try string($0, "value")) }
         let tags = try ((body["tags"] as? [[String: Any]]) ?? []).map { (try string($0, "key"), try string($0, "value")) }
-        try await tracker.logBatch(runID: try runID(body), metrics: try metrics.map(metric), params: params, tags: tags)
+        let points = try metrics.map(metric)
+        try await tracker.logBatch(runID: run, metrics: points, params: params, tags: tags)
+        try await tracker.logModelMetrics(modelMetrics(Array(zip(metrics, points)), run: run))
         return try json([:])
+    }
+
+    /// The points that name a logged model (`model_id`, with the dataset they were computed on), by model.
+    func modelMetrics(_ items: [(JSONValue, MetricPoint)], run: String) -> [String: [ModelMetric]] {
+        var out: [String: [ModelMetric]] = [:]
+        for (json, point) in items {
+            guard case .object(let members) = json else { continue }
+            func text(_ key: String) -> String? {
+                guard let found = members.first(where: { $0.0 == key }), case .string(let s) = found.1, !s.isEmpty else { return nil }
+                return s
+            }
+            guard let model = text("model_id") else { continue }
+            out[model, default: []].append(ModelMetric(point: point, runID: run, datasetName: text("dataset_name"), datasetDigest: text("dataset_digest")))
+        }
+        return out
     }
 
     // MARK: artifacts
@@ -314,6 +344,11 @@ struct MLflowController: Sendable {
         case .string(let s): return Int64(s)
         default: return nil
         }
+    }
+
+    /// `order_by`: a JSON list in a POST body, repeated query parameters in a GET.
+    func orderBy(_ body: [String: Any], _ request: Request) -> [String] {
+        request.method == .get ? request.formQuery.getAll("order_by") : (body["order_by"] as? [String]) ?? []
     }
 
     func tags(_ value: Any?) throws -> [String: String] {

@@ -1,5 +1,5 @@
 /// One value of a metric series. NaN and ±infinity are values like any other.
-public struct MetricPoint: Sendable, Equatable {
+public struct MetricPoint: Sendable, Equatable, Codable {
     public let key: String
     public let value: Double
     /// Unix milliseconds.

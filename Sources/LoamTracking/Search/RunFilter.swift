@@ -18,8 +18,10 @@ public struct RunFilter: Sendable {
 
     public func matches(_ run: TrackedRun) -> Bool { clauses.allSatisfy { $0.matches(run) } }
     public func matches(_ experiment: Experiment) -> Bool { clauses.allSatisfy { $0.matches(experiment: experiment) } }
+    /// For any entity: `lookup` gives its value for a key (nil when it has none).
+    public func matches(_ lookup: (Key) -> Value?) -> Bool { clauses.allSatisfy { $0.test(lookup($0.key)) } }
 
-    public enum Entity: String, Sendable { case metric, param, tag, attribute }
+    public enum Entity: String, Sendable { case metric, param, tag, attribute, dataset }
 
     /// A value a run has for a key: numbers for metrics and times, text otherwise.
     public enum Value: Comparable, Sendable {
@@ -37,14 +39,15 @@ public struct RunFilter: Sendable {
     }
 
     public struct Key: Sendable {
-        let entity: Entity
-        let name: String
+        public let entity: Entity
+        public let name: String
 
         func value(_ run: TrackedRun) -> Value? {
             switch entity {
             case .metric: return run.metrics.first { $0.key == name }.map { .number($0.value) }
             case .param: return run.params[name].map(Value.text)
             case .tag: return run.tags[name].map(Value.text)
+            case .dataset: return nil
             case .attribute:
                 switch name {
                 case "start_time": return .number(Double(run.info.startTime))
@@ -66,7 +69,21 @@ public struct RunFilter: Sendable {
         let op: String
         let values: [Value]
 
-        func matches(_ run: TrackedRun) -> Bool { test(key.value(run)) }
+        func matches(_ run: TrackedRun) -> Bool {
+            guard key.entity == .dataset else { return test(key.value(run)) }
+            // datasets.name / digest / context: a run matches when one of its inputs does.
+            let values = run.inputs.map { Self.datasetField(key.name, $0) }
+            return op == "IS NULL" ? values.allSatisfy { $0 == nil } : values.contains { test($0) }
+        }
+
+        static func datasetField(_ name: String, _ input: String) -> Value? {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(input.utf8)) as? [String: Any] else { return nil }
+            if name == "context" {
+                let tags = (object["tags"] as? [[String: Any]]) ?? []
+                return (tags.first { $0["key"] as? String == "mlflow.data.context" }?["value"] as? String).map(Value.text)
+            }
+            return ((object["dataset"] as? [String: Any])?[name] as? String).map(Value.text)
+        }
 
         func matches(experiment e: Experiment) -> Bool {
             switch key.entity {
@@ -78,7 +95,9 @@ public struct RunFilter: Sendable {
             }
         }
 
-        private func test(_ value: Value?) -> Bool {
+        func test(_ value: Value?) -> Bool {
+            if op == "IS NULL" { return value == nil }
+            if op == "IS NOT NULL" { return value != nil }
             guard let value else { return false }  // a run without the key matches no comparison
             switch op {
             case "=": return value == values[0]
@@ -158,9 +177,10 @@ public struct RunFilter: Sendable {
         case "param", "params", "parameter", "parameters": entity = .param
         case "tag", "tags": entity = .tag
         case "attribute", "attributes", "attr", "run": entity = .attribute
+        case "dataset", "datasets": entity = .dataset
         default:
             if parts.count == 1 { return Key(entity: .attribute, name: word) }  // `name = 'x'` for experiments
-            throw TrackingError.invalid("unknown entity '\(prefix)' in '\(text)' (metrics, params, tags or attributes)")
+            throw TrackingError.invalid("unknown entity '\(prefix)' in '\(text)' (metrics, params, tags, attributes or datasets)")
         }
         guard !name.isEmpty else { throw TrackingError.invalid("'\(prefix).' needs a key in '\(text)'") }
         return Key(entity: entity, name: name)
@@ -186,15 +206,22 @@ public struct RunFilter: Sendable {
             switch tokens[i] {
             case .symbol(let s) where ["=", "!=", "<", "<=", ">", ">="].contains(s): op = s
             case .word(let w) where ["LIKE", "ILIKE", "IN"].contains(w.uppercased()): op = w.uppercased()
+            case .word(let w) where w.uppercased() == "IS":  // IS NULL, IS NOT NULL
+                i += 1
+                op = "IS NULL"
+                if i < tokens.count, case .word(let n) = tokens[i], n.uppercased() == "NOT" { op = "IS NOT NULL"; i += 1 }
+                guard i < tokens.count, case .word(let n) = tokens[i], n.uppercased() == "NULL" else { throw TrackingError.invalid("IS must be IS NULL or IS NOT NULL in '\(text)'") }
             case .word(let w) where w.uppercased() == "NOT":
                 i += 1
                 guard i < tokens.count, case .word(let w2) = tokens[i], w2.uppercased() == "IN" else { throw TrackingError.invalid("NOT must be NOT IN in '\(text)'") }
                 op = "NOT IN"
-            default: throw TrackingError.invalid("expected a comparison (=, !=, <, <=, >, >=, LIKE, ILIKE, IN) in '\(text)'")
+            default: throw TrackingError.invalid("expected a comparison (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, IS [NOT] NULL) in '\(text)'")
             }
             i += 1
             var values: [Value] = []
-            if op == "IN" || op == "NOT IN" {
+            if op.hasPrefix("IS ") {
+                // no value
+            } else if op == "IN" || op == "NOT IN" {
                 guard i < tokens.count, tokens[i] == .symbol("(") else { throw TrackingError.invalid("IN needs a list: IN ('a', 'b') in '\(text)'") }
                 i += 1
                 repeat { values.append(try value()) } while i < tokens.count && tokens[i] == .symbol(",") && { i += 1; return true }()
@@ -203,8 +230,8 @@ public struct RunFilter: Sendable {
             } else {
                 values = [try value()]
             }
-            if key.entity == .metric, case .text = values[0] { throw TrackingError.invalid("metrics compare with numbers, not text, in '\(text)'") }
-            if key.entity == .attribute, ["start_time", "end_time", "creation_time", "last_update_time"].contains(key.name), case .text = values[0] {
+            if key.entity == .metric, case .text = values.first { throw TrackingError.invalid("metrics compare with numbers, not text, in '\(text)'") }
+            if key.entity == .attribute, ["start_time", "end_time", "creation_time", "last_update_time"].contains(key.name), case .text = values.first {
                 throw TrackingError.invalid("\(key.name) compares with a number of milliseconds in '\(text)'")
             }
             clauses.append(Clause(key: key, op: op, values: values))

@@ -5,7 +5,7 @@ import LoamStorage
 
 /// The tracking store in the embedded catalog: its tables live in the
 /// repository's `catalog.sqlite`, beside the refs, with migrations of their own
-/// (`v4-tracking`, `v5-metric-series`) in the file's one migration history.
+/// (`v4-tracking`, `v5-metric-series`, `v7-models`) in the file's one migration history.
 ///
 /// ```swift
 /// let store = try SQLiteTrackingStore(catalog: sqliteMetaStore)
@@ -22,6 +22,7 @@ public final class SQLiteTrackingStore: TrackingStore {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         register(&migrator)
+        registerModels(&migrator)
         return migrator
     }
     static func register(_ migrator: inout DatabaseMigrator) {
