@@ -15,7 +15,7 @@ extension Tracker {
     /// the catalog's object index (which keeps them through garbage collection).
     /// Paths are the proxy paths of MLflow's `mlflow-artifacts:/…` URIs.
     public func putArtifact(path: String, bytes: [UInt8]) async throws {
-        try Self.checkArtifactPath(path)
+        let path = try Self.artifactPath(path)
         try await repository.withWriteIntent {  // gc keeps the object until the index names it
             let id = try await repository.objects.put(bytes)
             try await repository.meta.indexObject(path: path, object: id, size: bytes.count)
@@ -23,19 +23,19 @@ extension Tracker {
     }
 
     public func artifact(path: String) async throws -> ByteView {
-        try Self.checkArtifactPath(path)
+        let path = try Self.artifactPath(path)
         guard let (object, _) = try await repository.meta.indexedObject(path: path) else { throw TrackingError.notFound("no artifact at \(path)") }
         return try await repository.objects.get(object)
     }
 
     public func deleteArtifact(path: String) async throws {
-        try Self.checkArtifactPath(path)
+        let path = try Self.artifactPath(path)
         guard try await repository.meta.removeIndexedObject(path: path) else { throw TrackingError.notFound("no artifact at \(path)") }
     }
 
     /// The files and folders directly under `folder`, with paths relative to `base`.
     public func artifacts(in folder: String, relativeTo base: String) async throws -> [ArtifactEntry] {
-        try Self.checkArtifactPath(folder)
+        let folder = try Self.artifactPath(folder), base = try Self.artifactPath(base)
         var seen = Set<String>()
         var out: [ArtifactEntry] = []
         let prefix = folder.isEmpty ? "" : folder + "/"
@@ -55,8 +55,7 @@ extension Tracker {
     /// A run's artifacts under `path` (relative to the run's artifact root): MLflow's artifacts/list.
     public func runArtifacts(runID: String, path: String = "") async throws -> (rootURI: String, files: [ArtifactEntry]) {
         let run = try await run(id: runID)
-        var sub = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        while sub == "." || sub.hasPrefix("./") { sub = String(sub.dropFirst(sub == "." ? 1 : 2)) }  // "." is the run's root
+        let sub = try Self.artifactPath(path)  // "." is the run's root
         let base = Self.proxyPath(run.info.artifactURI)
         return (run.info.artifactURI, try await artifacts(in: sub.isEmpty ? base : base + "/" + sub, relativeTo: base))
     }
@@ -67,9 +66,12 @@ extension Tracker {
         return String(uri.dropFirst("mlflow-artifacts:".count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
     }
 
-    static func checkArtifactPath(_ path: String) throws {
-        guard !path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }), !path.contains("\0") else {
-            throw TrackingError.invalid("artifact paths cannot contain '.', '..' or NUL, not '\(path.prefix(80))'")
+    /// The path without empty and "." segments (`a/./b/` is `a/b`, `.` is the root); ".." and NUL are refused.
+    static func artifactPath(_ path: String) throws -> String {
+        let parts = path.split(separator: "/").filter { $0 != "." }
+        guard !parts.contains(".."), !path.contains("\0") else {
+            throw TrackingError.invalid("artifact paths cannot contain '..' or NUL, not '\(path.prefix(80))'")
         }
+        return parts.joined(separator: "/")
     }
 }

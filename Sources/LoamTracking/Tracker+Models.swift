@@ -187,7 +187,7 @@ extension Tracker {
     public func searchRegisteredModels(_ search: ModelSearch) async throws -> Page<RegisteredModel> {
         let filter = try RunFilter(search.filter)
         let order = try search.orderBy.map(RunFilter.orderKey)
-        let models = try await modelStore().registeredModels().filter { model in filter.matches { Self.value($0, of: model) } }
+        let models = try await modelStore().registeredModels().filter { model in filter.matches(absentDiffers: true) { Self.value($0, of: model) } }
         let sorted = Self.sorted(models, order, value: { Self.value($0, of: $1) }) { $0.name < $1.name }
         return try Page(sorted, size: search.maxResults ?? 100, limit: 1000, token: search.pageToken)
     }
@@ -294,7 +294,7 @@ extension Tracker {
     public func searchModelVersions(_ search: ModelSearch) async throws -> Page<ModelVersion> {
         let filter = try RunFilter(search.filter)
         let order = try search.orderBy.map(RunFilter.orderKey)
-        let versions = try await modelStore().modelVersions(name: nil).filter { version in filter.matches { Self.value($0, of: version) } }
+        let versions = try await modelStore().modelVersions(name: nil).filter { version in filter.matches(absentDiffers: true) { Self.value($0, of: version) } }
         let sorted = Self.sorted(versions, order, value: { Self.value($0, of: $1) }) { a, b in
             a.name != b.name ? a.name < b.name : a.version > b.version
         }

@@ -182,14 +182,24 @@ def test_nan_and_infinite_values_and_malformed_metrics(tracking):
 
 
 def test_routes_not_served_answer_in_mlflows_error_shape(tracking):
-    """The model registry is not served yet: the client raises MlflowException(ENDPOINT_NOT_FOUND), never a
-    parse failure or an INTERNAL_ERROR."""
-    client = MlflowClient()
-    with pytest.raises(MlflowException) as missing:
-        client.create_registered_model("classifier")
-    assert missing.value.error_code == "ENDPOINT_NOT_FOUND" and "registered-models/create" in str(missing.value)
-    req = urllib.request.Request(tracking["url"] + "/api/2.0/mlflow/no-such-route", data=b"{}", method="POST",
-                                 headers={"Authorization": f"Bearer {tracking['writer']}", "Content-Type": "application/json"})
-    with pytest.raises(urllib.error.HTTPError) as http:
-        urllib.request.urlopen(req)
-    assert http.value.code == 404 and json.loads(http.value.read())["error_code"] == "ENDPOINT_NOT_FOUND"
+    """Routes Loam does not serve (GenAI traces, an unknown path) answer MLflow's ENDPOINT_NOT_FOUND, never
+    a parse failure or an INTERNAL_ERROR."""
+    for method, path in [("POST", "/api/2.0/mlflow/traces/search"), ("POST", "/api/2.0/mlflow/no-such-route")]:
+        req = urllib.request.Request(tracking["url"] + path, data=b"{}", method=method,
+                                     headers={"Authorization": f"Bearer {tracking['writer']}", "Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as http:
+            urllib.request.urlopen(req)
+        assert http.value.code == 404 and json.loads(http.value.read())["error_code"] == "ENDPOINT_NOT_FOUND", path
+
+
+def test_a_reader_token_may_search_but_not_write(tracking):
+    """Searches are POSTs in MLflow's API; a reader token runs them, and a write is PERMISSION_DENIED."""
+    os.environ["MLFLOW_TRACKING_TOKEN"] = tracking["reader"]
+    try:
+        client = MlflowClient()
+        assert client.search_runs(["0"]) is not None and client.search_experiments() is not None
+        with pytest.raises(MlflowException) as denied:
+            client.create_registered_model("not-allowed")
+        assert denied.value.error_code == "PERMISSION_DENIED"
+    finally:
+        os.environ["MLFLOW_TRACKING_TOKEN"] = tracking["writer"]

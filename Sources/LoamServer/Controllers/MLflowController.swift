@@ -281,13 +281,15 @@ struct MLflowController: Sendable {
     func string(_ body: [String: Any], _ key: String) throws -> String {
         if let s = body[key] as? String { return s }
         if let n = body[key] as? NSNumber { return n.stringValue }
-        throw MLflowError.invalid("missing value for required parameter '\(key)'")
+        guard let value = body[key], !(value is NSNull) else { throw MLflowError.invalid("Missing value for required parameter '\(key)'.") }
+        let shown = (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed])).map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+        throw MLflowError.invalid("Invalid value \(shown.prefix(80)) for parameter '\(key)' supplied: it must be a string.")
     }
 
     func runID(_ body: [String: Any]) throws -> String {
         if let id = body["run_id"] as? String, !id.isEmpty { return id }
         if let id = body["run_uuid"] as? String, !id.isEmpty { return id }
-        throw MLflowError.invalid("missing value for required parameter 'run_id'")
+        throw MLflowError.invalid("Missing value for required parameter 'run_id'.")
     }
 
     /// An integer field (a JSON number, or a string of one as proto JSON writes int64); nil when
@@ -317,9 +319,9 @@ struct MLflowController: Sendable {
             default: continue
             }
         }
-        guard let key else { throw MLflowError.invalid("missing value for required parameter 'key'") }
+        guard let key else { throw MLflowError.invalid("Missing value for required parameter 'key'.") }
         guard let number = value.flatMap(Self.double) else { throw MLflowError.invalid("metric '\(key.prefix(40))' needs a numeric value") }
-        guard let timestamp else { throw MLflowError.invalid("missing value for required parameter 'timestamp'") }
+        guard let timestamp else { throw MLflowError.invalid("Missing value for required parameter 'timestamp'.") }
         func integer(_ field: JSONValue, _ name: String) throws -> Int64 {
             guard let n = Self.integer(field) else { throw MLflowError.invalid("metric '\(key.prefix(40))': \(name) must be an integer") }
             return n

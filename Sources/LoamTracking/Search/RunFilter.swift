@@ -18,8 +18,16 @@ public struct RunFilter: Sendable {
 
     public func matches(_ run: TrackedRun) -> Bool { clauses.allSatisfy { $0.matches(run) } }
     public func matches(_ experiment: Experiment) -> Bool { clauses.allSatisfy { $0.matches(experiment: experiment) } }
-    /// For any entity: `lookup` gives its value for a key (nil when it has none).
-    public func matches(_ lookup: (Key) -> Value?) -> Bool { clauses.allSatisfy { $0.test(lookup($0.key)) } }
+    /// For any entity: `lookup` gives its value for a key (nil when it has none). With `absentDiffers`,
+    /// a missing tag is `!=` any value (MLflow's registry searches: its client adds
+    /// `tag.mlflow.prompt.is_prompt != 'true'` to every registered-model search).
+    public func matches(absentDiffers: Bool = false, _ lookup: (Key) -> Value?) -> Bool {
+        clauses.allSatisfy { clause in
+            let value = lookup(clause.key)
+            if absentDiffers, value == nil, clause.key.entity == .tag, clause.op == "!=" || clause.op == "NOT IN" { return true }
+            return clause.test(value)
+        }
+    }
 
     public enum Entity: String, Sendable { case metric, param, tag, attribute, dataset }
 

@@ -58,6 +58,13 @@ struct Runs: AsyncParsableCommand {
                 let reads = r.reads
                 print(reads.isEmpty ? "data    (no Loam dataset read recorded)" : "data")
                 for (i, read) in reads.enumerated() { print("  [\(i)] \(read)") }
+                let outputs = try await tracker.outputs(runID: r.info.id)
+                if !outputs.isEmpty { print("models") }
+                for output in outputs {
+                    let model = try await tracker.loggedModel(id: output.modelID, allowDeleted: true)
+                    let registered = try await tracker.registrations(modelID: model.id).map { "\($0.name) v\($0.version)" }
+                    print("  \(model.id)  \(model.name)  \(model.status.rawValue)" + (registered.isEmpty ? "" : "  registered as " + registered.joined(separator: ", ")))
+                }
             }
         }
     }
