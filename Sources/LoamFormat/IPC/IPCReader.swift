@@ -11,6 +11,10 @@ public struct IPCReader: Sendable {
     public let data: ByteView
     /// File offsets of the record-batch messages.
     private let batchOffsets: [Int]
+    /// How each field lies in the file, when Loam stores it as another type (`Wire`).
+    let wires: [Wire]
+    /// The dictionaries in force for each record batch (files: the same for all; streams: as of that batch).
+    private let batchDictionaries: [[Int64: ArrowArray]]
 
     public var batchCount: Int { batchOffsets.count }
 
@@ -24,14 +28,74 @@ public struct IPCReader: Sendable {
         self.data = data
         let bytes = data.buffer
         let magic: [UInt8] = Array("ARROW1".utf8)
-        if bytes.count >= 6, Array(bytes.prefix(6)) == magic {
-            (schema, batchOffsets) = try Self.openFile(bytes)
-        } else {
-            (schema, batchOffsets) = try Self.openStream(bytes)
+        let layout = bytes.count >= 6 && Array(bytes.prefix(6)) == magic ? try Self.openFile(bytes) : try Self.openStream(bytes)
+        (schema, wires, batchOffsets) = (layout.schema, layout.wires, layout.batches)
+        // Dictionary batches, in order: each defines (or, as a delta, extends) one dictionary.
+        var values: [Int64: (Field, Wire)] = [:]
+        func collect(_ wire: Wire) {
+            switch wire {
+            case .dictionary(let id, _, _, let field, let valueWire): values[id] = (field, valueWire); collect(valueWire)
+            case .children(let wires): wires.forEach(collect)
+            case .converted(_, .largeList(let w)), .converted(_, .listView(_, let w)), .converted(_, .runEnds(_, _, let w)): collect(w)
+            default: break
+            }
         }
+        layout.wires.forEach(collect)
+        var current: [Int64: ArrowArray] = [:]
+        var perBatch: [[Int64: ArrowArray]] = []
+        for event in layout.events {
+            guard let position = event else { perBatch.append(current); continue }
+            guard let message = try Self.readMessage(bytes, at: position), let header = try message.message.table(slot: 2),
+                  let batch = try header.table(slot: 1) else { throw FormatError.malformed("dictionary batch at byte \(position) is malformed") }
+            let id: Int64 = try header.scalar(slot: 0, default: 0)
+            let delta = try header.bool(slot: 2)
+            guard let (field, wire) = values[id] else { throw FormatError.malformed("dictionary batch at byte \(position) has id \(id), which no field uses") }
+            var decoder = try Self.decoder(for: batch, message: message, data: data, what: "dictionary \(id)")
+            decoder.dictionaries = current
+            let array = try decoder.array(field, wire: wire)
+            if delta, let old = current[id] {
+                current[id] = ArrowArray.gather(from: [old, array], (0..<old.length).map { (0, $0) } + (0..<array.length).map { (1, $0) })
+            } else {
+                current[id] = array
+            }
+        }
+        batchDictionaries = perBatch
     }
 
-    private static func openFile(_ bytes: UnsafeRawBufferPointer) throws -> (Schema, [Int]) {
+    /// Where a file's or stream's messages lie: the schema, the record batches, and the order of dictionary and record batches.
+    private struct Layout {
+        var schema: Schema
+        var wires: [Wire]
+        var batches: [Int]
+        /// In order: a dictionary batch's position, or nil for a record batch.
+        var events: [Int?]
+    }
+
+    /// A decoder over one record batch (of a record-batch or dictionary message), with its compression.
+    private static func decoder(for header: FlatBufferTable, message: Message, data: ByteView, what: String) throws -> BatchDecoder {
+        var codec: Codec?
+        if let compression = try header.table(slot: 3) {
+            let type: Int8 = try compression.scalar(slot: 0, default: 0)
+            let method: Int8 = try compression.scalar(slot: 1, default: 0)
+            guard method == 0, type == 0 || type == 1 else {
+                throw FormatError.unsupported("\(what) uses compression type \(type), method \(method); Loam reads LZ4_FRAME and ZSTD buffers")
+            }
+            codec = type == 1 ? .zstd : .lz4Frame
+        }
+        guard let nodes = try header.vector(slot: 1, elementSize: 16),
+              let buffers = try header.vector(slot: 2, elementSize: 16) else {
+            throw FormatError.malformed("\(what) lacks nodes or buffers")
+        }
+        var decoder = BatchDecoder(header: header, nodes: nodes, buffers: buffers, data: data,
+                                   bodyStart: message.bodyStart, bodyLength: message.bodyLength)
+        decoder.codec = codec
+        if let (start, count) = try header.vector(slot: 4, elementSize: 8) {
+            decoder.variadicCounts = try (0..<count).map { Int(try header.int64(at: start + 8 * $0)) }
+        }
+        return decoder
+    }
+
+    private static func openFile(_ bytes: UnsafeRawBufferPointer) throws -> Layout {
         guard bytes.count >= 8 + 10, Array(bytes.suffix(6)) == Array("ARROW1".utf8) else {
             throw FormatError.malformed("file starts with ARROW1 but does not end with it (truncated?)")
         }
@@ -41,39 +105,41 @@ public struct IPCReader: Sendable {
         let footerBytes = UnsafeRawBufferPointer(rebasing: bytes[footerStart..<(bytes.count - 10)])
         let footer = try FlatBufferTable.root(of: footerBytes)
         guard let schemaTable = try footer.table(slot: 1) else { throw FormatError.malformed("footer has no schema") }
-        let schema = try IPCSchema.decode(schemaTable)
-        if let (_, count) = try footer.vector(slot: 2, elementSize: 24), count > 0 {
-            throw FormatError.unsupported("the file holds dictionary batches; decode dictionary columns before importing")
-        }
-        var offsets: [Int] = []
-        if let (start, count) = try footer.vector(slot: 3, elementSize: 24) {
-            for i in 0..<count {
+        let (schema, wires) = try IPCSchema.decodeWithWire(schemaTable)
+        func blocks(_ slot: Int, _ what: String) throws -> [Int] {
+            guard let (start, count) = try footer.vector(slot: slot, elementSize: 24) else { return [] }
+            return try (0..<count).map { i in
                 let offset = Int(try footer.int64(at: start + 24 * i))
-                guard offset >= 8, offset < footerStart else { throw FormatError.malformed("record batch block \(i) points outside the file") }
-                offsets.append(offset)
+                guard offset >= 8, offset < footerStart else { throw FormatError.malformed("\(what) block \(i) points outside the file") }
+                return offset
             }
         }
-        return (schema, offsets)
+        let dictionaries = try blocks(2, "dictionary batch"), offsets = try blocks(3, "record batch")
+        // A file's dictionaries (deltas included) all apply to every batch.
+        return Layout(schema: schema, wires: wires, batches: offsets,
+                      events: dictionaries.map { $0 } + offsets.map { _ in nil })
     }
 
-    private static func openStream(_ bytes: UnsafeRawBufferPointer) throws -> (Schema, [Int]) {
+    private static func openStream(_ bytes: UnsafeRawBufferPointer) throws -> Layout {
         var position = 0
         guard let first = try readMessage(bytes, at: position) else { throw FormatError.malformed("stream is empty") }
         guard first.headerType == 1, let header = try first.message.table(slot: 2) else {
             throw FormatError.malformed("stream does not start with a schema message")
         }
-        let schema = try IPCSchema.decode(header)
+        let (schema, wires) = try IPCSchema.decodeWithWire(header)
         position = first.end
         var offsets: [Int] = []
+        /// In order: a dictionary batch's position, or nil for a record batch.
+        var events: [Int?] = []
         while let message = try readMessage(bytes, at: position) {
             switch message.headerType {
-            case 3: offsets.append(position)
-            case 2: throw FormatError.unsupported("the stream holds dictionary batches; decode dictionary columns before importing")
+            case 3: offsets.append(position); events.append(nil)
+            case 2: events.append(position)
             default: throw FormatError.malformed("unexpected message type \(message.headerType) at byte \(position)")
             }
             position = message.end
         }
-        return (schema, offsets)
+        return Layout(schema: schema, wires: wires, batches: offsets, events: events)
     }
 
     struct Message {
@@ -123,15 +189,6 @@ public struct IPCReader: Sendable {
               let header = try message.message.table(slot: 2) else {
             throw FormatError.malformed("record batch \(index) is not a record batch message")
         }
-        var codec: Codec?
-        if let compression = try header.table(slot: 3) {
-            let type: Int8 = try compression.scalar(slot: 0, default: 0)
-            let method: Int8 = try compression.scalar(slot: 1, default: 0)
-            guard method == 0, type == 0 || type == 1 else {
-                throw FormatError.unsupported("record batch \(index) uses compression type \(type), method \(method); Loam reads LZ4_FRAME and ZSTD buffers")
-            }
-            codec = type == 1 ? .zstd : .lz4Frame
-        }
         let length = Int(try header.scalar(slot: 0, default: Int64(0)))
         if let perByte = maxRowsPerBodyByte {
             let (allowed, overflow) = perByte.multipliedReportingOverflow(by: message.bodyLength + 1)
@@ -140,17 +197,12 @@ public struct IPCReader: Sendable {
                     + "(more than \(perByte) rows per byte; raise the bound with --max-rows-per-byte if the file is genuine)")
             }
         }
-        guard let nodes = try header.vector(slot: 1, elementSize: 16),
-              let buffers = try header.vector(slot: 2, elementSize: 16) else {
-            throw FormatError.malformed("record batch \(index) lacks nodes or buffers")
-        }
-        var decoder = BatchDecoder(header: header, nodes: nodes, buffers: buffers, data: data,
-                                   bodyStart: message.bodyStart, bodyLength: message.bodyLength)
-        decoder.codec = codec
+        var decoder = try Self.decoder(for: header, message: message, data: data, what: "record batch \(index)")
+        decoder.dictionaries = batchDictionaries[index]
         let wantedSet = Set(wanted)
         var decoded: [Int: ArrowArray] = [:]
         for (i, field) in schema.fields.enumerated() {
-            let column = try decoder.array(field, validate: wantedSet.contains(i))
+            let column = try decoder.array(field, wire: wires[i], validate: wantedSet.contains(i))
             guard wantedSet.contains(i) else { continue }  // walked for its buffers' positions, never returned
             guard column.length == length else {
                 throw FormatError.malformed("column '\(field.name)' has \(column.length) rows in a \(length)-row batch")
@@ -165,7 +217,7 @@ public struct IPCReader: Sendable {
 }
 
 /// Walks a record batch's nodes and buffers in pre-order, checking each against the body.
-private struct BatchDecoder {
+struct BatchDecoder {
     let header: FlatBufferTable
     let nodes: (start: Int, count: Int)
     let buffers: (start: Int, count: Int)
@@ -176,6 +228,11 @@ private struct BatchDecoder {
     var bufferIndex = 0
     /// Body compression: each non-empty buffer is an 8-byte uncompressed length (-1: stored as is) and the codec's bytes.
     var codec: Codec?
+    /// The dictionaries in force for this batch, by id.
+    var dictionaries: [Int64: ArrowArray] = [:]
+    /// How many data buffers each view column carries (the record batch's variadicBufferCounts), in column order.
+    var variadicCounts: [Int] = []
+    var variadicIndex = 0
 
     init(header: FlatBufferTable, nodes: (start: Int, count: Int), buffers: (start: Int, count: Int),
          data: ByteView, bodyStart: Int, bodyLength: Int) {
@@ -213,18 +270,34 @@ private struct BatchDecoder {
         }
     }
 
-    /// With `validate` false the array is only walked (nodes and buffers
-    /// consumed, bounds checked) and must not be read.
-    mutating func array(_ field: Field, validate: Bool = true) throws -> ArrowArray {
+    /// The next field node: (length, null count), bounded so no size computed from them can overflow.
+    mutating func node(_ field: Field) throws -> (Int, Int) {
         guard nodeIndex < nodes.count else { throw FormatError.malformed("column '\(field.name)' has no field node") }
         let at = nodes.start + 16 * nodeIndex
         nodeIndex += 1
         let length = Int(try header.int64(at: at))
         let nullCount = Int(try header.int64(at: at + 8))
-        // Lengths come from the file: bound them so no size computed from them can overflow.
         guard length >= 0, length <= 1 << 40, nullCount >= 0, nullCount <= length else {
             throw FormatError.malformed("column '\(field.name)' has length \(length) and null count \(nullCount)")
         }
+        return (length, nullCount)
+    }
+
+    /// With `validate` false the array is only walked (nodes and buffers
+    /// consumed, bounds checked) and must not be read.
+    mutating func array(_ field: Field, wire: Wire = .direct, validate: Bool = true) throws -> ArrowArray {
+        switch wire {
+        case .direct, .converted(_, .same): return try stored(field, childWires: nil, validate: validate)
+        case .children(let wires): return try stored(field, childWires: wires, validate: validate)
+        case .converted(_, let how): return try converted(field, how, validate: validate)
+        case .dictionary(let id, let indexBytes, let signed, let values, _):
+            return try dictionaryColumn(field, id: id, indexBytes: indexBytes, signed: signed, values: values, validate: validate)
+        }
+    }
+
+    /// A column in the layout of the type Loam stores it as.
+    mutating func stored(_ field: Field, childWires: [Wire]?, validate: Bool) throws -> ArrowArray {
+        let (length, nullCount) = try node(field)
         var views: [ByteView] = []
         for _ in 0..<field.type.bufferCount { views.append(try nextBuffer(field.name)) }
         let bitmapBytes = (length + 7) / 8
@@ -252,7 +325,7 @@ private struct BatchDecoder {
             }
             if length == 0 { views[1] = ByteView(copying: [0, 0, 0, 0, 0, 0, 0, 0]) }
             if case .list(let item) = field.type {
-                let child = try array(item, validate: validate)
+                let child = try array(item, wire: childWires?.first ?? .direct, validate: validate)
                 guard child.length >= previous else {
                     throw FormatError.malformed("list column '\(field.name)' points past its \(child.length) items")
                 }
@@ -261,14 +334,14 @@ private struct BatchDecoder {
                 try need(views[2], previous, "data")
             }
         case .fixedSizeList(let item, let size):
-            let child = try array(item, validate: validate)
+            let child = try array(item, wire: childWires?.first ?? .direct, validate: validate)
             let (items, overflow) = length.multipliedReportingOverflow(by: size)
             guard !overflow, child.length >= items else {
                 throw FormatError.malformed("fixed_size_list column '\(field.name)' has \(child.length) items for \(length) rows of \(size)")
             }
             children = [child]
         case .structType(let fields):
-            children = try fields.map { try array($0, validate: validate) }
+            children = try fields.enumerated().map { i, child in try array(child, wire: childWires?[i] ?? .direct, validate: validate) }
             guard children.allSatisfy({ $0.length >= length }) else {
                 throw FormatError.malformed("struct column '\(field.name)' has a child shorter than itself")
             }

@@ -101,16 +101,25 @@ enum IPCSchema {
         }
     }
 
-    static func decode(_ table: FlatBufferTable) throws -> Schema {
+    static func decode(_ table: FlatBufferTable) throws -> Schema { try decodeWithWire(table).schema }
+
+    /// The schema as Loam stores it, and for each field how its data lies in the file (`Wire`): a type
+    /// Loam does not store (decimal, dictionary, view, large_list, …) is converted as it is read.
+    static func decodeWithWire(_ table: FlatBufferTable) throws -> (schema: Schema, wire: [Wire]) {
         let endianness: Int16 = try table.scalar(slot: 0, default: 0)
-        guard endianness == 0 else { throw FormatError.unsupported("big-endian Arrow data") }
-        let fields = try table.tables(slot: 1).map { try decodeField($0, depth: 0) }
-        return Schema(fields: fields, metadata: try decodeMetadata(table, slot: 2))
+        guard endianness == 0 else {
+            throw FormatError.unsupported("the file is big-endian; rewrite it little-endian (pyarrow: read it and write it again on a little-endian machine)")
+        }
+        let decoded = try table.tables(slot: 1).map { try decodeField($0, depth: 0) }
+        return (Schema(fields: decoded.map(\.0), metadata: try decodeMetadata(table, slot: 2)), decoded.map(\.1))
     }
 
-    /// The fields Loam can read, skipping those of types it does not (Parquet's stored Arrow schema may hold any).
+    /// The fields Loam can read as they are, skipping the rest (Parquet's stored Arrow schema may hold any type).
     static func decodeReadable(_ table: FlatBufferTable) throws -> [Field] {
-        try table.tables(slot: 1).compactMap { try? decodeField($0, depth: 0) }
+        try table.tables(slot: 1).compactMap { field in
+            guard let (decoded, wire) = try? decodeField(field, depth: 0), wire.isDirect else { return nil }
+            return decoded
+        }
     }
 
     private static func decodeMetadata(_ table: FlatBufferTable, slot: Int) throws -> [String: String] {
@@ -124,72 +133,149 @@ enum IPCSchema {
     /// Deeper than any real schema; stops hostile files whose offsets form a cycle.
     static let maxNesting = 64
 
-    private static func decodeField(_ table: FlatBufferTable, depth: Int) throws -> Field {
+    private static func decodeField(_ table: FlatBufferTable, depth: Int) throws -> (Field, Wire) {
         let name = try table.string(slot: 0) ?? ""
         guard depth < maxNesting else {
             throw FormatError.malformed("field '\(name)' is nested more than \(maxNesting) levels deep")
         }
-        if try table.table(slot: 4) != nil {
-            throw FormatError.unsupported("field '\(name)' is dictionary-encoded; decode it (e.g. pyarrow's `column.dictionary_decode()`) before importing")
-        }
-        let children = try table.tables(slot: 5).map { try decodeField($0, depth: depth + 1) }
+        let decoded = try table.tables(slot: 5).map { try decodeField($0, depth: depth + 1) }
         let tag: UInt8 = try table.scalar(slot: 2, default: 0)
         let typeTable = try table.table(slot: 3)
-        let type = try decodeType(tag: tag, table: typeTable, children: children, fieldName: name)
-        return Field(name: name, type: type, nullable: try table.bool(slot: 1),
-                     metadata: try decodeMetadata(table, slot: 6))
+        var metadata = try decodeMetadata(table, slot: 6)
+        var (type, wire) = try decodeType(tag: tag, table: typeTable, children: decoded, fieldName: name)
+        if case .converted(let original, _) = wire {
+            // An extension type (arrow.uuid, …) is defined over the file's type, which changed: keep its name, drop the claim.
+            let extensionName = metadata.removeValue(forKey: "ARROW:extension:name")
+            metadata.removeValue(forKey: "ARROW:extension:metadata")
+            metadata["arrow.original_type"] = extensionName.map { "\($0) (\(original))" } ?? original
+        }
+        if let encoding = try table.table(slot: 4) {  // dictionary-encoded: the type above is the values' type
+            let id: Int64 = try encoding.scalar(slot: 0, default: 0)
+            let indexTable = try encoding.table(slot: 1)
+            let width: Int32 = try indexTable?.scalar(slot: 0, default: 32) ?? 32
+            let signed = try indexTable?.bool(slot: 1) ?? true
+            guard [8, 16, 32, 64].contains(width) else { throw FormatError.malformed("field '\(name)' has dictionary indices of \(width) bits") }
+            metadata["arrow.dictionary"] = "true"
+            wire = .dictionary(id: id, indexBytes: Int(width) / 8, signed: signed, values: Field(name: name, type: type), valueWire: wire)
+        }
+        return (Field(name: name, type: type, nullable: try table.bool(slot: 1), metadata: metadata), wire)
     }
 
-    private static func decodeType(tag: UInt8, table: FlatBufferTable?, children: [Field], fieldName: String) throws -> ArrowType {
-        func child() throws -> Field {
-            guard children.count == 1 else { throw FormatError.malformed("list field '\(fieldName)' has \(children.count) children, expected 1") }
-            return children[0]
+    private static func decodeType(tag: UInt8, table: FlatBufferTable?, children decoded: [(Field, Wire)], fieldName: String) throws -> (ArrowType, Wire) {
+        let children = decoded.map(\.0)
+        let childWires = decoded.map(\.1)
+        func child() throws -> (Field, Wire) {
+            guard decoded.count == 1 else { throw FormatError.malformed("list field '\(fieldName)' has \(decoded.count) children, expected 1") }
+            return decoded[0]
+        }
+        /// A container is direct when all its children are; otherwise it reads them through their wires.
+        func container(_ type: ArrowType) -> (ArrowType, Wire) {
+            (type, childWires.allSatisfy(\.isDirect) ? .direct : .children(childWires))
+        }
+        func converted(_ type: ArrowType, _ original: String, _ how: Wire.Conversion) -> (ArrowType, Wire) {
+            (type, .converted(original: original, how))
+        }
+        func unit(_ raw: Int16) throws -> TimeUnit {
+            guard let unit = TimeUnit(rawValue: raw) else { throw FormatError.malformed("field '\(fieldName)' has time unit \(raw)") }
+            return unit
         }
         switch tag {
         case tagInt:
             let width: Int32 = try table?.scalar(slot: 0, default: 0) ?? 0
             let signed = try table?.bool(slot: 1) ?? false
             switch (width, signed) {
-            case (8, true): return .int8
-            case (16, true): return .int16
-            case (32, true): return .int32
-            case (64, true): return .int64
-            case (8, false): return .uint8
-            case (16, false): return .uint16
-            case (32, false): return .uint32
-            case (64, false): return .uint64
+            case (8, true): return (.int8, .direct)
+            case (16, true): return (.int16, .direct)
+            case (32, true): return (.int32, .direct)
+            case (64, true): return (.int64, .direct)
+            case (8, false): return (.uint8, .direct)
+            case (16, false): return (.uint16, .direct)
+            case (32, false): return (.uint32, .direct)
+            case (64, false): return (.uint64, .direct)
             default: throw FormatError.malformed("field '\(fieldName)' has an integer width of \(width) bits")
             }
         case tagFloat:
             switch try table?.scalar(slot: 0, default: Int16(0)) ?? 0 {
-            case 1: return .float32
-            case 2: return .float64
-            default: throw FormatError.unsupported("field '\(fieldName)' is float16; cast it to float32")
+            case 1: return (.float32, .direct)
+            case 2: return (.float64, .direct)
+            default: return converted(.float32, "float16", .float16)
             }
-        case tagBinary: return .binary
-        case tagUtf8: return .utf8
-        case tagBool: return .bool
-        case tagLargeBinary: return .largeBinary
-        case tagLargeUtf8: return .largeUtf8
+        case tagBinary: return (.binary, .direct)
+        case tagUtf8: return (.utf8, .direct)
+        case tagBool: return (.bool, .direct)
+        case tagLargeBinary: return (.largeBinary, .direct)
+        case tagLargeUtf8: return (.largeUtf8, .direct)
         case tagDate:
-            guard try table?.scalar(slot: 0, default: Int16(1)) == 0 else {
-                throw FormatError.unsupported("field '\(fieldName)' is date64; cast it to date32 or timestamp")
-            }
-            return .date32
+            if try table?.scalar(slot: 0, default: Int16(1)) == 0 { return (.date32, .direct) }
+            return converted(.timestamp(.millisecond, timeZone: nil), "date64", .same)  // both are int64 milliseconds
         case tagTimestamp:
-            let raw: Int16 = try table?.scalar(slot: 0, default: 0) ?? 0
-            guard let unit = TimeUnit(rawValue: raw) else { throw FormatError.malformed("field '\(fieldName)' has time unit \(raw)") }
-            return .timestamp(unit, timeZone: try table?.string(slot: 1))
-        case tagList: return .list(try child())
-        case tagStruct: return .structType(children)
+            return (.timestamp(try unit(try table?.scalar(slot: 0, default: 0) ?? 0), timeZone: try table?.string(slot: 1)), .direct)
+        case tagList:
+            _ = try child()
+            return container(.list(children[0]))
+        case tagStruct: return container(.structType(children))
         case tagFixedSizeList:
             let size: Int32 = try table?.scalar(slot: 0, default: 0) ?? 0
             guard size >= 0 else { throw FormatError.malformed("field '\(fieldName)' has list size \(size)") }
-            let item = try child()
-            guard item.type.byteWidth != nil || item.type == .bool else {
-                throw FormatError.unsupported("field '\(fieldName)' is a fixed_size_list of \(item.type.name); only primitive items are supported")
+            let (item, itemWire) = try child()
+            guard (item.type.byteWidth != nil || item.type == .bool), itemWire.isDirect || itemWire.keepsLayout else {
+                throw FormatError.unsupported("field '\(fieldName)' is a fixed_size_list of \(item.type.name); Loam stores fixed-size lists of numbers "
+                    + "and booleans (cast it to a list: pyarrow `pc.cast(col, pa.list_(…))`)")
             }
-            return .fixedSizeList(item, Int(size))
+            return (.fixedSizeList(item, Int(size)), itemWire.isDirect ? .direct : .children([itemWire]))
+        case 1:  // null: no buffers; stored as an all-null string column
+            return converted(.utf8, "null", .null)
+        case 7:  // decimal
+            let precision: Int32 = try table?.scalar(slot: 0, default: 0) ?? 0
+            let scale: Int32 = try table?.scalar(slot: 1, default: 0) ?? 0
+            let bits: Int32 = try table?.scalar(slot: 2, default: 128) ?? 128
+            guard [32, 64, 128, 256].contains(bits), precision > 0, scale >= -100, scale <= 100 else {
+                throw FormatError.malformed("field '\(fieldName)' is decimal\(bits)(\(precision), \(scale))")
+            }
+            let text = precision > 15 || scale < 0
+            return converted(text ? .utf8 : .float64, "decimal\(bits)(\(precision), \(scale))", .decimal(bytes: Int(bits) / 8, scale: Int(scale), text: text))
+        case 9:  // time32 / time64: the integers as they are
+            let raw: Int16 = try table?.scalar(slot: 0, default: 1) ?? 1
+            let bits: Int32 = try table?.scalar(slot: 1, default: 32) ?? 32
+            guard (bits == 32 && raw <= 1) || (bits == 64 && raw >= 2) else { throw FormatError.malformed("field '\(fieldName)' is time\(bits) with unit \(raw)") }
+            return converted(bits == 32 ? .int32 : .int64, "time\(bits)[\(try unit(raw).name)]", .same)
+        case 18:  // duration: int64 counts of its unit
+            return converted(.int64, "duration[\(try unit(try table?.scalar(slot: 0, default: 1) ?? 1).name)]", .same)
+        case 11:  // interval
+            let raw: Int16 = try table?.scalar(slot: 0, default: 0) ?? 0
+            if raw == 0 { return converted(.int32, "interval[year_month]", .same) }  // months
+            throw FormatError.unsupported("field '\(fieldName)' is interval[\(raw == 1 ? "day_time" : "month_day_nano")], which Loam does not store; "
+                + "convert it to a duration or to separate integer columns before importing")
+        case 15:  // fixed_size_binary (and the uuid extension)
+            let width: Int32 = try table?.scalar(slot: 0, default: 0) ?? 0
+            guard width >= 0 else { throw FormatError.malformed("field '\(fieldName)' has byte width \(width)") }
+            return converted(.binary, "fixed_size_binary[\(width)]", .fixedBinary(width: Int(width)))
+        case 17:  // map: a list of key/value structs, laid out exactly as one
+            let (entries, entriesWire) = try child()
+            guard case .structType(let kv) = entries.type, kv.count == 2 else { throw FormatError.malformed("map field '\(fieldName)' has no key/value entries") }
+            let (type, wire) = container(.list(entries))
+            if case .direct = wire { return converted(type, "map<\(kv[0].type.name), \(kv[1].type.name)>", .same) }
+            _ = entriesWire
+            return (type, wire)
+        case 21:  // large_list: 64-bit offsets
+            let (item, itemWire) = try child()
+            return converted(.list(item), "large_list<\(item.type.name)>", .largeList(itemWire))
+        case 23, 24:  // binary_view, string_view
+            return converted(tag == 24 ? .utf8 : .binary, tag == 24 ? "string_view" : "binary_view", .view)
+        case 25, 26:  // list_view, large_list_view
+            let (item, itemWire) = try child()
+            return converted(.list(item), tag == 25 ? "list_view<\(item.type.name)>" : "large_list_view<\(item.type.name)>",
+                             .listView(large: tag == 26, itemWire))
+        case 22:  // run-end encoded: children run_ends (int16/32/64) and values
+            guard decoded.count == 2, decoded[0].0.type.isSignedInteger, decoded[0].0.type.byteWidth ?? 1 >= 2 else {
+                throw FormatError.malformed("run-end encoded field '\(fieldName)' needs run_ends (int16, int32 or int64) and values")
+            }
+            return converted(decoded[1].0.type, "run_end_encoded<\(decoded[1].0.type.name)>",
+                             .runEnds(runEnds: decoded[0].0, values: decoded[1].0, valuesWire: decoded[1].1))
+        case 14:
+            let mode: Int16 = try table?.scalar(slot: 0, default: 0) ?? 0
+            throw FormatError.unsupported("field '\(fieldName)' is a \(mode == 0 ? "sparse" : "dense") union of \(children.map(\.type.name).joined(separator: ", ")), "
+                + "which Loam does not store; split it into one nullable column per member before importing")
         default:
             let name = unsupportedTagNames[tag] ?? "type tag \(tag)"
             throw FormatError.unsupported("field '\(fieldName)' has Arrow type \(name), which Loam does not store")
