@@ -19,7 +19,7 @@ extension BatchDecoder {
         case .null:
             return validate ? ArrowArray.nulls(type: field.type, count: length) : placeholder
         case .float16:
-            let bits = try validity(try nextBuffer(field.name)), values = try nextBuffer(field.name)
+            let bits = try validity(try nextBuffer(field.name)), values = native(try nextBuffer(field.name), width: 2)
             try need(values, length * 2, "value")
             guard validate else { return placeholder }
             let out = ByteStorage.filling(length * 4) { raw in
@@ -34,7 +34,9 @@ extension BatchDecoder {
             var bigEndian = [UInt8](repeating: 0, count: bytes)
             for i in 0..<length {
                 if isNull(bits, i) { builder.appendNull(); continue }
-                for b in 0..<bytes { bigEndian[bytes - 1 - b] = values.pointer.load(fromByteOffset: i * bytes + b, as: UInt8.self) }
+                for b in 0..<bytes {  // to big-endian order (a big-endian file already has it)
+                    bigEndian[self.bigEndian ? b : bytes - 1 - b] = values.pointer.load(fromByteOffset: i * bytes + b, as: UInt8.self)
+                }
                 let digits = bigEndian.withUnsafeBytes { Decimal.digits(bigEndian: $0) }
                 if text {
                     var s = Decimal.text(digits, scale: scale)
@@ -57,7 +59,7 @@ extension BatchDecoder {
             }
             return ArrowArray(type: .binary, length: length, nullCount: nullCount, buffers: [bits, ByteView(storage: offsets), values.slice(0, total)])
         case .largeList(let itemWire):
-            let bits = try validity(try nextBuffer(field.name)), offsets = try nextBuffer(field.name)
+            let bits = try validity(try nextBuffer(field.name)), offsets = native(try nextBuffer(field.name), width: 8)
             try need(offsets, length == 0 ? 0 : (length + 1) * 8, "offset")
             guard case .list(let item) = field.type else { preconditionFailure("large_list is stored as a list") }
             let child = try array(item, wire: itemWire, validate: validate)
@@ -81,7 +83,8 @@ extension BatchDecoder {
                               children: [items])
         case .listView(let large, let itemWire):
             let width = large ? 8 : 4
-            let bits = try validity(try nextBuffer(field.name)), offsets = try nextBuffer(field.name), sizes = try nextBuffer(field.name)
+            let bits = try validity(try nextBuffer(field.name))
+            let offsets = native(try nextBuffer(field.name), width: width), sizes = native(try nextBuffer(field.name), width: width)
             try need(offsets, length * width, "offset")
             try need(sizes, length * width, "size")
             guard case .list(let item) = field.type else { preconditionFailure("list_view is stored as a list") }
@@ -115,13 +118,16 @@ extension BatchDecoder {
             let builder = ArrayBuilder(type: field.type)
             for i in 0..<length {
                 if isNull(bits, i) { builder.appendNull(); continue }
-                let size = Int(views.pointer.loadUnaligned(fromByteOffset: i * 16, as: Int32.self))
+                func int32(_ at: Int) -> Int {
+                    let raw = views.pointer.loadUnaligned(fromByteOffset: i * 16 + at, as: Int32.self)
+                    return Int(bigEndian ? raw.byteSwapped : raw)
+                }
+                let size = int32(0)
                 guard size >= 0 else { throw FormatError.malformed("view column '\(field.name)' row \(i) has length \(size)") }
                 if size <= 12 {
                     builder.appendBytes(UnsafeRawBufferPointer(start: views.pointer + i * 16 + 4, count: size))
                 } else {
-                    let which = Int(views.pointer.loadUnaligned(fromByteOffset: i * 16 + 8, as: Int32.self))
-                    let offset = Int(views.pointer.loadUnaligned(fromByteOffset: i * 16 + 12, as: Int32.self))
+                    let which = int32(8), offset = int32(12)
                     guard which >= 0, which < data.count, offset >= 0, offset <= data[which].count, size <= data[which].count - offset else {
                         throw FormatError.malformed("view column '\(field.name)' row \(i) points outside its data buffers")
                     }
@@ -129,6 +135,21 @@ extension BatchDecoder {
                 }
             }
             return builder.finish()  // (imports check every string column's UTF-8 afterwards)
+        case .interval(let widths):
+            let bits = try validity(try nextBuffer(field.name)), values = try nextBuffer(field.name)  // each part swapped below
+            let record = widths.reduce(0, +)
+            try need(values, length * record, "value")
+            guard validate, case .structType(let fields) = field.type else { return placeholder }
+            var start = 0
+            var children: [ArrowArray] = []
+            for (f, width) in zip(fields, widths) {
+                let part = ByteStorage.filling(length * width) { out in
+                    for i in 0..<length { out.advanced(by: i * width).copyMemory(from: values.pointer + i * record + start, byteCount: width) }
+                }
+                children.append(ArrowArray(type: f.type, length: length, nullCount: 0, buffers: [.empty, native(ByteView(storage: part), width: width)]))
+                start += width
+            }
+            return ArrowArray(type: field.type, length: length, nullCount: nullCount, buffers: [bits], children: children)
         case .runEnds(let runField, let valuesField, let valuesWire):  // no buffers of its own
             let ends = try array(runField, validate: validate)
             let values = try array(valuesField, wire: valuesWire, validate: validate)
@@ -160,7 +181,7 @@ extension BatchDecoder {
     /// A dictionary-encoded column: its indices looked up in dictionary `id`, decoded to the values' type.
     mutating func dictionaryColumn(_ field: Field, id: Int64, indexBytes: Int, signed: Bool, values: Field, validate: Bool) throws -> ArrowArray {
         let (length, nullCount) = try node(field)
-        let bits = try nextBuffer(field.name), indices = try nextBuffer(field.name)
+        let bits = try nextBuffer(field.name), indices = native(try nextBuffer(field.name), width: indexBytes)
         if nullCount > 0 {
             guard bits.count >= (length + 7) / 8 else { throw FormatError.malformed("column '\(field.name)': validity buffer is too short") }
         }

@@ -15,6 +15,8 @@ public struct IPCReader: Sendable {
     let wires: [Wire]
     /// The dictionaries in force for each record batch (files: the same for all; streams: as of that batch).
     private let batchDictionaries: [[Int64: ArrowArray]]
+    /// The data's numbers are big-endian (the file says so); they are swapped as they are read.
+    let bigEndian: Bool
 
     public var batchCount: Int { batchOffsets.count }
 
@@ -29,7 +31,7 @@ public struct IPCReader: Sendable {
         let bytes = data.buffer
         let magic: [UInt8] = Array("ARROW1".utf8)
         let layout = bytes.count >= 6 && Array(bytes.prefix(6)) == magic ? try Self.openFile(bytes) : try Self.openStream(bytes)
-        (schema, wires, batchOffsets) = (layout.schema, layout.wires, layout.batches)
+        (schema, wires, batchOffsets, bigEndian) = (layout.schema, layout.wires, layout.batches, layout.bigEndian)
         // Dictionary batches, in order: each defines (or, as a delta, extends) one dictionary.
         var values: [Int64: (Field, Wire)] = [:]
         func collect(_ wire: Wire) {
@@ -52,6 +54,7 @@ public struct IPCReader: Sendable {
             guard let (field, wire) = values[id] else { throw FormatError.malformed("dictionary batch at byte \(position) has id \(id), which no field uses") }
             var decoder = try Self.decoder(for: batch, message: message, data: data, what: "dictionary \(id)")
             decoder.dictionaries = current
+            decoder.bigEndian = layout.bigEndian
             let array = try decoder.array(field, wire: wire)
             if delta, let old = current[id] {
                 current[id] = ArrowArray.gather(from: [old, array], (0..<old.length).map { (0, $0) } + (0..<array.length).map { (1, $0) })
@@ -66,6 +69,7 @@ public struct IPCReader: Sendable {
     private struct Layout {
         var schema: Schema
         var wires: [Wire]
+        var bigEndian: Bool
         var batches: [Int]
         /// In order: a dictionary batch's position, or nil for a record batch.
         var events: [Int?]
@@ -105,7 +109,7 @@ public struct IPCReader: Sendable {
         let footerBytes = UnsafeRawBufferPointer(rebasing: bytes[footerStart..<(bytes.count - 10)])
         let footer = try FlatBufferTable.root(of: footerBytes)
         guard let schemaTable = try footer.table(slot: 1) else { throw FormatError.malformed("footer has no schema") }
-        let (schema, wires) = try IPCSchema.decodeWithWire(schemaTable)
+        let (schema, wires, bigEndian) = try IPCSchema.decodeWithWire(schemaTable)
         func blocks(_ slot: Int, _ what: String) throws -> [Int] {
             guard let (start, count) = try footer.vector(slot: slot, elementSize: 24) else { return [] }
             return try (0..<count).map { i in
@@ -116,7 +120,7 @@ public struct IPCReader: Sendable {
         }
         let dictionaries = try blocks(2, "dictionary batch"), offsets = try blocks(3, "record batch")
         // A file's dictionaries (deltas included) all apply to every batch.
-        return Layout(schema: schema, wires: wires, batches: offsets,
+        return Layout(schema: schema, wires: wires, bigEndian: bigEndian, batches: offsets,
                       events: dictionaries.map { $0 } + offsets.map { _ in nil })
     }
 
@@ -126,7 +130,7 @@ public struct IPCReader: Sendable {
         guard first.headerType == 1, let header = try first.message.table(slot: 2) else {
             throw FormatError.malformed("stream does not start with a schema message")
         }
-        let (schema, wires) = try IPCSchema.decodeWithWire(header)
+        let (schema, wires, bigEndian) = try IPCSchema.decodeWithWire(header)
         position = first.end
         var offsets: [Int] = []
         /// In order: a dictionary batch's position, or nil for a record batch.
@@ -139,7 +143,7 @@ public struct IPCReader: Sendable {
             }
             position = message.end
         }
-        return Layout(schema: schema, wires: wires, batches: offsets, events: events)
+        return Layout(schema: schema, wires: wires, bigEndian: bigEndian, batches: offsets, events: events)
     }
 
     struct Message {
@@ -199,6 +203,7 @@ public struct IPCReader: Sendable {
         }
         var decoder = try Self.decoder(for: header, message: message, data: data, what: "record batch \(index)")
         decoder.dictionaries = batchDictionaries[index]
+        decoder.bigEndian = bigEndian
         let wantedSet = Set(wanted)
         var decoded: [Int: ArrowArray] = [:]
         for (i, field) in schema.fields.enumerated() {
@@ -233,6 +238,8 @@ struct BatchDecoder {
     /// How many data buffers each view column carries (the record batch's variadicBufferCounts), in column order.
     var variadicCounts: [Int] = []
     var variadicIndex = 0
+    /// Numbers in the buffers are big-endian: `native` swaps each as a buffer is read.
+    var bigEndian = false
 
     init(header: FlatBufferTable, nodes: (start: Int, count: Int), buffers: (start: Int, count: Int),
          data: ByteView, bodyStart: Int, bodyLength: Int) {
@@ -270,6 +277,21 @@ struct BatchDecoder {
         }
     }
 
+    /// `view` with each `width`-byte number in native (little-endian) order: a swapped copy when the data is big-endian.
+    func native(_ view: ByteView, width: Int) -> ByteView {
+        guard bigEndian, width > 1, view.count >= width else { return view }
+        let count = view.count / width * width
+        let storage = ByteStorage.filling(count) { out in
+            let from = view.pointer.assumingMemoryBound(to: UInt8.self), to = out.assumingMemoryBound(to: UInt8.self)
+            var i = 0
+            while i < count {
+                for b in 0..<width { to[i + b] = from[i + width - 1 - b] }
+                i += width
+            }
+        }
+        return ByteView(storage: storage)
+    }
+
     /// The next field node: (length, null count), bounded so no size computed from them can overflow.
     mutating func node(_ field: Field) throws -> (Int, Int) {
         guard nodeIndex < nodes.count else { throw FormatError.malformed("column '\(field.name)' has no field node") }
@@ -300,6 +322,13 @@ struct BatchDecoder {
         let (length, nullCount) = try node(field)
         var views: [ByteView] = []
         for _ in 0..<field.type.bufferCount { views.append(try nextBuffer(field.name)) }
+        if bigEndian, views.count > 1 {
+            switch field.type {
+            case .utf8, .binary, .list: views[1] = native(views[1], width: 4)
+            case .largeUtf8, .largeBinary: views[1] = native(views[1], width: 8)
+            default: if let width = field.type.byteWidth { views[1] = native(views[1], width: width) }
+            }
+        }
         let bitmapBytes = (length + 7) / 8
         func need(_ view: ByteView, _ bytes: Int, _ what: String) throws {
             guard view.count >= bytes else {

@@ -105,13 +105,12 @@ enum IPCSchema {
 
     /// The schema as Loam stores it, and for each field how its data lies in the file (`Wire`): a type
     /// Loam does not store (decimal, dictionary, view, large_list, …) is converted as it is read.
-    static func decodeWithWire(_ table: FlatBufferTable) throws -> (schema: Schema, wire: [Wire]) {
+    /// `bigEndian`: the buffers hold big-endian numbers, swapped as they are read.
+    static func decodeWithWire(_ table: FlatBufferTable) throws -> (schema: Schema, wire: [Wire], bigEndian: Bool) {
         let endianness: Int16 = try table.scalar(slot: 0, default: 0)
-        guard endianness == 0 else {
-            throw FormatError.unsupported("the file is big-endian; rewrite it little-endian (pyarrow: read it and write it again on a little-endian machine)")
-        }
+        guard endianness == 0 || endianness == 1 else { throw FormatError.malformed("the schema's endianness is \(endianness)") }
         let decoded = try table.tables(slot: 1).map { try decodeField($0, depth: 0) }
-        return (Schema(fields: decoded.map(\.0), metadata: try decodeMetadata(table, slot: 2)), decoded.map(\.1))
+        return (Schema(fields: decoded.map(\.0), metadata: try decodeMetadata(table, slot: 2)), decoded.map(\.1), endianness == 1)
     }
 
     /// The fields Loam can read as they are, skipping the rest (Parquet's stored Arrow schema may hold any type).
@@ -243,9 +242,14 @@ enum IPCSchema {
             return converted(.int64, "duration[\(try unit(try table?.scalar(slot: 0, default: 1) ?? 1).name)]", .same)
         case 11:  // interval
             let raw: Int16 = try table?.scalar(slot: 0, default: 0) ?? 0
-            if raw == 0 { return converted(.int32, "interval[year_month]", .same) }  // months
-            throw FormatError.unsupported("field '\(fieldName)' is interval[\(raw == 1 ? "day_time" : "month_day_nano")], which Loam does not store; "
-                + "convert it to a duration or to separate integer columns before importing")
+            switch raw {
+            case 0: return converted(.int32, "interval[year_month]", .same)  // months
+            case 1: return converted(.structType([Field(name: "days", type: .int32), Field(name: "milliseconds", type: .int32)]),
+                                     "interval[day_time]", .interval(widths: [4, 4]))
+            case 2: return converted(.structType([Field(name: "months", type: .int32), Field(name: "days", type: .int32),
+                                                  Field(name: "nanoseconds", type: .int64)]), "interval[month_day_nano]", .interval(widths: [4, 4, 8]))
+            default: throw FormatError.malformed("field '\(fieldName)' has interval unit \(raw)")
+            }
         case 15:  // fixed_size_binary (and the uuid extension)
             let width: Int32 = try table?.scalar(slot: 0, default: 0) ?? 0
             guard width >= 0 else { throw FormatError.malformed("field '\(fieldName)' has byte width \(width)") }

@@ -14,6 +14,8 @@
 /// | large_list, list_view, large_list_view | list |
 /// | string_view, binary_view | string, binary |
 /// | run_end_encoded<T> | T |
+/// | interval[day_time] | struct<days: int32, milliseconds: int32> |
+/// | interval[month_day_nano] | struct<months: int32, days: int32, nanoseconds: int64> |
 /// | dictionary<T> | T (decoded) |
 /// | null | string (all null) |
 indirect enum Wire: Sendable {
@@ -36,6 +38,8 @@ indirect enum Wire: Sendable {
         case listView(large: Bool, Wire)
         case view
         case runEnds(runEnds: Field, values: Field, valuesWire: Wire)
+        /// Fixed-width records of integers (interval[day_time], interval[month_day_nano]) → a struct of them.
+        case interval(widths: [Int])
         case null
     }
 
@@ -48,19 +52,5 @@ indirect enum Wire: Sendable {
     var keepsLayout: Bool {
         if case .converted(_, .same) = self { return true }
         return false
-    }
-
-    /// Whether this wire, or one below it, reads dictionaries.
-    var usesDictionaries: Bool {
-        switch self {
-        case .direct: return false
-        case .children(let wires): return wires.contains { $0.usesDictionaries }
-        case .dictionary: return true
-        case .converted(_, let how):
-            switch how {
-            case .largeList(let w), .listView(_, let w), .runEnds(_, _, let w): return w.usesDictionaries
-            default: return false
-            }
-        }
     }
 }
