@@ -7,9 +7,10 @@
 //
 //
 // With LOAM_FUZZ=parquet the input is a Parquet file instead: Loam's reader opens it and decodes
-// every row group, and must answer with rows or a FormatError, never a crash or a hang.
+// every row group, and must answer with rows or a FormatError, never a crash or a hang. With
+// LOAM_FUZZ=arrow it is an Arrow IPC file or stream (dictionaries, conversions, big-endian swaps).
 //
-//   scripts/fuzz.sh [SECONDS] [sql|parquet]   build with -sanitize=fuzzer and run on Fuzz/corpus(-parquet)
+//   scripts/fuzz.sh [SECONDS] [sql|parquet|arrow]   build with -sanitize=fuzzer and run on Fuzz/corpus(-parquet|-arrow)
 //   loam-fuzz FILE...                         (a plain build) replay inputs, e.g. a crash libFuzzer saved
 import Foundation
 import Loam
@@ -17,6 +18,26 @@ import LoamFormat
 import LoamQuery
 
 let fuzzParquet = ProcessInfo.processInfo.environment["LOAM_FUZZ"] == "parquet"
+let fuzzArrow = ProcessInfo.processInfo.environment["LOAM_FUZZ"] == "arrow"
+
+/// An Arrow IPC file or stream's bytes: opened (dictionaries decoded) and every record batch read, under the
+/// bound imports set; rows or a FormatError are the answer, never a crash or a hang.
+func fuzzArrowFile(_ data: UnsafePointer<UInt8>, _ size: Int) {
+    let storage = ByteStorage(copying: UnsafeRawBufferPointer(start: data, count: size))
+    do {
+        var reader = try IPCReader(data: ByteView(storage: storage))
+        reader.maxRowsPerBodyByte = 8
+        for b in 0..<reader.batchCount {
+            let batch = try reader.batch(b)
+            precondition(batch.columns.allSatisfy { $0.length == batch.length }, "columns of unequal length")
+            for column in batch.columns where column.length > 0 { _ = column.value(at: column.length - 1) }
+        }
+    } catch is FormatError {
+        return
+    } catch {
+        preconditionFailure("the Arrow reader threw \(type(of: error)), not a FormatError: \(error)")
+    }
+}
 
 /// A Parquet file's bytes: opened, and every row group decoded (with an error, or rows, as the answer).
 func fuzzParquetFile(_ data: UnsafePointer<UInt8>, _ size: Int) {
@@ -73,6 +94,7 @@ let fixture: Repository = {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if fuzzParquet { fuzzParquetFile(data, size); return 0 }
+    if fuzzArrow { fuzzArrowFile(data, size); return 0 }
     let sql = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     let statement: SQLStatement
     do {

@@ -136,3 +136,13 @@ def test_types_loam_does_not_store_are_refused_naming_field_and_fix(tmp_path, co
     for word in words:
         assert word in done.stderr, done.stderr
     assert "t" not in run("datasets", repo=tmp_path / "repo").split()  # nothing was committed
+
+
+def test_a_dictionary_index_outside_its_dictionary_is_refused_naming_column_and_row(tmp_path):
+    run("init", str(tmp_path / "repo"))
+    bad = pa.DictionaryArray.from_arrays(pa.array([0, 1, 5], pa.int8()), pa.array(["a", "b"]), safe=False)
+    path = tmp_path / "bad.arrows"
+    with ipc.new_stream(str(path), pa.schema([("label", bad.type)])) as w:
+        w.write_batch(pa.record_batch([bad], names=["label"]))
+    done = subprocess.run([LOAM, "import", str(path), "-d", "t", "--repo", str(tmp_path / "repo")], capture_output=True, text=True)
+    assert done.returncode != 0 and "'label' row 2" in done.stderr and "dictionary index 5" in done.stderr, done.stderr

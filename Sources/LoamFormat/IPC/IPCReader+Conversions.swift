@@ -98,13 +98,17 @@ extension BatchDecoder {
                     guard start >= 0, size >= 0, start <= child.length, size <= child.length - start else {
                         throw FormatError.malformed("list_view column '\(field.name)' row \(i) points outside its \(child.length) items")
                     }
+                    // Views may share items; stored lists cannot, so sharing is bounded (8 times the items, or 1 Mi; 128 Mi in all).
+                    guard picks.count + size <= min(max(8 * child.length, 1 << 20), 1 << 27) else {
+                        throw FormatError.unsupported("list_view column '\(field.name)' names its \(child.length) items more than 8 times over by row \(i); "
+                            + "Loam stores each list's items separately (cast it to a list in smaller batches)")
+                    }
                     picks.append(contentsOf: start..<(start + size))
                 }
-                guard picks.count <= Int(Int32.max) else { throw FormatError.unsupported("list_view column '\(field.name)' holds more than 2^31 items in one batch") }
                 ends.append(Int32(picks.count))
             }
             return ArrowArray(type: field.type, length: length, nullCount: nullCount, buffers: [bits, ByteView(copying: ends.withUnsafeBytes { Array($0) })],
-                              children: [child.take(picks)])
+                              children: [try expand(child, picks, field, "list_view")])
         case .view:
             let bits = try validity(try nextBuffer(field.name)), views = try nextBuffer(field.name)
             try need(views, length * 16, "view")
@@ -172,12 +176,28 @@ extension BatchDecoder {
                 guard run < ends.length else { throw FormatError.malformed("run-end encoded column '\(field.name)' ends its runs before row \(i)") }
                 picks.append(run)
             }
-            return values.take(picks)
+            return try expand(values, picks, field, "run-end encoded")
         }
     }
 }
 
 extension BatchDecoder {
+    /// `values.take(picks)`, refused before it starts when the result would not fit the stored type: text or bytes
+    /// past 2 GiB in one batch (a small dictionary or run can name one large value millions of times).
+    func expand(_ values: ArrowArray, _ picks: [Int], _ field: Field, _ what: String) throws -> ArrowArray {
+        if values.type == .utf8 || values.type == .binary {
+            var total = 0
+            for p in picks where !values.isNull(p) {
+                total += values.range(p).count
+                guard total <= Int(Int32.max) else {
+                    throw FormatError.unsupported("decoding \(what) column '\(field.name)' would put more than 2 GiB of \(values.type.name) in one batch; "
+                        + "write the file with smaller batches")
+                }
+            }
+        }
+        return values.take(picks)
+    }
+
     /// A dictionary-encoded column: its indices looked up in dictionary `id`, decoded to the values' type.
     mutating func dictionaryColumn(_ field: Field, id: Int64, indexBytes: Int, signed: Bool, values: Field, validate: Bool) throws -> ArrowArray {
         let (length, nullCount) = try node(field)
@@ -215,7 +235,7 @@ extension BatchDecoder {
             if dictionary.isNull(index) { nulls += 1 } else { valid[i >> 3] |= UInt8(1 << (i & 7)) }
         }
         if dictionary.length == 0 { return ArrowArray.nulls(type: field.type, count: length) }
-        var out = dictionary.take(picks)
+        var out = try expand(dictionary, picks, field, "dictionary")
         out.buffers[0] = nulls > 0 ? ByteView(copying: valid) : .empty
         out.nullCount = nulls
         return out

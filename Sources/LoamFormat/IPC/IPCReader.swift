@@ -55,6 +55,7 @@ public struct IPCReader: Sendable {
             var decoder = try Self.decoder(for: batch, message: message, data: data, what: "dictionary \(id)")
             decoder.dictionaries = current
             decoder.bigEndian = layout.bigEndian
+            decoder.maxNodeLength = 8 * (message.bodyLength + 1)  // (dictionaries are decoded at open: always bounded)
             let array = try decoder.array(field, wire: wire)
             if delta, let old = current[id] {
                 current[id] = ArrowArray.gather(from: [old, array], (0..<old.length).map { (0, $0) } + (0..<array.length).map { (1, $0) })
@@ -204,6 +205,7 @@ public struct IPCReader: Sendable {
         var decoder = try Self.decoder(for: header, message: message, data: data, what: "record batch \(index)")
         decoder.dictionaries = batchDictionaries[index]
         decoder.bigEndian = bigEndian
+        decoder.maxNodeLength = maxRowsPerBodyByte.map { $0.multipliedReportingOverflow(by: message.bodyLength + 1).partialValue }
         let wantedSet = Set(wanted)
         var decoded: [Int: ArrowArray] = [:]
         for (i, field) in schema.fields.enumerated() {
@@ -240,6 +242,8 @@ struct BatchDecoder {
     var variadicIndex = 0
     /// Numbers in the buffers are big-endian: `native` swaps each as a buffer is read.
     var bigEndian = false
+    /// The most values any node may claim (set from `IPCReader.maxRowsPerBodyByte`), nil for no bound.
+    var maxNodeLength: Int?
 
     init(header: FlatBufferTable, nodes: (start: Int, count: Int), buffers: (start: Int, count: Int),
          data: ByteView, bodyStart: Int, bodyLength: Int) {
@@ -301,6 +305,9 @@ struct BatchDecoder {
         let nullCount = Int(try header.int64(at: at + 8))
         guard length >= 0, length <= 1 << 40, nullCount >= 0, nullCount <= length else {
             throw FormatError.malformed("column '\(field.name)' has length \(length) and null count \(nullCount)")
+        }
+        if let maxNodeLength, length > maxNodeLength {  // a nested or zero-width node claiming more values than its body can hold
+            throw FormatError.malformed("column '\(field.name)' claims \(length) values in a \(bodyLength)-byte body")
         }
         return (length, nullCount)
     }
