@@ -43,3 +43,26 @@ def test_saved_datasets_import_with_class_names_and_come_back(tmp_path, saved):
     assert exported(repo, "test", "HEAD").column("text").to_pylist() == want.column("text").to_pylist()[:100]
     done = subprocess.run([LOAM, "import", str(folder / "dict"), "-d", "x", "--split", "validation", "--repo", str(repo)], capture_output=True, text=True)
     assert done.returncode == 1 and "no split 'validation'" in done.stderr, done.stderr
+
+
+def test_a_folder_of_the_hugging_face_cache_imports_by_split(tmp_path, monkeypatch):
+    """What `load_dataset` leaves in its cache: dataset_info.json beside one Arrow file (or shards) per split."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    for split, rows in [("train", range(0, 300)), ("test", range(300, 340))]:
+        (tmp_path / f"{split}.csv").write_text("text,label\n" + "".join(f"row {i} ü,{['neg', 'pos'][i % 2]}\n" for i in rows))
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    loaded = datasets.load_dataset("csv", data_files={"train": str(tmp_path / "train.csv"), "test": str(tmp_path / "test.csv")},
+                                   features=features, cache_dir=str(tmp_path / "cache"))
+    [cached] = {f["filename"].rsplit("/", 1)[0] for f in loaded["train"].cache_files}
+    assert any(name.endswith("-train.arrow") for name in __import__("os").listdir(cached))
+    run("init", str(tmp_path / "repo"))
+    repo = tmp_path / "repo"
+    done = subprocess.run([LOAM, "import", cached, "-d", "x", "--repo", str(repo)], capture_output=True, text=True)
+    assert done.returncode != 0 and "choose one with --split" in done.stderr and "test, train" in done.stderr, done.stderr
+    for split in ["train", "test"]:
+        run("import", cached, "-d", split, "--split", split, repo=repo)
+        got = exported(repo, split, "HEAD")
+        assert got.column("text").to_pylist() == loaded[split]["text"] and got.column("label").to_pylist() == loaded[split]["label"]
+        assert got.schema.field("label").metadata[b"hf.class_names"] == b'["neg","pos"]'
+    done = subprocess.run([LOAM, "import", cached, "-d", "y", "--split", "validation", "--repo", str(repo)], capture_output=True, text=True)
+    assert done.returncode != 0 and "no split 'validation'" in done.stderr, done.stderr

@@ -3,8 +3,9 @@ import LoamFormat
 
 /// A Hugging Face dataset saved with `save_to_disk`: `state.json` lists its Arrow stream files in
 /// order, `dataset_info.json` its features. A DatasetDict folder (`dataset_dict.json`) holds one
-/// such folder per split; `--split` chooses one. A ClassLabel column (int64) keeps its names in the
-/// field metadata `hf.class_names` (a JSON array), so `to_hf()` gives them back.
+/// such folder per split; `--split` chooses one. A folder of the Hugging Face cache (what
+/// `load_dataset` prepared) has `dataset_info.json` beside one Arrow file (or shards) per split.
+/// A ClassLabel column (int64) keeps its names in the field metadata `hf.class_names` (a JSON array), so `to_hf()` gives them back.
 final class HFSource: RecordSource {
     let schema: Schema
     private let sources: [ArrowSource]
@@ -17,6 +18,32 @@ final class HFSource: RecordSource {
 
     static func isDataset(_ folder: URL) -> Bool {
         ["state.json", "dataset_dict.json"].contains { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+            || isCache(folder)
+    }
+
+    /// A folder of the Hugging Face cache (`~/.cache/huggingface/datasets/<name>/<config>/<version>/<hash>/`):
+    /// `dataset_info.json` beside `<builder>-<split>.arrow` files (or shards `<builder>-<split>-00000-of-00003.arrow`).
+    static func isCache(_ folder: URL) -> Bool {
+        FileManager.default.fileExists(atPath: folder.appendingPathComponent("dataset_info.json").path)
+            && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("state.json").path)
+            && ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).contains { $0.hasSuffix(".arrow") }
+    }
+
+    /// The cache folder's Arrow files of each split, shards in order.
+    static func cacheSplits(_ folder: URL) -> [String: [String]] {
+        var out: [String: [(String, Int)]] = [:]
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".arrow") && !$0.hasPrefix("cache-") }
+        for name in names {
+            var stem = String(name.dropLast(".arrow".count))
+            var shard = 0
+            if let match = stem.range(of: #"-(\d{5})-of-\d{5}$"#, options: .regularExpression) {
+                shard = Int(stem[match].dropFirst().prefix(5)) ?? 0
+                stem = String(stem[..<match.lowerBound])
+            }
+            guard let dash = stem.lastIndex(of: "-") else { continue }
+            out[String(stem[stem.index(after: dash)...]), default: []].append((name, shard))
+        }
+        return out.mapValues { $0.sorted { $0.1 < $1.1 }.map(\.0) }
     }
 
     init(path: String, split: String?, maxRowsPerByte: Int) throws {
@@ -29,7 +56,8 @@ final class HFSource: RecordSource {
             }
             return object
         }
-        if let dict = try json("dataset_dict.json") {
+        let datasetDict = try json("dataset_dict.json")
+        if let dict = datasetDict {
             let splits = dict["splits"] as? [String] ?? []
             guard let split else {
                 throw LoamError.invalidArgument("\(path) is a DatasetDict with splits \(splits.joined(separator: ", ")); choose one with --split")
@@ -38,20 +66,37 @@ final class HFSource: RecordSource {
                 throw LoamError.invalidArgument("\(path) has no split '\(split)' (it has \(splits.joined(separator: ", ")))")
             }
             folder = folder.appendingPathComponent(split)
-        } else if let split {
-            throw LoamError.invalidArgument("--split \(split): \(path) holds one dataset, not a DatasetDict (dataset_dict.json)")
         }
-        let statePath = folder.appendingPathComponent("state.json").path
-        guard let state = try json("state.json"), let files = state["_data_files"] as? [[String: Any]] else {
-            throw LoamError.badInput(file: statePath, line: nil, column: nil, message: "has no _data_files list (is this a save_to_disk folder?)")
-        }
-        let names = try files.map { entry -> String in
-            guard let name = entry["filename"] as? String, !name.contains("/"), name != "..", !name.isEmpty else {
-                throw LoamError.badInput(file: statePath, line: nil, column: nil, message: "lists a data file outside its folder: \(entry)")
+        let names: [String]
+        if Self.isCache(folder) {
+            let splits = Self.cacheSplits(folder)
+            let chosen: String
+            if let split {
+                guard splits[split] != nil else { throw LoamError.invalidArgument("\(path) has no split '\(split)' (it has \(splits.keys.sorted().joined(separator: ", ")))") }
+                chosen = split
+            } else {
+                guard splits.count == 1, let only = splits.keys.first else {
+                    throw LoamError.invalidArgument("\(path) is a cached dataset with splits \(splits.keys.sorted().joined(separator: ", ")); choose one with --split")
+                }
+                chosen = only
             }
-            return name
+            names = splits[chosen] ?? []
+        } else {
+            if let split, datasetDict == nil {
+                throw LoamError.invalidArgument("--split \(split): \(path) holds one dataset, not a DatasetDict (dataset_dict.json)")
+            }
+            let statePath = folder.appendingPathComponent("state.json").path
+            guard let state = try json("state.json"), let files = state["_data_files"] as? [[String: Any]] else {
+                throw LoamError.badInput(file: statePath, line: nil, column: nil, message: "has no _data_files list (is this a save_to_disk folder?)")
+            }
+            names = try files.map { entry -> String in
+                guard let name = entry["filename"] as? String, !name.contains("/"), name != "..", !name.isEmpty else {
+                    throw LoamError.badInput(file: statePath, line: nil, column: nil, message: "lists a data file outside its folder: \(entry)")
+                }
+                return name
+            }
+            guard !names.isEmpty else { throw LoamError.badInput(file: statePath, line: nil, column: nil, message: "lists no data files") }
         }
-        guard !names.isEmpty else { throw LoamError.badInput(file: statePath, line: nil, column: nil, message: "lists no data files") }
         sources = try names.map { try ArrowSource(input: .file(folder.appendingPathComponent($0).path), maxRowsPerByte: maxRowsPerByte) }
         let first = sources[0].schema
         for (name, source) in zip(names, sources) where source.schema.fields.map({ [$0.name, $0.type.name] }) != first.fields.map({ [$0.name, $0.type.name] }) {
