@@ -315,3 +315,43 @@ def test_import_reads_only_the_chosen_columns(repo, tmp_path, table):
     open(path, "wb").write(bytes(data))
     run("import", path, "-d", "v", "--columns", "s", repo=repo)
     assert subprocess.run([LOAM, "import", path, "-d", "w", "--repo", str(repo)], capture_output=True).returncode == 1
+
+
+def test_exported_statistics_are_exact_min_max_and_null_counts(repo, tmp_path):
+    """Each column chunk's statistics, as pyarrow reads them, equal the chunk's values: min and max
+    in the logical type's order (unsigned as unsigned, text bytewise, NaN ignored, a zero bound
+    signed as the format says), and the null count; DuckDB, which prunes row groups by them, answers a
+    range filter over the file exactly."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    def holes(values):
+        return [None if rng.random() < 0.1 else v for v in values]
+    table = pa.table({
+        "i64": pa.array(holes(rng.integers(-2**62, 2**62, n).tolist()), pa.int64()),
+        "i16": pa.array(holes(rng.integers(-30000, 30000, n).tolist()), pa.int16()),
+        "u64": pa.array(holes(rng.integers(0, 2**64 - 1, n, dtype=np.uint64).tolist()), pa.uint64()),
+        "u32": pa.array(holes(rng.integers(0, 2**32 - 1, n).tolist()), pa.uint32()),
+        "f64": pa.array(holes([float("nan") if i % 50 == 0 else v for i, v in enumerate(rng.standard_normal(n).tolist())]), pa.float64()),
+        "text": pa.array(holes([f"w{v}é" for v in rng.integers(0, 10**6, n)])),
+        "day": pa.array(holes(rng.integers(-1000, 20000, n).tolist()), pa.date32()),
+        "flag": pa.array(holes((rng.random(n) < 0.5).tolist())),
+    })
+    path = tmp_path / "in.parquet"
+    pq.write_table(table, path)
+    run("import", str(path), "-d", "s", repo=repo)
+    out = tmp_path / "out.parquet"
+    run("export", "s", "--format", "parquet", "-o", str(out), repo=repo)
+    meta = pq.ParquetFile(out).metadata
+    for g in range(meta.num_row_groups):
+        for c in range(meta.num_columns):
+            column = meta.row_group(g).column(c)
+            values = [v for v in table.column(column.path_in_schema).to_pylist() if v is not None]
+            stats = column.statistics
+            assert stats.null_count == n - len(values), column.path_in_schema
+            ordered = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+            key = (lambda s: s.encode()) if column.path_in_schema == "text" else None
+            assert stats.has_min_max and (stats.min, stats.max) == (min(ordered, key=key), max(ordered, key=key)), column.path_in_schema
+    duckdb = pytest.importorskip("duckdb")
+    low = sorted(v for v in table.column("i64").to_pylist() if v is not None)[n // 2]
+    assert duckdb.sql(f"SELECT count(*) FROM '{out}' WHERE i64 >= {low}").fetchall()[0][0] == sum(
+        1 for v in table.column("i64").to_pylist() if v is not None and v >= low)

@@ -173,6 +173,54 @@ struct LeafShredder {
 
     func valueSize(_ v: Int) -> Int { isBytes ? offsets[v + 1] - offsets[v] + 4 : width }
 
+    /// The chunk's smallest and largest value, PLAIN-encoded as Parquet statistics hold them, in the order
+    /// its logical type defines (unsigned integers unsigned, byte arrays bytewise); nil when there is no
+    /// value to order (all null, all NaN) or a byte array past 1 KiB would be the bound (Loam writes exact
+    /// bounds only).
+    func minMax() -> (min: [UInt8], max: [UInt8])? {
+        let count = isBytes ? offsets.count - 1 : fixed.count / max(width, 1)
+        guard count > 0 else { return nil }
+        func bytes<T>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+        func load<T>(_ v: Int, _: T.Type) -> T { fixed.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: v * MemoryLayout<T>.size, as: T.self) } }
+        func ordered<T: Comparable>(_ type: T.Type, skip: (T) -> Bool = { _ in false }) -> (T, T)? {
+            var low: T?, high: T?
+            for v in 0..<count {
+                let x = load(v, T.self)
+                if skip(x) { continue }
+                if low.map({ x < $0 }) ?? true { low = x }
+                if high.map({ x > $0 }) ?? true { high = x }
+            }
+            guard let low, let high else { return nil }
+            return (low, high)
+        }
+        switch leaf.type {
+        case .bool:
+            return (bytes(UInt8(fixed.contains(0) ? 0 : 1)), bytes(UInt8(fixed.contains(1) ? 1 : 0)))
+        case .uint8, .uint16, .uint32:
+            return ordered(UInt32.self).map { (bytes($0.0), bytes($0.1)) }
+        case .uint64:
+            return ordered(UInt64.self).map { (bytes($0.0), bytes($0.1)) }
+        case .float32:
+            // NaN orders nowhere; a zero bound is -0.0 as a minimum and +0.0 as a maximum (the format's rule).
+            return ordered(Float.self, skip: \.isNaN).map { (bytes($0.0 == 0 ? -Float(0) : $0.0), bytes($0.1 == 0 ? Float(0) : $0.1)) }
+        case .float64:
+            return ordered(Double.self, skip: \.isNaN).map { (bytes($0.0 == 0 ? -Double(0) : $0.0), bytes($0.1 == 0 ? Double(0) : $0.1)) }
+        case .utf8, .largeUtf8, .binary, .largeBinary:
+            var low = 0, high = 0
+            func less(_ a: Int, _ b: Int) -> Bool { data[offsets[a]..<offsets[a + 1]].lexicographicallyPrecedes(data[offsets[b]..<offsets[b + 1]]) }
+            for v in 1..<count {
+                if less(v, low) { low = v }
+                if less(high, v) { high = v }
+            }
+            let (a, b) = (Array(data[offsets[low]..<offsets[low + 1]]), Array(data[offsets[high]..<offsets[high + 1]]))
+            return a.count <= 1024 && b.count <= 1024 ? (a, b) : nil
+        default:
+            if leaf.physical == .int32 { return ordered(Int32.self).map { (bytes($0.0), bytes($0.1)) } }
+            if leaf.physical == .int64 { return ordered(Int64.self).map { (bytes($0.0), bytes($0.1)) } }
+            return nil
+        }
+    }
+
     /// PLAIN encoding of values `range`.
     func plain(values range: Range<Int>, into out: inout [UInt8]) {
         if leaf.physical == .boolean {

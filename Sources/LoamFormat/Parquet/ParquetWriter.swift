@@ -1,7 +1,7 @@
 /// Writes Parquet files that pyarrow, DuckDB and polars read: data pages v1
 /// with RLE levels, dictionary encoding for strings and binaries while the
 /// dictionary stays small (PLAIN otherwise), snappy/zstd/gzip/lz4_raw or no
-/// compression, min/max/null statistics for flat columns, and the logical
+/// compression, exact min/max and null-count statistics for every column, and the logical
 /// types Loam's columns map to. Batches are buffered into row groups of at most
 /// `rowGroupRows` rows (or about 128 MiB), so memory stays bounded.
 ///
@@ -43,6 +43,7 @@ public struct ParquetWriter<Sink: ByteSink> {
         var values: Int
         var encodings: [ParquetEncoding]
         var nulls: Int
+        var bounds: (min: [UInt8], max: [UInt8])?
     }
 
     public init(schema: Schema, sink: Sink, codec: Codec = .snappy, rowGroupRows: Int = 1 << 20) throws {
@@ -137,7 +138,15 @@ public struct ParquetWriter<Sink: ByteSink> {
                         t.field(7, i64: Int64(chunk.compressed))
                         t.field(9, i64: Int64(chunk.dataPageOffset))
                         if let d = chunk.dictionaryPageOffset { t.field(11, i64: Int64(d)) }
-                        t.field(12, struct: { $0.field(3, i64: Int64(chunk.nulls)) })
+                        t.field(12, struct: { t in
+                            t.field(3, i64: Int64(chunk.nulls))
+                            if let (low, high) = chunk.bounds {  // max_value, min_value: exact
+                                t.field(5, binary: high)
+                                t.field(6, binary: low)
+                                t.field(7, bool: true)
+                                t.field(8, bool: true)
+                            }
+                        })
                     })
                 }
             }
@@ -237,7 +246,7 @@ public struct ParquetWriter<Sink: ByteSink> {
         }
         return WrittenChunk(leaf: index, start: start, dataPageOffset: dataOffset, dictionaryPageOffset: dictionaryOffset,
                             compressed: compressed, uncompressed: uncompressed, values: entries, encodings: encodings,
-                            nulls: s.nulls)
+                            nulls: s.nulls, bounds: s.minMax())
     }
 
     /// Compresses and writes one page; returns its compressed and uncompressed sizes, header included.
