@@ -51,6 +51,18 @@ import Testing
         }
     }
 
+    /// Inputs libFuzzer found (scripts/fuzz.sh SECONDS arrow), kept so they stay fixed: each is refused cleanly.
+    @Test func fuzzRegressionsAreRefused() throws {
+        let folder = Self.golden.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/corpus-arrow-regressions")
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        #expect(!names.isEmpty)
+        for name in names {
+            let bytes = try [UInt8](Data(contentsOf: folder.appendingPathComponent(name)))
+            #expect(throws: FormatError.self, "\(name)") { _ = try Self.readAll(bytes) }
+        }
+    }
+
     @Test func bigEndianAndLittleEndianGoldenFilesReadTheSameValues() throws {
         for stem in ["generated_primitive", "generated_decimal", "generated_dictionary", "generated_nested", "generated_interval"] {
             let little = try IPCReader(data: ByteView(copying: [UInt8](Data(contentsOf: Self.golden.appendingPathComponent("1.0.0-littleendian/\(stem).arrow_file")))))

@@ -270,6 +270,12 @@ struct BatchDecoder {
         let raw = Int64(littleEndian: view.pointer.loadUnaligned(as: Int64.self))
         if raw == -1 { return view.slice(8, length - 8) }
         guard raw >= 0, raw <= 1 << 34 else { throw FormatError.malformed("a compressed buffer of column '\(field)' declares \(raw) bytes") }
+        // A few bytes may not claim gigabytes (the allocation comes before the codec can disagree): at most
+        // 64 MiB, or 4096 times the compressed bytes.
+        guard raw <= max(Int64(64 << 20), 4096 * Int64(length)) else {
+            throw FormatError.unsupported("a compressed buffer of column '\(field)' claims \(raw) bytes from \(length) (more than 4096:1 past 64 MiB); "
+                + "write the file with smaller batches or without compression")
+        }
         let packed = UnsafeRawBufferPointer(rebasing: view.buffer[8...])
         do {
             let storage = try ByteStorage.filling(Int(raw)) { out in
