@@ -293,9 +293,14 @@ def steps():
     def _(c, s):
         return mlflow.pyfunc.load_model("models:/parity-model@champion").predict(X[:5]).tolist()
 
+    @step("a models:/ source without its model_id")
+    def _(c, s):
+        c.create_model_version("parity-model", s["model"].model_uri, run_id=s["model_run"])
+
     @step("second version, tags, description")
     def _(c, s):
-        v = c.create_model_version("parity-model", s["model"].model_uri, run_id=s["model_run"], tags={"n": "2"}, description="again")
+        v = c.create_model_version("parity-model", s["model"].model_uri, run_id=s["model_run"], model_id=s["model"].model_id,
+                                   tags={"n": "2"}, description="again")
         got = c.get_model_version("parity-model", v.version)
         return got.version, got.tags, got.description
 
@@ -343,7 +348,7 @@ def steps():
 
     @step("versions are not reused")
     def _(c, s):
-        return c.create_model_version("parity-model-2", s["model"].model_uri, run_id=s["model_run"]).version
+        return c.create_model_version("parity-model-2", s["model"].model_uri, model_id=s["model"].model_id).version
 
     @step("delete registered model")
     def _(c, s):

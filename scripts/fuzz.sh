@@ -14,6 +14,7 @@ swift build --product loam-fuzz --scratch-path .build-fuzz -Xswiftc -sanitize=fu
 if [ "$target" = arrow ]; then  # seeds: Arrow's golden streams under 8 KiB (Tests/Fixtures/arrow-integration)
   mkdir -p .build-fuzz/corpus-arrow .build-fuzz/seeds-arrow
   find Tests/Fixtures/arrow-integration -name '*.stream' -size -8k | while read -r f; do cp "$f" ".build-fuzz/seeds-arrow/$(echo "$f" | tr '/' '_')"; done
+  cp Fuzz/corpus-arrow-regressions/* .build-fuzz/seeds-arrow/
   LOAM_FUZZ=arrow exec .build-fuzz/debug/loam-fuzz .build-fuzz/corpus-arrow .build-fuzz/seeds-arrow -max_total_time="$seconds" -timeout=5 -max_len=8192 -rss_limit_mb=4096 -print_final_stats=1
 fi
 if [ "$target" = parquet ]; then

@@ -223,13 +223,25 @@ extension Tracker {
         return try await modelVersion(name: name, version: version)
     }
 
-    /// A new version of `name` from `source` (`models:/<logged model id>`, or a URI of the files); the
-    /// logged model, when named, must exist, and its artifact URI becomes the version's storage location.
+    /// A new version of `name` from `source` (`models:/<logged model id>` with that `modelID`, or a URI of the
+    /// files); the logged model, when named, must exist, and its artifact URI becomes the version's storage location.
     public func createModelVersion(name: String, source: String, runID: String? = nil, modelID: String? = nil, tags: [String: String] = [:],
                                    description: String = "", user: String? = nil) async throws -> ModelVersion {
         guard !source.isEmpty else { throw TrackingError.invalid("a model version needs a source (models:/<model id> or an artifact URI)") }
         for key in tags.keys { try checkKey(key) }
-        let named = modelID ?? (source.hasPrefix("models:/m-") ? String(source.dropFirst("models:/".count)).components(separatedBy: "/")[0] : nil)
+        // MLflow's rules: a `models:/<id>` source names the logged model given as model_id; no source climbs out with `..`.
+        func refuse(_ parameter: String) -> TrackingError {
+            .invalid("Invalid model version source: '\(source)'. The \(parameter) request parameter must identify the resource that contains the source.")
+        }
+        if source.split(separator: "/").contains("..") { throw TrackingError.invalid("Invalid model version source: '\(source)': it may not contain '..'") }
+        if source.hasPrefix("models:/") {
+            let rest = source.dropFirst("models:/".count)
+            let sourceModel = rest.hasPrefix("m-") ? String(rest.split(separator: "/").first ?? "") : nil
+            if let sourceModel, sourceModel != modelID { throw refuse("model_id") }
+        } else if source.hasPrefix("runs:/"), modelID != nil {
+            throw refuse("model_id")
+        }
+        let named = modelID
         var location = source
         var runID = runID
         if let named {

@@ -38,7 +38,8 @@ import Testing
         let model = try await tracker.createLoggedModel(experimentID: "0", sourceRunID: run.info.id)
         _ = try await tracker.createRegisteredModel(name: "ranker", tags: ["team": "search"])
         await #expect(throws: TrackingError.exists("registered model 'ranker' already exists")) { try await tracker.createRegisteredModel(name: "ranker") }
-        let v1 = try await tracker.createModelVersion(name: "ranker", source: "models:/\(model.id)")
+        await #expect(throws: (any Error).self) { try await tracker.createModelVersion(name: "ranker", source: "models:/\(model.id)") }  // model_id missing
+        let v1 = try await tracker.createModelVersion(name: "ranker", source: "models:/\(model.id)", modelID: model.id)
         #expect(v1.version == 1 && v1.modelID == model.id && v1.runID == run.info.id && v1.storageLocation == model.artifactURI)
         let v2 = try await tracker.createModelVersion(name: "ranker", source: "s3://bucket/other")
         #expect(v2.version == 2 && v2.modelID == nil && v2.storageLocation == "s3://bucket/other")
@@ -47,7 +48,7 @@ import Testing
         #expect(try await tracker.modelVersion(name: "ranker", alias: "prod").version == 2)
         try await tracker.deleteModelVersion(name: "ranker", version: 2)
         #expect(try await tracker.registeredModel(name: "ranker").aliases.isEmpty)
-        #expect(try await tracker.createModelVersion(name: "ranker", source: "s3://bucket/third").version == 3)
+        #expect(try await tracker.createModelVersion(name: "ranker", source: "s3://bucket/third").version == 3)  // 2 is never reused
 
         _ = try await tracker.transitionStage(name: "ranker", version: 1, stage: "production", archiveExisting: false)
         _ = try await tracker.transitionStage(name: "ranker", version: 3, stage: "Production", archiveExisting: true)

@@ -127,6 +127,7 @@ def test_the_registry_versions_tags_stages_renames_and_errors(server):
     assert error_code(lambda: client.set_registered_model_alias("ranker", "x", "9")) == "RESOURCE_DOES_NOT_EXIST"
     assert error_code(lambda: client.get_model_version("ranker", "7")) == "RESOURCE_DOES_NOT_EXIST"
     assert error_code(lambda: client.create_model_version("ranker", "models:/m-0000", model_id="m-0000")) == "RESOURCE_DOES_NOT_EXIST"
+    assert error_code(lambda: client.create_model_version("ranker", first.model_uri)) == "INVALID_PARAMETER_VALUE"  # model_id must name it
 
     found = client.search_model_versions("name = 'ranker' and tags.note = 'smaller C'")
     assert [v.version for v in found] == ["2"]
