@@ -143,16 +143,23 @@ class DatasetBase:
         return self.to_pyarrow_dataset(columns).scanner(filter=filter, batch_size=batch_size).to_reader()
 
     def to_hf(self, columns=None):
-        """A Hugging Face `datasets.Dataset` of the rows; columns imported from a ClassLabel (field metadata
-        `hf.class_names`) are ClassLabels again."""
+        """A Hugging Face `datasets.Dataset` of the rows; columns imported from a Hugging Face dataset get their
+        features back (field metadata `hf.feature`: Image, Audio, ClassLabel, …; `hf.class_names` for ClassLabels).
+        A column changed since, so that its feature no longer fits, gets the feature its Arrow type implies."""
         import datasets
-        table = self.to_arrow(columns)
-        features = datasets.Features.from_arrow_schema(table.schema.remove_metadata())
+        table = self.to_arrow(columns).replace_schema_metadata(None)
+        inferred = datasets.Features.from_arrow_schema(table.schema.remove_metadata())
+        features = datasets.Features(inferred)
         for field in table.schema:
-            names = (field.metadata or {}).get(b"hf.class_names")
-            if names is not None:
-                features[field.name] = datasets.ClassLabel(names=json.loads(names))
-        return datasets.Dataset(table.replace_schema_metadata(None), info=datasets.DatasetInfo(features=features))
+            metadata = field.metadata or {}
+            if b"hf.feature" in metadata:
+                features[field.name] = datasets.Features.from_dict({field.name: json.loads(metadata[b"hf.feature"])})[field.name]
+            elif b"hf.class_names" in metadata:
+                features[field.name] = datasets.ClassLabel(names=json.loads(metadata[b"hf.class_names"]))
+        try:
+            return datasets.Dataset(table, info=datasets.DatasetInfo(features=features))
+        except (ValueError, TypeError):
+            return datasets.Dataset(table, info=datasets.DatasetInfo(features=inferred))
 
     def to_duckdb(self, conn=None, name=None, columns=None):
         """A DuckDB relation over the rows, registered as a view `name` (default: the dataset's name) on `conn`

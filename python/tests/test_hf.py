@@ -66,3 +66,23 @@ def test_a_folder_of_the_hugging_face_cache_imports_by_split(tmp_path, monkeypat
         assert got.schema.field("label").metadata[b"hf.class_names"] == b'["neg","pos"]'
     done = subprocess.run([LOAM, "import", cached, "-d", "y", "--split", "validation", "--repo", str(repo)], capture_output=True, text=True)
     assert done.returncode != 0 and "no split 'validation'" in done.stderr, done.stderr
+
+
+def test_image_features_import_as_bytes_and_path_and_come_back_as_images(tmp_path):
+    pil = pytest.importorskip("PIL.Image")
+    import io
+
+    import numpy as np
+    pictures = [pil.fromarray(np.full((4, 6, 3), i * 40, np.uint8)) for i in range(5)]
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=["cat", "dog"])})
+    original = datasets.Dataset.from_dict({"image": pictures, "label": [0, 1, 1, 0, 1]}, features=features)
+    original.save_to_disk(str(tmp_path / "saved"))
+    run("init", str(tmp_path / "repo"))
+    run("import", str(tmp_path / "saved"), "-d", "pics", repo=tmp_path / "repo")
+    got = exported(tmp_path / "repo", "pics", "HEAD")
+    assert str(got.schema.field("image").type) == "struct<bytes: binary, path: string>"
+    first = pil.open(io.BytesIO(got.column("image")[0].as_py()["bytes"]))
+    assert np.array_equal(np.asarray(first), np.asarray(pictures[0]))
+    back = loam.open(str(tmp_path / "repo")).dataset("pics").to_hf()
+    assert back.features == original.features
+    assert np.array_equal(np.asarray(back[3]["image"]), np.asarray(pictures[3])) and back[3]["label"] == 0

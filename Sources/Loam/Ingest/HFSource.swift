@@ -5,7 +5,8 @@ import LoamFormat
 /// order, `dataset_info.json` its features. A DatasetDict folder (`dataset_dict.json`) holds one
 /// such folder per split; `--split` chooses one. A folder of the Hugging Face cache (what
 /// `load_dataset` prepared) has `dataset_info.json` beside one Arrow file (or shards) per split.
-/// A ClassLabel column (int64) keeps its names in the field metadata `hf.class_names` (a JSON array), so `to_hf()` gives them back.
+/// Each column keeps its feature as JSON in the field metadata `hf.feature`, and a ClassLabel column (int64) its
+/// names in `hf.class_names` (a JSON array), so `to_hf()` gives the features back (an Image is a struct of bytes and path).
 final class HFSource: RecordSource {
     let schema: Schema
     private let sources: [ArrowSource]
@@ -103,12 +104,13 @@ final class HFSource: RecordSource {
             throw LoamError.badInput(file: folder.appendingPathComponent(name).path, line: nil, column: nil,
                                      message: "has columns \(source.schema.fields.map(\.name)), unlike \(names[0])")
         }
-        // ClassLabel names from the features.
+        // Each column's feature (Image, Audio, ClassLabel, Sequence, …) as JSON, and ClassLabel names on their own.
         var fields = first.fields
         if let info = try json("dataset_info.json"), let features = info["features"] as? [String: Any] {
             for (i, field) in fields.enumerated() {
-                guard let feature = features[field.name] as? [String: Any], feature["_type"] as? String == "ClassLabel",
-                      let labels = feature["names"] as? [String], field.type.isInteger else { continue }
+                guard let feature = features[field.name] as? [String: Any] else { continue }
+                fields[i].metadata["hf.feature"] = String(decoding: try JSONSerialization.data(withJSONObject: feature, options: [.sortedKeys]), as: UTF8.self)
+                guard feature["_type"] as? String == "ClassLabel", let labels = feature["names"] as? [String], field.type.isInteger else { continue }
                 let text = String(decoding: try JSONSerialization.data(withJSONObject: labels), as: UTF8.self)
                 fields[i].metadata["hf.class_names"] = text
             }
