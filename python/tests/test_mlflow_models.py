@@ -187,3 +187,16 @@ def test_wrongly_typed_fields_get_mlflows_validation_error(server):
     assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE" and "'name'" in body["message"]
     status, body = post("/api/2.0/mlflow/runs/create", {"experiment_id": "0", "start_time": "soon"})
     assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE" and "start_time" in body["message"]
+
+
+def test_a_pytorch_model_logs_and_loads_back(server):
+    torch = pytest.importorskip("torch")
+    mlflow.set_experiment("torch-models")
+    net = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    with mlflow.start_run() as active:
+        X, _ = training_data(server["dataset"])  # the embeddings: 8 floats a row
+        info = mlflow.pytorch.log_model(net, name="net", input_example=X[:2])
+    loaded = mlflow.pytorch.load_model(info.model_uri)
+    sample = torch.from_numpy(X[:16])
+    assert torch.equal(loaded(sample), net(sample))
+    assert MlflowClient().get_logged_model(info.model_id).source_run_id == active.info.run_id
