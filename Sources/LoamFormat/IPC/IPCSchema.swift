@@ -101,8 +101,6 @@ enum IPCSchema {
         }
     }
 
-    static func decode(_ table: FlatBufferTable) throws -> Schema { try decodeWithWire(table).schema }
-
     /// The schema as Loam stores it, and for each field how its data lies in the file (`Wire`): a type
     /// Loam does not store (decimal, dictionary, view, large_list, …) is converted as it is read.
     /// `bigEndian`: the buffers hold big-endian numbers, swapped as they are read.
