@@ -48,6 +48,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
+        // Labels and annotation: agreement between annotators (the labels store and tasks come next).
+        .target(name: "LoamLabels"),
         // `loam serve`: the REST API, tokens and roles, Arrow streams for training, metrics.
         .target(name: "LoamServer", dependencies: [
             "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamTracking",
@@ -56,7 +58,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], resources: [.copy("openapi.json")]),
         .executableTarget(name: "loam", dependencies: [
-            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamServer", "LoamTracking",
+            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamServer", "LoamTracking", "LoamLabels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Loam's side of bench/run.sh (release build); not part of the library.
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "LoamTrackingTests", dependencies: ["LoamTracking", "Loam", "LoamStorage", "LoamFormat", "LoamTestSupport",
                                                              .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamServerTests", dependencies: ["LoamServer"]),
+        .testTarget(name: "LoamLabelsTests", dependencies: ["LoamLabels"]),
         .testTarget(name: "LoamQueryTests", dependencies: ["LoamQuery", "Loam", "LoamFormat", "LoamTestSupport"],
                     resources: [.copy("sql")]),
     ]
