@@ -33,6 +33,7 @@ def source_columns():
         "dec256": some([decimal.Decimal(10) ** 60 * (i - 4) for i in range(N)], pa.decimal256(70, 0)),
         "dec32": some([decimal.Decimal(f"{i}.5") for i in range(N)], pa.decimal32(5, 1)),
         "dec64": some([decimal.Decimal(f"-{i}.125") for i in range(N)], pa.decimal64(12, 3)),
+        "decneg": some([decimal.Decimal(i * 300 - 900) for i in range(N)], pa.decimal128(5, -2)),
         "f16": some([1.5, -2.0, 0.25, 65504.0, 3.0, 1e-4, -0.0, 7.0, 2.0], pa.float16()),
         "fsb": some([bytes([i, 255 - i, 0, 9]) for i in range(N)], pa.binary(4)),
         "uuid": some([uuid.UUID(int=i * 7919).bytes for i in range(N)], pa.uuid()),
@@ -63,6 +64,8 @@ def expected(column):
     if pa.types.is_time(t) or pa.types.is_duration(t):
         return column.cast(pa.int32() if t.bit_width == 32 else pa.int64()).to_pylist()
     if pa.types.is_decimal(t):
+        if t.scale < 0:  # exact text, the integer it stands for
+            return [None if v is None else str(int(v)) for v in column.to_pylist()]
         convert = float if t.precision <= 15 else str
         return [None if v is None else convert(v) for v in column.to_pylist()]
     if t == pa.float16():

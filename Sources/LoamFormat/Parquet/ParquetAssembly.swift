@@ -216,6 +216,7 @@ enum Decimal {
 
     static func text(_ d: Digits, scale: Int) -> String {
         var digits = d.digits.map { Character(Unicode.Scalar($0 + 48)) }
+        if scale < 0, d.digits != [0] { digits += repeatElement("0", count: -scale) }  // decimal(p, -s): the unscaled value × 10^s
         if scale > 0 {
             if digits.count <= scale { digits.insert(contentsOf: repeatElement("0", count: scale - digits.count + 1), at: 0) }
             digits.insert(".", at: digits.count - scale)
