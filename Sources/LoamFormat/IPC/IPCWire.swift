@@ -7,8 +7,8 @@
 /// | date64 | timestamp[ms] (the same milliseconds) |
 /// | time32, time64, duration, interval[year_month] | int32 / int64 (the same counts) |
 /// | map<k, v> | list<struct<key, value>> (the same layout) |
-/// | decimal32/64/128/256 (p ≤ 15) | float64 (every such value's text is exact) |
-/// | decimal (p > 15) | its exact decimal text |
+/// | decimal32/64/128/256 (p ≤ 15, s ≥ 0) | float64 (every such value's text is exact) |
+/// | decimal (p > 15 or s < 0) | its exact decimal text |
 /// | float16 | float32 |
 /// | fixed_size_binary, uuid | binary |
 /// | large_list, list_view, large_list_view | list |
