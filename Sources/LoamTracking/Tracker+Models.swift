@@ -202,6 +202,28 @@ extension Tracker {
         }
     }
 
+    public func setRegisteredModelTag(name: String, key: String, value: String) async throws {
+        try checkKey(key)
+        try await changeRegisteredModel(name: name) { $0.tags[key] = value }
+    }
+
+    public func deleteRegisteredModelTag(name: String, key: String) async throws {
+        try await changeRegisteredModel(name: name) { model in
+            guard model.tags.removeValue(forKey: key) != nil else { throw TrackingError.notFound("registered model '\(name)' has no tag '\(key)'") }
+        }
+    }
+
+    public func setModelVersionTag(name: String, version: Int64, key: String, value: String) async throws {
+        try checkKey(key)
+        try await changeModelVersion(name: name, version: version) { $0.tags[key] = value }
+    }
+
+    public func deleteModelVersionTag(name: String, version: Int64, key: String) async throws {
+        try await changeModelVersion(name: name, version: version) { found in
+            guard found.tags.removeValue(forKey: key) != nil else { throw TrackingError.notFound("version \(version) of '\(name)' has no tag '\(key)'") }
+        }
+    }
+
     public func setRegisteredModelAlias(name: String, alias: String, version: Int64) async throws {
         guard !alias.isEmpty, alias.range(of: #"^[A-Za-z0-9_\-]+$"#, options: .regularExpression) != nil,
               alias.range(of: #"^[vV]\d+$"#, options: .regularExpression) == nil, alias.lowercased() != "latest" else {

@@ -199,7 +199,7 @@ extension BatchDecoder {
     }
 
     /// A dictionary-encoded column: its indices looked up in dictionary `id`, decoded to the values' type.
-    mutating func dictionaryColumn(_ field: Field, id: Int64, indexBytes: Int, signed: Bool, values: Field, validate: Bool) throws -> ArrowArray {
+    mutating func dictionaryColumn(_ field: Field, id: Int64, indexBytes: Int, signed: Bool, validate: Bool) throws -> ArrowArray {
         let (length, nullCount) = try node(field)
         let bits = try nextBuffer(field.name), indices = native(try nextBuffer(field.name), width: indexBytes)
         if nullCount > 0 {

@@ -325,8 +325,8 @@ struct BatchDecoder {
         case .direct, .converted(_, .same): return try stored(field, childWires: nil, validate: validate)
         case .children(let wires): return try stored(field, childWires: wires, validate: validate)
         case .converted(_, let how): return try converted(field, how, validate: validate)
-        case .dictionary(let id, let indexBytes, let signed, let values, _):
-            return try dictionaryColumn(field, id: id, indexBytes: indexBytes, signed: signed, values: values, validate: validate)
+        case .dictionary(let id, let indexBytes, let signed, _, _):
+            return try dictionaryColumn(field, id: id, indexBytes: indexBytes, signed: signed, validate: validate)
         }
     }
 

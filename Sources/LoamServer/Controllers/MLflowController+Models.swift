@@ -129,16 +129,10 @@ extension MLflowController {
             let stages = request.method == .get ? request.formQuery.getAll("stages") : try list(body, "stages")
             return try json(["model_versions": try await tracker.latestVersions(name: try name(), stages: stages).map(versionJSON(aliases: [:]))])
         case (.post, "registered-models/set-tag"):
-            let (key, value) = (try string(body, "key"), try string(body, "value"))
-            try checkKey(key)
-            try await tracker.changeRegisteredModel(name: try name()) { $0.tags[key] = value }
+            try await tracker.setRegisteredModelTag(name: try name(), key: try string(body, "key"), value: try string(body, "value"))
             return try json([:])
         case (.delete, "registered-models/delete-tag"):
-            let key = try string(body, "key")
-            let model = try name()
-            try await tracker.changeRegisteredModel(name: model) { m in
-                guard m.tags.removeValue(forKey: key) != nil else { throw TrackingError.notFound("registered model '\(model)' has no tag '\(key)'") }
-            }
+            try await tracker.deleteRegisteredModelTag(name: try name(), key: try string(body, "key"))
             return try json([:])
         case (.post, "registered-models/alias"):
             try await tracker.setRegisteredModelAlias(name: try name(), alias: try string(body, "alias"), version: try version())
@@ -176,16 +170,10 @@ extension MLflowController {
         case (.get, "model-versions/get-download-uri"):
             return try json(["artifact_uri": try await tracker.modelVersion(name: try name(), version: try version()).storageLocation])
         case (.post, "model-versions/set-tag"):
-            let (key, value) = (try string(body, "key"), try string(body, "value"))
-            try checkKey(key)
-            try await tracker.changeModelVersion(name: try name(), version: try version()) { $0.tags[key] = value }
+            try await tracker.setModelVersionTag(name: try name(), version: try version(), key: try string(body, "key"), value: try string(body, "value"))
             return try json([:])
         case (.delete, "model-versions/delete-tag"):
-            let key = try string(body, "key")
-            let (model, v) = (try name(), try version())
-            try await tracker.changeModelVersion(name: model, version: v) { found in
-                guard found.tags.removeValue(forKey: key) != nil else { throw TrackingError.notFound("version \(v) of '\(model)' has no tag '\(key)'") }
-            }
+            try await tracker.deleteModelVersionTag(name: try name(), version: try version(), key: try string(body, "key"))
             return try json([:])
         default:
             throw MLflowError(code: "ENDPOINT_NOT_FOUND", message: "\(method) /api/2.0/mlflow/\(route) is not served")
@@ -205,12 +193,6 @@ extension MLflowController {
     func search(_ body: [String: Any], _ request: Request) throws -> ModelSearch {
         ModelSearch(filter: (body["filter"] as? String) ?? "", orderBy: orderBy(body, request), maxResults: try int(body, "max_results").map(Int.init),
                     pageToken: body["page_token"] as? String)
-    }
-
-    func checkKey(_ key: String) throws {
-        guard !key.isEmpty, key.utf8.count <= tracker.limits.keyBytes else {
-            throw MLflowError.invalid("a tag key must be 1 to \(tracker.limits.keyBytes) bytes, not '\(key.prefix(40))'")
-        }
     }
 
     // MARK: MLflow's JSON shapes
