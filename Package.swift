@@ -48,8 +48,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
-        // Labels and annotation: agreement between annotators (the labels store and tasks come next).
-        .target(name: "LoamLabels"),
+        // Labels and annotation: schemas, versioned annotations, agreement, formats.
+        .target(name: "LoamLabels", dependencies: ["Loam", "LoamFormat", "LoamTable", "LoamStorage"]),
         // `loam serve`: the REST API, tokens and roles, Arrow streams for training, metrics.
         .target(name: "LoamServer", dependencies: [
             "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamTracking",
@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "LoamTrackingTests", dependencies: ["LoamTracking", "Loam", "LoamStorage", "LoamFormat", "LoamTestSupport",
                                                              .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamServerTests", dependencies: ["LoamServer"]),
-        .testTarget(name: "LoamLabelsTests", dependencies: ["LoamLabels"]),
+        .testTarget(name: "LoamLabelsTests", dependencies: ["LoamLabels", "Loam", "LoamFormat", "LoamTable", "LoamTestSupport"]),
         .testTarget(name: "LoamQueryTests", dependencies: ["LoamQuery", "Loam", "LoamFormat", "LoamTestSupport"],
                     resources: [.copy("sql")]),
     ]

@@ -230,6 +230,12 @@ struct QueryRunner {
     /// moving whole columns (`HashJoin`); any other condition is tested row by row.
     private func joined(_ first: Relation, alias: String, _ part: SelectStatement, names: [String: any Relation]) async throws -> Relation {
         let needed = part.referencedColumns
+        // A dataset's `_rowid` joins like a column (`ON l.row_id = r._rowid`), and stays out of `*`.
+        func carryingRowID(_ relation: Relation) -> Relation {
+            guard let plain = relation as? DatasetRelation else { return relation }
+            return RowIDRelation(source: plain.source)
+        }
+        let first = carryingRowID(first)
         func wanted(_ relation: Relation) -> [String] {
             relation.schema.fields.map(\.name).filter { name in
                 needed.map { $0.contains(name) || $0.contains(String(name.split(separator: ".", maxSplits: 1).last!)) } ?? true
@@ -271,8 +277,8 @@ struct QueryRunner {
             }
         }
         for join in part.joins {
-            let right = try await single(dataset: join.dataset, ref: join.ref, subquery: join.subquery, alias: join.alias,
-                                         position: join.position, names: names)
+            let right = carryingRowID(try await single(dataset: join.dataset, ref: join.ref, subquery: join.subquery, alias: join.alias,
+                                                       position: join.position, names: names))
             let rightAlias = join.alias ?? join.dataset
             let rightNames = wanted(right)
             let rightFields = rightNames.map { Field(name: "\(rightAlias).\($0)", type: right.schema.fields[right.schema.index(of: $0)!].type) }
@@ -434,9 +440,9 @@ struct QueryRunner {
             using.formUnion(join.using)
         }
         if let planned = current as? PlannedRelation {
-            return PlannedRelation(name: "join", schema: planned.schema, qualified: true, usingColumns: using, lines: planned.lines)
+            return PlannedRelation(name: "join", schema: planned.schema, qualified: true, hidesRowID: true, usingColumns: using, lines: planned.lines)
         }
-        return MemoryRelation(name: "join", result: (current as! MemoryRelation).result, qualified: true, usingColumns: using)
+        return MemoryRelation(name: "join", result: (current as! MemoryRelation).result, qualified: true, usingColumns: using, hidesRowID: true)
     }
 
     /// How a relation's rows would be read, for a plan: a dataset scan, or the plan of what builds them.

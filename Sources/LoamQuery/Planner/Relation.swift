@@ -50,6 +50,33 @@ struct DatasetRelation: Relation {
     }
 }
 
+/// A dataset whose `_rowid` is a column like the others (named when asked for, never in `*`): how a
+/// join's sides carry it, so `ON l.row_id = r._rowid` joins a dataset to rows that point at it.
+struct RowIDRelation: Relation {
+    let source: Dataset
+    var name: String { source.name }
+    var schema: Schema { Schema(fields: [RowID.field] + source.schema.fields, metadata: source.schema.metadata) }
+    var dataset: Dataset? { source }
+    var hidesRowID: Bool { true }
+
+    func scanFragments<T: Sendable>(columns: [String], includeRowID: Bool, pruning: PruningPredicate?,
+                                    transform: @escaping @Sendable (RecordBatch) throws -> T,
+                                    consume: (T) async throws -> Bool) async throws {
+        guard let at = columns.firstIndex(of: RowID.name) else {
+            return try await source.scanFragments(columns: columns, includeRowID: includeRowID, pruning: pruning, transform: transform, consume: consume)
+        }
+        var others = columns
+        others.remove(at: at)
+        try await source.scanFragments(columns: others, includeRowID: true, pruning: pruning, transform: { batch in
+            // The scan puts `_rowid` first; move it to where it was asked for.
+            var fields = Array(batch.schema.fields.dropFirst()), arrays = Array(batch.columns.dropFirst())
+            fields.insert(batch.schema.fields[0], at: at)
+            arrays.insert(batch.columns[0], at: at)
+            return try transform(RecordBatch(schema: Schema(fields: fields, metadata: batch.schema.metadata), columns: arrays, length: batch.length))
+        }, consume: consume)
+    }
+}
+
 struct MemoryRelation: Relation {
     let name: String
     let result: QueryResult

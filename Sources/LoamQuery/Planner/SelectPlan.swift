@@ -69,7 +69,7 @@ struct SelectPlan: Sendable {
         var items: [SelectItem] = []
         for item in statement.items {
             if case .star = item.expression {
-                items += binder.starColumns.filter { !relation.hidesRowID || $0 != "_rowid" }.map { SelectItem(expression: .column(table: nil, name: $0, at: item.expression.position), alias: nil) }
+                items += binder.starColumns.filter { !relation.hidesRowID || ($0 != "_rowid" && !$0.hasSuffix("._rowid")) }.map { SelectItem(expression: .column(table: nil, name: $0, at: item.expression.position), alias: nil) }
             } else {
                 items.append(item)
             }

@@ -22,6 +22,32 @@ public struct TableSchema: Hashable, Sendable {
     public var names: [String] { columns.map(\.name) }
 
     public func columnID(_ name: String) -> Int? { columns.first { $0.name == name }?.id }
+
+    /// Schema metadata naming the columns whose values identify a row (comma-separated), if the dataset has a key.
+    public static let keyMetadata = "loam.key"
+
+    /// The dataset's key columns: a merge refuses two different rows inserted on both sides with the same key.
+    public var keyColumns: [String]? {
+        get { list(Self.keyMetadata) }
+        set { setList(Self.keyMetadata, newValue) }
+    }
+
+    /// Schema metadata naming the columns two rows with one key must agree on to be the same row (default: all).
+    public static let keyValuesMetadata = "loam.key_values"
+
+    /// With a key: the columns compared when both sides inserted it; the others (times, provenance) follow our side.
+    public var keyValueColumns: [String]? {
+        get { list(Self.keyValuesMetadata) }
+        set { setList(Self.keyValuesMetadata, newValue) }
+    }
+
+    private func list(_ key: String) -> [String]? { metadata?[key].map { $0.split(separator: ",").map(String.init) } }
+
+    private mutating func setList(_ key: String, _ names: [String]?) {
+        var m = metadata ?? [:]
+        m[key] = names?.joined(separator: ",")
+        metadata = m.isEmpty ? nil : m
+    }
 }
 
 /// The pseudo-column every fragment starts with: the row's stable identity.

@@ -11,6 +11,7 @@ public struct MergeConflict: Hashable, Sendable, CustomStringConvertible {
         case schema                     // incompatible column changes
         case dataset                    // created, dropped or replaced on both sides
         case row = "row written on both sides"  // strict merges only: any change to one row by both
+        case key = "key inserted on both sides"  // a dataset with a key (`TableSchema.keyColumns`): one key, two different rows
     }
 
     public let dataset: String
@@ -109,8 +110,9 @@ public struct ThreeWayMerge: Sendable {
             }
         }
 
-        // Theirs only appended fragments to the base, with the same schema: add them as they are (row ids never collide).
-        if theirs.schema == base.schema, ours.schema == base.schema, theirs.fragments.count >= base.fragments.count,
+        // Theirs only appended fragments to the base, with the same schema: add them as they are (row ids never collide),
+        // unless the dataset has a key, which rows both sides inserted may share.
+        if base.schema.keyColumns == nil, theirs.schema == base.schema, ours.schema == base.schema, theirs.fragments.count >= base.fragments.count,
            Array(theirs.fragments.prefix(base.fragments.count)) == base.fragments {
             var merged = ours
             merged.fragments += theirs.fragments.dropFirst(base.fragments.count)
@@ -158,6 +160,17 @@ public struct ThreeWayMerge: Sendable {
         for column in base.schema.columns where !theirs.schema.columns.contains(where: { $0.id == column.id }) {
             schema.columns.removeAll { $0.id == column.id }
         }
+        // Schema metadata, key by key: a key one side changed takes that side's value; both changed it differently is a conflict.
+        var metadata = ours.schema.metadata ?? [:]
+        for name in Set((base.schema.metadata ?? [:]).keys).union((ours.schema.metadata ?? [:]).keys).union((theirs.schema.metadata ?? [:]).keys) {
+            let b = base.schema.metadata?[name], o = ours.schema.metadata?[name], t = theirs.schema.metadata?[name]
+            guard o != t, t != b else { continue }
+            if o == b { metadata[name] = t; continue }
+            let conflict = MergeConflict(dataset: dataset, kind: .schema, rowID: nil, column: nil, base: nil, ours: nil, theirs: nil,
+                                         detail: "schema metadata '\(name)' changed on both sides")
+            if settle(conflict) == .theirs { metadata[name] = t }
+        }
+        schema.metadata = metadata.isEmpty ? nil : metadata
         if schema.columns.isEmpty {
             _ = settle(MergeConflict(dataset: dataset, kind: .schema, rowID: nil, column: nil, base: nil, ours: nil, theirs: nil,
                                      detail: "the merge would drop every column"))
@@ -178,7 +191,28 @@ public struct ThreeWayMerge: Sendable {
 
         var deleting = Set<UInt64>()
         var upserting: [DiffRow] = []
-        for row in theirDiff.added { upserting.append(DiffRow(rowID: row.rowID, cells: mapped(row.cells))) }
+        let keyIDs = schema.keyColumns.map { names in names.compactMap { schema.columnID($0) } }
+        let ourKeys = keyIDs.map { ids in
+            Dictionary(ourDiff.added.map { row in (ids.map { row.cells[$0] ?? .null }, row) }, uniquingKeysWith: { a, _ in a })
+        } ?? [:]
+        for row in theirDiff.added {
+            let cells = mapped(row.cells)
+            if let ids = keyIDs, let mine = ourKeys[ids.map { cells[$0] ?? .null }] {
+                // The same row inserted on both sides (by the columns that matter, when the schema names them) is kept once.
+                let compared = schema.keyValueColumns.map { names in names.compactMap { schema.columnID($0) } } ?? schema.columns.compactMap(\.id)
+                if compared.allSatisfy({ mine.cells[$0] ?? .null == cells[$0] ?? .null }) { continue }
+                let keyText = zip(schema.keyColumns ?? [], ids).map { "\($0)=\(cells[$1]?.displayText ?? "NULL")" }.joined(separator: ", ")
+                let differing = schema.columns.compactMap { c -> String? in
+                    guard let id = c.id, compared.contains(id), mine.cells[id] ?? .null != cells[id] ?? .null else { return nil }
+                    return "\(c.name): ours \(mine.cells[id]?.displayText ?? "NULL"), theirs \(cells[id]?.displayText ?? "NULL")"
+                }
+                let conflict = MergeConflict(dataset: dataset, kind: .key, rowID: mine.rowID, column: nil, base: nil, ours: nil, theirs: nil,
+                                             detail: "(\(keyText)) — \(differing.joined(separator: "; "))")
+                guard settle(conflict) == .theirs else { continue }
+                deleting.insert(mine.rowID)
+            }
+            upserting.append(DiffRow(rowID: row.rowID, cells: cells))
+        }
         func bothWrote(_ rowID: UInt64) -> Bool {
             guard strict else { return false }
             _ = settle(MergeConflict(dataset: dataset, kind: .row, rowID: rowID, column: nil, base: nil, ours: nil, theirs: nil, detail: ""))
