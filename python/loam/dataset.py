@@ -13,6 +13,7 @@ import pyarrow.ipc as ipc
 
 from . import splits
 from .errors import LoamError
+from .labels import Labels, encode as encode_labels
 from .loader import Loader
 from .tracking import note_read
 
@@ -87,31 +88,42 @@ class DatasetBase:
             raise LoamError("this is already a split; take splits of the whole dataset")
         return SplitView(self, name, seed, tuple(fractions))
 
-    def _split_source(self, split, split_seed, split_fractions):
-        return self.split(split, split_seed, split_fractions) if split is not None else self
+    def _split_source(self, split, split_seed, split_fractions, labels=None, label_by="majority"):
+        source = self
+        if labels is not None:
+            source = LabeledDataset(self, labels, label_by)
+        return source.split(split, split_seed, split_fractions) if split is not None else source
+
+    def labels(self):
+        """The dataset's labels at this commit: schemas, annotations, gathered labels, agreement (see loam.labels)."""
+        return Labels(self)
 
     def to_numpy(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False,
-                 rank=0, world_size=1, start_batch=0, split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), **plan):
+                 rank=0, world_size=1, start_batch=0, split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1),
+                 labels=None, label_by="majority", **plan):
         """Batches as dicts of NumPy arrays (fixed-size lists become 2-D arrays), for JAX or anything else.
-        See loam.shuffle for the order; `rank`/`world_size` pick this process's share; `split` one split's rows."""
-        loader = Loader(self._split_source(split, split_seed, split_fractions), columns, batch_size, shuffle, seed, drop_last, **plan)
+        See loam.shuffle for the order; `rank`/`world_size` pick this process's share; `split` one split's rows.
+        `labels="sentiment"` adds that label schema's labels as a column, gathered `label_by` "majority",
+        "adjudicated" or "annotator:NAME" (see loam.labels.encode for the arrays)."""
+        loader = Loader(self._split_source(split, split_seed, split_fractions, labels, label_by), columns, batch_size, shuffle, seed, drop_last, **plan)
         note_read(self, **loader.describe(epoch, rank, world_size, start_batch))
         return loader.batches(epoch=epoch, rank=rank, world_size=world_size, start=start_batch)
 
     def to_torch(self, columns=None, batch_size=256, shuffle=True, seed=0, drop_last=False, transform=None,
-                 rank=None, world_size=None, split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), sample_transform=None, **plan):
+                 rank=None, world_size=None, split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), sample_transform=None,
+                 labels=None, label_by="majority", **plan):
         """A torch IterableDataset of batches; use it with `loam.torch.DataLoader` to save and resume mid-epoch.
         `sample_transform(row) -> dict` runs per row (then the rows are collated), `transform(batch) -> batch` per batch.
-        `split="train"` (with `split_seed`, `split_fractions`) reads one split's rows."""
+        `split="train"` (with `split_seed`, `split_fractions`) reads one split's rows; `labels`/`label_by` as in to_numpy."""
         from .torch import LoamIterableDataset
-        return LoamIterableDataset(self._split_source(split, split_seed, split_fractions), columns, batch_size, shuffle, seed, drop_last,
+        return LoamIterableDataset(self._split_source(split, split_seed, split_fractions, labels, label_by), columns, batch_size, shuffle, seed, drop_last,
                                    transform, rank, world_size, plan, sample_transform)
 
     def to_tf(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False, rank=0, world_size=1,
-              split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), **plan):
-        """A tf.data.Dataset of batches (dicts of tensors)."""
+              split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), labels=None, label_by="majority", **plan):
+        """A tf.data.Dataset of batches (dicts of tensors); `labels`/`label_by` as in to_numpy."""
         from .tensorflow import to_tf
-        return to_tf(self._split_source(split, split_seed, split_fractions), columns, batch_size, shuffle, seed, epoch, drop_last, rank,
+        return to_tf(self._split_source(split, split_seed, split_fractions, labels, label_by), columns, batch_size, shuffle, seed, epoch, drop_last, rank,
                      world_size, plan)
 
 
@@ -201,6 +213,92 @@ class SplitView(DatasetBase):
 
     def query(self, sql):
         return self.dataset.query(sql)
+
+
+class LabeledDataset(DatasetBase):
+    """A dataset with its gathered labels as extra columns (one per schema), aligned to its rows; what the
+    loaders read when given `labels=`."""
+
+    def __init__(self, dataset, labels, label_by="majority"):
+        self.base, self.label_by = dataset, label_by
+        self.name, self.commit = dataset.name, dataset.commit
+        names = [labels] if isinstance(labels, str) else list(labels)
+        store = Labels(dataset)
+        schemas = store.schemas()
+        self.label_columns = {}
+        rowids = dataset.rowids()
+        fields = list(dataset.schema)
+        for name in names:
+            if name not in schemas:
+                raise LoamError(f"'{dataset.name}' has no label schema '{name}' at {dataset.commit[:12]} (schemas: {', '.join(schemas) or 'none'})")
+            if name in dataset.schema.names:
+                raise LoamError(f"'{dataset.name}' has a column named '{name}'; the label would hide it")
+            chosen = store.gather(name, by=label_by)
+            array = encode_labels(schemas[name], [chosen.get(int(r)) for r in rowids])
+            self.label_columns[name] = array
+            type_ = pa.from_numpy_dtype(array.dtype) if array.dtype != object else pa.string()
+            if array.ndim == 2:
+                type_ = pa.list_(pa.float32(), array.shape[1])
+            fields.append(pa.field(name, type_))
+        self.schema = pa.schema(fields)
+        self.schemas = {name: schemas[name] for name in names}
+
+    def __len__(self):
+        return len(self.base)
+
+    def _split(self, columns):
+        wanted = self.schema.names if columns is None else ([columns] if isinstance(columns, str) else list(columns))
+        base = [c for c in wanted if c not in self.label_columns]
+        for name in self.label_columns:  # labels always come along
+            if name not in wanted:
+                wanted = list(wanted) + [name]
+        return base, [c for c in wanted if c in self.label_columns]
+
+    def _indices(self, columns):
+        base, _ = self._split(columns)
+        return self.base._indices(base)
+
+    def numpy_rows(self, start, stop, columns=None):
+        base, labels = self._split(columns)
+        out = self.base.numpy_rows(start, stop, base) if base else {}
+        for name in labels:
+            out[name] = self.label_columns[name][start:stop]
+        return out
+
+    def numpy_take(self, positions, columns=None):
+        base, labels = self._split(columns)
+        out = self.base.numpy_take(positions, base) if base else {}
+        positions = np.asarray(positions, dtype=np.int64)
+        for name in labels:
+            out[name] = self.label_columns[name][positions]
+        return out
+
+    def take(self, indices, columns=None):
+        base, labels = self._split(columns)
+        positions = np.asarray(indices, dtype=np.int64).reshape(-1)
+        table = self.base.take(positions, base) if base else pa.table({})
+        n = len(self)
+        positions = np.where(positions < 0, positions + n, positions)
+        for name in labels:
+            values = self.label_columns[name][positions]
+            array = (pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1]) if values.ndim == 2
+                     else pa.array(list(values) if values.dtype == object else values, type=self.schema.field(name).type))
+            table = table.append_column(name, array)
+        return table
+
+    def slice(self, start, length, columns=None):
+        return self.take(np.arange(start, min(start + length, len(self))), columns)
+
+    def to_arrow(self, columns=None):
+        return self.slice(0, len(self), columns)
+
+    def classes(self, column="label"):
+        if column in self.schemas:
+            return list(self.schemas[column].get("classes") or [])
+        return self.base.classes(column)
+
+    def rowids(self):
+        return self.base.rowids()
 
 
 class Dataset(DatasetBase):

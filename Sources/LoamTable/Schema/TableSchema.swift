@@ -35,7 +35,8 @@ public struct TableSchema: Hashable, Sendable {
     /// Schema metadata naming the columns two rows with one key must agree on to be the same row (default: all).
     public static let keyValuesMetadata = "loam.key_values"
 
-    /// With a key: the columns compared when both sides inserted it; the others (times, provenance) follow our side.
+    /// With a key: the columns whose differing values are a conflict, when both sides inserted one key or changed
+    /// one row; the others (times, provenance) follow our side.
     public var keyValueColumns: [String]? {
         get { list(Self.keyValuesMetadata) }
         set { setList(Self.keyValuesMetadata, newValue) }

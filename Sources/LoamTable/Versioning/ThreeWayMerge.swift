@@ -192,6 +192,7 @@ public struct ThreeWayMerge: Sendable {
         var deleting = Set<UInt64>()
         var upserting: [DiffRow] = []
         let keyIDs = schema.keyColumns.map { names in names.compactMap { schema.columnID($0) } }
+        let keyValueIDs = schema.keyValueColumns.map { names in Set(names.compactMap { schema.columnID($0) }) }
         let ourKeys = keyIDs.map { ids in
             Dictionary(ourDiff.added.map { row in (ids.map { row.cells[$0] ?? .null }, row) }, uniquingKeysWith: { a, _ in a })
         } ?? [:]
@@ -199,7 +200,7 @@ public struct ThreeWayMerge: Sendable {
             let cells = mapped(row.cells)
             if let ids = keyIDs, let mine = ourKeys[ids.map { cells[$0] ?? .null }] {
                 // The same row inserted on both sides (by the columns that matter, when the schema names them) is kept once.
-                let compared = schema.keyValueColumns.map { names in names.compactMap { schema.columnID($0) } } ?? schema.columns.compactMap(\.id)
+                let compared = keyValueIDs.map(Array.init) ?? schema.columns.compactMap(\.id)
                 if compared.allSatisfy({ mine.cells[$0] ?? .null == cells[$0] ?? .null }) { continue }
                 let keyText = zip(schema.keyColumns ?? [], ids).map { "\($0)=\(cells[$1]?.displayText ?? "NULL")" }.joined(separator: ", ")
                 let differing = schema.columns.compactMap { c -> String? in
@@ -243,6 +244,7 @@ public struct ThreeWayMerge: Sendable {
             for cell in change.changes {
                 guard let target = idMap[cell.columnID] else { continue }
                 if let mine = ourChanges[target], mine.new != cell.new {
+                    if let compared = keyValueIDs, !compared.contains(target) { continue }  // times, provenance: ours stands
                     let conflict = MergeConflict(dataset: dataset, kind: .cell, rowID: change.rowID, column: names[target],
                                                  base: cell.old, ours: mine.new, theirs: cell.new, detail: "")
                     if settle(conflict) == .theirs { cells[target] = cell.new; changed = true }
