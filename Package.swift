@@ -49,7 +49,8 @@ let package = Package(
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         // Labels and annotation: schemas, versioned annotations, agreement, formats.
-        .target(name: "LoamLabels", dependencies: ["Loam", "LoamFormat", "LoamTable", "LoamStorage"]),
+        .target(name: "LoamLabels", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage",
+                                                  .product(name: "GRDB", package: "GRDB.swift")]),
         // `loam serve`: the REST API, tokens and roles, Arrow streams for training, metrics.
         .target(name: "LoamServer", dependencies: [
             "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamTracking",

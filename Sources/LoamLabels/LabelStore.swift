@@ -91,6 +91,16 @@ public struct VersionedLabelStore: LabelStore {
         return try await read(try await repository.tables.manifest(id), dataset: Self.labelsDataset(of: dataset), schema: schema)
     }
 
+    /// The annotations of one labelled row at HEAD, reading only the fragments whose `row_id` range holds it.
+    public func annotations(dataset: String, schema: String, rowID: UInt64) async throws -> [Annotation] {
+        let tree = try await repository.tables.commit(try await repository.resolve("HEAD")).tree
+        guard let id = tree[Self.labelsDataset(of: dataset)] else { return [] }
+        var manifest = try await repository.tables.manifest(id)
+        let pruning = PruningPredicate.compare("row_id", .eq, .uint(rowID))
+        manifest.fragments = manifest.fragments.filter { pruning.mayMatch($0, schema: manifest.schema) }
+        return try await read(manifest, dataset: Self.labelsDataset(of: dataset), schema: schema).filter { $0.rowID == rowID }
+    }
+
     /// Every live annotation of `manifest` (of one schema, or all), in storage order.
     func read(_ manifest: Manifest, dataset: String, schema: String?) async throws -> [Annotation] {
         let reader = FragmentReader(objects: repository.objects)
@@ -157,7 +167,7 @@ public struct VersionedLabelStore: LabelStore {
             if !replacing.isEmpty {
                 manifest = try await ManifestEditor(objects: repository.objects).apply(to: manifest, deleting: [], upserting: replacing)
             }
-            let chunk = 262_144
+            let chunk = 65_536  // fragments of this many rows keep a one-row read (the annotation page's) small
             for start in stride(from: 0, to: fresh.count, by: chunk) {
                 let part = fresh[start..<min(start + chunk, fresh.count)]
                 let columns = try Self.columns(part, fields: fields)

@@ -240,14 +240,16 @@ public struct Labeler: Sendable {
     /// for classes and ratings the chance-corrected measures, for boxes and spans the IoU-matched agreement.
     public func agreement(_ schema: String, of dataset: String, at ref: String = "HEAD", weights: Ratings.Weights = .none) async throws -> LabelAgreement {
         let definition = try await self.schema(schema, of: dataset, at: ref)
-        let votes = try await annotations(of: dataset, schema: schema, at: ref).filter(\.isVote)
-        switch definition.kind {
+        return try Self.agreement(of: try await annotations(of: dataset, schema: schema, at: ref).filter(\.isVote), schema: definition, weights: weights)
+    }
+
+    static func agreement(of votes: [Annotation], schema: LabelSchema, weights: Ratings.Weights) throws -> LabelAgreement {
+        switch schema.kind {
         case .single, .rating:
             let report = try AgreementReport(Ratings(votes.map { (String($0.rowID), $0.annotator, $0.value!) }), weights: weights)
-            return LabelAgreement(schema: schema, kind: definition.kind.rawValue, ratings: report, overlap: nil)
+            return LabelAgreement(schema: schema.name, kind: schema.kind.rawValue, ratings: report, overlap: nil)
         case .boxes, .spans, .polygons, .multi, .relations, .text:
-            return LabelAgreement(schema: schema, kind: definition.kind.rawValue, ratings: nil,
-                                  overlap: try OverlapAgreement(votes, kind: definition.kind))
+            return LabelAgreement(schema: schema.name, kind: schema.kind.rawValue, ratings: nil, overlap: try OverlapAgreement(votes, kind: schema.kind))
         }
     }
 }

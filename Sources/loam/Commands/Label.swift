@@ -13,7 +13,7 @@ struct Label: AsyncParsableCommand {
             so they branch, merge, diff and time-travel with the rows, and SQL joins them:
               SELECT r.text, l.value FROM reviews r JOIN reviews__labels l ON l.row_id = r._rowid WHERE l.schema = 'sentiment'
             """,
-        subcommands: [SchemaCommand.self, Add.self, List.self, Import.self, Export.self, Agreement.self])
+        subcommands: [SchemaCommand.self, Add.self, List.self, Import.self, Export.self, Agreement.self, TaskCommand.self])
 
     struct Agreement: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
