@@ -51,9 +51,11 @@ let package = Package(
         // Labels and annotation: schemas, versioned annotations, agreement, formats.
         .target(name: "LoamLabels", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage",
                                                   .product(name: "GRDB", package: "GRDB.swift")]),
+        // Loam's web front: the pages `loam serve` serves (plain HTML, CSS, JavaScript; no build step).
+        .target(name: "LoamWeb", resources: [.copy("pages")]),
         // `loam serve`: the REST API, tokens and roles, Arrow streams for training, metrics.
         .target(name: "LoamServer", dependencies: [
-            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamTracking",
+            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamTracking", "LoamLabels", "LoamWeb",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

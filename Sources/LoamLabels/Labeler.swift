@@ -265,3 +265,19 @@ public struct LabelAgreement: Encodable, Sendable {
 extension String {
     var nonEmpty: String? { isEmpty ? nil : self }
 }
+
+extension Labeler {
+    /// One row of `dataset` at HEAD by its `_rowid` (column name → value), reading only the fragment whose id range holds it.
+    public func row(_ rowID: UInt64, of dataset: String) async throws -> [(String, Value)] {
+        let ds = try await repository.dataset(dataset)
+        let reader = FragmentReader(objects: repository.objects)
+        let ids = ds.manifest.schema.columns.compactMap(\.id)
+        for entry in ds.manifest.fragments where entry.minRowID <= rowID && rowID <= entry.maxRowID {
+            let data = try await reader.read(entry, schema: ds.manifest.schema, columnIDs: ids)
+            for i in 0..<data.liveCount where data.rowIDs.buffers[1].load(data.physical(i), as: UInt64.self) == rowID {
+                return zip(ds.schema.fields, data.columns).map { ($0.name, $1.value(at: data.physical(i))) }
+            }
+        }
+        throw LabelError.notFound("no live row of '\(dataset)' has _rowid \(rowID)")
+    }
+}

@@ -7,6 +7,7 @@ import LoamFormat
 import LoamQuery
 import LoamStorage
 import LoamTable
+import LoamLabels
 import LoamTracking
 import ServiceLifecycle
 
@@ -46,6 +47,9 @@ public struct LoamServer: Sendable {
     let metrics = Metrics()
     /// Experiment tracking (the MLflow routes translate to it).
     let tracker: Tracker
+    /// Labels and labelling tasks (the label routes and the annotation page translate to them).
+    let labels: Labeler
+    let labelTasks: LabelTasks
     /// Import bodies, streamed to files.
     let uploads: Uploads
     /// Where statements run, off the threads that answer requests.
@@ -61,6 +65,8 @@ public struct LoamServer: Sendable {
         self.anonymous = anonymous
         self.limits = limits
         tracker = try Tracker(repository: repository)
+        labels = Labeler(repository: repository)
+        labelTasks = try LabelTasks(repository: repository)
         let folder = repository.root.appendingPathComponent(Repository.folderName).appendingPathComponent("uploads")
         uploads = Uploads(folder: folder, limit: limits.concurrentUploads)
         _ = Uploads.removeStale(in: folder)  // a crashed server's, never a live one's (they are locked)
@@ -99,7 +105,7 @@ public struct LoamServer: Sendable {
 
     /// Every route the server answers besides /healthz, as (method, path) with `{parameter}`s.
     public static var routes: [(method: String, path: String)] {
-        ServiceController.table + RepositoryController.table + DatasetController.table + QueryController.table
+        ServiceController.table + RepositoryController.table + DatasetController.table + QueryController.table + LabelsController.table
     }
 
     /// The MLflow tracking and artifact routes (MLflow's own API, documented by MLflow's protos).
@@ -116,6 +122,8 @@ public struct LoamServer: Sendable {
         DatasetController(server: self).register(on: api)
         QueryController(server: self).register(on: api)
         MLflowController(server: self).register(on: api)
+        LabelsController(server: self).register(on: api)
+        WebController().register(on: router)
         return router
     }
 }
@@ -214,6 +222,12 @@ struct ErrorMiddleware: RouterMiddleware {
             if case .notARepository = e { return internalError(error, context: context) }
             return .badRequest(e.description)
         case let e as FormatError: return .badRequest(e.description)
+        case let e as LabelError:
+            switch e {
+            case .notFound: return .notFound(e.description)
+            case .forbidden: return .forbidden(e.description)
+            default: return .badRequest(e.description)
+            }
         case let e as StatementStopped:
             if case .outOfMemory = e { return APIError(status: .insufficientStorage, code: "memory_limit", message: e.description) }
             return APIError(status: .requestTimeout, code: "statement_timeout", message: e.description)

@@ -22,11 +22,12 @@ public struct Grant: Sendable, Equatable {
         self.dataset = dataset
     }
 
-    /// Whether this grant covers `role` on `dataset` (nil: the repository as a whole).
+    /// Whether this grant covers `role` on `dataset` (nil: the repository as a whole). A grant for a
+    /// dataset covers its labels too (`<dataset>__labels`).
     public func allows(_ role: Role, dataset name: String?) -> Bool {
         guard self.role >= role else { return false }
         guard let dataset else { return true }
-        return name == dataset
+        return name == dataset || name == dataset + "__labels"
     }
 }
 
