@@ -145,3 +145,145 @@ def encode(schema, values):
     out = np.empty(len(values), dtype=object)
     out[:] = [None if v is None else (v if kind == "text" else json.loads(v)) for v in values]
     return out
+
+
+class RemoteLabels:
+    """The labels of a dataset on a server (loam.connect), through the label routes; the same reads and writes as Labels."""
+
+    def __init__(self, dataset):
+        self.dataset, self.repo, self.name = dataset, dataset._repo, dataset.name
+        self.path = f"/api/v1/datasets/{dataset.name}/labels"
+
+    def schemas(self):
+        return {s["name"]: s for s in self.repo.get_json(self.path + "/schemas", ref=self.dataset.commit)}
+
+    def to_arrow(self, schema=None):
+        rows = self.repo.get_json(self.path, schema=schema, ref=self.dataset.commit)
+        return pa.Table.from_pylist(rows) if rows else pa.table({"row_id": pa.array([], pa.uint64())})
+
+    def to_pandas(self, schema=None):
+        return self.to_arrow(schema).to_pandas()
+
+    def gather(self, schema, by="majority"):
+        return {int(r["row_id"]): r["value"] for r in self.repo.get_json(self.path, schema=schema, by=by, ref=self.dataset.commit)}
+
+    def agreement(self, schema, weights="none"):
+        return self.repo.get_json(self.path + "/agreement", schema=schema, weights=weights, ref=self.dataset.commit)
+
+    def define(self, name, kind, classes=None, **options):
+        camel = {"image_column": "imageColumn", "width_column": "widthColumn", "height_column": "heightColumn",
+                 "text_column": "textColumn", "allow_overlap": "allowOverlap"}
+        body = {"name": name, "kind": kind, **({"classes": list(classes)} if classes is not None else {}),
+                **{camel.get(k, k): v for k, v in options.items()}}
+        return json.loads(self.repo.request("POST", self.path + "/schemas", body=body)[2])
+
+    def add(self, schema, rows, values, annotator=None, source="human", model=None, scores=None, status=None, task=None):
+        """As Labels.add; a person's labels are the token user's own (`annotator` names only model and import labels)."""
+        labels = []
+        for i, (row, value) in enumerate(zip(rows, values)):
+            label = {"row_id": int(row), "value": value, "source": source, "model": model, "status": status, "task": task}
+            if annotator is not None:
+                label["annotator"] = annotator
+            if scores is not None:
+                label["score"] = float(scores[i])
+            labels.append({k: v for k, v in label.items() if v is not None or k == "value"})
+        return json.loads(self.repo.request("POST", self.path, body={"schema": schema, "labels": labels})[2])
+
+    def export(self, schema, path, format, by="majority"):
+        payload = self.repo.request("GET", self.path + "/export", {"schema": schema, "format": format, "by": by, "ref": self.dataset.commit})[2]
+        with open(path, "wb") as f:
+            f.write(payload)
+
+
+class LabelTask:
+    """A labelling task: `repo.create_label_task(...)` or `repo.label_task(id)`, on a local repository (you act as
+    LOAM_AUTHOR) or a server (you act as the token's user). Every step checks your role in the task."""
+
+    def __init__(self, backend, task_id):
+        self.backend, self.id = backend, task_id
+
+    def __repr__(self):
+        return f"<loam.LabelTask {self.id}>"
+
+    def info(self):
+        return self.backend.task(self.id)
+
+    def add_member(self, user, role="annotator"):
+        return self.backend.call("POST", self.id, "members", body={"user": user, "role": role})
+
+    def next(self):
+        """Your next item: {"item": {row_id, position, needed, uncertainty, yours, suggestion}, "row": {…}}, item None when done."""
+        return self.backend.call("GET", self.id, "next")
+
+    def submit(self, row, value):
+        return self.backend.call("POST", self.id, f"items/{int(row)}/submit", body={"value": value})
+
+    def skip(self, row):
+        return self.backend.call("POST", self.id, f"items/{int(row)}/skip", body={})
+
+    def resolve(self, row, value):
+        return self.backend.call("POST", self.id, f"items/{int(row)}/resolve", body={"value": value})
+
+    def progress(self):
+        return self.backend.call("GET", self.id, "progress")
+
+    def disagreements(self, all=False):  # noqa: A002 (the route's ?all=)
+        return self.backend.call("GET", self.id, "disagreements" + ("?all=true" if all else ""))
+
+    def agreement(self):
+        """The engine's agreement among this task's annotators (reviewers and managers)."""
+        return self.backend.call("GET", self.id, "agreement")
+
+
+class RemoteTasks:
+    """Task steps as REST calls."""
+
+    def __init__(self, repo):
+        self.repo = repo
+
+    def task(self, task_id):
+        return self.repo.get_json(f"/api/v1/label-tasks/{task_id}")
+
+    def call(self, method, task_id, step, body=None):
+        path, _, query = step.partition("?")
+        query = dict(q.split("=", 1) for q in query.split("&")) if query else None
+        return json.loads(self.repo.request(method, f"/api/v1/label-tasks/{task_id}/{path}", query, body)[2])
+
+
+class LocalTasks:
+    """Task steps through the `loam` binary, as LOAM_AUTHOR (else your user name)."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def run(self, *args):
+        done = subprocess.run([_binary(), "label", "task", *args, "--repo", self.root], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise LoamError(done.stderr.strip().removeprefix("loam: error: ") or f"loam label task {args[0]} failed")
+        return done.stdout
+
+    def task(self, task_id):
+        return next(t for t in json.loads(self.run("list", "--json")) if t["id"] == task_id)
+
+    def call(self, method, task_id, step, body=None):
+        path, _, query = step.partition("?")
+        parts = path.split("/")
+        if parts[0] == "members":
+            self.run("member", task_id, body["user"], body["role"])
+            return body
+        if parts[0] == "items":
+            row, action = parts[1], parts[2]
+            if action == "skip":
+                self.run("skip", task_id, row)
+                return {"skipped": True}
+            value = body["value"]
+            self.run(action, task_id, row, value if isinstance(value, str) else json.dumps(value))
+            return {"row_id": int(row)}
+        if parts[0] == "disagreements":
+            return json.loads(self.run("disagreements", task_id, "--json", *(["--all"] if query else [])))
+        if parts[0] == "next":
+            item = json.loads(self.run("next", task_id, "--json"))
+            return {"item": item}
+        if parts[0] == "progress":
+            return json.loads(self.run("progress", task_id, "--json"))
+        return json.loads(self.run("agreement", task_id))

@@ -15,6 +15,7 @@ import pyarrow.ipc as ipc
 
 from .dataset import Dataset, Fragment, run_query
 from .errors import LoamError
+from .labels import LabelTask, LocalTasks
 from .frames import ArrowFile
 
 _REF = re.compile(r"^(?P<base>[^~^]+)(?P<moves>(?:~\d*|\^)*)$")
@@ -161,6 +162,19 @@ class LocalRepository:
             out.append((commit, value))
             commit = value["parents"][0] if value["parents"] else None
         return out
+
+    def create_label_task(self, dataset, schema, query, annotators=1, overlap=1.0, seed=0):
+        """A labelling task over the rows `query` returns (its _rowid column); you (LOAM_AUTHOR) become its manager."""
+        tasks = LocalTasks(self.root)
+        task = json.loads(tasks.run("create", "-d", dataset, "--schema", schema, "--query", query, "--annotators", str(annotators),
+                                    "--overlap", str(overlap), "--seed", str(seed), "--json"))
+        return LabelTask(tasks, task["id"])
+
+    def label_task(self, task_id):
+        return LabelTask(LocalTasks(self.root), task_id)
+
+    def label_tasks(self, dataset=None):
+        return json.loads(LocalTasks(self.root).run("list", "--json", *(["-d", dataset] if dataset else [])))
 
     def start_run(self, *args, **kwargs):
         raise LoamError("runs are kept by a server: `loam serve` (--anonymous for yourself), then loam.connect(url).start_run(...)")

@@ -11,6 +11,7 @@ import pyarrow.ipc as ipc
 from .dataset import DatasetBase, numpy_columns
 from .errors import LoamError, ServerError
 from .frames import ArrowFile
+from .labels import LabelTask, RemoteLabels, RemoteTasks
 from .loader import encode_classes, resolve_classes
 from . import splits
 from .tracking import Run, note_read
@@ -84,6 +85,18 @@ class RemoteRepository:
         status, kind, payload = self.request("POST", "/api/v1/query", body={"sql": sql, "ref": ref})
         return json.loads(payload) if kind.startswith("application/json") else ipc.open_stream(payload).read_all()
 
+    def create_label_task(self, dataset, schema, query, annotators=1, overlap=1.0, seed=0):
+        """A labelling task over the rows `query` returns (its _rowid column); the token's user becomes its manager."""
+        body = {"dataset": dataset, "schema": schema, "query": query, "annotators": annotators, "overlap": overlap, "seed": seed}
+        task = json.loads(self.request("POST", "/api/v1/label-tasks", body=body)[2])
+        return LabelTask(RemoteTasks(self), task["id"])
+
+    def label_task(self, task_id):
+        return LabelTask(RemoteTasks(self), task_id)
+
+    def label_tasks(self, dataset=None):
+        return self.get_json("/api/v1/label-tasks", dataset=dataset)
+
     def start_run(self, experiment, params=None, run_name=None, tags=None, flush_seconds=0.5):
         """An MLflow-compatible run on this server, batched in the background; use it in a `with` block."""
         return Run(self, experiment, run_name=run_name, params=params, tags=tags, flush_seconds=flush_seconds)
@@ -114,6 +127,10 @@ class RemoteDataset(DatasetBase):
 
     def __len__(self):
         return self._rows
+
+    def labels(self):
+        """The dataset's labels on the server, at this commit (see loam.labels.RemoteLabels)."""
+        return RemoteLabels(self)
 
     def __getstate__(self):
         return {"repo": self._repo, "name": self.name, "commit": self.commit, "schema": self.schema, "rows": self._rows}

@@ -249,3 +249,32 @@ def test_a_reviewer_resolves_a_disagreement_side_by_side(served, browser, tmp_pa
     assert labels.gather("sentiment", by="adjudicated") == dict(zip(ids, ["positive", "negative", "positive", "neutral"]))
     status, agreement = call(url, "GET", f"/api/v1/label-tasks/{tasks['sentiment']}/agreement", token=t["rev"])
     assert status == 200 and agreement["ratings"]["cohen_kappa"][0]["items"] == 4
+
+
+def test_python_tasks_and_labels_through_the_server(served):
+    url, t, ids = served["url"], served["tokens"], served["ids"]["reviews"]
+    mia, ana, bob = (loam.connect(url, token=t[u]) for u in ("mia", "ana", "bob"))
+    task = mia.create_label_task("reviews", "sentiment", "SELECT _rowid FROM reviews WHERE text LIKE '%a%' ORDER BY _rowid", annotators=2)
+    for user in ("ana", "bob"):
+        task.add_member(user, "annotator")
+    answers = {"ana": ["positive", "negative", "positive", "neutral"], "bob": ["positive", "negative", "negative", "neutral"]}
+    for name, client in [("ana", ana), ("bob", bob)]:
+        mine = client.label_task(task.id)
+        for answer in answers[name]:
+            view = mine.next()
+            if view["item"] is None:
+                break
+            mine.submit(view["item"]["row_id"], answer)
+        assert mine.next()["item"] is None
+        with pytest.raises(loam.ServerError, match="not a reviewer"):
+            mine.agreement()
+    report = task.agreement()["ratings"]  # mia manages the task
+    items = task.info()["task"]["items"]
+    assert report["items"] == items and report["ratings"] == 2 * items
+    assert task.progress()["complete"] == items
+    remote = mia.dataset("reviews").labels()
+    assert remote.schemas()["sentiment"]["classes"] == ["negative", "neutral", "positive"]
+    assert remote.agreement("sentiment")["ratings"]["annotators"] == ["ana", "bob"]
+    remote.add("sentiment", rows=[ids[3]], values=["positive"], annotator="bert-v2", source="model", scores=[0.9], model="bert")
+    table = mia.dataset("reviews").labels().to_pandas("sentiment")
+    assert set(table[table["source"] == "model"]["annotator"]) == {"bert-v2"}

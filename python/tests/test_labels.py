@@ -252,3 +252,21 @@ def test_labels_branch_merge_conflict_and_time_travel(tmp_path):
     assert set(old.labels().to_pandas()["annotator"]) == {"ana"}
     joined = loam.open(str(repo)).query("SELECT d.text, l.value FROM docs d JOIN docs__labels l ON l.row_id = d._rowid WHERE l.annotator = 'bo' ORDER BY d.text")
     assert joined.to_pylist() == [{"text": "a", "value": '["x"]'}, {"text": "b", "value": '["z"]'}]
+
+
+def test_a_local_task_through_the_client(reviews, monkeypatch):
+    repo, ids, matrix = reviews
+    monkeypatch.setenv("LOAM_AUTHOR", "mia")
+    r = loam.open(str(repo))
+    task = r.create_label_task("reviews", "sentiment", "SELECT _rowid FROM reviews WHERE n < 10", annotators=2)
+    task.add_member("ana", "annotator")
+    assert [t["id"] for t in r.label_tasks("reviews")] == [task.id]
+    monkeypatch.setenv("LOAM_AUTHOR", "ana")
+    first = task.next()["item"]
+    task.submit(first["row_id"], "pos")
+    task.skip(task.next()["item"]["row_id"])
+    with pytest.raises(loam.LoamError, match="not a reviewer"):
+        task.progress()
+    monkeypatch.setenv("LOAM_AUTHOR", "mia")
+    progress = task.progress()
+    assert progress["annotators"] == [{"annotator": "ana", "submitted": 1, "skipped": 1, "open": 0}]

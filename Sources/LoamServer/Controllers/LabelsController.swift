@@ -219,6 +219,14 @@ struct LabelsController: Controller {
     struct ItemView: Encodable {
         let item: TaskItem?
         let row: [String: RowValue]?
+
+        enum CodingKeys: String, CodingKey { case item, row }
+
+        func encode(to encoder: Encoder) throws {  // {"item": null, "row": null} when the annotator is done
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(item, forKey: .item)
+            try c.encode(row, forKey: .row)
+        }
     }
 
     enum RowValue: Encodable {
