@@ -18,7 +18,7 @@ import Testing
             [.string("img/a.jpg"), .string("img/b.jpg"), .string("img/c.png"), .string("small/d.jpg")],
             [.int(640), .int(640), .int(640), .int(100)],
             [.int(480), .int(480), .int(480), .int(50)],
-            [.string("Ana met Bob"), .string("Zoë in Zürich"), .string("x"), .string("")],
+            [.string("Ana met Bob"), .string("Zoë in Zürich"), .string("🙂 Ana"), .string("")],
         ]
         let arrays = try zip(columns, fields).map { try ArrowArray.fromValues($0, type: $1.type) }
         try await repo.createDataset("photos", schema: Schema(fields: fields), batches: [RecordBatch(schema: Schema(fields: fields), columns: arrays)], message: "photos")
@@ -139,11 +139,11 @@ import Testing
         ], on: "photos")
         let dir = try TestEnvironment.temporaryDirectory("label-files")
         let before = try await labels.annotations(of: "photos", schema: "objects").sorted { $0.rowID < $1.rowID }
-        for format in [LabelFormat.coco, .yolo] {
+        for format in [LabelFormat.coco, .yolo, .voc] {
             let path = dir.appendingPathComponent("out-\(format.rawValue)").path
             #expect(try await labels.export("objects", of: "photos", to: path, format: format) == 3)
             let summary = try await labels.importLabels("objects", of: "photos", from: path, format: format, annotator: format.rawValue)
-            #expect(summary.inserted == 3)  // three labelled images (one with no boxes)
+            #expect(summary.inserted == 3, "\(format)")  // three labelled images (one with no boxes)
             let back = try await labels.annotations(of: "photos", schema: "objects").filter { $0.annotator == format.rawValue }.sorted { $0.rowID < $1.rowID }
             #expect(back.map(\.rowID) == before.map(\.rowID))
             for (x, y) in zip(back, before) {
@@ -166,7 +166,47 @@ import Testing
                 #expect(back == all, "\(schema) \(format)")
             }
         }
+        // Label Studio: every annotation (people's, a model's with its score, a skip) comes back as it was.
+        let studio = dir.appendingPathComponent("studio.json").path
+        let objects = try await labels.annotations(of: "photos", schema: "objects").filter { $0.annotator == "ana" }.sorted { $0.rowID < $1.rowID }
+        try await labels.annotate([.init(rowID: ids[2], schema: "objects", annotator: "yolo-v9", input: .json(.array([Self.box("dog", 1, 2, 3, 4)])),
+                                         source: .model, model: "yolo-v9", score: 0.625)], on: "photos")
+        #expect(try await labels.export("objects", of: "photos", to: studio, format: .labelstudio) > 0)
+        try await labels.define(LabelSchema(name: "objects2", kind: .boxes, classes: ["cat", "dog"], widthColumn: "w", heightColumn: "h", imageColumn: "path"), on: "photos")
+        let text = try String(contentsOfFile: studio, encoding: .utf8).replacingOccurrences(of: "\"from_name\":\"objects\"", with: "\"from_name\":\"objects2\"")
+        try text.write(toFile: studio, atomically: true, encoding: .utf8)
+        try await labels.importLabels("objects2", of: "photos", from: studio, format: .labelstudio)
+        let again = try await labels.annotations(of: "photos", schema: "objects2")
+        let anaAgain = again.filter { $0.annotator == "ana" }.sorted { $0.rowID < $1.rowID }
+        #expect(anaAgain.map(\.rowID) == objects.map(\.rowID))
+        for (x, y) in zip(anaAgain, objects) {
+            let bx = try JSONValue.parse(x.value!).arrayValue!, by = try JSONValue.parse(y.value!).arrayValue!
+            #expect(bx.count == by.count)
+            for (p, q) in zip(bx, by) { for k in ["x", "y", "w", "h"] { #expect(abs(p[k]!.numberValue! - q[k]!.numberValue!) < 1e-9) } }
+        }
+        let model = try #require(again.first { $0.source == .model })
+        #expect(model.model == "yolo-v9" && model.score == 0.625 && model.rowID == ids[2])
         _ = repo
+    }
+
+    @Test func labelStudioSpansCountUTF16LikeLabelStudio() async throws {
+        let (_, labels, ids) = try await Self.photos()
+        // Loam counts Unicode scalars, Label Studio UTF-16 code units: in "🙂 Ana" the emoji is 1 scalar and 2 units.
+        let dir = try TestEnvironment.temporaryDirectory("studio-spans")
+        try await labels.annotate([.init(rowID: ids[2], schema: "entities", annotator: "ana", input: .text(#"[{"label":"PER","start":2,"end":5}]"#))], on: "photos")
+        let path = dir.appendingPathComponent("spans.json").path
+        try await labels.export("entities", of: "photos", to: path, format: .labelstudio)
+        let tasks = try JSONValue.parse(try String(contentsOfFile: path, encoding: .utf8)).arrayValue!
+        let task = try #require(tasks.first { $0["id"]?.intValue == Int(ids[2]) })
+        let region = try #require(task["annotations"]?.arrayValue?.first?["result"]?.arrayValue?.first)
+        #expect(region["value"]?["text"]?.stringValue == "Ana")
+        #expect(region["value"]?["start"]?.intValue == 3 && region["value"]?["end"]?.intValue == 6)
+        // A file as Label Studio writes it (a numeric user): UTF-16 3…6 is scalars 2…5 again.
+        let file = dir.appendingPathComponent("from-studio.json")
+        try Data(#"[{"id":1,"data":{"loam_rowid":\#(ids[2])},"annotations":[{"completed_by":7,"result":[{"from_name":"entities","type":"labels","value":{"start":3,"end":6,"labels":["LOC"]}}]}]}]"#.utf8).write(to: file)
+        try await labels.importLabels("entities", of: "photos", from: file.path, format: .labelstudio)
+        let imported = try await labels.annotations(of: "photos", schema: "entities").first { $0.annotator == "labelstudio-user-7" }
+        #expect(imported?.value == #"[{"label":"LOC","start":2,"end":5}]"#)
     }
 
     @Test func importErrorsNameTheFileAndPlace() async throws {

@@ -270,3 +270,26 @@ def test_a_local_task_through_the_client(reviews, monkeypatch):
     monkeypatch.setenv("LOAM_AUTHOR", "mia")
     progress = task.progress()
     assert progress["annotators"] == [{"annotator": "ana", "submitted": 1, "skipped": 1, "open": 0}]
+
+
+def test_voc_export_reads_in_elementtree_and_label_studio_keeps_every_annotator(photos, tmp_path):
+    import xml.etree.ElementTree as ET
+    repo, ids, boxes, widths, heights = photos
+    labels = loam.open(str(repo)).dataset("photos").labels()
+    labels.export("objects", tmp_path / "voc", "voc", by="annotator:ana")
+    for k in [i for i, b in enumerate(boxes) if b][:20]:
+        root = ET.parse(tmp_path / "voc" / "Annotations" / f"{k:05d}.xml").getroot()
+        assert root.findtext("filename") == f"{k:05d}.jpg"
+        assert (int(root.findtext("size/width")), int(root.findtext("size/height"))) == (widths[k], heights[k])
+        got = sorted((o.findtext("name"), *(float(o.findtext(f"bndbox/{c}")) for c in ("xmin", "ymin", "xmax", "ymax"))) for o in root.iter("object"))
+        want = sorted((b["label"], b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"]) for b in boxes[k])
+        assert [g[0] for g in got] == [w[0] for w in want] and np.allclose([g[1:] for g in got], [w[1:] for w in want], rtol=1e-12)
+    labels.export("objects", tmp_path / "studio.json", "labelstudio")
+    tasks = json.loads((tmp_path / "studio.json").read_text())
+    assert len(tasks) == len(ids)
+    task = next(t for t in tasks if boxes[int(np.where(ids == t["data"]["loam_rowid"])[0][0])])
+    k = int(np.where(ids == task["data"]["loam_rowid"])[0][0])
+    regions = [r for a in task["annotations"] if a["completed_by"]["email"] == "ana" for r in a["result"]]
+    assert {r["type"] for r in regions} == {"rectanglelabels"} and len(regions) == len(boxes[k])
+    for r in regions:  # percent of the image, as Label Studio draws them
+        assert 0 <= r["value"]["x"] <= 100 and r["original_width"] == widths[k]

@@ -12,6 +12,13 @@ public enum LabelFormat: String, Sendable, CaseIterable {
     case coco
     /// A folder: `data.yaml`, `images.txt`, `labels/<image stem>.txt` with normalized `class cx cy w h` (or polygon points).
     case yolo
+    /// Pascal VOC: a folder with `Annotations/<image stem>.xml` (boxes).
+    case voc
+    /// Label Studio's JSON export: tasks with `data`, `annotations` (each annotator's `result`) and `predictions`.
+    case labelstudio
+
+    /// Formats written as a folder rather than one file.
+    public var isFolder: Bool { self == .yolo || self == .voc }
 }
 
 /// What the image-based formats need from the labelled dataset: each row's image name and size.
@@ -50,8 +57,8 @@ extension Labeler {
 
     // MARK: export
 
-    /// Writes the labels of `schema` to `path` (a file, or a folder for YOLO). JSONL and CSV write every
-    /// annotation; COCO and YOLO write one label per image, chosen by `rule`. Returns how many labels were written.
+    /// Writes the labels of `schema` to `path` (a file, or a folder for YOLO and VOC). JSONL, CSV and Label Studio
+    /// write every annotation; COCO, YOLO and VOC write one label per image, chosen by `rule`. Returns how many labels were written.
     @discardableResult
     public func export(_ schemaName: String, of dataset: String, to path: String, format: LabelFormat,
                        by rule: Gathering = .majority, at ref: String = "HEAD") async throws -> Int {
@@ -75,13 +82,21 @@ extension Labeler {
             let chosen = Self.gather(annotations, by: rule)
             return try YOLOFolder.write(schema: schema, images: try await images(of: dataset, schema: schema, at: ref, format: format),
                                         labels: chosen, to: URL(fileURLWithPath: path))
+        case .voc:
+            let chosen = Self.gather(annotations, by: rule)
+            return try VOCFolder.write(schema: schema, images: try await images(of: dataset, schema: schema, at: ref, format: format),
+                                       labels: chosen, to: URL(fileURLWithPath: path))
+        case .labelstudio:
+            let rows = try await labelStudioRows(of: dataset, schema: schema, at: ref)
+            try AnnotationRecords.write(try LabelStudioFile.render(schema: schema, rows: rows, annotations: annotations), to: path)
+            return annotations.count
         }
     }
 
     // MARK: import
 
     /// Reads labels of `schema` from `path` and writes them as one commit (nothing if any is wrong).
-    /// JSONL and CSV carry their own annotators and sources; COCO and YOLO labels are written as
+    /// JSONL, CSV and Label Studio carry their own annotators and sources; COCO, YOLO and VOC labels are written as
     /// `annotator`'s, with source `import`. Images are matched to rows by the schema's image column
     /// (the whole path, else its file name).
     @discardableResult
@@ -92,11 +107,15 @@ extension Labeler {
         switch format {
         case .jsonl: drafts = try AnnotationRecords.readJSONL(path, schema: schema.name)
         case .csv: drafts = try AnnotationRecords.readCSV(path, schema: schema.name)
-        case .coco, .yolo:
+        case .labelstudio:
+            let rows = try await labelStudioRows(of: dataset, schema: schema, at: "HEAD")
+            drafts = try LabelStudioFile.read(path, schema: schema, rows: rows)
+        case .coco, .yolo, .voc:
             let rows = try await images(of: dataset, schema: schema, at: "HEAD", format: format)
             let matcher = ImageMatcher(rows)
             let values = format == .coco ? try COCOFile.read(path, schema: schema, matcher: matcher)
-                : try YOLOFolder.read(URL(fileURLWithPath: path), schema: schema, matcher: matcher)
+                : format == .yolo ? try YOLOFolder.read(URL(fileURLWithPath: path), schema: schema, matcher: matcher)
+                : try VOCFolder.read(URL(fileURLWithPath: path), schema: schema, matcher: matcher)
             drafts = values.map { Draft(rowID: $0.key, schema: schema.name, annotator: annotator, input: .json($0.value), source: .import) }
                 .sorted { $0.rowID < $1.rowID }
         }

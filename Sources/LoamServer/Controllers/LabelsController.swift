@@ -142,14 +142,14 @@ struct LabelsController: Controller {
         let name = try dataset(context, .reader)
         let q = request.formQuery
         guard let schema = q.get("schema") else { throw APIError.badRequest("give ?schema=") }
-        guard let format = LabelFormat(rawValue: q.get("format") ?? "jsonl"), format != .yolo else {
-            throw APIError.badRequest("?format= takes jsonl, csv or coco (YOLO is a folder: use `loam label export`)")
+        guard let format = LabelFormat(rawValue: q.get("format") ?? "jsonl"), !format.isFolder else {
+            throw APIError.badRequest("?format= takes jsonl, csv, coco or labelstudio (YOLO and VOC are folders: use `loam label export`)")
         }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("loam-labels-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: file) }
         try await labels.export(schema, of: name, to: file.path, format: format, by: try Gathering(parsing: q.get("by") ?? "majority"),
                                 at: q.get("ref") ?? "HEAD")
-        let type = format == .csv ? "text/csv" : format == .jsonl ? "application/x-ndjson" : "application/json"
+        let type = format == .csv ? "text/csv" : format == .jsonl ? "application/x-ndjson" : "application/json"  // coco, labelstudio
         return Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: try Data(contentsOf: file))))
     }
 

@@ -129,17 +129,17 @@ extension Label {
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Imports labels from a file as one commit (nothing if any label is wrong).",
-            discussion: "Formats: jsonl, csv (every field, as export writes them), coco (a JSON file), yolo (a folder with data.yaml and labels/).")
+            discussion: "Formats: jsonl, csv (every field, as export writes them), coco (a JSON file), yolo (a folder with data.yaml and labels/), voc (a folder with Annotations/), labelstudio (Label Studio's JSON export).")
         @OptionGroup var repository: RepositoryOptions
         @Option(name: .shortAndLong, help: "The dataset.") var dataset: String
         @Option(help: "The label schema.") var schema: String
-        @Option(help: "jsonl, csv, coco or yolo.") var format: String
-        @Option(help: "coco, yolo: whose labels they are.") var annotator = "import"
-        @Argument(help: "The file (or YOLO folder).") var path: String
+        @Option(help: "jsonl, csv, coco, yolo, voc or labelstudio.") var format: String
+        @Option(help: "coco, yolo, voc: whose labels they are.") var annotator = "import"
+        @Argument(help: "The file (or YOLO or VOC folder).") var path: String
 
         func run() async throws {
             try await reportingErrors {
-                guard let format = LabelFormat(rawValue: format) else { throw ValidationError("--format takes jsonl, csv, coco or yolo") }
+                guard let format = LabelFormat(rawValue: format) else { throw ValidationError("--format takes \(LabelFormat.allCases.map(\.rawValue).joined(separator: ", "))") }
                 let summary = try await Labeler(repository: try repository.open()).importLabels(schema, of: dataset, from: path, format: format, annotator: annotator)
                 print("imported \(summary.inserted + summary.replaced) labels (\(summary.inserted) new, \(summary.replaced) replaced): commit \(summary.commit.prefix(12))")
             }
@@ -148,21 +148,21 @@ extension Label {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Exports labels: every annotation (jsonl, csv) or one label per image (coco, yolo).")
+            abstract: "Exports labels: every annotation (jsonl, csv, labelstudio) or one label per image (coco, yolo, voc).")
         @OptionGroup var repository: RepositoryOptions
         @Option(name: .shortAndLong, help: "The dataset.") var dataset: String
         @Option(help: "The label schema.") var schema: String
-        @Option(help: "jsonl, csv, coco or yolo.") var format: String
-        @Option(help: "coco, yolo: which label per image — majority, adjudicated or annotator:NAME.") var by = "majority"
+        @Option(help: "jsonl, csv, coco, yolo, voc or labelstudio.") var format: String
+        @Option(help: "coco, yolo, voc: which label per image — majority, adjudicated or annotator:NAME.") var by = "majority"
         @Option(help: "The ref to read.") var ref = "HEAD"
         @Option(name: .shortAndLong, help: "The file (or YOLO folder) to write.") var output: String
 
         func run() async throws {
             try await reportingErrors {
-                guard let format = LabelFormat(rawValue: format) else { throw ValidationError("--format takes jsonl, csv, coco or yolo") }
+                guard let format = LabelFormat(rawValue: format) else { throw ValidationError("--format takes \(LabelFormat.allCases.map(\.rawValue).joined(separator: ", "))") }
                 let count = try await Labeler(repository: try repository.open()).export(schema, of: dataset, to: output, format: format,
                                                                                          by: try Gathering(parsing: by), at: ref)
-                print("wrote \(count) \(format == .coco || format == .yolo ? "objects" : "annotations") to \(output)")
+                print("wrote \(count) \(format == .coco || format.isFolder ? "objects" : "annotations") to \(output)")
             }
         }
     }
