@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Loam end to end on the embedded default: build, create a repository, import
-# the sample reviews, inspect, change, time-travel and export.
+# the sample reviews, inspect, change, time-travel, export, and label them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,4 +57,32 @@ echo; echo "Parquet out and back in: the current reviews as zstd Parquet (pyarro
 step export reviews --format parquet --compression zstd -o "$demo/reviews.parquet"
 step import "$demo/reviews.parquet" --dataset reviews_copy -m "Import the reviews back from Parquet"
 step query "SELECT (SELECT count(*) FROM reviews) AS reviews, (SELECT count(*) FROM reviews_copy) AS from_parquet"
+echo; echo "Labels: a schema, a task that gives six reviews to two blind annotators, their agreement, a reviewer's resolution"
+export LOAM_AUTHOR=mia   # who you are on the command line (loam serve uses the token's user)
+step label schema add sentiment --dataset reviews --kind class --classes negative,neutral,positive
+step label task create --dataset reviews --schema sentiment --query "SELECT _rowid FROM reviews ORDER BY _rowid LIMIT 6" --annotators 2
+task=$("$loam" label task list --json | grep -o '"id":"[0-9a-f]*"' | tail -1 | cut -d'"' -f4)
+step label task member "$task" ana annotator
+step label task member "$task" bob annotator
+# Each annotator asks for their next item and answers it, as the annotation page at /label does.
+answer() {  # NAME ANSWER…: the annotator labels their next items with these answers
+  local who=$1; shift
+  for value in "$@"; do
+    row=$(LOAM_AUTHOR=$who "$loam" label task next "$task" --json | grep -o '"row_id":[0-9]*' | cut -d: -f2)
+    echo "\$ LOAM_AUTHOR=$who loam label task submit $task $row $value"
+    LOAM_AUTHOR=$who "$loam" label task submit "$task" "$row" "$value"
+  done
+}
+answer ana positive negative positive neutral positive negative
+answer bob positive negative negative neutral positive positive
+step label task progress "$task"
+step label agreement --dataset reviews --schema sentiment
+step label task disagreements "$task"
+first=$("$loam" label task disagreements "$task" --json | grep -o '"row_id":[0-9]*' | head -1 | cut -d: -f2)
+step label task resolve "$task" "$first" negative
+step label list --dataset reviews --schema sentiment --by adjudicated
+step query "SELECT r.text, l.annotator, l.value FROM reviews r JOIN reviews__labels l ON l.row_id = r._rowid ORDER BY r._rowid, l.annotator LIMIT 6"
+step label export --dataset reviews --schema sentiment --format labelstudio -o "$demo/sentiment-labelstudio.json"
+echo; echo "Labels are rows of reviews__labels: they branch, merge and time-travel with the data (loam log shows each label's commit)"
+step log --oneline -n 3
 echo; echo "Done. The repository is in $demo; try: LOAM_REPO=$demo $loam --help"

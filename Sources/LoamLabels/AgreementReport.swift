@@ -5,6 +5,8 @@ public struct AgreementReport: Encodable, Sendable {
         public let b: String
         public let items: Int
         public let kappa: Double?
+        /// Rows: `a`'s values, columns: `b`'s, in the report's `values` order.
+        public let confusion: [[Int]]
     }
 
     public let items: Int
@@ -39,7 +41,7 @@ public struct AgreementReport: Encodable, Sendable {
         }
         krippendorffAlpha = alpha
         let pairs = try r.pairwiseKappa(weights: weights)
-        cohenKappa = pairs.map { Pair(a: $0.a, b: $0.b, items: $0.items, kappa: $0.kappa) }
+        cohenKappa = try pairs.map { Pair(a: $0.a, b: $0.b, items: $0.items, kappa: $0.kappa, confusion: try r.confusion($0.a, $0.b)) }
         var perAnnotator: [String: Double?] = [:]
         for name in r.annotators {
             let mine = pairs.filter { $0.a == name || $0.b == name }.compactMap(\.kappa)

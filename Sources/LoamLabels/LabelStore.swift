@@ -95,14 +95,25 @@ public struct VersionedLabelStore: LabelStore {
     public func annotations(dataset: String, schema: String, rowID: UInt64) async throws -> [Annotation] {
         let tree = try await repository.tables.commit(try await repository.resolve("HEAD")).tree
         guard let id = tree[Self.labelsDataset(of: dataset)] else { return [] }
-        var manifest = try await repository.tables.manifest(id)
-        let pruning = PruningPredicate.compare("row_id", .eq, .uint(rowID))
-        manifest.fragments = manifest.fragments.filter { pruning.mayMatch($0, schema: manifest.schema) }
-        return try await read(manifest, dataset: Self.labelsDataset(of: dataset), schema: schema).filter { $0.rowID == rowID }
+        return try await read(try await repository.tables.manifest(id), dataset: Self.labelsDataset(of: dataset), schema: schema, rows: [rowID])
     }
 
-    /// Every live annotation of `manifest` (of one schema, or all), in storage order.
-    func read(_ manifest: Manifest, dataset: String, schema: String?) async throws -> [Annotation] {
+    /// The fragments of a labels manifest that may hold labels of `rows` (by their `row_id` zone maps); all when `rows` is nil.
+    static func fragments(of manifest: Manifest, holding rows: [UInt64]?) -> [FragmentEntry] {
+        guard let rows, let column = manifest.schema.columnID("row_id") else { return manifest.fragments }
+        let sorted = rows.sorted()
+        return manifest.fragments.filter { entry in
+            guard let stats = entry.statistics[String(column)], let lo = stats.min?.rowNumber, let hi = stats.max?.rowNumber else { return true }
+            // The first wanted row at or above the fragment's minimum must not be above its maximum.
+            var low = 0, high = sorted.count
+            while low < high { let mid = (low + high) / 2; if sorted[mid] < lo { low = mid + 1 } else { high = mid } }
+            return low < sorted.count && sorted[low] <= hi
+        }
+    }
+
+    /// Every live annotation of `manifest` (of one schema, or all; of some labelled rows, or all), in storage order.
+    /// Rows are matched on `row_id` before anything else is decoded, so a one-row read stays cheap.
+    func read(_ manifest: Manifest, dataset: String, schema: String?, rows: Set<UInt64>? = nil) async throws -> [Annotation] {
         let reader = FragmentReader(objects: repository.objects)
         let ids = manifest.schema.columns.compactMap(\.id)
         func column(_ name: String) -> Int? { manifest.schema.columns.firstIndex { $0.name == name } }
@@ -113,11 +124,12 @@ public struct VersionedLabelStore: LabelStore {
         }
         let taskC = column("task")
         var out: [Annotation] = []
-        for entry in manifest.fragments {
+        for entry in Self.fragments(of: manifest, holding: rows.map(Array.init)) {
             let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
             let c = data.columns
             for i in 0..<data.liveCount {
                 let p = data.physical(i)
+                if let rows, !rows.contains(c[rowC].buffers[1].load(p, as: UInt64.self)) { continue }
                 let name = c[schemaC].string(at: p)
                 if let schema, name != schema { continue }
                 func text(_ k: Int) -> String? { c[k].isNull(p) ? nil : c[k].string(at: p) }
@@ -149,9 +161,10 @@ public struct VersionedLabelStore: LabelStore {
             var manifest = try await repository.tables.manifest(labelsID)
             // The last write of a key in this batch wins; keys already stored are replaced in place (same _rowid).
             var latest: [Key: Int] = [:]
+            latest.reserveCapacity(annotations.count)
             for (i, a) in annotations.enumerated() { latest[Key(row: a.rowID, schema: a.schema, annotator: a.annotator)] = i }
             var existing: [Key: UInt64] = [:]
-            try await forEachKey(manifest) { key, rowID in if latest[key] != nil { existing[key] = rowID } }
+            try await forEachKey(manifest, rows: annotations.map(\.rowID)) { key, rowID in if latest[key] != nil { existing[key] = rowID } }
             let fields = try manifest.schema.columns.map { try $0.field() }
             let columnIDs = manifest.schema.columns.compactMap(\.id)
             var fresh: [Annotation] = [], replacing: [DiffRow] = []
@@ -182,11 +195,11 @@ public struct VersionedLabelStore: LabelStore {
         return WriteSummary(commit: commit.hex, inserted: inserted, replaced: replaced)
     }
 
-    /// Calls `body` with the key and `_rowid` of every live annotation.
-    func forEachKey(_ manifest: Manifest, _ body: (Key, UInt64) -> Void) async throws {
+    /// Calls `body` with the key and `_rowid` of every live annotation in the fragments that may hold labels of `rows`.
+    func forEachKey(_ manifest: Manifest, rows: [UInt64], _ body: (Key, UInt64) -> Void) async throws {
         let reader = FragmentReader(objects: repository.objects)
         let ids = Array(manifest.schema.columns.compactMap(\.id).prefix(3))  // row_id, schema, annotator
-        for entry in manifest.fragments {
+        for entry in Self.fragments(of: manifest, holding: rows) {
             let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids)
             for i in 0..<data.liveCount {
                 let p = data.physical(i)
@@ -222,5 +235,16 @@ public struct VersionedLabelStore: LabelStore {
             text(9, a.task)
         }
         return b.map { $0.finish() }
+    }
+}
+
+extension StatValue {
+    /// A zone-map bound of an unsigned id column (written as a JSON number, read back as int or uint).
+    var rowNumber: UInt64? {
+        switch self {
+        case .uint(let u): return u
+        case .int(let i): return i >= 0 ? UInt64(i) : 0
+        default: return nil
+        }
     }
 }

@@ -132,7 +132,7 @@ public struct Labeler: Sendable {
             throw LabelError.notFound("'\(dataset)' has no label schema '\(name)' (schemas: \(schemas.keys.sorted().joined(separator: ", ").nonEmpty ?? "none; add one with `loam label schema add`"))")
         }
         let used = Set(drafts.map(\.schema)).map { schemas[$0]! }
-        let rows = try await contexts(of: dataset, for: used)
+        let rows = try await contexts(of: dataset, for: used, rows: Array(Set(drafts.map(\.rowID))))
         let now = Date()
         var annotations: [Annotation] = []
         annotations.reserveCapacity(drafts.count)
@@ -168,30 +168,45 @@ public struct Labeler: Sendable {
         return try await store.write(annotations, dataset: dataset, message: message ?? "Label \(dataset): \(annotations.count) \(what) annotation\(annotations.count == 1 ? "" : "s")")
     }
 
-    /// Each live row's `RowContext`: the image size and text length the schemas' validation reads.
-    func contexts(of dataset: String, for schemas: [LabelSchema]) async throws -> [UInt64: RowContext] {
+    /// The `RowContext` of the live rows (those of `rows`, or all): the image size and text length the schemas'
+    /// validation reads. For a few rows only the fragments whose `_rowid` range holds one are read; for many,
+    /// every row's context is built in one pass (cheaper than looking each up).
+    func contexts(of dataset: String, for schemas: [LabelSchema], rows requested: [UInt64]? = nil) async throws -> [UInt64: RowContext] {
         let ds = try await repository.dataset(dataset)
+        let rows = requested.flatMap { $0.count * 16 < ds.rowCount ? $0 : nil }
+        let schema = ds.manifest.schema
         let widthColumn = schemas.lazy.compactMap(\.widthColumn).first, heightColumn = schemas.lazy.compactMap(\.heightColumn).first
         let textColumn = schemas.lazy.compactMap(\.textColumn).first
-        let wanted = [widthColumn, heightColumn, textColumn].compactMap { $0 }
+        let wanted = [widthColumn, heightColumn, textColumn].map { $0.flatMap { schema.columnID($0) } }
+        let sorted = rows?.sorted()
+        let only = rows.map(Set.init)
         var out: [UInt64: RowContext] = [:]
-        out.reserveCapacity(ds.rowCount)
-        try await ds.scan(columns: wanted, includeRowID: true) { batch in
-            let ids = batch.columns[0]
-            func number(_ name: String?, _ row: Int) -> Double? {
-                guard let name, let column = batch.column(name) else { return nil }
-                switch column.value(at: row) {
-                case .int(let i): return Double(i)
-                case .uint(let u): return Double(u)
-                case .float(let d): return d
+        out.reserveCapacity(rows?.count ?? ds.rowCount)
+        let reader = FragmentReader(objects: repository.objects)
+        for entry in ds.manifest.fragments {
+            if let sorted {  // the first wanted id at or above the fragment's smallest must not pass its largest
+                var low = 0, high = sorted.count
+                while low < high { let mid = (low + high) / 2; if sorted[mid] < entry.minRowID { low = mid + 1 } else { high = mid } }
+                guard low < sorted.count, sorted[low] <= entry.maxRowID else { continue }
+            }
+            let data = try await reader.read(entry, schema: schema, columnIDs: wanted.compactMap { $0 })
+            func column(_ k: Int) -> ArrowArray? { wanted[k].map { id in data.columns[wanted.compactMap { $0 }.firstIndex(of: id)!] } }
+            let width = column(0), height = column(1), text = column(2)
+            func number(_ array: ArrowArray?, _ p: Int) -> Double? {
+                switch array?.value(at: p) {
+                case .int(let i)?: return Double(i)
+                case .uint(let u)?: return Double(u)
+                case .float(let d)?: return d
                 default: return nil
                 }
             }
-            let text = textColumn.flatMap { batch.column($0) }
-            for row in 0..<batch.length {
-                var context = RowContext(width: number(widthColumn, row), height: number(heightColumn, row))
-                if let text, !text.isNull(row) { context.textLength = text.string(at: row).unicodeScalars.count }
-                out[ids.buffers[1].load(row, as: UInt64.self)] = context
+            for i in 0..<data.liveCount {
+                let p = data.physical(i)
+                let id = data.rowIDs.buffers[1].load(p, as: UInt64.self)
+                if let only, !only.contains(id) { continue }
+                var context = RowContext(width: number(width, p), height: number(height, p))
+                if let text, !text.isNull(p) { context.textLength = text.string(at: p).unicodeScalars.count }
+                out[id] = context
             }
         }
         return out

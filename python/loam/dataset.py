@@ -223,7 +223,7 @@ class LabeledDataset(DatasetBase):
         self.base, self.label_by = dataset, label_by
         self.name, self.commit = dataset.name, dataset.commit
         names = [labels] if isinstance(labels, str) else list(labels)
-        store = Labels(dataset)
+        store = dataset.labels()
         schemas = store.schemas()
         self.label_columns = {}
         rowids = dataset.rowids()

@@ -190,6 +190,10 @@ class RemoteDataset(DatasetBase):
 
     def to_numpy(self, columns=None, batch_size=256, shuffle=True, seed=0, epoch=0, drop_last=False,
                  rank=0, world_size=1, start_batch=0, split=None, split_seed=0, split_fractions=(0.8, 0.1, 0.1), **plan):
+        if plan.get("labels") is not None:  # rows gathered with their labels by take(), as a local dataset does
+            return DatasetBase.to_numpy(self, columns, batch_size, shuffle, seed, epoch, drop_last, rank, world_size, start_batch,
+                                        split, split_seed, split_fractions, **plan)
+        plan.pop("labels", None), plan.pop("label_by", None)
         read = dict(columns=list(columns) if columns is not None else None, batch_size=batch_size, shuffle=shuffle, seed=seed,
                     epoch=epoch, drop_last=drop_last, rank=rank, world_size=world_size, start_batch=start_batch,
                     block_rows=plan.get("block_rows", 1024), window_blocks=plan.get("window_blocks", 64))

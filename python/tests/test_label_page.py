@@ -278,3 +278,8 @@ def test_python_tasks_and_labels_through_the_server(served):
     remote.add("sentiment", rows=[ids[3]], values=["positive"], annotator="bert-v2", source="model", scores=[0.9], model="bert")
     table = mia.dataset("reviews").labels().to_pandas("sentiment")
     assert set(table[table["source"] == "model"]["annotator"]) == {"bert-v2"}
+    # The loaders gather labels from a server as from a local repository.
+    batch = next(iter(mia.dataset("reviews").to_numpy(["text"], batch_size=10, shuffle=False, labels="sentiment", label_by="annotator:ana")))
+    local = loam.open(str(served["repo"])).dataset("reviews")
+    expected = next(iter(local.to_numpy(["text"], batch_size=10, shuffle=False, labels="sentiment", label_by="annotator:ana")))
+    assert batch["sentiment"].tolist() == expected["sentiment"].tolist() and len(batch["sentiment"]) == 4

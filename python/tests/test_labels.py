@@ -166,6 +166,8 @@ def test_stored_label_agreement_matches_the_reference_packages(reviews):
         expected = metrics.cohen_kappa_score([matrix[a, i] for i in both], [matrix[b, i] for i in both])
         pair = next(p for p in report["cohen_kappa"] if (p["a"], p["b"]) == (f"ann{a}", f"ann{b}"))
         assert pair["items"] == len(both) and pair["kappa"] == pytest.approx(expected, abs=1e-12)
+        confusion = metrics.confusion_matrix([matrix[a, i] for i in both], [matrix[b, i] for i in both], labels=report["values"])
+        assert pair["confusion"] == confusion.tolist()
     fleiss = json.loads(run("label", "agreement", "--json", "SELECT l.row_id, l.annotator, l.value FROM reviews__labels l JOIN "
                             "(SELECT row_id FROM reviews__labels GROUP BY row_id HAVING count(*) = 4) c ON c.row_id = l.row_id", repo=repo))
     assert fleiss["fleiss_kappa"] == pytest.approx(inter_rater.fleiss_kappa(table), abs=1e-12)

@@ -107,15 +107,24 @@ enum AnnotationRecords {
     }
 
     static func readJSONL(_ path: String, schema: String) throws -> [Labeler.Draft] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw LabelError.notFound("cannot read \(path): no such file") }
         var drafts: [Labeler.Draft] = []
-        for (n, line) in try read(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty { continue }
-            let place = "line \(n + 1)"
-            let value: JSONValue
-            do { value = try JSONValue.parse(String(trimmed)) } catch { throw LabelError.badFile(file: path, place: place, message: "not JSON: \(error)") }
-            guard let members = value.objectValue else { throw LabelError.badFile(file: path, place: place, message: "is not a JSON object") }
-            drafts.append(try draft(Dictionary(members, uniquingKeysWith: { _, b in b }), schema: schema, file: path, place: place, valueIsText: false))
+        // Lines are cut and parsed as bytes (Loam's JSON parser checks UTF-8): no String per line, no trimming.
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            var start = 0, line = 0
+            while start < bytes.count {
+                line += 1
+                var end = start
+                while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+                let place = "line \(line)"
+                let text = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+                start = end + 1
+                if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                let value: JSONValue
+                do { value = try JSONParser.parse(text) } catch { throw LabelError.badFile(file: path, place: place, message: "not JSON: \(error)") }
+                guard let members = value.objectValue else { throw LabelError.badFile(file: path, place: place, message: "is not a JSON object") }
+                drafts.append(try draft(Dictionary(members, uniquingKeysWith: { _, b in b }), schema: schema, file: path, place: place, valueIsText: false))
+            }
         }
         return drafts
     }
@@ -167,7 +176,8 @@ enum AnnotationRecords {
 }
 
 extension Optional {
-    func orThrow(_ error: @autoclosure () -> Error) throws -> Wrapped {
+    /// The value, or `error` thrown when there is none.
+    public func orThrow(_ error: @autoclosure () -> Error) throws -> Wrapped {
         guard let self else { throw error() }
         return self
     }

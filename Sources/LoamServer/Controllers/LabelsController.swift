@@ -352,10 +352,3 @@ struct LabelsController: Controller {
         return try json(try await tasks.agreement(id, by: try user(context)))
     }
 }
-
-extension Optional {
-    func orThrow(_ error: @autoclosure () -> Error) throws -> Wrapped {
-        guard let self else { throw error() }
-        return self
-    }
-}
