@@ -91,11 +91,11 @@ public struct VersionedLabelStore: LabelStore {
         return try await read(try await repository.tables.manifest(id), dataset: Self.labelsDataset(of: dataset), schema: schema)
     }
 
-    /// The annotations of one labelled row at HEAD, reading only the fragments whose `row_id` range holds it.
-    public func annotations(dataset: String, schema: String, rowID: UInt64) async throws -> [Annotation] {
+    /// The annotations of some labelled rows at HEAD, reading only the fragments whose `row_id` ranges may hold them.
+    public func annotations(dataset: String, schema: String, rows: [UInt64]) async throws -> [Annotation] {
         let tree = try await repository.tables.commit(try await repository.resolve("HEAD")).tree
         guard let id = tree[Self.labelsDataset(of: dataset)] else { return [] }
-        return try await read(try await repository.tables.manifest(id), dataset: Self.labelsDataset(of: dataset), schema: schema, rows: [rowID])
+        return try await read(try await repository.tables.manifest(id), dataset: Self.labelsDataset(of: dataset), schema: schema, rows: Set(rows))
     }
 
     /// The fragments of a labels manifest that may hold labels of `rows` (by their `row_id` zone maps); all when `rows` is nil.

@@ -219,6 +219,13 @@ public struct Labeler: Sendable {
         return try await store.annotations(dataset: dataset, schema: schema, at: ref)
     }
 
+    /// The annotations of some labelled rows at HEAD (read from the fragments that may hold them, when the store can).
+    public func annotations(of dataset: String, schema: String, rows: [UInt64]) async throws -> [Annotation] {
+        if let versioned = store as? VersionedLabelStore { return try await versioned.annotations(dataset: dataset, schema: schema, rows: rows) }
+        let wanted = Set(rows)
+        return try await store.annotations(dataset: dataset, schema: schema, at: "HEAD").filter { wanted.contains($0.rowID) }
+    }
+
     /// One label per labelled row (`_rowid` → stored value; nil where the rule gives none), as of `ref`.
     public func gather(_ schema: String, of dataset: String, by rule: Gathering, at ref: String = "HEAD") async throws -> [UInt64: String?] {
         Self.gather(try await annotations(of: dataset, schema: schema, at: ref), by: rule)

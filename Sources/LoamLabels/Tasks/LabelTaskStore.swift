@@ -18,7 +18,7 @@ public protocol LabelTaskStore: Sendable {
     func finish(_ task: String, rowID: UInt64, annotator: String, state: String) throws
     /// Per annotator: (submitted, skipped, open); and the items every needed annotator has submitted.
     func progress(_ task: String) throws -> (perAnnotator: [String: (submitted: Int, skipped: Int, open: Int)], complete: Int)
-    /// Items of the task holding at least two submitted answers.
-    func itemsWithSeveralAnswers(_ task: String) throws -> [UInt64]
+    /// Items of the task holding at least `answers` submitted answers, by `_rowid`.
+    func answeredItems(_ task: String, atLeast answers: Int) throws -> [UInt64]
     func item(_ task: String, rowID: UInt64) throws -> (position: Int, needed: Int, uncertainty: Double?)?
 }

@@ -149,12 +149,7 @@ public struct LabelTasks: Sendable {
     }
 
     func view(_ task: LabelTask, rowID: UInt64, position: Int, needed: Int, uncertainty: Double?, for annotator: String) async throws -> TaskItem {
-        let mine: [Annotation]
-        if let versioned = labels.store as? VersionedLabelStore {
-            mine = try await versioned.annotations(dataset: task.dataset, schema: task.schema, rowID: rowID)
-        } else {
-            mine = try await labels.annotations(of: task.dataset, schema: task.schema).filter { $0.rowID == rowID }
-        }
+        let mine = try await labels.annotations(of: task.dataset, schema: task.schema, rows: [rowID])
         let suggestion = mine.filter { $0.source == .model }.max { ($0.score ?? 0) < ($1.score ?? 0) }?.value
         return TaskItem(task: task.id, rowID: rowID, position: position, needed: needed, uncertainty: uncertainty,
                         yours: mine.first { $0.annotator == annotator && $0.source != .model && $0.source != .adjudication }?.value,
@@ -198,15 +193,18 @@ public struct LabelTasks: Sendable {
                             annotators: per.keys.sorted().map { TaskProgress.Annotator(annotator: $0, submitted: per[$0]!.submitted, skipped: per[$0]!.skipped, open: per[$0]!.open) })
     }
 
-    /// The task's answers (submitted, by its annotators) as they are now.
-    func answers(_ task: LabelTask) async throws -> [Annotation] {
-        try await labels.annotations(of: task.dataset, schema: task.schema).filter { $0.task == task.id }
+    /// The task's answers (submitted, by its annotators) on the items with at least `answers` of them, as they are now:
+    /// only the labels of those rows are read.
+    func answers(_ task: LabelTask, onItemsWith answers: Int = 1) async throws -> [Annotation] {
+        let rows = try store.answeredItems(task.id, atLeast: answers)
+        guard !rows.isEmpty else { return [] }
+        return try await labels.annotations(of: task.dataset, schema: task.schema, rows: rows).filter { $0.task == task.id }
     }
 
     /// Items whose annotators gave different answers, each with every answer and any resolution.
     public func disagreements(_ taskID: String, by reviewer: String, includeResolved: Bool = false) async throws -> [Disagreement] {
         let task = try require(.reviewer, taskID, user: reviewer)
-        let all = try await answers(task)
+        let all = try await answers(task, onItemsWith: 2)
         var byRow: [UInt64: [Annotation]] = [:]
         for a in all { byRow[a.rowID, default: []].append(a) }
         return byRow.keys.sorted().compactMap { row in

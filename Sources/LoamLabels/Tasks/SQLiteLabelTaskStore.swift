@@ -92,13 +92,14 @@ public final class SQLiteLabelTaskStore: LabelTaskStore {
             func item(_ row: Row) -> (rowID: UInt64, position: Int, needed: Int, uncertainty: Double?) {
                 (UInt64(bitPattern: row["row_id"] as Int64), row["position"], row["needed"], row["uncertainty"])
             }
-            if let open = try Row.fetchOne(db, sql: """
-                SELECT i.row_id, i.position, i.needed, i.uncertainty FROM label_assignments a
-                JOIN label_task_items i ON i.task = a.task AND i.row_id = a.row_id
-                WHERE a.task = ? AND a.annotator = ? AND a.state = 'assigned' ORDER BY i.position LIMIT 1
-                """, arguments: [task, annotator]) {
-                return item(open)
+            // The annotator's open items (a handful at most, from the partial index), then their queue places: a join
+            // ordered by position would walk the task's whole queue when the annotator has none open.
+            let open = try Int64.fetchAll(db, sql: "SELECT row_id FROM label_assignments INDEXED BY label_assignments_open WHERE task = ? AND annotator = ? AND state = 'assigned'",
+                                          arguments: [task, annotator])
+            let placed = try open.compactMap { row in
+                try Row.fetchOne(db, sql: "SELECT row_id, position, needed, uncertainty FROM label_task_items WHERE task = ? AND row_id = ?", arguments: [task, row])
             }
+            if let first = placed.min(by: { ($0["position"] as Int) < ($1["position"] as Int) }) { return item(first) }
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT i.row_id, i.position, i.needed, i.uncertainty FROM label_task_items i INDEXED BY label_task_items_open
                 WHERE i.task = ?1 AND i.taken < i.needed
@@ -148,19 +149,20 @@ public final class SQLiteLabelTaskStore: LabelTaskStore {
                 }
                 out[row["annotator"]] = entry
             }
+            // Over the task's answers, not its queue: cheap however many items wait.
             let complete = try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM label_task_items i WHERE i.task = ?1
-                  AND (SELECT count(*) FROM label_assignments a WHERE a.task = ?1 AND a.row_id = i.row_id AND a.state = 'submitted') >= i.needed
+                SELECT count(*) FROM (SELECT a.row_id, count(*) AS answers FROM label_assignments a WHERE a.task = ?1 AND a.state = 'submitted'
+                  GROUP BY a.row_id) s JOIN label_task_items i ON i.task = ?1 AND i.row_id = s.row_id WHERE s.answers >= i.needed
                 """, arguments: [task]) ?? 0
             return (out, complete)
         }
     }
 
-    public func itemsWithSeveralAnswers(_ task: String) throws -> [UInt64] {
+    public func answeredItems(_ task: String, atLeast answers: Int) throws -> [UInt64] {
         try pool.read { db in
             try Int64.fetchAll(db, sql: """
-                SELECT row_id FROM label_assignments WHERE task = ? AND state = 'submitted' GROUP BY row_id HAVING count(*) >= 2 ORDER BY row_id
-                """, arguments: [task]).map { UInt64(bitPattern: $0) }
+                SELECT row_id FROM label_assignments WHERE task = ? AND state = 'submitted' GROUP BY row_id HAVING count(*) >= ? ORDER BY row_id
+                """, arguments: [task, answers]).map { UInt64(bitPattern: $0) }
         }
     }
 
