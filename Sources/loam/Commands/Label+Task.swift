@@ -17,7 +17,7 @@ extension Label {
                   loam label task resolve TASK ROW positive
                 """,
             subcommands: [Create.self, List.self, Member.self, Next.self, Submit.self, Skip.self, Progress.self, Disagreements.self,
-                          Resolve.self, Agreement.self])
+                          Resolve.self, Agreement.self, Close.self])
 
         static func open(_ options: RepositoryOptions) throws -> (LabelTasks, String) {
             let repo = try options.open()
@@ -193,5 +193,19 @@ extension Label {
                 }
             }
         }
-    }
+
+        struct Close: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Closes a task (managers): no more items are handed out or answers taken.")
+            @OptionGroup var repository: RepositoryOptions
+            @Argument var task: String
+
+            func run() async throws {
+                try await reportingErrors {
+                    let (tasks, me) = try TaskCommand.open(repository)
+                    try tasks.close(task, by: me)
+                    print("task \(task) is closed")
+                }
+            }
+        }
+}
 }
