@@ -51,6 +51,8 @@ let package = Package(
         // Labels and annotation: schemas, versioned annotations, agreement, formats.
         .target(name: "LoamLabels", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage",
                                                   .product(name: "GRDB", package: "GRDB.swift")]),
+        // Governance: PII detection (encryption, anonymization, audit and erasure come with the rest of the issue).
+        .target(name: "LoamGovernance", dependencies: ["Loam", "LoamFormat", "LoamTable"]),
         // Loam's web front: the pages `loam serve` serves (plain HTML, CSS, JavaScript; no build step).
         .target(name: "LoamWeb", resources: [.copy("pages")]),
         // `loam serve`: the REST API, tokens and roles, Arrow streams for training, metrics.
@@ -61,7 +63,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], resources: [.copy("openapi.json")]),
         .executableTarget(name: "loam", dependencies: [
-            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamServer", "LoamTracking", "LoamLabels",
+            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamServer", "LoamTracking", "LoamLabels", "LoamGovernance",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Loam's side of bench/run.sh (release build); not part of the library.
@@ -77,6 +79,7 @@ let package = Package(
         .testTarget(name: "LoamTrackingTests", dependencies: ["LoamTracking", "Loam", "LoamStorage", "LoamFormat", "LoamTestSupport",
                                                              .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamServerTests", dependencies: ["LoamServer"]),
+        .testTarget(name: "LoamGovernanceTests", dependencies: ["LoamGovernance", "Loam", "LoamFormat", "LoamTestSupport"]),
         .testTarget(name: "LoamLabelsTests", dependencies: ["LoamLabels", "Loam", "LoamFormat", "LoamTable", "LoamTestSupport"]),
         .testTarget(name: "LoamQueryTests", dependencies: ["LoamQuery", "Loam", "LoamFormat", "LoamTestSupport"],
                     resources: [.copy("sql")]),
