@@ -51,8 +51,8 @@ let package = Package(
         // Labels and annotation: schemas, versioned annotations, agreement, formats.
         .target(name: "LoamLabels", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage",
                                                   .product(name: "GRDB", package: "GRDB.swift")]),
-        // Governance: PII detection (encryption, anonymization, audit and erasure come with the rest of the issue).
-        .target(name: "LoamGovernance", dependencies: ["Loam", "LoamFormat", "LoamTable"]),
+        // Governance: PII detection and anonymization (encryption, audit and erasure come with the rest of the issue).
+        .target(name: "LoamGovernance", dependencies: ["Loam", "LoamFormat", "LoamTable", "LoamStorage", .product(name: "Crypto", package: "swift-crypto")]),
         // Loam's web front: the pages `loam serve` serves (plain HTML, CSS, JavaScript; no build step).
         .target(name: "LoamWeb", resources: [.copy("pages")]),
         // `loam serve`: the REST API, tokens and roles, Arrow streams for training, metrics.
