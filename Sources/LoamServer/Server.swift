@@ -260,9 +260,23 @@ struct AuthMiddleware: RouterMiddleware {
             }
             context.grant = grant
             // Writes made by this request name the token's user as their author.
-            return try await Repository.$actingUser.withValue(grant.user) { try await next(request, context) }
+            return try await Repository.$actingUser.withValue(grant.user) { try await audited(request, context, grant.user, next) }
         }
-        return try await next(request, context)
+        return try await audited(request, context, "anonymous", next)
+    }
+
+    /// Runs the request as an audited action (its writes' entries name the user and the route), and records a
+    /// successful read (GET) as an entry of its own. The query string is left out: it may hold values.
+    func audited(_ request: Request, _ context: ServerContext, _ user: String,
+                 _ next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+        let route = "\(request.method) \(request.uri.path)"
+        let response = try await AuditContext.$current.withValue(AuditContext(user: user, command: route)) { try await next(request, context) }
+        if request.method == .get, response.status.code < 400, let log = repository.meta as? any AuditLog {
+            try await AuditContext.$current.withValue(AuditContext(user: user, command: route)) {
+                try await log.appendAudit(action: "read", target: request.uri.path, detail: "")
+            }
+        }
+        return response
     }
 }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Loam
+import LoamGovernance
+import LoamStorage
 
 @main
 struct LoamCommand: AsyncParsableCommand {
@@ -17,7 +19,7 @@ struct LoamCommand: AsyncParsableCommand {
             Init.self, Import.self, Datasets.self, Schema.self, Head.self, Count.self, Export.self,
             Delete.self, Update.self, Alter.self, Drop.self, Log.self, Show.self, Tag.self, Tags.self,
             Branch.self, Switch.self, Diff.self, Merge.self, Revert.self, Reset.self,
-            GC.self, Fsck.self, Compact.self, Storage.self, Query.self, Sql.self, Clean.self, Serve.self, User.self, Token.self, Runs.self, Models.self, Label.self, PII.self, Anonymize.self,
+            GC.self, Fsck.self, Compact.self, Storage.self, Query.self, Sql.self, Clean.self, Serve.self, User.self, Token.self, Runs.self, Models.self, Label.self, PII.self, Anonymize.self, Audit.self,
         ]
     )
 }
@@ -49,7 +51,8 @@ struct DatasetAtRef: ParsableArguments {
 /// error and exit status 1 (usage errors stay ArgumentParser's, status 64).
 func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
-        try await body()
+        AuditContext.redact = redactingPII
+        try await AuditContext.$current.withValue(AuditContext(user: commandUser, command: auditedCommand)) { try await body() }
     } catch let error as ExitCode {
         throw error
     } catch {
@@ -59,3 +62,16 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
 }
 
 func writeError(_ text: String) { FileHandle.standardError.write(Data((TerminalText.escaped(text) + "\n").utf8)) }
+
+/// Who runs the command, as commits and the audit log name them: LOAM_AUTHOR, else the user name.
+let commandUser = ProcessInfo.processInfo.environment["LOAM_AUTHOR"] ?? ProcessInfo.processInfo.environment["USER"]
+    ?? getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "unknown"
+
+/// The command line as the audit log records it (the log redacts personal data in it: `redactingPII`).
+let auditedCommand = (["loam"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+
+/// Personal data in a text replaced by its kind (`[EMAIL]`), for the audit log.
+@Sendable func redactingPII(_ text: String) -> String {
+    var t = text
+    return t.withUTF8 { Anonymizer.apply(.redact(whole: false), to: UnsafeRawBufferPointer($0)) } ?? ""
+}

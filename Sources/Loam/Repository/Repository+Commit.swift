@@ -55,7 +55,7 @@ extension Repository {
                     FailPoint.hit("before-commit-object")
                     let id = try await tables.save(Commit(parents: [head.commit], tree: tree, author: currentAuthor, message: message))
                     do {
-                        try await moveBranch(branch, from: head.commit, to: id)
+                        try await AuditContext.$detail.withValue(message) { try await moveBranch(branch, from: head.commit, to: id) }
                     } catch StorageError.refConflict(_, _, let actual) {
                         try await race.lost(to: actual)
                         return nil
@@ -86,7 +86,7 @@ extension Repository {
             while true {
                 let id = try await tables.save(commit)
                 do {
-                    try await moveBranch(branch, from: expected, to: id)
+                    try await AuditContext.$detail.withValue(message) { try await moveBranch(branch, from: expected, to: id) }
                 } catch StorageError.refConflict(_, _, let actual) {
                     try await race.lost(to: actual)
                     guard let actual else { throw TableError.unknownRef(branch) }

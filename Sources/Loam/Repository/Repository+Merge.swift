@@ -50,7 +50,7 @@ extension Repository {
         if base == theirs { return MergeResult(kind: .upToDate, commit: nil, conflicts: [], resolved: 0) }
         if base == head {
             do {
-                try await moveBranch(branch, from: head, to: theirs)
+                try await AuditContext.$detail.withValue("fast-forward to \(ref)") { try await moveBranch(branch, from: head, to: theirs) }
             } catch StorageError.refConflict where attempts > 1 {
                 // The branch moved while we looked: what was a fast-forward is now a merge.
                 return try await merge(ref, resolution: resolution, message: message, attempts: attempts - 1)
@@ -128,7 +128,7 @@ extension Repository {
                 + lost.prefix(5).map(\.short).joined(separator: ", ") + (lost.count > 5 ? ", …" : "")
                 + "; tag or branch them first, or pass --force (they stay recoverable by hash until `loam gc`)")
         }
-        try await moveBranch(branch, from: head, to: target)
+        try await AuditContext.$detail.withValue("reset to \(ref)") { try await moveBranch(branch, from: head, to: target) }
         return target
     }
 }

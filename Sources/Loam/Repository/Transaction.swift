@@ -92,7 +92,7 @@ extension Repository {
                 }
                 let id = try await tables.save(Commit(parents: [start], tree: tree, author: currentAuthor, message: message))
                 do {
-                    try await moveBranch(branch, from: start, to: id)
+                    try await AuditContext.$detail.withValue(message) { try await moveBranch(branch, from: start, to: id) }
                 } catch StorageError.refConflict(_, _, let actual) {
                     try await race.lost(to: actual)
                     guard let actual else { throw TableError.unknownRef(branch) }

@@ -43,7 +43,7 @@ public final class SQLiteMetaStore: MetaStore {
     public let fullDisk: Bool
 
     /// A write transaction; a full disk (now, or when the catalog was opened) is `StorageError.diskFull`.
-    private func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
         guard !fullDisk else { throw StorageError.diskFull(path: path) }
         do { return try await pool.write(body) } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
             throw StorageError.diskFull(path: path)
@@ -119,13 +119,22 @@ public final class SQLiteMetaStore: MetaStore {
                 CREATE TABLE IF NOT EXISTS artifacts (path TEXT PRIMARY KEY NOT NULL, object TEXT NOT NULL, size INTEGER NOT NULL);
                 """)
         }
+        registerAudit(&migrator)
         return migrator
     }
 
-    private func log(_ db: Database, _ name: String, old: String?, new: String?) throws {
+    /// Logs a ref move in the reflog and the audit log, inside the move's transaction (`audit`: the acting
+    /// user and command and the write's message, captured before the transaction began).
+    private func log(_ db: Database, _ name: String, old: String?, new: String?, audit: (AuditContext?, String?)) throws {
         try db.execute(sql: "INSERT INTO ref_log (name, old_commit, new_commit, time) VALUES (?, ?, ?, ?)",
                        arguments: [name, old, new, Date().timeIntervalSince1970])
+        let action = old == nil ? "create ref" : new == nil ? "delete ref" : "move ref"
+        let target = "\(name) \(old.map { String($0.prefix(12)) } ?? "-")→\(new.map { String($0.prefix(12)) } ?? "-")"
+        try Self.audit(db, audit.0, audit.1, action: action, target: target)
     }
+
+    /// The audit context of the calling task, to hand into a write transaction (task-locals do not cross into GRDB's queue).
+    private var auditNote: (AuditContext?, String?) { (AuditContext.current, AuditContext.detail) }
 
     private func decodeRef(_ row: Row) throws -> Ref {
         Ref(name: row["name"], kind: Ref.Kind(rawValue: row["kind"]) ?? .branch, commit: try ObjectID(hex: row["commit_id"]))
@@ -145,6 +154,7 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func createRef(_ ref: Ref) async throws {
+        let note = auditNote
         try Ref.validate(ref.name)
         try await write { db in
             if try Row.fetchOne(db, sql: "SELECT 1 FROM refs WHERE name = ?", arguments: [ref.name]) != nil {
@@ -152,11 +162,12 @@ public final class SQLiteMetaStore: MetaStore {
             }
             try db.execute(sql: "INSERT INTO refs (name, kind, commit_id, updated_at) VALUES (?, ?, ?, ?)",
                            arguments: [ref.name, ref.kind.rawValue, ref.commit.hex, Date().timeIntervalSince1970])
-            try log(db, ref.name, old: nil, new: ref.commit.hex)
+            try log(db, ref.name, old: nil, new: ref.commit.hex, audit: note)
         }
     }
 
     public func compareAndSwap(branch: String, expected: ObjectID?, new: ObjectID) async throws {
+        let note = auditNote
         try await write { db in
             let current = try String.fetchOne(db, sql: "SELECT commit_id FROM refs WHERE name = ? AND kind = 'branch'", arguments: [branch])
             FailPoint.hit("ref-transaction")
@@ -171,20 +182,22 @@ public final class SQLiteMetaStore: MetaStore {
                 try db.execute(sql: "UPDATE refs SET commit_id = ?, updated_at = ? WHERE name = ? AND commit_id = ?",
                                arguments: [new.hex, Date().timeIntervalSince1970, branch, expected?.hex])
             }
-            try log(db, branch, old: expected?.hex, new: new.hex)
+            try log(db, branch, old: expected?.hex, new: new.hex, audit: note)
         }
     }
 
     public func deleteRef(named name: String) async throws {
+        let note = auditNote
         try await write { db in
             let old = try String.fetchOne(db, sql: "SELECT commit_id FROM refs WHERE name = ?", arguments: [name])
             guard old != nil else { throw StorageError.refNotFound(name) }
             try db.execute(sql: "DELETE FROM refs WHERE name = ?", arguments: [name])
-            try log(db, name, old: old, new: nil)
+            try log(db, name, old: old, new: nil, audit: note)
         }
     }
 
     public func renameRef(_ name: String, to: String) async throws {
+        let note = auditNote
         try Ref.validate(to)
         try await write { db in
             guard let old = try String.fetchOne(db, sql: "SELECT commit_id FROM refs WHERE name = ?", arguments: [name]) else {
@@ -195,8 +208,8 @@ public final class SQLiteMetaStore: MetaStore {
             if try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'current_branch'") == name {
                 try db.execute(sql: "UPDATE settings SET value = ? WHERE key = 'current_branch'", arguments: [to])
             }
-            try log(db, name, old: old, new: nil)
-            try log(db, to, old: nil, new: old)
+            try log(db, name, old: old, new: nil, audit: note)
+            try log(db, to, old: nil, new: old, audit: note)
         }
     }
 
@@ -249,11 +262,13 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func addUser(_ name: String) async throws {
+        let note = auditNote
         try await write { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE name = ?", arguments: [name]) == 0 else {
                 throw StorageError.invalid("user '\(name)' exists")
             }
             try db.execute(sql: "INSERT INTO users (name, created_at) VALUES (?, ?)", arguments: [name, Date().timeIntervalSince1970])
+            try Self.audit(db, note.0, note.1, action: "add user", target: name)
         }
     }
 
@@ -262,12 +277,14 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func addToken(_ token: StoredToken) async throws {
+        let note = auditNote
         try await write { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE name = ?", arguments: [token.user]) == 1 else {
                 throw StorageError.invalid("no user '\(token.user)' (add one with `loam user add \(token.user)`)")
             }
             try db.execute(sql: "INSERT INTO tokens (id, user, role, dataset, salt, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            arguments: [token.id, token.user, token.role, token.dataset, token.salt, token.hash, token.created.timeIntervalSince1970])
+            try Self.audit(db, note.0, note.1, action: "create token", target: "\(token.id) for \(token.user) (\(token.role)\(token.dataset.map { " on " + $0 } ?? ""))")
         }
     }
 
@@ -285,9 +302,12 @@ public final class SQLiteMetaStore: MetaStore {
     }
 
     public func revokeToken(id: String) async throws -> Bool {
-        try await write { db in
+        let note = auditNote
+        return try await write { db in
             try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            try Self.audit(db, note.0, note.1, action: "revoke token", target: id)
+            return true
         }
     }
 
