@@ -181,7 +181,9 @@ struct QueryRunner {
                                    lines: [PlanLine(depth: 0, text: "Diff \(texts.map { "'\($0)'" }.joined(separator: " → ")) by _rowid (reads only the fragments that differ)")])
         }
         let diffs: [DatasetDiff]
-        do { diffs = try await repository.diff(texts[0], texts[1], dataset: texts.count == 3 ? texts[2] : nil) } catch {
+        do { diffs = try await repository.diff(texts[0], texts[1], dataset: texts.count == 3 ? texts[2] : nil) } catch let error as LoamError {
+            throw error
+        } catch {
             throw SQLError(sql: sql, position: at, message: "\(error)")
         }
         let batch = try DiffExport.batch(diffs)

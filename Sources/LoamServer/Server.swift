@@ -220,6 +220,7 @@ struct ErrorMiddleware: RouterMiddleware {
             default: break
             }
             if case .notARepository = e { return internalError(error, context: context) }
+            if case .outsideScope = e { return .forbidden(e.description) }
             return .badRequest(e.description)
         case let e as FormatError: return .badRequest(e.description)
         case let e as LabelError:

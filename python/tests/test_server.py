@@ -102,6 +102,15 @@ def test_roles_and_dataset_scopes(server):
     assert json.loads(payload)["rows"] == 2
     status, payload = call(server, "GET", "/api/v1/datasets", None, t["other"])
     assert [d["name"] for d in json.loads(payload)] == ["other"]
+    # SQL with a dataset token: its own dataset only — joins, subqueries and writes that reach further are refused.
+    status, payload = call(server, "POST", "/api/v1/query", {"sql": "SELECT count(*) AS n FROM other"}, t["other"])
+    assert status == 200
+    for sql in ["SELECT * FROM other o JOIN t ON t.id = o.id", "SELECT (SELECT count(*) FROM t) AS n",
+                "SELECT * FROM other WHERE id IN (SELECT id FROM t)", "DELETE FROM t WHERE id = -1", "CREATE TABLE stolen AS SELECT * FROM other"]:
+        status, payload = call(server, "POST", "/api/v1/query", {"sql": sql}, t["other"])
+        assert status == 403 and "outside what this token may use" in json.loads(payload)["error"]["message"], (sql, payload)
+    status, payload = call(server, "POST", "/api/v1/query", {"sql": "DELETE FROM other WHERE id = 2"}, t["other"])
+    assert status == 200 and json.loads(payload)["affected"] == 1
     status, _ = call(server, "GET", "/api/v1/datasets/t/rows?limit=1", None, t["t-reader"])
     assert status == 200
     assert call(server, "GET", "/api/v1/datasets/other/rows", None, t["t-reader"])[0] == 403

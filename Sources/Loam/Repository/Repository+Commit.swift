@@ -50,6 +50,7 @@ extension Repository {
                     let parent = try await tables.commit(head.commit)
                     var tree = parent.tree
                     try await body(&tree)
+                    for name in Set(tree.keys).union(parent.tree.keys) where tree[name] != parent.tree[name] { try Self.checkScope(name) }
                     // A write that changed nothing (e.g. an UPDATE matching no row) makes no commit.
                     if tree == parent.tree { return head.commit }
                     FailPoint.hit("before-commit-object")
@@ -132,10 +133,22 @@ extension Repository {
         FailPoint.hit("after-ref-swap")
     }
 
-    /// The manifest of `dataset` in `tree`, or an error listing the datasets there.
+    /// The manifest of `dataset` in `tree`, or an error listing the datasets there (those in scope).
     func manifest(_ dataset: String, in tree: Tree) async throws -> Manifest {
-        guard let id = tree[dataset] else { throw TableError.unknownDataset(dataset, available: tree.keys.sorted()) }
+        try Self.checkScope(dataset)
+        guard let id = tree[dataset] else {
+            throw TableError.unknownDataset(dataset, available: tree.keys.sorted().filter { Repository.datasetScope?.contains($0) ?? true })
+        }
         return try await tables.manifest(id)
+    }
+
+    /// The datasets the work in this task may read and write (a dataset token's own dataset and its labels on
+    /// the server); nil: every dataset. Enforced where a dataset is opened and where a commit changes the tree.
+    @TaskLocal public static var datasetScope: Set<String>?
+
+    static func checkScope(_ dataset: String) throws {
+        guard let scope = datasetScope, !scope.contains(dataset) else { return }
+        throw LoamError.outsideScope("'\(dataset)' is outside what this token may use (\(scope.sorted().joined(separator: ", ")))")
     }
 }
 

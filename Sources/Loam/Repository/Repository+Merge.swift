@@ -19,7 +19,8 @@ extension Repository {
     public func diff(_ from: String, _ to: String, dataset: String? = nil) async throws -> [DatasetDiff] {
         let a = try await tables.commit(try await tables.resolve(from)).tree
         let b = try await tables.commit(try await tables.resolve(to)).tree
-        let names = dataset.map { [$0] } ?? Set(a.keys).union(b.keys).sorted()
+        if let dataset { try Self.checkScope(dataset) }
+        let names = (dataset.map { [$0] } ?? Set(a.keys).union(b.keys).sorted()).filter { Repository.datasetScope?.contains($0) ?? true }
         if let dataset, a[dataset] == nil, b[dataset] == nil {
             throw TableError.unknownDataset(dataset, available: Set(a.keys).union(b.keys).sorted())
         }

@@ -116,7 +116,9 @@ extension Repository {
     }
 
     private func writeTarget(_ name: String, at position: Int, sql: String) async throws -> Dataset {
-        do { return try await dataset(name) } catch {
+        do { return try await dataset(name) } catch let error as LoamError {
+            throw error  // a scope refusal stays itself (the server answers 403)
+        } catch {
             throw SQLError(sql: sql, position: position, message: "\(error)")
         }
     }

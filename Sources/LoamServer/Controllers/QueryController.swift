@@ -16,9 +16,6 @@ struct QueryController: Controller {
         let body = try await jsonBody(request)
         guard let sql = body["sql"] as? String else { throw APIError.badRequest("the body needs \"sql\": \"SELECT …\"") }
         let ref = body["ref"] as? String ?? "HEAD"
-        if context.grant?.dataset != nil {
-            throw APIError.forbidden("a token for one dataset cannot run SQL, which may name any dataset; use a repository token")
-        }
         var timeout = server.limits.statementSeconds
         if let asked = body["timeout_seconds"] {
             guard let seconds = (asked as? NSNumber)?.doubleValue, seconds > 0, seconds.isFinite else {
@@ -27,10 +24,12 @@ struct QueryController: Controller {
             timeout = min(timeout, seconds)  // may lower the server's limit, not raise it
         }
         let statement = try SQLStatement(sql)  // parsed once: the role is checked on what will run
-        try context.require(statement.isQuery ? .reader : .writer)
+        try context.require(statement.isQuery ? .reader : .writer, dataset: context.grant?.dataset)
         let repository = self.repository, channel = context.channel
+        // A token for one dataset runs SQL over that dataset and its labels, and nothing else.
+        let scope = context.grant?.dataset.map { Set([$0, $0 + "__labels"]) }
         let outcome = try await server.queries.run(timeout: timeout, memoryLimit: server.limits.statementMemory, channel: channel) {
-            try await repository.execute(statement, at: ref)
+            try await Repository.$datasetScope.withValue(scope) { try await repository.execute(statement, at: ref) }
         }
         if let result = outcome.query { return try arrow(result.schema, result.batches) }
         if outcome.commit != nil { server.metrics.committed() }
