@@ -51,8 +51,8 @@ let package = Package(
         // Labels and annotation: schemas, versioned annotations, agreement, formats.
         .target(name: "LoamLabels", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage",
                                                   .product(name: "GRDB", package: "GRDB.swift")]),
-        // Governance: PII detection and anonymization (encryption, audit and erasure come with the rest of the issue).
-        .target(name: "LoamGovernance", dependencies: ["Loam", "LoamFormat", "LoamTable", "LoamStorage", .product(name: "Crypto", package: "swift-crypto")]),
+        // Governance: PII detection, anonymization, audit verification and erasure from every version (encryption next).
+        .target(name: "LoamGovernance", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage", .product(name: "Crypto", package: "swift-crypto")]),
         // Loam's web front: the pages `loam serve` serves (plain HTML, CSS, JavaScript; no build step).
         .target(name: "LoamWeb", resources: [.copy("pages")]),
         // `loam serve`: the REST API, tokens and roles, Arrow streams for training, metrics.
@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "LoamTrackingTests", dependencies: ["LoamTracking", "Loam", "LoamStorage", "LoamFormat", "LoamTestSupport",
                                                              .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamServerTests", dependencies: ["LoamServer"]),
-        .testTarget(name: "LoamGovernanceTests", dependencies: ["LoamGovernance", "Loam", "LoamFormat", "LoamTestSupport"]),
+        .testTarget(name: "LoamGovernanceTests", dependencies: ["LoamGovernance", "Loam", "LoamQuery", "LoamTable", "LoamStorage", "LoamFormat", "LoamTestSupport"]),
         .testTarget(name: "LoamLabelsTests", dependencies: ["LoamLabels", "Loam", "LoamFormat", "LoamTable", "LoamTestSupport"]),
         .testTarget(name: "LoamQueryTests", dependencies: ["LoamQuery", "Loam", "LoamFormat", "LoamTestSupport"],
                     resources: [.copy("sql")]),

@@ -66,6 +66,7 @@ class LocalRepository:
         self._catalog = sqlite3.connect(catalog, timeout=30, check_same_thread=False)
         self._catalog.execute("PRAGMA query_only = ON")
         self._json = {}
+        self._load_replacements()
 
     def __repr__(self):
         return f"loam.open({self.root!r})"
@@ -78,7 +79,15 @@ class LocalRepository:
 
     # --- objects -------------------------------------------------------------------------------
 
+    def _load_replacements(self):
+        """Erasure's replacement map (docs/FORMAT.md, "Erasure"): an old object id → the object rewritten in its place."""
+        try:
+            self._replaced = dict(self._catalog.execute("SELECT old, new FROM object_replacements"))
+        except sqlite3.OperationalError:  # a catalog from before erasure existed
+            self._replaced = {}
+
     def object_path(self, object_id):
+        object_id = self._replaced.get(object_id, object_id)
         return os.path.join(self._objects, object_id[:2], object_id[2:])
 
     def _load(self, object_id, kind):
@@ -86,8 +95,14 @@ class LocalRepository:
         if cached is not None:
             return cached
         try:
-            with open(self.object_path(object_id), "rb") as f:
-                value = json.loads(f.read())
+            try:
+                with open(self.object_path(object_id), "rb") as f:
+                    value = json.loads(f.read())
+            except FileNotFoundError:
+                self._load_replacements()  # erased since this repository was opened?
+                self._json.clear()
+                with open(self.object_path(object_id), "rb") as f:
+                    value = json.loads(f.read())
         except FileNotFoundError:
             raise LoamError(f"object {object_id[:12]} is missing from {self._objects} (run `loam fsck`)") from None
         if value.get("kind") != kind:
@@ -143,6 +158,7 @@ class LocalRepository:
     def _by_prefix(self, prefix):
         folder = os.path.join(self._objects, prefix[:2])
         names = [prefix[:2] + n for n in (os.listdir(folder) if os.path.isdir(folder) else []) if n.startswith(prefix[2:])]
+        names = sorted(set(names) | {old for old in self._replaced if old.startswith(prefix)})
         commits = []
         for name in names:
             try:

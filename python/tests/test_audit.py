@@ -81,6 +81,9 @@ def test_verify_names_each_kind_of_tampering(repo, tmp_path):
     head = json.loads(cli(repo, "audit", "verify", "--json")[1])["head"]
     cases = {
         "edited": (["UPDATE audit_log SET user = 'mallory' WHERE seq = 3"], "entry 3: was edited"),
+        "detail": (["UPDATE audit_log SET detail = 'loam query SELECT 1' WHERE seq = 3"], "entry 3: was edited: its detail"),
+        # A detail redacted as an erasure does it (salt destroyed), but with no erasure entry naming it.
+        "redacted": (["UPDATE audit_log SET detail = '[erased]', detail_salt = '' WHERE seq = 3"], "entry 3: was edited: its detail"),
         "deleted": (["DELETE FROM audit_log WHERE seq = 4"], "entry 4: is missing (deleted)"),
         "reordered": (["UPDATE audit_log SET seq = -1 WHERE seq = 2", "UPDATE audit_log SET seq = 2 WHERE seq = 3",
                        "UPDATE audit_log SET seq = 3 WHERE seq = -1"], "does not follow the entry before it"),

@@ -59,6 +59,7 @@ extension Repository {
             throw LoamError.busy("gc waited \(Int(wait)) s for the writes in progress (an open transaction, a long import) to finish; nothing was deleted — run it again later")
         }
         defer { quiet.release(); gate.release() }
+        try objects.refreshReplacements()
         // List before walking: an object written after the listing is not a candidate at all.
         let listed = try await objects.list()
         let reach = try await Reachability.walk(try await roots(retention: retention), tables: tables)
@@ -68,9 +69,11 @@ extension Repository {
         // Objects named outside commits (experiment artifacts) are roots too.
         let artifacts = try await meta.indexedObjects()
         let cutoff = Date().addingTimeInterval(-grace)
+        // Objects an erasure replaced go whatever else points to them (an erasure cut off before it deleted them).
+        let replaced = (objects as? ReplacingObjectStore)?.replacedIDs ?? []
         var deleted = 0, bytes = 0, kept = 0
-        for info in listed where reach.objects[info.id] == nil && !artifacts.contains(info.id) {
-            if info.modified > cutoff { kept += 1; continue }
+        for info in listed where replaced.contains(info.id) || (reach.objects[info.id] == nil && !artifacts.contains(info.id)) {
+            if info.modified > cutoff && !replaced.contains(info.id) { kept += 1; continue }
             deleted += 1
             bytes += info.bytes
             if !dryRun {
@@ -78,7 +81,9 @@ extension Repository {
                 FailPoint.hit("gc-deleted")
             }
         }
-        if !dryRun, let local = objects as? LocalObjectStore { local.removeStaleTemporaryFiles(olderThan: grace) }
+        if !dryRun, let local = ((objects as? ReplacingObjectStore)?.base ?? objects) as? LocalObjectStore {
+            local.removeStaleTemporaryFiles(olderThan: grace)
+        }
         return GCReport(reachable: reach.objects.count, deleted: deleted, deletedBytes: bytes, keptRecent: kept, dryRun: dryRun)
     }
 

@@ -38,6 +38,8 @@ public final class Repository: Sendable {
     /// A repository over any object store and catalog (e.g. S3 and PostgreSQL).
     public init(root: URL, objects: any ObjectStore, meta: any MetaStore) throws {
         self.root = root
+        // Objects are read through the replacement map erasure keeps in the catalog (old id → rewritten object).
+        let objects = try (meta as? any ReplacementSource).map { try ReplacingObjectStore(base: objects, source: $0) } ?? objects
         self.objects = objects
         self.meta = meta
         tables = TableStore(objects: objects, meta: meta)

@@ -21,6 +21,8 @@ public enum AuditVerifier {
 
     public static func verify(_ entries: [AuditEntry], head expectedHead: String? = nil) -> Outcome {
         var problems: [Problem] = []
+        // Entries an erasure redacted (named in the erasure entry's own hashed target): their salt is gone.
+        let redacted = Set(entries.flatMap(\.redactedEntries))
         var previous = AuditEntry.genesis
         var expected: Int64 = 1
         for entry in entries {
@@ -28,9 +30,12 @@ public enum AuditVerifier {
                 problems.append(Problem(seq: expected, problem: entry.seq - expected == 1 ? "is missing (deleted)" : "to \(entry.seq - 1) are missing (deleted)"))
             }
             let recomputed = AuditEntry.digest(AuditEntry.canonical(seq: entry.seq, time: entry.time, user: entry.user, action: entry.action,
-                                                                   target: entry.target, detail: entry.detail, prev: entry.prev))
+                                                                   target: entry.target, detailHash: entry.detailHash, prev: entry.prev))
+            let erased = redacted.contains(entry.seq) && entry.detailSalt.isEmpty
             if recomputed != entry.hash {
                 problems.append(Problem(seq: entry.seq, problem: "was edited: its fields do not match its hash"))
+            } else if !erased && AuditEntry.detailDigest(salt: entry.detailSalt, detail: entry.detail) != entry.detailHash {
+                problems.append(Problem(seq: entry.seq, problem: "was edited: its detail does not match its hash"))
             } else if entry.prev != previous && entry.seq == expected {
                 problems.append(Problem(seq: entry.seq, problem: "does not follow the entry before it (entries were reordered or replaced)"))
             }

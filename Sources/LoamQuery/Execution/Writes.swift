@@ -275,3 +275,30 @@ extension Repository {
         return try WriteMatcher(sql: condition, dataset: try await self.dataset(dataset), filter: expression, reader: FragmentReader(objects: objects))
     }
 }
+
+/// A SQL condition (as after WHERE) over one dataset's rows, evaluated on any fragment of any version of
+/// it, deleted rows included: what erasure asks of every fragment in a dataset's history.
+///
+/// ```swift
+/// let predicate = try await RowPredicate(repository: repo, dataset: "users", condition: "user_id = 42")
+/// let offsets = try await predicate.physicalOffsets(entry, manifest)   // nil: that version lacks a column
+/// ```
+public struct RowPredicate: Sendable {
+    let matcher: WriteMatcher
+
+    public init(repository: Repository, dataset: String, condition: String) async throws {
+        let expression = try Parser.parseCondition(condition)
+        matcher = try WriteMatcher(sql: condition, dataset: try await repository.dataset(dataset), filter: expression,
+                                   reader: FragmentReader(objects: repository.objects))
+    }
+
+    /// Physical offsets (deleted rows too) of the rows of `entry` the condition holds for; nil when `manifest`'s
+    /// version of the dataset lacks a column the condition names.
+    public func physicalOffsets(_ entry: FragmentEntry, _ manifest: Manifest) async throws -> [Int]? {
+        for name in matcher.binder.columns where name != "_rowid" && manifest.schema.columnID(name) == nil { return nil }
+        var whole = entry
+        whole.deletions = nil
+        whole.deletedRows = 0
+        return try await matcher.offsets(whole, manifest)
+    }
+}

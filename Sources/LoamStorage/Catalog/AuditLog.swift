@@ -24,6 +24,10 @@ public struct AuditContext: Sendable {
 
 /// One entry of the audit log. Entries never hold data values: who, when, what command or route, which
 /// ref moved from which commit to which, and the write's own message (the query text of SQL writes).
+///
+/// The chain covers `detail` through a salted commitment (`detailHash` = SHA-256 of `detailSalt`, 0x1F,
+/// `detail`), so an erasure can redact a value from an old entry's detail and destroy its salt without
+/// breaking the chain, while any other edit still fails verification.
 public struct AuditEntry: Sendable, Equatable, Encodable {
     public let seq: Int64
     public let time: Double
@@ -31,19 +35,37 @@ public struct AuditEntry: Sendable, Equatable, Encodable {
     public let action: String
     public let target: String
     public let detail: String
+    /// 32 random hex digits; empty once an erasure redacted the detail.
+    public let detailSalt: String
+    public let detailHash: String
     /// The previous entry's hash (64 zeros for the first).
     public let prev: String
     /// SHA-256 over `prev` and this entry's fields (`AuditEntry.canonical`), hex.
     public let hash: String
 
-    /// The bytes hashed: the fields joined by 0x1F, times as their 17 significant digits.
-    public static func canonical(seq: Int64, time: Double, user: String, action: String, target: String, detail: String, prev: String) -> [UInt8] {
-        Array([String(seq), String(format: "%.17g", time), user, action, target, detail, prev].joined(separator: "\u{1F}").utf8)
+    public init(seq: Int64, time: Double, user: String, action: String, target: String, detail: String, detailSalt: String,
+                detailHash: String, prev: String, hash: String) {
+        (self.seq, self.time, self.user, self.action, self.target) = (seq, time, user, action, target)
+        (self.detail, self.detailSalt, self.detailHash, self.prev, self.hash) = (detail, detailSalt, detailHash, prev, hash)
     }
+
+    /// The bytes hashed: the fields joined by 0x1F, times as their 17 significant digits.
+    public static func canonical(seq: Int64, time: Double, user: String, action: String, target: String, detailHash: String, prev: String) -> [UInt8] {
+        Array([String(seq), String(format: "%.17g", time), user, action, target, detailHash, prev].joined(separator: "\u{1F}").utf8)
+    }
+
+    /// The commitment to a detail: SHA-256 of the salt, 0x1F and the detail.
+    public static func detailDigest(salt: String, detail: String) -> String { digest(Array((salt + "\u{1F}" + detail).utf8)) }
 
     public static func digest(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
 
     public static let genesis = String(repeating: "0", count: 64)
+
+    /// An erasure entry's target names the entries whose detail it redacted: "… redacted entries 4,9".
+    public var redactedEntries: [Int64] {
+        guard action == "erase", let range = target.range(of: "redacted entries ") else { return [] }
+        return target[range.upperBound...].prefix { $0.isNumber || $0 == "," }.split(separator: ",").compactMap { Int64($0) }
+    }
 }
 
 /// The catalog's tamper-evident log of writes and server reads: an append-only table whose entries each
@@ -60,13 +82,15 @@ extension SQLiteMetaStore: AuditLog {
         migrator.registerMigration("v9-audit") { db in
             try db.execute(sql: """
                 CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, time REAL NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
-                    target TEXT NOT NULL, detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
+                    target TEXT NOT NULL, detail TEXT NOT NULL, detail_salt TEXT NOT NULL, detail_hash TEXT NOT NULL,
+                    prev TEXT NOT NULL, hash TEXT NOT NULL);
                 """)
         }
     }
 
     /// Appends an entry inside the caller's transaction: the next seq, chained to the last entry's hash.
-    static func audit(_ db: Database, _ context: AuditContext?, _ detailNote: String?, action: String, target: String, detail: String? = nil) throws {
+    @discardableResult
+    static func audit(_ db: Database, _ context: AuditContext?, _ detailNote: String?, action: String, target: String, detail: String? = nil) throws -> Int64 {
         let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         let seq: Int64 = (last?["seq"] as Int64? ?? 0) + 1
         let prev: String = last?["hash"] ?? AuditEntry.genesis
@@ -75,9 +99,13 @@ extension SQLiteMetaStore: AuditLog {
         let user = context?.user ?? env["LOAM_AUTHOR"] ?? env["USER"] ?? getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "unknown"
         let command = context?.command ?? "library"
         let text = AuditContext.redact([command, detail ?? detailNote].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " — "))
-        let hash = AuditEntry.digest(AuditEntry.canonical(seq: seq, time: time, user: user, action: action, target: target, detail: text, prev: prev))
-        try db.execute(sql: "INSERT INTO audit_log (seq, time, user, action, target, detail, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       arguments: [seq, time, user, action, target, text, prev, hash])
+        let salt = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let detailHash = AuditEntry.detailDigest(salt: salt, detail: text)
+        let hash = AuditEntry.digest(AuditEntry.canonical(seq: seq, time: time, user: user, action: action, target: target, detailHash: detailHash, prev: prev))
+        try db.execute(sql: """
+            INSERT INTO audit_log (seq, time, user, action, target, detail, detail_salt, detail_hash, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [seq, time, user, action, target, text, salt, detailHash, prev, hash])
+        return seq
     }
 
     public func appendAudit(action: String, target: String, detail: String) async throws {
@@ -92,7 +120,7 @@ extension SQLiteMetaStore: AuditLog {
                   AND (?3 IS NULL OR instr(target, ?3) > 0 OR instr(detail, ?3) > 0) ORDER BY seq
                 """, arguments: [user, since?.timeIntervalSince1970, containing]).map { row in
                 AuditEntry(seq: row["seq"], time: row["time"], user: row["user"], action: row["action"], target: row["target"],
-                           detail: row["detail"], prev: row["prev"], hash: row["hash"])
+                           detail: row["detail"], detailSalt: row["detail_salt"], detailHash: row["detail_hash"], prev: row["prev"], hash: row["hash"])
             }
         }
     }

@@ -19,6 +19,8 @@ public final class SQLiteMetaStore: MetaStore {
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Deleted and overwritten content is zeroed, so an erased value leaves no copy in a free page.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         do {
             let opened = try DatabasePool(path: path, configuration: config)
@@ -120,6 +122,7 @@ public final class SQLiteMetaStore: MetaStore {
                 """)
         }
         registerAudit(&migrator)
+        registerErasure(&migrator)
         return migrator
     }
 

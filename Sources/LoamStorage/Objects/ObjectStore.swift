@@ -29,6 +29,15 @@ public protocol ObjectStore: Sendable {
     func delete(_ id: ObjectID) async throws
     /// Every object with its size and last-write time (for garbage collection).
     func list() async throws -> [ObjectInfo]
+    /// The object that holds `id`'s content now: `id` itself, unless an erasure rewrote it (`ReplacingObjectStore`).
+    func resolve(_ id: ObjectID) -> ObjectID
+    /// Re-reads the replacement map when another process changed it (called once per read, where a ref is resolved).
+    func refreshReplacements() throws
+}
+
+extension ObjectStore {
+    public func resolve(_ id: ObjectID) -> ObjectID { id }
+    public func refreshReplacements() throws {}
 }
 
 /// An object's id, size and the time it was last written or re-used.

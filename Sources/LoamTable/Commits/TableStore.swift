@@ -20,20 +20,22 @@ public struct TableStore: Sendable {
         self.meta = meta
     }
 
+    // Decoded objects are kept under the id that holds them now (an erasure's replacement), so a process
+    // that learns of an erasure never serves the version it replaced.
     public func commit(_ id: ObjectID) async throws -> Commit {
-        if let commit = decoded.commit(id) { return commit }
+        if let commit = decoded.commit(objects.resolve(id)) { return commit }
         let data = try await objects.get(id)
         let commit = try CanonicalJSON.decode(Commit.self, from: data.buffer, what: "commit \(id.short)")
         guard commit.kind == "commit" else { throw TableError.corrupt("object \(id.short) is a \(commit.kind), not a commit") }
-        decoded.keep(commit, id)
+        decoded.keep(commit, objects.resolve(id))
         return commit
     }
 
     public func manifest(_ id: ObjectID) async throws -> Manifest {
-        if let manifest = decoded.manifest(id) { return manifest }
+        if let manifest = decoded.manifest(objects.resolve(id)) { return manifest }
         let data = try await objects.get(id)
         let manifest = try ManifestCodec.decode(data.buffer, what: "manifest \(id.short)")
-        decoded.keep(manifest, id)
+        decoded.keep(manifest, objects.resolve(id))
         return manifest
     }
 
@@ -54,6 +56,7 @@ public struct TableStore: Sendable {
     /// Resolves `HEAD`, a branch, a tag, a full or abbreviated (≥ 4 digits)
     /// commit hash, each optionally followed by `~N` or `^` (first parents).
     public func resolve(_ spec: String) async throws -> ObjectID {
+        try objects.refreshReplacements()  // every read starts here: it sees an erasure another process made
         var base = Substring(spec)
         var back = 0
         while let last = base.last {

@@ -50,8 +50,11 @@ public struct Reachability: Sendable {
         return result
     }
 
-    /// Records a missing or corrupt object; true when it is fine.
+    /// Records a missing or corrupt object; true when it is fine. An object an erasure replaced is checked as its
+    /// replacement, which is reachable in its place.
     private mutating func check(_ id: ObjectID, _ kind: Kind, _ root: String, _ tables: TableStore, _ verify: Bool) async -> Bool {
+        let holder = tables.objects.resolve(id)
+        if holder != id, objects[holder] == nil { objects[holder] = (kind, root) }
         do {
             guard try await tables.objects.contains(id) else {
                 problems.append((id, kind, root, "missing"))
@@ -60,7 +63,7 @@ public struct Reachability: Sendable {
             if verify {
                 let bytes = try await tables.objects.get(id)
                 let actual = ObjectID.hash(bytes.buffer)
-                if actual != id {
+                if actual != holder {
                     problems.append((id, kind, root, "corrupt: its bytes hash to \(actual.short)"))
                     return false
                 }
