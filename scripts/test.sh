@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Loam test: installs what the tests need (SQLite and codec headers, a Python
 # virtual environment with pyarrow, pytest, mlflow-skinny, DuckDB (the reference engine of the
-# differential SQL tests), polars (a reader of Loam's Parquet), pandas, Hugging Face datasets, scikit-learn and skops (MLflow's sklearn models), statsmodels and krippendorff (agreement references), pycocotools (a COCO consumer), Selenium with Debian's Chromium (the annotation page), CPU PyTorch and Pillow when a wheel is at hand, and the Python client from python/),
+# differential SQL tests), polars (a reader of Loam's Parquet), pandas, Hugging Face datasets, scikit-learn and skops (MLflow's sklearn models), statsmodels and krippendorff (agreement references), pycocotools (a COCO consumer), cryptography (encrypted repositories), Selenium with Debian's Chromium (the annotation page), CPU PyTorch and Pillow when a wheel is at hand, and the Python client from python/),
 # builds, runs `swift test`, then the Python client's tests against the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,10 +14,10 @@ if ! dpkg -s $DEBS >/dev/null 2>&1 || ! command -v script >/dev/null; then
   apt-get update -qq && apt-get install -y -qq $DEBS >/dev/null
 fi
 
-if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow, duckdb, polars, pandas, datasets, sklearn, skops, statsmodels, krippendorff, pycocotools, selenium" 2>/dev/null; then
-  echo "== creating .venv-test with pyarrow, pytest, mlflow-skinny (the real MLflow client), duckdb, polars, pandas, datasets, scikit-learn, skops, statsmodels, krippendorff, pycocotools and selenium"
+if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow, duckdb, polars, pandas, datasets, sklearn, skops, statsmodels, krippendorff, pycocotools, selenium, cryptography" 2>/dev/null; then
+  echo "== creating .venv-test with pyarrow, pytest, mlflow-skinny (the real MLflow client), duckdb, polars, pandas, datasets, scikit-learn, skops, statsmodels, krippendorff, pycocotools, selenium and cryptography"
   python3 -m venv .venv-test
-  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny duckdb polars pandas datasets scikit-learn skops statsmodels krippendorff pycocotools selenium
+  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny duckdb polars pandas datasets scikit-learn skops statsmodels krippendorff pycocotools selenium cryptography
 fi
 # PyTorch for the loader tests, only as a CPU wheel (PyPI's default torch pulls gigabytes of CUDA):
 # pip's find-links folder on these machines holds one. Without it the torch tests skip, saying so.

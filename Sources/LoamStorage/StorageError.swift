@@ -15,6 +15,8 @@ public enum StorageError: Error, CustomStringConvertible, Equatable {
     case invalid(String)
     /// A write the disk had no room for; nothing it began was kept.
     case diskFull(path: String)
+    /// An encrypted object or key that does not open: a missing or wrong master key, a changed file.
+    case encryption(String)
 
     public var description: String {
         switch self {
@@ -26,7 +28,7 @@ public enum StorageError: Error, CustomStringConvertible, Equatable {
         case .refConflict(let branch, _, let actual):
             return "branch '\(branch)' moved to \(actual.map { String($0.prefix(12)) } ?? "nothing") while this write was running; nothing was committed — run the write again"
         case .invalidRefName(let name): return "'\(name)' is not a valid branch or tag name (use letters, digits, '.', '_', '-', '/'; no '..', '~', '^', ':' or spaces)"
-        case .io(let m), .invalid(let m): return m
+        case .io(let m), .invalid(let m), .encryption(let m): return m
         case .diskFull(let path):
             return "the disk is full: cannot write \(path); nothing was changed — free space (`loam gc` removes unreachable objects), then run it again"
         }

@@ -24,9 +24,8 @@ import Testing
         #expect(try await repo.query(sql).rowCount > 0)  // it runs while the data is there
 
         // Every fragment object of both datasets is removed.
-        let local = try #require(repo.objects as? LocalObjectStore)
         for name in ["t", "labels"] {
-            for entry in try await repo.dataset(name).manifest.fragments { try FileManager.default.removeItem(at: local.path(entry.object)) }
+            for entry in try await repo.dataset(name).manifest.fragments { try FileManager.default.removeItem(at: try #require(repo.objects.file(entry.object))) }
         }
         await #expect { try await repo.query(sql) } throws: { "\($0)".contains("missing") }
 

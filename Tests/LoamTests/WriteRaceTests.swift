@@ -183,7 +183,7 @@ final class ManagedFlag: @unchecked Sendable {
         let entry = try await repo.dataset("s").manifest.fragments[0]
         #expect(entry.checksums.keys.sorted() == ["1", "2", "_rowid"])
         // Flip the lowest bit of the marker value in the fragment file, as bit rot would.
-        let path = (repo.objects as! LocalObjectStore).path(entry.object).path
+        let path = try #require(repo.objects.file(entry.object)).path
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         let pattern = withUnsafeBytes(of: marker.bitPattern.littleEndian, Array.init)
         let at = try #require((0...(bytes.count - 8)).first { Array(bytes[$0..<($0 + 8)]) == pattern })

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from . import splits
+from . import crypto
 from .errors import LoamError
 from .labels import Labels, encode as encode_labels
 from .loader import Loader
@@ -332,7 +333,7 @@ class Dataset(DatasetBase):
             self._cache.move_to_end(key)
             return cached
         fragment = self._fragments[f]
-        reader = ipc.open_file(pa.memory_map(fragment.path, "r"))
+        reader = ipc.open_file(crypto.arrow_source(fragment.path))
         batch = reader.get_batch(0) if reader.num_record_batches == 1 else \
             pa.Table.from_batches([reader.get_batch(i) for i in range(reader.num_record_batches)]).combine_chunks().to_batches()[0]
         arrays = []
@@ -464,7 +465,7 @@ class Dataset(DatasetBase):
         """Every live row's `_rowid`, in dataset order, from column 0 of the fragment files (no copy of the data)."""
         parts = []
         for fragment in self._fragments:
-            reader = ipc.open_file(pa.memory_map(fragment.path, "r"))
+            reader = ipc.open_file(crypto.arrow_source(fragment.path))
             ids = pa.chunked_array([reader.get_batch(i).column(0) for i in range(reader.num_record_batches)]).to_numpy()
             parts.append(ids if fragment.live is None else ids[fragment.live])
         return np.concatenate(parts).astype(np.uint64) if parts else np.zeros(0, dtype=np.uint64)

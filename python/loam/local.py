@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from . import crypto
 from .dataset import Dataset, Fragment, run_query
 from .errors import LoamError
 from .labels import LabelTask, LocalTasks
@@ -67,6 +68,7 @@ class LocalRepository:
         self._catalog.execute("PRAGMA query_only = ON")
         self._json = {}
         self._load_replacements()
+        crypto.register(self._objects, self._catalog, here)
 
     def __repr__(self):
         return f"loam.open({self.root!r})"
@@ -96,13 +98,11 @@ class LocalRepository:
             return cached
         try:
             try:
-                with open(self.object_path(object_id), "rb") as f:
-                    value = json.loads(f.read())
+                value = json.loads(crypto.read_object(self.object_path(object_id)))
             except FileNotFoundError:
                 self._load_replacements()  # erased since this repository was opened?
                 self._json.clear()
-                with open(self.object_path(object_id), "rb") as f:
-                    value = json.loads(f.read())
+                value = json.loads(crypto.read_object(self.object_path(object_id)))
         except FileNotFoundError:
             raise LoamError(f"object {object_id[:12]} is missing from {self._objects} (run `loam fsck`)") from None
         if value.get("kind") != kind:
@@ -243,7 +243,7 @@ class LocalRepository:
 
 def _read_ipc(path):
     """The one record batch of an Arrow IPC file, memory-mapped (zero copy)."""
-    reader = ipc.open_file(pa.memory_map(path, "r"))
+    reader = ipc.open_file(crypto.arrow_source(path))
     if reader.num_record_batches == 1:
         return reader.get_batch(0)
     return pa.Table.from_batches([reader.get_batch(i) for i in range(reader.num_record_batches)]).combine_chunks().to_batches()[0]

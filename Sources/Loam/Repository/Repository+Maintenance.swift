@@ -71,6 +71,9 @@ extension Repository {
         let cutoff = Date().addingTimeInterval(-grace)
         // Objects an erasure replaced go whatever else points to them (an erasure cut off before it deleted them).
         let replaced = (objects as? ReplacingObjectStore)?.replacedIDs ?? []
+        if !dryRun, listed.contains(where: { replaced.contains($0.id) }) {
+            (meta as? any ErasureStore)?.bumpReplacementsVersion()  // an erasure cut off before it told other processes
+        }
         var deleted = 0, bytes = 0, kept = 0
         for info in listed where replaced.contains(info.id) || (reach.objects[info.id] == nil && !artifacts.contains(info.id)) {
             if info.modified > cutoff && !replaced.contains(info.id) { kept += 1; continue }
@@ -81,9 +84,7 @@ extension Repository {
                 FailPoint.hit("gc-deleted")
             }
         }
-        if !dryRun, let local = ((objects as? ReplacingObjectStore)?.base ?? objects) as? LocalObjectStore {
-            local.removeStaleTemporaryFiles(olderThan: grace)
-        }
+        if !dryRun { objects.removeStaleTemporaryFiles(olderThan: grace) }
         return GCReport(reachable: reach.objects.count, deleted: deleted, deletedBytes: bytes, keptRecent: kept, dryRun: dryRun)
     }
 

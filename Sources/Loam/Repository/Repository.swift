@@ -28,11 +28,22 @@ public final class Repository: Sendable {
 
     public static let folderName = ".loam"
 
-    /// The embedded default: objects under `.loam/objects`, the catalog in `.loam/catalog.sqlite`.
-    convenience init(root: URL) throws {
+    /// The embedded default: objects under `.loam/objects`, the catalog in `.loam/catalog.sqlite`. An encrypted
+    /// repository's objects are opened with the data keys `keyProvider` unwraps (by default the master key
+    /// named by `LOAM_MASTER_KEY` or `LOAM_KEY_FILE`).
+    convenience init(root: URL, keyProvider: (any KeyProvider)? = nil) throws {
         let loam = root.appendingPathComponent(Self.folderName)
-        try self.init(root: root, objects: try LocalObjectStore(root: loam),
-                      meta: try SQLiteMetaStore(path: loam.appendingPathComponent("catalog.sqlite").path))
+        let local = try LocalObjectStore(root: loam)  // creates .loam/ for a new repository
+        let meta = try SQLiteMetaStore(path: loam.appendingPathComponent("catalog.sqlite").path)
+        var objects: any ObjectStore = local
+        if let active = try meta.wrappedKeys().last {
+            guard let provider = try keyProvider ?? MasterKey.fromEnvironment() else {
+                throw StorageError.encryption("\(root.path) is encrypted: give its master key with LOAM_KEY_FILE=PATH (a key file) or LOAM_MASTER_KEY=<64 hexadecimal digits>")
+            }
+            let keys = try meta.dataKeys(with: provider)
+            objects = EncryptedObjectStore(base: local, keys: keys, active: keys.first { $0.hexID == active.id }!)
+        }
+        try self.init(root: root, objects: objects, meta: meta)
     }
 
     /// A repository over any object store and catalog (e.g. S3 and PostgreSQL).
@@ -48,14 +59,19 @@ public final class Repository: Sendable {
         author = env["LOAM_AUTHOR"] ?? env["USER"] ?? getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "unknown"
     }
 
-    /// Creates a repository in `path` (created if missing) with an empty first commit on `main`.
-    public static func initialize(at path: URL) async throws -> Repository {
+    /// Creates a repository in `path` (created if missing) with an empty first commit on `main`. With
+    /// `encryptingWith`, every object is encrypted under a new data key that the master key wraps.
+    public static func initialize(at path: URL, encryptingWith keyProvider: (any KeyProvider)? = nil) async throws -> Repository {
         let loam = path.appendingPathComponent(folderName)
         if FileManager.default.fileExists(atPath: loam.appendingPathComponent("catalog.sqlite").path) {
             throw LoamError.alreadyARepository(path.path)
         }
         try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
-        let repo = try Repository(root: path.standardizedFileURL)
+        if let keyProvider {
+            try FileManager.default.createDirectory(at: loam, withIntermediateDirectories: true)
+            try SQLiteMetaStore(path: loam.appendingPathComponent("catalog.sqlite").path).addDataKey(.generate(), wrappedBy: keyProvider)
+        }
+        let repo = try Repository(root: path.standardizedFileURL, keyProvider: keyProvider)
         let first = Commit(parents: [], tree: [:], author: repo.author, message: "Initialize repository")
         let id = try await repo.tables.save(first)
         try await repo.meta.compareAndSwap(branch: "main", expected: nil, new: id)

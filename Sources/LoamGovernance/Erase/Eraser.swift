@@ -77,7 +77,7 @@ public enum Eraser {
         }
         defer { quiet.release(); gate.release() }
         try replacing.refreshReplacements()
-        if !dryRun { try await purgeReplaced(replacing) }
+        if !dryRun { try await purgeReplaced(replacing, catalog) }
 
         let history = try await History.load(repo)
         let known = Set(history.names.values.flatMap { $0 })
@@ -206,7 +206,7 @@ public enum Eraser {
 
         // 5. Outside the versioned data: the SQL history, and objects dead writers left in tmp/.
         report.historyLines = try redactHistory(repo.root, values)
-        (replacing.base as? LocalObjectStore)?.removeStaleTemporaryFiles(olderThan: -1)
+        replacing.removeStaleTemporaryFiles(olderThan: -1)
 
         // 6. One catalog transaction makes the erasure: the replacement map, artifacts, catalog text, the audit entry.
         let holders = replacements.map { replacing.resolve($0.old) }
@@ -286,8 +286,12 @@ public enum Eraser {
 
     /// Deletes the files of objects the map says were replaced: what an erasure cut off after its catalog
     /// transaction had left.
-    static func purgeReplaced(_ store: ReplacingObjectStore) async throws {
-        for id in store.replacedIDs where try await store.base.contains(id) { try await store.base.delete(id) }
+    static func purgeReplaced(_ store: ReplacingObjectStore, _ catalog: any ErasureStore) async throws {
+        var leftovers: [ObjectID] = []
+        for id in store.replacedIDs where try await store.base.contains(id) { leftovers.append(id) }
+        guard !leftovers.isEmpty else { return }
+        catalog.bumpReplacementsVersion()  // the cut-off erasure may not have told other processes yet
+        for id in leftovers { try await store.base.delete(id) }
     }
 
     static func find(_ needle: [UInt8], in haystack: UnsafeRawBufferPointer) -> Int? {

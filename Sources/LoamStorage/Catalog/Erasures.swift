@@ -1,5 +1,8 @@
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What one erasure changes in the catalog, all in one transaction: the replacement map, the artifact
 /// index, the catalog's own text (tracking tags and params, task queries, audit details) and the audit entry.
@@ -27,6 +30,8 @@ public protocol ErasureStore: ReplacementSource {
     func commitErasure(_ record: ErasureRecord) async throws -> (seq: Int64, cells: Int, auditEntries: [Int64])
     /// Writes the WAL back into the catalog file and truncates it, so no old page image keeps an erased value.
     func checkpoint() throws
+    /// Tells other processes the map changed (before any replaced file is deleted).
+    func bumpReplacementsVersion()
 }
 
 extension SQLiteMetaStore: ErasureStore {
@@ -48,13 +53,27 @@ extension SQLiteMetaStore: ErasureStore {
         }
     }
 
+    /// `.loam/replacements.stamp` grows by a byte with each erasure: a `stat` tells a process whether to re-read the
+    /// map, so the check on every read never waits on SQLite.
+    var replacementsStamp: String { (path as NSString).deletingLastPathComponent + "/replacements.stamp" }
+
     public func replacementsVersion() throws -> Int64 {
-        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid), 0) FROM object_replacements") ?? 0 }
+        var info = stat()
+        return stat(replacementsStamp, &info) == 0 ? Int64(info.st_size) : 0
+    }
+
+    public func bumpReplacementsVersion() {
+        let fd = open(replacementsStamp, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        guard fd >= 0 else { return }
+        var byte: UInt8 = 0x2E
+        _ = Glibc.write(fd, &byte, 1)
+        _ = fsync(fd)
+        close(fd)
     }
 
     public func commitErasure(_ record: ErasureRecord) async throws -> (seq: Int64, cells: Int, auditEntries: [Int64]) {
         let note = (AuditContext.current, AuditContext.detail)
-        return try await write { db in
+        let outcome = try await write { db in
             var cells = 0
             // Text cells of every table but the map, the migrations and the audit log (handled below).
             let tables = try String.fetchAll(db, sql: """
@@ -93,6 +112,8 @@ extension SQLiteMetaStore: ErasureStore {
             }
             return (seq, cells, entries)
         }
+        bumpReplacementsVersion()
+        return outcome
     }
 
     public func checkpoint() throws {

@@ -123,6 +123,7 @@ public final class SQLiteMetaStore: MetaStore {
         }
         registerAudit(&migrator)
         registerErasure(&migrator)
+        registerKeyring(&migrator)
         return migrator
     }
 

@@ -25,14 +25,18 @@ public struct LocalObjectStore: ObjectStore {
     }
 
     public func path(_ id: ObjectID) -> URL { URL(fileURLWithPath: filePath(id)) }
+    public func file(_ id: ObjectID) -> URL? { path(id) }
 
     private func filePath(_ id: ObjectID) -> String {
         let hex = id.hex
         return objectsPath + "/" + hex.prefix(2) + "/" + hex.dropFirst(2)
     }
 
-    public func stage() throws -> StagedObject {
-        try StagedObject(url: temporary.appendingPathComponent(UUID().uuidString + ".tmp"))
+    public func stage() throws -> StagedObject { try stage(sealer: nil) }
+
+    /// A temporary file that encrypts what is written to it when `sealer` is given.
+    func stage(sealer: SegmentSealer?) throws -> StagedObject {
+        try StagedObject(url: temporary.appendingPathComponent(UUID().uuidString + ".tmp"), sealer: sealer)
     }
 
     public func put(_ bytes: [UInt8]) async throws -> ObjectID {

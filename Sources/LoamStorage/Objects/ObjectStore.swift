@@ -33,11 +33,20 @@ public protocol ObjectStore: Sendable {
     func resolve(_ id: ObjectID) -> ObjectID
     /// Re-reads the replacement map when another process changed it (called once per read, where a ref is resolved).
     func refreshReplacements() throws
+    /// Removes temporary files writers that died left behind (never published), where the store keeps any.
+    func removeStaleTemporaryFiles(olderThan age: TimeInterval)
+    /// The object's bytes as stored (encrypted, in an encrypted repository): what its id hashes.
+    func stored(_ id: ObjectID) async throws -> ByteView
+    /// The file holding the object, where the store keeps files (nil for a remote store).
+    func file(_ id: ObjectID) -> URL?
 }
 
 extension ObjectStore {
     public func resolve(_ id: ObjectID) -> ObjectID { id }
     public func refreshReplacements() throws {}
+    public func removeStaleTemporaryFiles(olderThan age: TimeInterval) {}
+    public func stored(_ id: ObjectID) async throws -> ByteView { try await get(id) }
+    public func file(_ id: ObjectID) -> URL? { nil }
 }
 
 /// An object's id, size and the time it was last written or re-used.

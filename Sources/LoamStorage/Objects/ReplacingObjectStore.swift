@@ -62,4 +62,7 @@ public final class ReplacingObjectStore: ObjectStore {
 
     public func delete(_ id: ObjectID) async throws { try await base.delete(id) }
     public func list() async throws -> [ObjectInfo] { try await base.list() }
+    public func removeStaleTemporaryFiles(olderThan age: TimeInterval) { base.removeStaleTemporaryFiles(olderThan: age) }
+    public func stored(_ id: ObjectID) async throws -> ByteView { try await base.stored(resolve(id)) }
+    public func file(_ id: ObjectID) -> URL? { base.file(resolve(id)) }
 }

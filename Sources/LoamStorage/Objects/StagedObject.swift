@@ -9,9 +9,12 @@ public final class StagedObject: ByteSink {
     private let handle: FileHandle
     private var hasher = SHA256()
     private var pending: [UInt8] = []
+    /// Bytes written (the plaintext's, when the object is encrypted).
     public private(set) var byteCount = 0
+    /// Encrypts what is written, segment by segment, in an encrypted repository; plaintext never reaches the file.
+    private var sealer: SegmentSealer?
 
-    init(url: URL) throws {
+    init(url: URL, sealer: SegmentSealer? = nil) throws {
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
             if SQLiteMetaStore.diskIsFull(url.path) { throw StorageError.diskFull(path: url.path) }
             throw StorageError.io("cannot create temporary file \(url.path): check that the repository is writable")
@@ -19,11 +22,21 @@ public final class StagedObject: ByteSink {
         self.url = url
         handle = try FileHandle(forWritingTo: url)
         pending.reserveCapacity(1 << 20)
+        self.sealer = sealer
+        if let header = sealer?.header { try header.withUnsafeBytes { try store($0) } }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        hasher.update(bufferPointer: bytes)
         byteCount += bytes.count
+        guard var sealer else { return try store(bytes) }
+        let sealed = try sealer.feed(bytes)
+        self.sealer = sealer
+        if !sealed.isEmpty { try sealed.withUnsafeBytes { try store($0) } }
+    }
+
+    /// Hashes and writes bytes as the file holds them.
+    private func store(_ bytes: UnsafeRawBufferPointer) throws {
+        hasher.update(bufferPointer: bytes)
         if pending.count + bytes.count > 1 << 20 { try flush() }
         if bytes.count >= 1 << 20 {
             try StorageError.writing(url.path) { try handle.write(contentsOf: bytes) }
@@ -41,6 +54,11 @@ public final class StagedObject: ByteSink {
 
     /// Flushes, fsyncs and closes the file; returns the content hash.
     func seal() throws -> ObjectID {
+        if var sealer {
+            let last = try sealer.finish()
+            self.sealer = nil
+            try last.withUnsafeBytes { try store($0) }
+        }
         try flush()
         try StorageError.writing(url.path) {
             try handle.synchronize()

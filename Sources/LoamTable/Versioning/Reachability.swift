@@ -61,7 +61,7 @@ public struct Reachability: Sendable {
                 return false
             }
             if verify {
-                let bytes = try await tables.objects.get(id)
+                let bytes = try await tables.objects.stored(id)
                 let actual = ObjectID.hash(bytes.buffer)
                 if actual != holder {
                     problems.append((id, kind, root, "corrupt: its bytes hash to \(actual.short)"))
