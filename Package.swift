@@ -36,7 +36,7 @@ let package = Package(
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         // Fragments, manifests, commits and refs.
-        .target(name: "LoamTable", dependencies: ["LoamFormat", "LoamStorage"]),
+        .target(name: "LoamTable", dependencies: ["LoamFormat", "LoamStorage", .product(name: "Crypto", package: "swift-crypto")]),
         // The public library: repositories, datasets, ingest, export.
         .target(name: "Loam", dependencies: ["LoamTable", "LoamFormat", "LoamStorage"], swiftSettings: fastLoops),
         // SQL: lexer → parser → binder → plan → vectorized execution over fragments.

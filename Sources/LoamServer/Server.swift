@@ -260,8 +260,13 @@ struct AuthMiddleware: RouterMiddleware {
                 throw APIError(status: .unauthorized, code: "unauthorized", message: "the token is not valid (unknown, revoked or mistyped)")
             }
             context.grant = grant
-            // Writes made by this request name the token's user as their author.
-            return try await Repository.$actingUser.withValue(grant.user) { try await audited(request, context, grant.user, next) }
+            // Writes made by this request name the token's user as their author; reads are masked for its role.
+            let key = try await repository.maskingKey()
+            return try await ReadPolicy.$role.withValue(grant.role.rawValue) {
+                try await ReadPolicy.$hashKey.withValue(key) {
+                    try await Repository.$actingUser.withValue(grant.user) { try await audited(request, context, grant.user, next) }
+                }
+            }
         }
         return try await audited(request, context, "anonymous", next)
     }

@@ -35,7 +35,7 @@ extension Repository {
     public func commit(message: String, _ body: (inout Tree) async throws -> Void) async throws -> ObjectID {
         if let transaction = Repository.transaction {
             var tree = transaction.tree
-            try await body(&tree)
+            try await ReadPolicy.$role.withValue(nil) { try await body(&tree) }  // a write reads what is stored
             transaction.record(tree, message)
             return transaction.base
         }
@@ -49,7 +49,7 @@ extension Repository {
                     guard let head = try await meta.ref(named: branch) else { throw TableError.unknownRef(branch) }
                     let parent = try await tables.commit(head.commit)
                     var tree = parent.tree
-                    try await body(&tree)
+                    try await ReadPolicy.$role.withValue(nil) { try await body(&tree) }  // a write reads what is stored
                     for name in Set(tree.keys).union(parent.tree.keys) where tree[name] != parent.tree[name] { try Self.checkScope(name) }
                     // A write that changed nothing (e.g. an UPDATE matching no row) makes no commit.
                     if tree == parent.tree { return head.commit }
@@ -139,7 +139,22 @@ extension Repository {
         guard let id = tree[dataset] else {
             throw TableError.unknownDataset(dataset, available: tree.keys.sorted().filter { Repository.datasetScope?.contains($0) ?? true })
         }
-        return try await tables.manifest(id)
+        let manifest = try await tables.manifest(id)
+        return ReadPolicy.role == nil ? manifest : try await withCurrentMasks(manifest, dataset)
+    }
+
+    /// `manifest` with the masking policies of the dataset at the current branch's head added: an old version,
+    /// read before a policy existed, is masked as the dataset is now.
+    func withCurrentMasks(_ manifest: Manifest, _ dataset: String) async throws -> Manifest {
+        guard let head = try await meta.ref(named: try await meta.currentBranch()),
+              let id = try await tables.commit(head.commit).tree[dataset] else { return manifest }
+        var metadata = manifest.schema.metadata ?? [:]
+        let before = metadata
+        for (key, value) in try await tables.manifest(id).schema.metadata ?? [:] where key.hasPrefix(MaskPolicy.metadataPrefix) { metadata[key] = value }
+        guard metadata != before else { return manifest }
+        var masked = manifest
+        masked.schema.metadata = metadata
+        return masked
     }
 
     /// The datasets the work in this task may read and write (a dataset token's own dataset and its labels on

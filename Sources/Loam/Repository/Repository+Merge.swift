@@ -27,8 +27,11 @@ extension Repository {
         let reader = FragmentReader(objects: objects)
         var diffs: [DatasetDiff] = []
         for name in names where a[name] != b[name] {
-            let old = try await tables.manifest(a[name])
-            let new = try await tables.manifest(b[name])
+            var old = try await tables.manifest(a[name]), new = try await tables.manifest(b[name])
+            if ReadPolicy.role != nil {  // both sides as the reader may see them: masked as the dataset is now
+                if let manifest = old { old = try await withCurrentMasks(manifest, name) }
+                if let manifest = new { new = try await withCurrentMasks(manifest, name) }
+            }
             diffs.append(try await DatasetDiff.compute(old: old, new: new, reader: reader, dataset: name))
         }
         return diffs.filter { $0.status != .unchanged }

@@ -71,12 +71,14 @@ extension Repository {
         case .delete(let name, let at, let filter):
             let target = try await writeTarget(name, at: at, sql: sql)
             let matcher = try WriteMatcher(sql: sql, dataset: target, filter: filter, reader: FragmentReader(objects: objects))
+            try Self.refuseMasked(matcher.binder.columns, target, sql: sql, at: at)
             let (commit, rows) = try await delete(from: name, message: message, matching: { try await matcher.offsets($0, $1) })
             return StatementResult(query: nil, affected: rows, commit: commit, verb: "DELETE")
         case .update(let name, let at, let assignments, let filter):
             let target = try await writeTarget(name, at: at, sql: sql)
             let matcher = try WriteMatcher(sql: sql, dataset: target, filter: filter, reader: FragmentReader(objects: objects))
             let setter = try WriteSetter(sql: sql, dataset: target, assignments: assignments)
+            try Self.refuseMasked(matcher.binder.columns + setter.binder.columns, target, sql: sql, at: at)
             let (commit, rows) = try await update(name, message: message, matching: { try await matcher.offsets($0, $1) },
                                                   computing: { try setter.values($0, $1) })
             return StatementResult(query: nil, affected: rows, commit: commit, verb: "UPDATE")
@@ -113,6 +115,16 @@ extension Repository {
         let (commit, rows) = try await createDataset(name, schema: schema, batches: result.batches.map { RecordBatch(schema: schema, columns: $0.columns, length: $0.length) },
                                                      message: message)
         return StatementResult(query: nil, affected: rows, commit: commit, verb: "CREATE TABLE")
+    }
+
+    /// A write evaluates its WHERE and SET on the stored values: one naming a column masked for the reader's
+    /// role would reveal it (by the rows it counts, or by copying it), so it is refused.
+    static func refuseMasked(_ columns: [String], _ target: Dataset, sql: String, at position: Int) throws {
+        let masked = target.manifest.schema.maskedColumns
+        if let column = columns.first(where: masked.contains) {
+            throw SQLError(sql: sql, position: position, message: "column '\(column)' of '\(target.name)' is masked for the role \(ReadPolicy.role ?? "")"
+                           + ": a DELETE or UPDATE may not read it (ask an admin, or name other columns)")
+        }
     }
 
     private func writeTarget(_ name: String, at position: Int, sql: String) async throws -> Dataset {

@@ -19,7 +19,7 @@ extension Controller {
         for (method, path) in Self.table {
             // Hummingbird spells parameters `:name`.
             let pattern = RouterPath(path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: ""))
-            api.on(pattern, method: method == "GET" ? .get : .post) { request, context in try await respond(path, request, context) }
+            api.on(pattern, method: HTTPRequest.Method(rawValue: method) ?? .post) { request, context in try await respond(path, request, context) }
         }
     }
 

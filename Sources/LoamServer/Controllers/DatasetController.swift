@@ -13,6 +13,7 @@ struct DatasetController: Controller {
     static let table: [(method: String, path: String)] = [
         ("GET", "/api/v1/datasets"), ("GET", "/api/v1/datasets/{name}"), ("GET", "/api/v1/datasets/{name}/rows"),
         ("POST", "/api/v1/datasets/{name}/take"), ("GET", "/api/v1/datasets/{name}/stream"), ("POST", "/api/v1/datasets/{name}/import"),
+        ("GET", "/api/v1/datasets/{name}/masks"), ("PUT", "/api/v1/datasets/{name}/masks/{column}"), ("DELETE", "/api/v1/datasets/{name}/masks/{column}"),
     ]
 
     func respond(_ path: String, _ request: Request, _ context: ServerContext) async throws -> Response {
@@ -22,8 +23,35 @@ struct DatasetController: Controller {
         case "/api/v1/datasets/{name}/rows": return try await rows(request, context)
         case "/api/v1/datasets/{name}/take": return try await take(request, context)
         case "/api/v1/datasets/{name}/stream": return try await stream(request, context)
+        case "/api/v1/datasets/{name}/masks": return try await masks(request, context)
+        case "/api/v1/datasets/{name}/masks/{column}": return try await setMask(request, context)
         default: return try await importBody(request, context)
         }
+    }
+
+    /// The dataset's masking policies, by column (any reader of the dataset may see which columns are masked).
+    func masks(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        try context.require(.reader, dataset: name)
+        let masks = try await repository.masks(of: name, at: request.formQuery.get("ref") ?? "HEAD")
+        return try json(Dictionary(uniqueKeysWithValues: masks.map { ($0.column, $0.policy) }))
+    }
+
+    /// PUT {"method": "hash" | "redact", "roles": ["reader", …]} sets a column's policy; DELETE removes it. Admins only.
+    func setMask(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let name = try context.parameters.require("name"), column = try context.parameters.require("column")
+        try context.require(.admin, dataset: name)
+        var policy: MaskPolicy?
+        if request.method == .put {
+            let body = try await jsonBody(request)
+            guard let method = (body["method"] as? String).flatMap(MaskPolicy.Method.init(rawValue:)) else {
+                throw APIError.badRequest("the body needs \"method\": \"hash\" or \"redact\"")
+            }
+            policy = MaskPolicy(method: method, roles: body["roles"] as? [String] ?? ["reader", "writer"])
+        }
+        let commit = try await repository.setMask(policy, column: column, of: name)
+        server.metrics.committed()
+        return try json(["commit": commit.hex])
     }
 
     func datasets(_ request: Request, _ context: ServerContext) async throws -> Response {
@@ -114,18 +142,19 @@ struct DatasetController: Controller {
         try read.validate()
         let schema = try ds.schema(of: read), epoch = read
         let metrics = server.metrics
+        let role = ReadPolicy.role, key = ReadPolicy.hashKey  // the body is written after this handler returns
         return Response(status: .ok, headers: [.contentType: "application/vnd.apache.arrow.stream"], body: ResponseBody { writer in
             let sink = ChunkSink()
             var ipc = try IPCWriter(schema: schema, format: .stream, sink: sink)
             // Batches are sent in chunks of about a mebibyte: fewer, larger writes for both ends.
-            try await ds.epochBatches(epoch) { _, batch in
+            try await ReadPolicy.$role.withValue(role) { try await ReadPolicy.$hashKey.withValue(key) { try await ds.epochBatches(epoch) { _, batch in
                 try ipc.write(batch)
                 if sink.count >= 1 << 20 {
                     let bytes = sink.take()
                     metrics.streamed(bytes.count)
                     try await writer.write(ByteBuffer(bytes: bytes))
                 }
-            }
+            } } }
             _ = try ipc.finish()
             let bytes = sink.take()
             metrics.streamed(bytes.count)

@@ -28,8 +28,13 @@ struct QueryController: Controller {
         let repository = self.repository, channel = context.channel
         // A token for one dataset runs SQL over that dataset and its labels, and nothing else.
         let scope = context.grant?.dataset.map { Set([$0, $0 + "__labels"]) }
+        let role = ReadPolicy.role, key = ReadPolicy.hashKey  // masking, carried onto the statement's thread
         let outcome = try await server.queries.run(timeout: timeout, memoryLimit: server.limits.statementMemory, channel: channel) {
-            try await Repository.$datasetScope.withValue(scope) { try await repository.execute(statement, at: ref) }
+            try await ReadPolicy.$role.withValue(role) {
+                try await ReadPolicy.$hashKey.withValue(key) {
+                    try await Repository.$datasetScope.withValue(scope) { try await repository.execute(statement, at: ref) }
+                }
+            }
         }
         if let result = outcome.query { return try arrow(result.schema, result.batches) }
         if outcome.commit != nil { server.metrics.committed() }

@@ -91,6 +91,12 @@ public struct FragmentReader: Sendable {
                 columns.append(ArrowArray.nulls(type: try spec.field().type, count: entry.rows))
             }
         }
+        // Column masking: a reader whose role a policy names sees the masked values (the server sets the role).
+        if ReadPolicy.role != nil {
+            for (i, id) in columnIDs.enumerated() {
+                if let policy = schema.mask(columnID: id) { columns[i] = columns[i].masked(policy, key: ReadPolicy.hashKey) }
+            }
+        }
         var live: [Int]?
         if let deletions = entry.deletions {
             live = try DeletionVector(decoding: try await objects.get(deletions)).liveOffsets(rows: entry.rows)

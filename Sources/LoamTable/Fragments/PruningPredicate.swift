@@ -54,7 +54,8 @@ public indirect enum PruningPredicate: Sendable, Equatable {
     /// so they are compared with the physical row count.
     public func mayMatch(_ entry: FragmentEntry, schema: TableSchema) -> Bool {
         mayMatch(rows: entry.rows) { name in
-            guard let id = schema.columnID(name), entry.columnIDs.contains(id), let stats = entry.statistics[String(id)] else { return nil }
+            guard let id = schema.columnID(name), entry.columnIDs.contains(id), let stats = entry.statistics[String(id)],
+                  schema.mask(columnID: id) == nil else { return nil }  // a masked column's zone maps describe values its reader never sees
             return (stats.min?.value, stats.max?.value, stats.nullCount)
         }
     }
