@@ -9,6 +9,8 @@ public enum LoamError: Error, CustomStringConvertible, Equatable {
     case invalidArgument(String)
     /// A dataset outside the datasets the caller may touch (`Repository.datasetScope`).
     case outsideScope(String)
+    /// A bearer token past its expiry.
+    case tokenExpired(String)
     /// A write that could not be rebased onto a commit that landed while it ran.
     case writeConflict(branch: String, other: String, otherMessage: String, conflicts: [String])
     /// A transaction that changed rows another commit changed while it ran (first writer wins).
@@ -29,7 +31,7 @@ public enum LoamError: Error, CustomStringConvertible, Equatable {
             if let line { place += ":\(line)" }
             if let column { place += " (column '\(column)')" }
             return "\(place): \(message)"
-        case .invalidArgument(let m), .busy(let m), .outsideScope(let m): return m
+        case .invalidArgument(let m), .busy(let m), .outsideScope(let m), .tokenExpired(let m): return m
         case .writeConflict(let branch, let other, let otherMessage, let conflicts):
             return "this write conflicts with commit \(other) (\"\(otherMessage)\"), which landed on '\(branch)' while it ran; nothing was committed:\n  "
                 + conflicts.prefix(10).joined(separator: "\n  ") + (conflicts.count > 10 ? "\n  …" : "")

@@ -256,7 +256,11 @@ struct AuthMiddleware: RouterMiddleware {
             guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
                 throw APIError(status: .unauthorized, code: "unauthorized", message: "send a token: Authorization: Bearer loam_… (create one with `loam token create`)")
             }
-            guard let grant = try await repository.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+            let presented: Grant?
+            do { presented = try await repository.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) } catch LoamError.tokenExpired(let message) {
+                throw APIError(status: .unauthorized, code: "unauthorized", message: message)
+            }
+            guard let grant = presented else {
                 throw APIError(status: .unauthorized, code: "unauthorized", message: "the token is not valid (unknown, revoked or mistyped)")
             }
             context.grant = grant

@@ -41,10 +41,15 @@ extension Repository {
 
     public func users() async throws -> [String] { try await meta.users() }
 
+    /// Removes a user and all their tokens (their commits and audit entries stay); returns how many tokens went.
+    @discardableResult
+    public func removeUser(_ name: String) async throws -> Int { try await meta.removeUser(name) }
+
     /// A new bearer token; its text is returned once and only its salted hash is stored.
-    public func createToken(user: String, role: Role, dataset: String? = nil) async throws -> String {
+    public func createToken(user: String, role: Role, dataset: String? = nil, expires: Date? = nil) async throws -> String {
         if let dataset { try Self.validateDatasetName(dataset) }
-        let (token, stored) = Tokens.issue(user: user, role: role.rawValue, dataset: dataset)
+        if let expires, expires <= Date() { throw LoamError.invalidArgument("the token would expire at once: give a time in the future") }
+        let (token, stored) = Tokens.issue(user: user, role: role.rawValue, dataset: dataset, expires: expires)
         try await meta.addToken(stored)
         return token
     }
@@ -58,6 +63,9 @@ extension Repository {
     public func authenticate(_ token: String) async throws -> Grant? {
         guard let (id, secret) = Tokens.parse(token), let stored = try await meta.token(id: id), Tokens.matches(secret, stored),
               let role = Role(rawValue: stored.role) else { return nil }
+        if let expires = stored.expires, expires <= Date() {
+            throw LoamError.tokenExpired("the token \(stored.id) of '\(stored.user)' expired at \(ISO8601DateFormatter().string(from: expires)); create a new one with `loam token create`")
+        }
         return Grant(user: stored.user, role: role, dataset: stored.dataset)
     }
 }

@@ -10,8 +10,11 @@ public struct TokenView: Encodable, Sendable, Equatable {
     public let dataset: String?
     /// ISO 8601.
     public let created: String
+    /// ISO 8601; nil: never.
+    public let expires: String?
 
     public init(_ token: StoredToken) {
+        expires = token.expires.map { ISO8601DateFormatter().string(from: $0) }
         id = token.id
         user = token.user
         role = token.role
@@ -19,7 +22,7 @@ public struct TokenView: Encodable, Sendable, Equatable {
         created = ISO8601DateFormatter().string(from: token.created)
     }
 
-    enum CodingKeys: String, CodingKey { case id, user, role, dataset, created }
+    enum CodingKeys: String, CodingKey { case id, user, role, dataset, created, expires }
 
     /// `dataset` is written as null when the token is repository-wide.
     public func encode(to encoder: any Encoder) throws {
@@ -29,5 +32,6 @@ public struct TokenView: Encodable, Sendable, Equatable {
         try c.encode(role, forKey: .role)
         try c.encode(dataset, forKey: .dataset)
         try c.encode(created, forKey: .created)
+        try c.encode(expires, forKey: .expires)
     }
 }

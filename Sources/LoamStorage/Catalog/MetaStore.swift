@@ -81,6 +81,8 @@ public protocol AccessStore: Sendable {
     func tokens() async throws -> [StoredToken]
     /// Removes a token; false when there was none.
     func revokeToken(id: String) async throws -> Bool
+    /// Removes a user and every token of theirs, in one transaction; returns how many tokens went.
+    func removeUser(_ name: String) async throws -> Int
 }
 
 /// Objects kept by name outside any commit (experiment artifacts today): a path
@@ -114,8 +116,11 @@ public struct StoredToken: Sendable, Equatable {
     public let salt: String
     public let hash: String
     public let created: Date
+    /// When the token stops working; nil: never.
+    public let expires: Date?
 
-    public init(id: String, user: String, role: String, dataset: String?, salt: String, hash: String, created: Date) {
+    public init(id: String, user: String, role: String, dataset: String?, salt: String, hash: String, created: Date, expires: Date? = nil) {
+        self.expires = expires
         self.id = id
         self.user = user
         self.role = role

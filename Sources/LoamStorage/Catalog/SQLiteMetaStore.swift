@@ -124,6 +124,9 @@ public final class SQLiteMetaStore: MetaStore {
         registerAudit(&migrator)
         registerErasure(&migrator)
         registerKeyring(&migrator)
+        migrator.registerMigration("v12-token-expiry") { db in
+            try db.execute(sql: "ALTER TABLE tokens ADD COLUMN expires_at REAL")
+        }
         return migrator
     }
 
@@ -286,15 +289,17 @@ public final class SQLiteMetaStore: MetaStore {
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE name = ?", arguments: [token.user]) == 1 else {
                 throw StorageError.invalid("no user '\(token.user)' (add one with `loam user add \(token.user)`)")
             }
-            try db.execute(sql: "INSERT INTO tokens (id, user, role, dataset, salt, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [token.id, token.user, token.role, token.dataset, token.salt, token.hash, token.created.timeIntervalSince1970])
-            try Self.audit(db, note.0, note.1, action: "create token", target: "\(token.id) for \(token.user) (\(token.role)\(token.dataset.map { " on " + $0 } ?? ""))")
+            try db.execute(sql: "INSERT INTO tokens (id, user, role, dataset, salt, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [token.id, token.user, token.role, token.dataset, token.salt, token.hash, token.created.timeIntervalSince1970,
+                                       token.expires?.timeIntervalSince1970])
+            try Self.audit(db, note.0, note.1, action: "create token", target: "\(token.id) for \(token.user) (\(token.role)\(token.dataset.map { " on " + $0 } ?? ""))"
+                           + (token.expires.map { ", expires \(ISO8601DateFormatter().string(from: $0))" } ?? ""))
         }
     }
 
     private static func decodeToken(_ row: Row) -> StoredToken {
         StoredToken(id: row["id"], user: row["user"], role: row["role"], dataset: row["dataset"], salt: row["salt"], hash: row["hash"],
-                    created: Date(timeIntervalSince1970: row["created_at"]))
+                    created: Date(timeIntervalSince1970: row["created_at"]), expires: (row["expires_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
     }
 
     public func token(id: String) async throws -> StoredToken? {
@@ -312,6 +317,20 @@ public final class SQLiteMetaStore: MetaStore {
             guard db.changesCount > 0 else { return false }
             try Self.audit(db, note.0, note.1, action: "revoke token", target: id)
             return true
+        }
+    }
+
+    public func removeUser(_ name: String) async throws -> Int {
+        let note = auditNote
+        return try await write { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM users WHERE name = ?", arguments: [name]) == 1 else {
+                throw StorageError.invalid("no user '\(name)' (see `loam user list`)")
+            }
+            try db.execute(sql: "DELETE FROM tokens WHERE user = ?", arguments: [name])
+            let tokens = db.changesCount
+            try db.execute(sql: "DELETE FROM users WHERE name = ?", arguments: [name])
+            try Self.audit(db, note.0, note.1, action: "remove user", target: "\(name) and \(tokens) token(s)")
+            return tokens
         }
     }
 

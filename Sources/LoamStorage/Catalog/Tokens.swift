@@ -5,9 +5,10 @@ import Foundation
 /// SHA-256(salt ‖ secret); the secret itself exists only in the token handed out once.
 public enum Tokens {
     /// A fresh token for `user` with `role` (and optionally one dataset): the text to hand out, and what to store.
-    public static func issue(user: String, role: String, dataset: String?) -> (token: String, stored: StoredToken) {
+    public static func issue(user: String, role: String, dataset: String?, expires: Date? = nil) -> (token: String, stored: StoredToken) {
         let id = hex(random(6)), secret = hex(random(24)), salt = hex(random(16))
-        let stored = StoredToken(id: id, user: user, role: role, dataset: dataset, salt: salt, hash: digest(salt: salt, secret: secret), created: Date())
+        let stored = StoredToken(id: id, user: user, role: role, dataset: dataset, salt: salt, hash: digest(salt: salt, secret: secret), created: Date(),
+                                 expires: expires)
         return ("loam_\(id)_\(secret)", stored)
     }
 

@@ -48,7 +48,20 @@ struct Serve: AsyncParsableCommand {
 struct User: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage the users tokens belong to.",
-        subcommands: [Add.self, List.self])
+        subcommands: [Add.self, List.self, Remove.self])
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a user and every token of theirs (their commits and audit entries stay).")
+        @OptionGroup var repository: RepositoryOptions
+        @Argument(help: "The user name.") var name: String
+
+        func run() async throws {
+            try await reportingErrors {
+                let tokens = try await repository.open().removeUser(name)
+                print("Removed user \(name) and \(tokens) token(s)")
+            }
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user.")
@@ -88,11 +101,20 @@ struct Token: AsyncParsableCommand {
         @Option(help: "The user it belongs to.") var user: String
         @Option(help: "What the token may do.") var role: Role
         @Option(help: "Limit the token to one dataset.") var dataset: String?
+        @Option(help: "The token stops working after this long: 90m, 12h, 30d.") var expiresIn: String?
         @Flag(help: "Print JSON: the token with its user, role and dataset.") var json = false
 
         func run() async throws {
             try await reportingErrors {
-                let token = try await repository.open().createToken(user: user, role: role, dataset: dataset)
+                var expires: Date?
+                if let expiresIn {
+                    let units: [Character: Double] = ["m": 60, "h": 3600, "d": 86_400]
+                    guard let unit = expiresIn.last.flatMap({ units[$0] }), let count = Double(expiresIn.dropLast()), count > 0 else {
+                        throw ValidationError("--expires-in takes a count and a unit: 90m, 12h or 30d")
+                    }
+                    expires = Date().addingTimeInterval(count * unit)
+                }
+                let token = try await repository.open().createToken(user: user, role: role, dataset: dataset, expires: expires)
                 print(json ? try JSONOutput.text(NewToken(token: token, user: user, role: role.rawValue, dataset: dataset)) : token)
             }
         }
@@ -109,8 +131,9 @@ struct Token: AsyncParsableCommand {
             try await reportingErrors {
                 let tokens = try await repository.open().tokens()
                 if json { print(try JSONOutput.text(tokens.map(TokenView.init))); return }
-                let rows = tokens.map { [$0.id, $0.user, $0.role, $0.dataset ?? "(all)", ISO8601DateFormatter().string(from: $0.created)] }
-                print(formatTable(header: ["id", "user", "role", "dataset", "created"], rows: rows), terminator: "")
+                let rows = tokens.map { [$0.id, $0.user, $0.role, $0.dataset ?? "(all)", ISO8601DateFormatter().string(from: $0.created),
+                                         $0.expires.map { ISO8601DateFormatter().string(from: $0) } ?? "never"] }
+                print(formatTable(header: ["id", "user", "role", "dataset", "created", "expires"], rows: rows), terminator: "")
             }
         }
     }
