@@ -59,6 +59,8 @@ let package = Package(
         .target(name: "LoamServer", dependencies: [
             "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamTracking", "LoamLabels", "LoamWeb",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], resources: [.copy("openapi.json")]),

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import Loam
@@ -34,6 +36,8 @@ public struct LoamServer: Sendable {
         public var allowedHosts: [String] = []
         /// Web origins (`http://host:port`) whose pages may call the server.
         public var allowedOrigins: [String] = []
+        /// Serve HTTPS with this certificate chain and private key (PEM files); nil: plain HTTP.
+        public var tls: (certificate: String, key: String)?
 
         public init() {}
     }
@@ -74,9 +78,10 @@ public struct LoamServer: Sendable {
 
     /// Serves until SIGTERM or SIGINT, then finishes the requests in flight and returns.
     public func run(onListening: (@Sendable (Int) async -> Void)? = nil) async throws {
+        let http: HTTPServerBuilder = .http1(configuration: .init(idleTimeout: .seconds(limits.idleSeconds)))
         let app = Application(
             router: router(),
-            server: .http1(configuration: .init(idleTimeout: .seconds(limits.idleSeconds))),
+            server: try limits.tls.map { try .tls(http, tlsConfiguration: try Self.tlsConfiguration($0)) } ?? http,
             configuration: .init(address: .hostname(host, port: port), serverName: "loam"),
             onServerRunning: { channel in
                 Self.socketsCloseOnExec()
@@ -88,6 +93,21 @@ public struct LoamServer: Sendable {
                 return logger
             }())
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+
+    /// The server side of TLS from PEM files, checked before the server starts (a bad file is an error naming it).
+    static func tlsConfiguration(_ files: (certificate: String, key: String)) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate], key: NIOSSLPrivateKey
+        do { chain = try NIOSSLCertificate.fromPEMFile(files.certificate) } catch {
+            throw LoamError.invalidArgument("cannot read the TLS certificate \(files.certificate) (a PEM file of the certificate chain): \(error)")
+        }
+        guard !chain.isEmpty else { throw LoamError.invalidArgument("\(files.certificate) holds no certificate (PEM, -----BEGIN CERTIFICATE-----)") }
+        do { key = try NIOSSLPrivateKey(file: files.key, format: .pem) } catch {
+            throw LoamError.invalidArgument("cannot read the TLS private key \(files.key) (a PEM file, unencrypted): \(error)")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        return configuration
     }
 
     /// Marks the process's sockets close-on-exec. NIO opens its listening socket without

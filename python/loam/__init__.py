@@ -23,6 +23,7 @@ def open(path="."):  # noqa: A001 (the package's entry point, like io.open)
     return LocalRepository(path)
 
 
-def connect(url, token=None, timeout=300):
-    """A repository served by `loam serve` at `url`, with a bearer token from `loam token create`."""
-    return RemoteRepository(url, token=token, timeout=timeout)
+def connect(url, token=None, timeout=300, cafile=None):
+    """A repository served by `loam serve` at `url`, with a bearer token from `loam token create`. Over https the
+    server's certificate is checked against the system's trusted ones, or `cafile` (PEM) when given."""
+    return RemoteRepository(url, token=token, timeout=timeout, cafile=cafile)

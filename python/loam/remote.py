@@ -1,5 +1,6 @@
 """The same API over a Loam server (`loam serve`): `loam.connect(url, token=…)`."""
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,8 +19,10 @@ from .tracking import Run, note_read
 
 
 class RemoteRepository:
-    def __init__(self, url, token=None, timeout=300):
+    def __init__(self, url, token=None, timeout=300, cafile=None):
         self.url, self.token, self.timeout = url.rstrip("/"), token, timeout
+        # https: the system's trusted certificates, or `cafile` (a server's own or its CA's certificate, PEM).
+        self.ssl = ssl.create_default_context(cafile=cafile) if cafile else None
 
     def __repr__(self):
         return f"loam.connect({self.url!r})"
@@ -34,7 +37,7 @@ class RemoteRepository:
         if data is not None:
             req.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as response:
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self.ssl) as response:
                 return response.status, response.headers.get("Content-Type", ""), response.read()
         except urllib.error.HTTPError as e:
             payload = e.read()
@@ -180,7 +183,7 @@ class RemoteDataset(DatasetBase):
         if self._repo.token:
             req.add_header("Authorization", f"Bearer {self._repo.token}")
         try:
-            with urllib.request.urlopen(req, timeout=self._repo.timeout) as response:
+            with urllib.request.urlopen(req, timeout=self._repo.timeout, context=self._repo.ssl) as response:
                 reader = ipc.open_stream(response)
                 for batch in reader:
                     yield batch

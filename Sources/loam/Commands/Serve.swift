@@ -24,6 +24,8 @@ struct Serve: AsyncParsableCommand {
     var allowedHost: [String] = []
     @Option(help: "A web origin (http://host:port) whose pages may call the server (repeatable; pages of other origins are refused).")
     var allowedOrigin: [String] = []
+    @Option(help: "Serve HTTPS: the certificate chain (PEM). Needs --tls-key.") var tlsCert: String?
+    @Option(help: "Serve HTTPS: the certificate's private key (PEM, unencrypted). Needs --tls-cert.") var tlsKey: String?
 
     func run() async throws {
         try await reportingErrors {
@@ -36,10 +38,15 @@ struct Serve: AsyncParsableCommand {
                 limits.statementMemory = bytes
             }
             limits.allowedOrigins = allowedOrigin
+            switch (tlsCert, tlsKey) {
+            case let (cert?, key?): limits.tls = (cert, key)
+            case (nil, nil): break
+            default: throw ValidationError("give both --tls-cert and --tls-key (PEM files) to serve HTTPS")
+            }
             let server = try LoamServer(repository: try repository.open(), host: host, port: port, anonymous: anonymous, limits: limits)
             try await server.run { port in
                 // Unbuffered, so a script waiting for this line sees it at once.
-                FileHandle.standardOutput.write(Data("Serving \(host):\(port)\(anonymous ? " (anonymous, no tokens)" : "")\n".utf8))
+                FileHandle.standardOutput.write(Data("Serving \(host):\(port)\(tlsCert != nil ? " (HTTPS)" : "")\(anonymous ? " (anonymous, no tokens)" : "")\n".utf8))
             }
         }
     }
