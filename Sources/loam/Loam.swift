@@ -52,6 +52,7 @@ struct DatasetAtRef: ParsableArguments {
 func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
         AuditContext.redact = redactingPII
+        Anonymizer.registerSQLFunctions()  // pii_kinds, pii_mask, pii_redact, pii_hash in SQL
         try await AuditContext.$current.withValue(AuditContext(user: commandUser, command: auditedCommand)) { try await body() }
     } catch let error as ExitCode {
         throw error

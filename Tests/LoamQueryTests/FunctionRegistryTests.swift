@@ -1,6 +1,7 @@
 import Foundation
 import Loam
 import LoamFormat
+import LoamGovernance
 @testable import LoamQuery
 import LoamTestSupport
 import Testing
@@ -13,6 +14,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let repo = try await Repository.initialize(at: dir.appendingPathComponent("repo"))
         try await repo.importData(from: try TestEnvironment.write("x\n1\n", to: "one.csv", in: dir), into: "one")
+        Anonymizer.registerSQLFunctions()  // the pii_* functions, as the CLI and server load them
+        setenv("LOAM_HASH_KEY", "a test key of sixteen bytes", 1)
         var wrong: [String] = []
         for function in FunctionRegistry.all {
             let result = try await repo.query("SELECT \(function.example.call) FROM one")

@@ -441,6 +441,11 @@ struct Evaluator: Sendable {
             return try datePart(name, a, at: at)
         case ("__retime", .int(let value)):
             return try retime(value, from: a[1], to: a[2], at: at)
+        case ("pii_kinds", .string(let s)), ("pii_mask", .string(let s)), ("pii_redact", .string(let s)), ("pii_hash", .string(let s)):
+            guard let function = PIIFunctions.text[name] else {
+                throw self.error("\(name)() comes with the governance module, which this program did not load (the loam CLI and server do)", at: at)
+            }
+            do { return try function(s).map(Value.string) ?? .null } catch { throw self.error("\(name)(): \(error)", at: at) }
         case ("md5", .string(let s)): return .string(Insecure.MD5.hash(data: Array(s.utf8)).map { String(format: "%02x", $0) }.joined())
         case ("sha256", .string(let s)): return .string(SHA256.hash(data: Array(s.utf8)).map { String(format: "%02x", $0) }.joined())
         case ("lower", .string(let s)): return .string(s.lowercased())
