@@ -85,10 +85,10 @@ step query "SELECT r.text, l.annotator, l.value FROM reviews r JOIN reviews__lab
 step label export --dataset reviews --schema sentiment --format labelstudio -o "$demo/sentiment-labelstudio.json"
 echo; echo "Labels are rows of reviews__labels: they branch, merge and time-travel with the data (loam log shows each label's commit)"
 step log --oneline -n 3
-echo; echo "Governance: personal data found (never printed), one review erased from every version, the audit chain checked"
+echo; echo "Governance: personal data found (never printed), one review erased from every version of both datasets that hold it, the audit chain checked"
 step pii scan reviews
-step erase reviews --where "id = 3" --dry-run
-step erase reviews --where "id = 3" --verify
+step erase reviews reviews_copy --where "id = 3" --dry-run
+step erase reviews reviews_copy --where "id = 3" --verify   # reviews_copy holds a copy of the row: name it too
 step count reviews --ref v1
 step audit verify
 echo; echo "Done. The repository is in $demo; try: LOAM_REPO=$demo $loam --help"

@@ -54,7 +54,8 @@ struct Erase: AsyncParsableCommand {
         if json { print(try JSONOutput.text(findings)) } else {
             for finding in findings { print(finding) }
             print(findings.isEmpty ? "verified: none of the \(values) values is in any file under .loam/"
-                                   : "\(findings.count) place(s) still hold a value")
+                                   : "\(findings.count) place(s) still hold a value: another dataset may hold a copy of the rows "
+                                     + "(name it too: loam erase A B --where …), or an artifact or catalog entry written since")
         }
         if !findings.isEmpty { throw ExitCode(1) }
     }
