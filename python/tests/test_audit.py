@@ -51,7 +51,8 @@ def test_server_reads_and_writes_name_the_token_user_and_route(repo):
     server = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = "http://" + server.stdout.readline().split()[1]
-        for method, path, body in [("GET", "/api/v1/datasets", None), ("POST", "/api/v1/query", {"sql": "DELETE FROM t WHERE id = 2"})]:
+        mlflow = [("POST", "/api/2.0/mlflow/experiments/create", {"name": "audited"})]
+        for method, path, body in mlflow + [("GET", "/api/v1/datasets", None), ("POST", "/api/v1/query", {"sql": "DELETE FROM t WHERE id = 2"})]:
             req = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(), method=method)
             req.add_header("Authorization", "Bearer " + token)
             req.add_header("Content-Type", "application/json")
@@ -61,6 +62,10 @@ def test_server_reads_and_writes_name_the_token_user_and_route(repo):
     log = entries(repo)
     read = next(e for e in log if e["action"] == "read")
     assert read["user"] == "dee" and read["target"] == "/api/v1/datasets" and read["detail"] == "GET /api/v1/datasets"
+    # Tracking writes (MLflow's REST API) are entries too: ids and keys, never values.
+    run_entry = next(e for e in log if e["action"] == "track")
+    assert run_entry["user"] == "dee" and run_entry["target"] == "create experiment audited"
+    assert run_entry["detail"] == "POST /api/2.0/mlflow/experiments/create"
     write = log[-1]
     assert write["user"] == "dee" and write["action"] == "move ref" and write["detail"].startswith("POST /api/v1/query — DELETE FROM t WHERE id = 2")
     assert cli(repo, "audit", "verify")[0] == 0

@@ -90,7 +90,7 @@ extension SQLiteMetaStore: AuditLog {
 
     /// Appends an entry inside the caller's transaction: the next seq, chained to the last entry's hash.
     @discardableResult
-    static func audit(_ db: Database, _ context: AuditContext?, _ detailNote: String?, action: String, target: String, detail: String? = nil) throws -> Int64 {
+    public static func audit(_ db: Database, _ context: AuditContext?, _ detailNote: String?, action: String, target: String, detail: String? = nil) throws -> Int64 {
         let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         let seq: Int64 = (last?["seq"] as Int64? ?? 0) + 1
         let prev: String = last?["hash"] ?? AuditEntry.genesis

@@ -41,7 +41,7 @@ extension SQLiteTrackingStore: ModelStore {
     // MARK: logged models
 
     public func insertLoggedModel(_ model: LoggedModel) async throws {
-        try await pool.write { db in
+        try await audited("create logged model \(model.id)") { db in
             try db.execute(sql: "INSERT INTO logged_models (id, experiment_id, body) VALUES (?, ?, ?)",
                            arguments: [model.id, Int64(model.experimentID) ?? 0, try Self.text(model)])
         }
@@ -60,7 +60,7 @@ extension SQLiteTrackingStore: ModelStore {
     }
 
     public func updateLoggedModel(id: String, _ change: @Sendable (inout LoggedModel) throws -> Void) async throws -> LoggedModel {
-        try await pool.write { db in
+        try await audited("update logged model \(id)") { db in
             guard var model = try Self.fetch(db, LoggedModel.self, "SELECT body FROM logged_models WHERE id = ?", [id]).first else {
                 throw TrackingError.notFound("no logged model with id \(id)")
             }
@@ -71,7 +71,7 @@ extension SQLiteTrackingStore: ModelStore {
     }
 
     public func logOutputs(runID: String, _ outputs: [ModelOutput]) async throws {
-        try await pool.write { db in
+        try await audited("log \(outputs.count) outputs of run \(runID)") { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE id = ?", arguments: [runID]) == 1 else { throw TrackingError.notFound("no run with id \(runID)") }
             var position = (try Int.fetchOne(db, sql: "SELECT max(position) FROM run_outputs WHERE run_id = ?", arguments: [runID]) ?? -1) + 1
             for output in outputs {
@@ -92,7 +92,7 @@ extension SQLiteTrackingStore: ModelStore {
     // MARK: registry
 
     public func insertRegisteredModel(_ model: RegisteredModel) async throws {
-        try await pool.write { db in
+        try await audited("register model \(model.name)") { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM registered_models WHERE name = ?", arguments: [model.name]) == 0 else {
                 throw TrackingError.exists("registered model '\(model.name)' already exists")
             }
@@ -116,7 +116,7 @@ extension SQLiteTrackingStore: ModelStore {
     }
 
     public func updateRegisteredModel(name: String, _ change: @Sendable (inout RegisteredModel) throws -> Void) async throws -> RegisteredModel {
-        try await pool.write { db in
+        try await audited("update registered model \(name)") { db in
             var model = try Self.registered(db, name)
             try change(&model)
             try db.execute(sql: "UPDATE registered_models SET body = ? WHERE name = ?", arguments: [try Self.text(model), name])
@@ -125,7 +125,7 @@ extension SQLiteTrackingStore: ModelStore {
     }
 
     public func renameRegisteredModel(from: String, to: String) async throws -> RegisteredModel {
-        try await pool.write { db in
+        try await audited("rename registered model \(from) to \(to)") { db in
             var model = try Self.registered(db, from)
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM registered_models WHERE name = ?", arguments: [to]) == 0 else {
                 throw TrackingError.exists("registered model '\(to)' already exists")
@@ -145,7 +145,7 @@ extension SQLiteTrackingStore: ModelStore {
     }
 
     public func deleteRegisteredModel(name: String) async throws {
-        try await pool.write { db in
+        try await audited("delete registered model \(name)") { db in
             _ = try Self.registered(db, name)
             for sql in ["registered_models", "model_versions", "model_version_counters"].map({ "DELETE FROM \($0) WHERE name = ?" }) {
                 try db.execute(sql: sql, arguments: [name])
@@ -154,7 +154,7 @@ extension SQLiteTrackingStore: ModelStore {
     }
 
     public func insertModelVersion(name: String, _ make: @Sendable (Int64) -> ModelVersion) async throws -> ModelVersion {
-        try await pool.write { db in
+        try await audited("create a version of \(name)") { db in
             var model = try Self.registered(db, name)
             let next = (try Int64.fetchOne(db, sql: "SELECT last FROM model_version_counters WHERE name = ?", arguments: [name]) ?? 0) + 1
             let version = make(next)
@@ -180,7 +180,7 @@ extension SQLiteTrackingStore: ModelStore {
     }
 
     public func updateModelVersion(name: String, version: Int64, _ change: @Sendable (inout ModelVersion) throws -> Void) async throws -> ModelVersion {
-        try await pool.write { db in
+        try await audited("update \(name) version \(version)") { db in
             guard var found = try Self.fetch(db, ModelVersion.self, "SELECT body FROM model_versions WHERE name = ? AND version = ?", [name, version]).first else {
                 throw TrackingError.notFound("registered model '\(name)' has no version \(version)")
             }
@@ -191,7 +191,7 @@ extension SQLiteTrackingStore: ModelStore {
     }
 
     public func deleteModelVersion(name: String, version: Int64) async throws {
-        try await pool.write { db in
+        try await audited("delete \(name) version \(version)") { db in
             var model = try Self.registered(db, name)
             try db.execute(sql: "DELETE FROM model_versions WHERE name = ? AND version = ?", arguments: [name, version])
             guard db.changesCount == 1 else { throw TrackingError.notFound("registered model '\(name)' has no version \(version)") }

@@ -93,8 +93,19 @@ public final class SQLiteTrackingStore: TrackingStore {
                           tags: Dictionary(tags.map { ($0["key"], $0["value"]) }, uniquingKeysWith: { $1 }), inputs: inputs)
     }
 
+    /// A write transaction that also appends an audit entry (action `track`) naming what changed — ids and keys,
+    /// never values. Metric points, which arrive by the thousand through the group commit, are not entries.
+    func audited<T: Sendable>(_ target: String, _ body: @Sendable (Database) throws -> T) async throws -> T {
+        let note = (AuditContext.current, AuditContext.detail)
+        return try await pool.write { db in
+            let result = try body(db)
+            try SQLiteMetaStore.audit(db, note.0, note.1, action: "track", target: target)
+            return result
+        }
+    }
+
     public func createExperiment(name: String, artifactRoot: String, tags: [String: String]) async throws -> Experiment {
-        try await pool.write { db in
+        try await audited("create experiment \(name)") { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM experiments WHERE name = ?", arguments: [name]) == 0 else {
                 throw TrackingError.exists("experiment '\(name)' already exists")
             }
@@ -124,7 +135,7 @@ public final class SQLiteTrackingStore: TrackingStore {
     }
 
     public func updateExperiment(id: String, name: String?, lifecycleStage: LifecycleStage?) async throws {
-        try await pool.write { db in
+        try await audited("update experiment \(id)") { db in
             guard let n = Int64(id), try Int.fetchOne(db, sql: "SELECT count(*) FROM experiments WHERE id = ?", arguments: [n]) == 1 else {
                 throw TrackingError.notFound("no experiment with id \(id)")
             }
@@ -143,7 +154,7 @@ public final class SQLiteTrackingStore: TrackingStore {
     }
 
     public func setExperimentTag(id: String, key: String, value: String) async throws {
-        try await pool.write { db in
+        try await audited("tag experiment \(id) \(key)") { db in
             guard let n = Int64(id), try Int.fetchOne(db, sql: "SELECT count(*) FROM experiments WHERE id = ?", arguments: [n]) == 1 else {
                 throw TrackingError.notFound("no experiment with id \(id)")
             }
@@ -153,7 +164,7 @@ public final class SQLiteTrackingStore: TrackingStore {
     }
 
     public func createRun(experimentID: String, name: String, userID: String, startTime: Int64, tags: [String: String], artifactRoot: String) async throws -> RunInfo {
-        try await pool.write { db in
+        try await audited("create run in experiment \(experimentID)") { db in
             guard let n = Int64(experimentID), let stage = try String.fetchOne(db, sql: "SELECT lifecycle_stage FROM experiments WHERE id = ?", arguments: [n]) else {
                 throw TrackingError.notFound("no experiment with id \(experimentID)")
             }
@@ -190,7 +201,7 @@ public final class SQLiteTrackingStore: TrackingStore {
     }
 
     public func updateRun(id: String, status: RunStatus?, endTime: Int64?, name: String?, lifecycleStage: LifecycleStage?) async throws -> RunInfo {
-        try await pool.write { db in
+        try await audited("update run \(id)") { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE id = ?", arguments: [id]) == 1 else { throw TrackingError.notFound("no run with id \(id)") }
             if let status { try db.execute(sql: "UPDATE runs SET status = ? WHERE id = ?", arguments: [status.rawValue, id]) }
             if let endTime { try db.execute(sql: "UPDATE runs SET end_time = ? WHERE id = ?", arguments: [endTime, id]) }
@@ -206,7 +217,7 @@ public final class SQLiteTrackingStore: TrackingStore {
     }
 
     public func log(runID: String, metrics: [MetricPoint], params: [(String, String)], tags: [(String, String)]) async throws {
-        try await pool.write { db in
+        try await audited("log to run \(runID): \(metrics.count) metrics, \(params.count) params, \(tags.count) tags") { db in
             guard let stage = try String.fetchOne(db, sql: "SELECT lifecycle_stage FROM runs WHERE id = ?", arguments: [runID]) else {
                 throw TrackingError.notFound("no run with id \(runID)")
             }
@@ -281,7 +292,7 @@ public final class SQLiteTrackingStore: TrackingStore {
     }
 
     public func deleteTag(runID: String, key: String) async throws {
-        try await pool.write { db in
+        try await audited("delete tag \(key) of run \(runID)") { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE id = ?", arguments: [runID]) == 1 else { throw TrackingError.notFound("no run with id \(runID)") }
             try db.execute(sql: "DELETE FROM run_tags WHERE run_id = ? AND key = ?", arguments: [runID, key])
             guard db.changesCount > 0 else { throw TrackingError.notFound("run \(runID) has no tag '\(key)'") }
@@ -289,7 +300,7 @@ public final class SQLiteTrackingStore: TrackingStore {
     }
 
     public func logInputs(runID: String, inputs: [String]) async throws {
-        try await pool.write { db in
+        try await audited("log \(inputs.count) inputs to run \(runID)") { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE id = ?", arguments: [runID]) == 1 else { throw TrackingError.notFound("no run with id \(runID)") }
             var position = (try Int.fetchOne(db, sql: "SELECT max(position) FROM run_inputs WHERE run_id = ?", arguments: [runID]) ?? -1) + 1
             for input in inputs {
