@@ -1,3 +1,4 @@
+import LoamStorage
 import Synchronization
 
 /// Metric points go into the catalog by group commit: a caller returns only
@@ -16,6 +17,7 @@ final class MetricLog: Sendable {
 
     private struct Waiter {
         let points: Points
+        let caller: MetricCaller
         /// Resumed with false once its points are committed, or with true when it is to write next.
         let done: CheckedContinuation<Bool, any Error>
     }
@@ -38,19 +40,20 @@ final class MetricLog: Sendable {
     /// Returns once `points` are committed, or throws what writing them threw.
     func append(_ points: Points) async throws {
         guard !points.isEmpty else { return }
+        let caller = MetricCaller(context: AuditContext.current, points: points)
         // Nobody writing: write at once, without suspending (a continuation would cost a thread wake-up).
         if state.withLock({ s -> Bool in
             if s.writing { return false }
             s.writing = true
             return true
         }) {
-            return try await drain(own: points)
+            return try await drain(own: points, caller)
         }
         // A writer is busy: wait for it to commit these points too, or to hand the writing over.
         let lead = try await withCheckedThrowingContinuation { (done: CheckedContinuation<Bool, any Error>) in
             let lead = state.withLock { s -> Bool in
                 if s.writing {
-                    s.waiting.append(Waiter(points: points, done: done))
+                    s.waiting.append(Waiter(points: points, caller: caller, done: done))
                     return false
                 }
                 s.writing = true
@@ -58,13 +61,13 @@ final class MetricLog: Sendable {
             }
             if lead { done.resume(returning: true) }
         }
-        if lead { try await drain(own: points) }
+        if lead { try await drain(own: points, caller) }
     }
 
     /// Writes this caller's points with every waiting caller's in one transaction, then hands
     /// the writing on to the first caller that arrived meanwhile (so no caller writes for others
     /// for long), or marks nobody writing. Throws only this caller's own failure.
-    private func drain(own: Points) async throws {
+    private func drain(own: Points, _ caller: MetricCaller) async throws {
         let group = state.withLock { s -> [Waiter] in
             var taken = 0, count = own.count
             while taken < s.waiting.count && count + s.waiting[taken].points.count <= limit {
@@ -76,13 +79,13 @@ final class MetricLog: Sendable {
         }
         var ownError: (any Error)?
         do {
-            try await store.appendMetrics(own + group.flatMap(\.points))
+            try await store.appendMetrics(own + group.flatMap(\.points), callers: [caller] + group.map(\.caller))
             for waiter in group { waiter.done.resume(returning: false) }
         } catch {
             // One bad request (or this caller's task being cancelled, which stops its database
             // access) must not fail its neighbours: this caller retries its own points alone, and the
             // others go back to the front of the queue for the next writer, in a task of their own.
-            do { try await store.appendMetrics(own) } catch { ownError = error }
+            do { try await store.appendMetrics(own, callers: [caller]) } catch { ownError = error }
             state.withLock { $0.waiting.insert(contentsOf: group, at: 0) }
         }
         let next = state.withLock { s -> Waiter? in

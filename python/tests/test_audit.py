@@ -51,12 +51,16 @@ def test_server_reads_and_writes_name_the_token_user_and_route(repo):
     server = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = "http://" + server.stdout.readline().split()[1]
-        mlflow = [("POST", "/api/2.0/mlflow/experiments/create", {"name": "audited"})]
-        for method, path, body in mlflow + [("GET", "/api/v1/datasets", None), ("POST", "/api/v1/query", {"sql": "DELETE FROM t WHERE id = 2"})]:
+        def send(method, path, body=None):
             req = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(), method=method)
             req.add_header("Authorization", "Bearer " + token)
             req.add_header("Content-Type", "application/json")
-            urllib.request.urlopen(req).read()
+            return json.loads(urllib.request.urlopen(req).read() or b"{}") if path.startswith("/api/2.0") else urllib.request.urlopen(req).read()
+        experiment = send("POST", "/api/2.0/mlflow/experiments/create", {"name": "audited"})["experiment_id"]
+        run_id = send("POST", "/api/2.0/mlflow/runs/create", {"experiment_id": experiment})["run"]["info"]["run_id"]
+        send("POST", "/api/2.0/mlflow/runs/log-metric", {"run_id": run_id, "key": "loss", "value": 0.123456789, "timestamp": 1, "step": 0})
+        for method, path, body in [("GET", "/api/v1/datasets", None), ("POST", "/api/v1/query", {"sql": "DELETE FROM t WHERE id = 2"})]:
+            send(method, path, body)
     finally:
         server.kill()
     log = entries(repo)
@@ -66,6 +70,8 @@ def test_server_reads_and_writes_name_the_token_user_and_route(repo):
     run_entry = next(e for e in log if e["action"] == "track")
     assert run_entry["user"] == "dee" and run_entry["target"] == "create experiment audited"
     assert run_entry["detail"] == "POST /api/2.0/mlflow/experiments/create"
+    metric = next(e for e in log if e["action"] == "track" and "metric" in e["target"])
+    assert metric["user"] == "dee" and metric["target"] == f"log 1 metric points to run {run_id}" and "0.123456789" not in json.dumps(log)
     write = log[-1]
     assert write["user"] == "dee" and write["action"] == "move ref" and write["detail"].startswith("POST /api/v1/query — DELETE FROM t WHERE id = 2")
     assert cli(repo, "audit", "verify")[0] == 0

@@ -94,7 +94,7 @@ public final class SQLiteTrackingStore: TrackingStore {
     }
 
     /// A write transaction that also appends an audit entry (action `track`) naming what changed — ids and keys,
-    /// never values. Metric points, which arrive by the thousand through the group commit, are not entries.
+    /// never values. Metric points get theirs in the group commit's transaction, one per caller.
     func audited<T: Sendable>(_ target: String, _ body: @Sendable (Database) throws -> T) async throws -> T {
         let note = (AuditContext.current, AuditContext.detail)
         return try await pool.write { db in
@@ -239,8 +239,18 @@ public final class SQLiteTrackingStore: TrackingStore {
     }
 
     public func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws {
+        try await appendMetrics(points, callers: [])
+    }
+
+    public func appendMetrics(_ points: [(runID: String, point: MetricPoint)], callers: [MetricCaller]) async throws {
         guard !points.isEmpty else { return }
-        try await pool.write { db in try Self.append(db, points) }
+        try await pool.write { db in
+            try Self.append(db, points)
+            for caller in callers {
+                try SQLiteMetaStore.audit(db, caller.context, nil, action: "track",
+                                          target: "log \(caller.points) metric points to run\(caller.runs.count == 1 ? "" : "s") \(caller.runs.joined(separator: ", "))")
+            }
+        }
     }
 
     /// Appends points to their series in order; each series' latest value (the largest (step, timestamp, value),

@@ -1,3 +1,5 @@
+import LoamStorage
+
 /// Where the tracker keeps experiments, runs, params, tags, inputs and metric
 /// series: the tracking capability's own catalog protocol, implemented on SQLite
 /// (`SQLiteTrackingStore`) and, later, PostgreSQL. Stores keep data; the rules
@@ -24,8 +26,31 @@ public protocol TrackingStore: Sendable {
     func log(runID: String, metrics: [MetricPoint], params: [(String, String)], tags: [(String, String)]) async throws
     /// Appends metric points of many runs in one transaction (group commit).
     func appendMetrics(_ points: [(runID: String, point: MetricPoint)]) async throws
+    /// The same, with an audit entry per caller in that transaction (the catalog's store; others ignore `callers`).
+    func appendMetrics(_ points: [(runID: String, point: MetricPoint)], callers: [MetricCaller]) async throws
     func deleteTag(runID: String, key: String) async throws
     func logInputs(runID: String, inputs: [String]) async throws
     /// A metric's points in logging order, from `offset`, at most `limit`.
     func metricHistory(runID: String, key: String, offset: Int, limit: Int) async throws -> [MetricPoint]
+}
+
+/// One caller of a group commit, for its audit entry: who, through what, how many points to which runs.
+public struct MetricCaller: Sendable {
+    public let context: AuditContext?
+    public let points: Int
+    public let runs: [String]
+
+    public init(context: AuditContext?, points: [(runID: String, point: MetricPoint)]) {
+        self.context = context
+        self.points = points.count
+        var seen: [String] = []
+        for (run, _) in points where !seen.contains(run) { seen.append(run) }
+        runs = seen
+    }
+}
+
+extension TrackingStore {
+    public func appendMetrics(_ points: [(runID: String, point: MetricPoint)], callers: [MetricCaller]) async throws {
+        try await appendMetrics(points)
+    }
 }
