@@ -80,7 +80,7 @@ public struct LoamServer: Sendable {
     public func run(onListening: (@Sendable (Int) async -> Void)? = nil) async throws {
         let http: HTTPServerBuilder = .http1(configuration: .init(idleTimeout: .seconds(limits.idleSeconds)))
         let app = Application(
-            router: router(),
+            router: router(maskingKey: try await repository.maskingKey()),
             server: try limits.tls.map { try .tls(http, tlsConfiguration: try Self.tlsConfiguration($0)) } ?? http,
             configuration: .init(address: .hostname(host, port: port), serverName: "loam"),
             onServerRunning: { channel in
@@ -131,12 +131,13 @@ public struct LoamServer: Sendable {
     /// The MLflow tracking and artifact routes (MLflow's own API, documented by MLflow's protos).
     public static var mlflowRoutes: [(method: String, path: String)] { MLflowController.table }
 
-    func router() -> Router<ServerContext> {
+    /// The routes; `maskingKey` (the repository's, read once at start) keys the hashes of masked columns.
+    func router(maskingKey: [UInt8]) -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: ErrorMiddleware(metrics: metrics))
         router.add(middleware: BrowserGuard(bind: host, allowedHosts: limits.allowedHosts, allowedOrigins: limits.allowedOrigins))
         router.get("/healthz") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
-        let api = router.group().add(middleware: AuthMiddleware(repository: repository, anonymous: anonymous))
+        let api = router.group().add(middleware: AuthMiddleware(repository: repository, anonymous: anonymous, maskingKey: maskingKey))
         ServiceController(server: self).register(on: api)
         RepositoryController(server: self).register(on: api)
         DatasetController(server: self).register(on: api)
@@ -267,6 +268,7 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = ServerContext
     let repository: Repository
     let anonymous: Bool
+    let maskingKey: [UInt8]
 
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
         var context = context
@@ -285,9 +287,8 @@ struct AuthMiddleware: RouterMiddleware {
             }
             context.grant = grant
             // Writes made by this request name the token's user as their author; reads are masked for its role.
-            let key = try await repository.maskingKey()
             return try await ReadPolicy.$role.withValue(grant.role.rawValue) {
-                try await ReadPolicy.$hashKey.withValue(key) {
+                try await ReadPolicy.$hashKey.withValue(maskingKey) {
                     try await Repository.$actingUser.withValue(grant.user) { try await audited(request, context, grant.user, next) }
                 }
             }
