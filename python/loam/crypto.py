@@ -103,10 +103,11 @@ def read_object(path):
         data = f.read()
     if data[:8] != MAGIC:
         return data
+    what = f"object {os.path.basename(os.path.dirname(path))}{os.path.basename(path)[:10]}"
     keys = KEYRINGS.get(os.path.dirname(os.path.dirname(path)))
     if keys is None:
-        raise LoamError(f"object {os.path.basename(os.path.dirname(path))}{os.path.basename(path)[:10]} is encrypted: open its repository with its master key")
-    return decrypt(data, keys, f"object {os.path.basename(os.path.dirname(path))}{os.path.basename(path)[:10]}")
+        raise LoamError(f"{what} is encrypted: open its repository with its master key")
+    return decrypt(data, keys, what)
 
 
 def arrow_source(path):

@@ -113,7 +113,8 @@ public enum Eraser {
         var candidates = Needles()
         var labelIDs: Set<UInt64> = []
         let targets = Set(predicates.keys).union(labelNames).union(datasets)
-        for (entry, manifests) in history.fragments(of: targets) {
+        let targetFragments = history.fragments(of: targets)
+        for (entry, manifests) in targetFragments {
             let isLabels = manifests.contains { $0.schema.metadata?["loam.labels_of"] != nil }
             if !isLabels, !mayHold(entry) { continue }
             let file = try await FragmentFile(repo.objects, entry)
@@ -136,7 +137,7 @@ public enum Eraser {
         report.fragments = rewrites.count
 
         // 3. A value any remaining row of these datasets still holds is not the subject's: it stays.
-        for (entry, _) in history.fragments(of: targets) where !candidates.isEmpty {
+        for (entry, _) in targetFragments where !candidates.isEmpty {
             if let rewrite = rewrites[entry.object] {
                 candidates.dropHeld(in: rewrite.file, skipping: Set(rewrite.erased))
             } else {
