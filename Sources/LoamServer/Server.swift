@@ -49,11 +49,13 @@ public struct LoamServer: Sendable {
     public let anonymous: Bool
     public let limits: Limits
     let metrics = Metrics()
-    /// Experiment tracking (the MLflow routes translate to it).
-    let tracker: Tracker
+    /// Experiment tracking (the MLflow routes translate to it); its error where the catalog keeps no tracking store.
+    private let trackerOrError: Result<Tracker, any Error>
+    var tracker: Tracker { get throws { try trackerOrError.get() } }
     /// Labels and labelling tasks (the label routes and the annotation page translate to them).
     let labels: Labeler
-    let labelTasks: LabelTasks
+    private let labelTasksOrError: Result<LabelTasks, any Error>
+    var labelTasks: LabelTasks { get throws { try labelTasksOrError.get() } }
     /// Import bodies, streamed to files.
     let uploads: Uploads
     /// Where statements run, off the threads that answer requests.
@@ -68,9 +70,9 @@ public struct LoamServer: Sendable {
         self.port = port
         self.anonymous = anonymous
         self.limits = limits
-        tracker = try Tracker(repository: repository)
+        trackerOrError = Result { try Tracker(repository: repository) }
         labels = Labeler(repository: repository)
-        labelTasks = try LabelTasks(repository: repository)
+        labelTasksOrError = Result { try LabelTasks(repository: repository) }
         let folder = repository.root.appendingPathComponent(Repository.folderName).appendingPathComponent("uploads")
         uploads = Uploads(folder: folder, limit: limits.concurrentUploads)
         _ = Uploads.removeStale(in: folder)  // a crashed server's, never a live one's (they are locked)

@@ -33,6 +33,11 @@ public final class Repository: Sendable {
     /// named by `LOAM_MASTER_KEY` or `LOAM_KEY_FILE`).
     convenience init(root: URL, keyProvider: (any KeyProvider)? = nil) throws {
         let loam = root.appendingPathComponent(Self.folderName)
+        if let backends = try Backends.read(in: loam) {
+            let (objects, meta) = try backends.open(in: loam)
+            try self.init(root: root, objects: objects, meta: meta)
+            return
+        }
         let local = try LocalObjectStore(root: loam)  // creates .loam/ for a new repository
         let meta = try SQLiteMetaStore(path: loam.appendingPathComponent("catalog.sqlite").path)
         var objects: any ObjectStore = local
@@ -60,30 +65,55 @@ public final class Repository: Sendable {
     }
 
     /// Creates a repository in `path` (created if missing) with an empty first commit on `main`. With
-    /// `encryptingWith`, every object is encrypted under a new data key that the master key wraps.
-    public static func initialize(at path: URL, encryptingWith keyProvider: (any KeyProvider)? = nil) async throws -> Repository {
+    /// `encryptingWith`, every object is encrypted under a new data key that the master key wraps. With
+    /// `backends`, the catalog and objects live where it says (`.loam/backends.json` records it); when that
+    /// catalog already holds a repository, `path` joins it instead (another server over the same data).
+    public static func initialize(at path: URL, encryptingWith keyProvider: (any KeyProvider)? = nil, backends: Backends? = nil) async throws -> Repository {
         let loam = path.appendingPathComponent(folderName)
-        if FileManager.default.fileExists(atPath: loam.appendingPathComponent("catalog.sqlite").path) {
-            throw LoamError.alreadyARepository(path.path)
-        }
+        if isRepository(path) { throw LoamError.alreadyARepository(path.path) }
         try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
+        if let backends, backends != Backends() {
+            try backends.validate()
+            if keyProvider != nil {
+                throw LoamError.invalidArgument("--encrypt works on the embedded catalog and objects only for now (the keyring lives in catalog.sqlite)")
+            }
+            try FileManager.default.createDirectory(at: loam, withIntermediateDirectories: true)
+            try backends.write(in: loam)
+            do {
+                let repo = try Repository(root: path.standardizedFileURL)
+                if try await repo.meta.ref(named: "main") == nil { try await repo.createFirstCommit() }
+                return repo
+            } catch {
+                try? FileManager.default.removeItem(at: loam.appendingPathComponent(Backends.fileName))
+                throw error
+            }
+        }
         if let keyProvider {
             try FileManager.default.createDirectory(at: loam, withIntermediateDirectories: true)
             try SQLiteMetaStore(path: loam.appendingPathComponent("catalog.sqlite").path).addDataKey(.generate(), wrappedBy: keyProvider)
         }
         let repo = try Repository(root: path.standardizedFileURL, keyProvider: keyProvider)
-        let first = Commit(parents: [], tree: [:], author: repo.author, message: "Initialize repository")
-        let id = try await repo.tables.save(first)
-        try await repo.meta.compareAndSwap(branch: "main", expected: nil, new: id)
-        try await repo.meta.setCurrentBranch("main")
+        try await repo.createFirstCommit()
         return repo
+    }
+
+    private func createFirstCommit() async throws {
+        let first = Commit(parents: [], tree: [:], author: author, message: "Initialize repository")
+        let id = try await tables.save(first)
+        try await meta.compareAndSwap(branch: "main", expected: nil, new: id)
+        try await meta.setCurrentBranch("main")
+    }
+
+    /// Whether `path` holds a repository: an embedded catalog, or a backends file naming remote ones.
+    static func isRepository(_ path: URL) -> Bool {
+        let loam = path.appendingPathComponent(folderName)
+        return FileManager.default.fileExists(atPath: loam.appendingPathComponent("catalog.sqlite").path)
+            || FileManager.default.fileExists(atPath: loam.appendingPathComponent(Backends.fileName).path)
     }
 
     /// Opens the repository whose root is exactly `path`.
     public static func open(at path: URL) throws -> Repository {
-        guard FileManager.default.fileExists(atPath: path.appendingPathComponent(folderName).appendingPathComponent("catalog.sqlite").path) else {
-            throw LoamError.notARepository(path.path)
-        }
+        guard isRepository(path) else { throw LoamError.notARepository(path.path) }
         return try Repository(root: path.standardizedFileURL)
     }
 
@@ -91,9 +121,7 @@ public final class Repository: Sendable {
     public static func discover(from path: URL) throws -> Repository {
         var current = path.standardizedFileURL
         while true {
-            if FileManager.default.fileExists(atPath: current.appendingPathComponent(folderName).appendingPathComponent("catalog.sqlite").path) {
-                return try Repository(root: current)
-            }
+            if isRepository(current) { return try Repository(root: current) }
             let parent = current.deletingLastPathComponent()
             if parent.path == current.path { throw LoamError.notARepository(path.path) }
             current = parent

@@ -23,7 +23,7 @@ struct LabelsController: Controller {
     ]
 
     var labels: Labeler { server.labels }
-    var tasks: LabelTasks { server.labelTasks }
+    var tasks: LabelTasks { get throws { try server.labelTasks } }
 
     func respond(_ path: String, _ request: Request, _ context: ServerContext) async throws -> Response {
         switch (request.method, path) {

@@ -34,7 +34,7 @@ struct MLflowError: Error, HTTPResponseError {
 /// which holds every rule. Reads need a reader token, writes a writer.
 struct MLflowController: Sendable {
     let server: LoamServer
-    var tracker: Tracker { server.tracker }
+    var tracker: Tracker { get throws { try server.tracker } }
 
     static let table: [(method: String, path: String)] = [
         ("POST", "/api/2.0/mlflow/experiments/create"), ("GET", "/api/2.0/mlflow/experiments/get"),

@@ -68,6 +68,27 @@ public struct AuditEntry: Sendable, Equatable, Encodable {
     }
 }
 
+extension AuditEntry {
+    /// The entry that follows `last` (nil: the first): who from `context` (else `LOAM_AUTHOR`, the user, with
+    /// the command `library`), the command and the write's note as its redacted detail under a fresh salt,
+    /// chained to `last`'s hash. Every catalog appends what this returns, inside the change's transaction.
+    public static func next(after last: (seq: Int64, hash: String)?, context: AuditContext?, detailNote: String?, action: String, target: String,
+                            detail: String?) -> AuditEntry {
+        let seq = (last?.seq ?? 0) + 1
+        let prev = last?.hash ?? genesis
+        let time = Date().timeIntervalSince1970
+        let env = ProcessInfo.processInfo.environment
+        let user = context?.user ?? env["LOAM_AUTHOR"] ?? env["USER"] ?? getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "unknown"
+        let command = context?.command ?? "library"
+        let text = AuditContext.redact([command, detail ?? detailNote].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " — "))
+        let salt = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let detailHash = detailDigest(salt: salt, detail: text)
+        let hash = digest(canonical(seq: seq, time: time, user: user, action: action, target: target, detailHash: detailHash, prev: prev))
+        return AuditEntry(seq: seq, time: time, user: user, action: action, target: target, detail: text, detailSalt: salt, detailHash: detailHash,
+                          prev: prev, hash: hash)
+    }
+}
+
 /// The catalog's tamper-evident log of writes and server reads: an append-only table whose entries each
 /// hold the previous entry's hash. Appended in the same transaction as the change it records.
 public protocol AuditLog: Sendable {
@@ -91,26 +112,17 @@ extension SQLiteMetaStore: AuditLog {
     /// Appends an entry inside the caller's transaction: the next seq, chained to the last entry's hash.
     @discardableResult
     public static func audit(_ db: Database, _ context: AuditContext?, _ detailNote: String?, action: String, target: String, detail: String? = nil) throws -> Int64 {
-        let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        let seq: Int64 = (last?["seq"] as Int64? ?? 0) + 1
-        let prev: String = last?["hash"] ?? AuditEntry.genesis
-        let time = Date().timeIntervalSince1970
-        let env = ProcessInfo.processInfo.environment
-        let user = context?.user ?? env["LOAM_AUTHOR"] ?? env["USER"] ?? getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "unknown"
-        let command = context?.command ?? "library"
-        let text = AuditContext.redact([command, detail ?? detailNote].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " — "))
-        let salt = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        let detailHash = AuditEntry.detailDigest(salt: salt, detail: text)
-        let hash = AuditEntry.digest(AuditEntry.canonical(seq: seq, time: time, user: user, action: action, target: target, detailHash: detailHash, prev: prev))
+        let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").map { (seq: $0["seq"] as Int64, hash: $0["hash"] as String) }
+        let entry = AuditEntry.next(after: last, context: context, detailNote: detailNote, action: action, target: target, detail: detail)
         try db.execute(sql: """
             INSERT INTO audit_log (seq, time, user, action, target, detail, detail_salt, detail_hash, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [seq, time, user, action, target, text, salt, detailHash, prev, hash])
-        return seq
+            """, arguments: [entry.seq, entry.time, entry.user, entry.action, entry.target, entry.detail, entry.detailSalt, entry.detailHash, entry.prev, entry.hash])
+        return entry.seq
     }
 
     public func appendAudit(action: String, target: String, detail: String) async throws {
         let context = AuditContext.current
-        try await write { db in try Self.audit(db, context, nil, action: action, target: target, detail: detail) }
+        try await write { db in _ = try Self.audit(db, context, nil, action: action, target: target, detail: detail) }
     }
 
     public func auditEntries(user: String?, since: Date?, containing: String?) async throws -> [AuditEntry] {

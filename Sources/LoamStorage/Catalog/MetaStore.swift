@@ -38,6 +38,14 @@ public struct RefLogEntry: Hashable, Sendable {
     }
 }
 
+extension RefLogEntry {
+    /// How the audit log names a ref move: its action and "name old→new" with short ids.
+    public static func auditText(_ name: String, old: String?, new: String?) -> (action: String, target: String) {
+        let action = old == nil ? "create ref" : new == nil ? "delete ref" : "move ref"
+        return (action, "\(name) \(old.map { String($0.prefix(12)) } ?? "-")→\(new.map { String($0.prefix(12)) } ?? "-")")
+    }
+}
+
 /// Branch heads, tags, the reflog, the current branch, the dataset registry
 /// and the row-id allocator: the small, mutable state of version control.
 ///
@@ -118,6 +126,11 @@ public struct StoredToken: Sendable, Equatable {
     public let created: Date
     /// When the token stops working; nil: never.
     public let expires: Date?
+
+    /// How the audit log names the token's creation (never its secret or hash).
+    public var auditTarget: String {
+        "\(id) for \(user) (\(role)\(dataset.map { " on " + $0 } ?? ""))" + (expires.map { ", expires \(ISO8601DateFormatter().string(from: $0))" } ?? "")
+    }
 
     public init(id: String, user: String, role: String, dataset: String?, salt: String, hash: String, created: Date, expires: Date? = nil) {
         self.expires = expires

@@ -135,8 +135,7 @@ public final class SQLiteMetaStore: MetaStore {
     private func log(_ db: Database, _ name: String, old: String?, new: String?, audit: (AuditContext?, String?)) throws {
         try db.execute(sql: "INSERT INTO ref_log (name, old_commit, new_commit, time) VALUES (?, ?, ?, ?)",
                        arguments: [name, old, new, Date().timeIntervalSince1970])
-        let action = old == nil ? "create ref" : new == nil ? "delete ref" : "move ref"
-        let target = "\(name) \(old.map { String($0.prefix(12)) } ?? "-")→\(new.map { String($0.prefix(12)) } ?? "-")"
+        let (action, target) = RefLogEntry.auditText(name, old: old, new: new)
         try Self.audit(db, audit.0, audit.1, action: action, target: target)
     }
 
@@ -292,8 +291,7 @@ public final class SQLiteMetaStore: MetaStore {
             try db.execute(sql: "INSERT INTO tokens (id, user, role, dataset, salt, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            arguments: [token.id, token.user, token.role, token.dataset, token.salt, token.hash, token.created.timeIntervalSince1970,
                                        token.expires?.timeIntervalSince1970])
-            try Self.audit(db, note.0, note.1, action: "create token", target: "\(token.id) for \(token.user) (\(token.role)\(token.dataset.map { " on " + $0 } ?? ""))"
-                           + (token.expires.map { ", expires \(ISO8601DateFormatter().string(from: $0))" } ?? ""))
+            try Self.audit(db, note.0, note.1, action: "create token", target: token.auditTarget)
         }
     }
 

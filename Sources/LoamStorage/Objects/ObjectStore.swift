@@ -23,6 +23,8 @@ public protocol ObjectStore: Sendable {
     func publish(_ staged: StagedObject) async throws -> ObjectID
     /// The object's bytes; memory-mapped where the store is local.
     func get(_ id: ObjectID) async throws -> ByteView
+    /// Bytes `range` of the object (a ranged GET on S3); throws when the range passes its end.
+    func read(_ id: ObjectID, range: Range<Int>) async throws -> ByteView
     func contains(_ id: ObjectID) async throws -> Bool
     /// Ids starting with `prefix` (at least 4 hex digits).
     func ids(withPrefix prefix: String) async throws -> [ObjectID]
@@ -42,6 +44,13 @@ public protocol ObjectStore: Sendable {
 }
 
 extension ObjectStore {
+    public func read(_ id: ObjectID, range: Range<Int>) async throws -> ByteView {
+        let whole = try await get(id)
+        guard range.lowerBound >= 0, range.upperBound <= whole.count else {
+            throw StorageError.invalid("bytes \(range.lowerBound)..<\(range.upperBound) pass the end of object \(id.short) (\(whole.count) bytes)")
+        }
+        return whole.slice(range.lowerBound, range.count)
+    }
     public func resolve(_ id: ObjectID) -> ObjectID { id }
     public func refreshReplacements() throws {}
     public func removeStaleTemporaryFiles(olderThan age: TimeInterval) {}

@@ -48,6 +48,13 @@ public final class ReplacingObjectStore: ObjectStore {
         }
     }
 
+    public func read(_ id: ObjectID, range: Range<Int>) async throws -> ByteView {
+        do { return try await base.read(resolve(id), range: range) } catch StorageError.objectNotFound {
+            try refreshReplacements()
+            return try await base.read(resolve(id), range: range)
+        }
+    }
+
     public func contains(_ id: ObjectID) async throws -> Bool {
         if try await base.contains(resolve(id)) { return true }
         try refreshReplacements()

@@ -52,8 +52,14 @@ public final class StagedObject: ByteSink {
         }
     }
 
+    /// A new temporary file in `folder` (a remote store stages here before it uploads).
+    public static func temporary(in folder: URL) throws -> StagedObject {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return try StagedObject(url: folder.appendingPathComponent(UUID().uuidString + ".tmp"))
+    }
+
     /// Flushes, fsyncs and closes the file; returns the content hash.
-    func seal() throws -> ObjectID {
+    public func seal() throws -> ObjectID {
         if var sealer {
             let last = try sealer.finish()
             self.sealer = nil

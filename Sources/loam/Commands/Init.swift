@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Loam
+import LoamCloud
 import LoamStorage
 
 struct Init: AsyncParsableCommand {
@@ -12,12 +13,20 @@ struct Init: AsyncParsableCommand {
             digits), else the file LOAM_KEY_FILE or --key-file names (created, readable by you only, if missing).
               loam init data --encrypt --key-file ~/.loam-data.key
               export LOAM_KEY_FILE=~/.loam-data.key     # every later command needs it
+
+            With --catalog and --objects the repository lives on servers: the catalog in PostgreSQL, the objects \
+            in an S3 bucket (endpoint from AWS_ENDPOINT_URL, region from AWS_REGION, keys from AWS_ACCESS_KEY_ID and \
+            AWS_SECRET_ACCESS_KEY or ~/.aws/credentials; the database password from PGPASSWORD). PATH keeps only \
+            .loam/backends.json. Run the same command on another machine to join the repository that is already there:
+              loam init node1 --catalog postgres://loam@db:5432/loam --objects s3://training/pets
             """)
 
     @Argument(help: "Folder to create the repository in (default: the current folder).")
     var path: String = "."
     @Flag(help: "Encrypt every object at rest.") var encrypt = false
     @Option(help: "With --encrypt: the master key file (created with a new random key if missing).") var keyFile: String?
+    @Option(help: "Keep the catalog in PostgreSQL: postgres://user@host:port/database (password in PGPASSWORD).") var catalog: String?
+    @Option(help: "Keep the objects in an S3 bucket: s3://bucket/prefix.") var objects: String?
 
     func run() async throws {
         try await reportingErrors {
@@ -34,8 +43,11 @@ struct Init: AsyncParsableCommand {
             } else if keyFile != nil {
                 throw ValidationError("--key-file goes with --encrypt")
             }
-            let repo = try await Repository.initialize(at: URL(fileURLWithPath: path), encryptingWith: provider)
-            print("Initialized empty Loam repository in \(repo.root.path)/.loam (branch main)" + (provider.map { ", encrypted with the master key from \($0.source)" } ?? ""))
+            let backends = Backends(catalog: catalog, objects: objects)
+            let repo = try await Repository.initialize(at: URL(fileURLWithPath: path), encryptingWith: provider, backends: backends)
+            let places = [catalog.map { "catalog \(PostgresMetaStore.redacted($0))" }, objects.map { "objects \($0)" }].compactMap { $0 }
+            print("Initialized Loam repository in \(repo.root.path)/.loam (branch main)" + (provider.map { ", encrypted with the master key from \($0.source)" } ?? "")
+                  + (places.isEmpty ? "" : ", " + places.joined(separator: ", ")))
             if let keyFile, ProcessInfo.processInfo.environment["LOAM_KEY_FILE"] == nil {
                 print("Keep \(keyFile) safe — without it the data cannot be read — and set LOAM_KEY_FILE=\(keyFile) for later commands.")
             }
