@@ -7,6 +7,7 @@ import struct
 
 import pyarrow as pa
 
+from . import backends
 from .errors import LoamError
 
 MAGIC = b"LOAMENC1"
@@ -99,6 +100,8 @@ def decrypt(data, keys, what):
 
 def read_object(path):
     """An object's bytes, decrypted when its repository is encrypted."""
+    if backends.is_s3(path):
+        return backends.read_s3(path)  # remote repositories are not encrypted (loam init refuses --encrypt with them)
     with open(path, "rb") as f:
         data = f.read()
     if data[:8] != MAGIC:
@@ -111,7 +114,9 @@ def read_object(path):
 
 
 def arrow_source(path):
-    """What pyarrow's IPC reader opens: the file memory-mapped (zero copy), or its plaintext in memory."""
+    """What pyarrow's IPC reader opens: the file memory-mapped (zero copy), its plaintext in memory, or an S3 object."""
+    if backends.is_s3(path):
+        return backends.open_s3(path)
     folder = os.path.dirname(os.path.dirname(path))
     if folder not in KEYRINGS:
         return pa.memory_map(path, "r")

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from . import crypto
+from . import backends, crypto
 from .dataset import Dataset, Fragment, run_query
 from .errors import LoamError
 from .labels import LabelTask, LocalTasks
@@ -62,10 +62,14 @@ class LocalRepository:
                 raise LoamError(f"no Loam repository at {os.path.abspath(path)} or above it (create one with `loam init`)")
             here = parent
         self.root = here
-        self._objects = os.path.join(here, ".loam", "objects")
-        catalog = os.path.join(here, ".loam", "catalog.sqlite")
-        self._catalog = sqlite3.connect(catalog, timeout=30, check_same_thread=False)
-        self._catalog.execute("PRAGMA query_only = ON")
+        remote = backends.read(os.path.join(here, ".loam")) or {}
+        # The objects: .loam/objects, or s3://bucket/prefix/objects (read through pyarrow's S3 file system).
+        self._objects = remote["objects"].rstrip("/") + "/objects" if remote.get("objects") else os.path.join(here, ".loam", "objects")
+        if remote.get("catalog"):
+            self._catalog = backends.PostgresCatalog(remote["catalog"])
+        else:
+            self._catalog = sqlite3.connect(os.path.join(here, ".loam", "catalog.sqlite"), timeout=30, check_same_thread=False)
+            self._catalog.execute("PRAGMA query_only = ON")
         self._json = {}
         self._load_replacements()
         crypto.register(self._objects, self._catalog, here)
@@ -90,6 +94,8 @@ class LocalRepository:
 
     def object_path(self, object_id):
         object_id = self._replaced.get(object_id, object_id)
+        if backends.is_s3(self._objects):
+            return f"{self._objects}/{object_id[:2]}/{object_id[2:]}"
         return os.path.join(self._objects, object_id[:2], object_id[2:])
 
     def _load(self, object_id, kind):
@@ -156,8 +162,12 @@ class LocalRepository:
         return commit
 
     def _by_prefix(self, prefix):
-        folder = os.path.join(self._objects, prefix[:2])
-        names = [prefix[:2] + n for n in (os.listdir(folder) if os.path.isdir(folder) else []) if n.startswith(prefix[2:])]
+        if backends.is_s3(self._objects):
+            listed = backends.list_s3(f"{self._objects}/{prefix[:2]}")
+        else:
+            folder = os.path.join(self._objects, prefix[:2])
+            listed = os.listdir(folder) if os.path.isdir(folder) else []
+        names = [prefix[:2] + n for n in listed if n.startswith(prefix[2:])]
         names = sorted(set(names) | {old for old in self._replaced if old.startswith(prefix)})
         commits = []
         for name in names:

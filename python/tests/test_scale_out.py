@@ -31,8 +31,7 @@ def run(*args, cwd=None, env=None, check=True):
     return done
 
 
-@pytest.fixture()
-def backends():
+def fresh_backends():
     """A fresh database on the test PostgreSQL server and a fresh prefix in the test bucket."""
     admin = urlparse(ENV["LOAM_TEST_POSTGRES"])
     name = "py_" + uuid.uuid4().hex[:12]
@@ -41,6 +40,11 @@ def backends():
     catalog = f"postgres://{admin.username}@{admin.hostname}:{admin.port}/{name}"
     objects = f"s3://{ENV['LOAM_TEST_S3_BUCKET']}/py-{uuid.uuid4().hex[:8]}/"
     return catalog, objects
+
+
+@pytest.fixture()
+def backends():
+    return fresh_backends()
 
 
 def node(tmp_path, name, backends):
