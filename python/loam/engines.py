@@ -196,8 +196,11 @@ def _spark_classes():
             self.task = task
 
     class LoamReader(DataSourceReader):
-        def __init__(self, plan):
+        def __init__(self, plan, schema):
+            from pyspark.sql.pandas.types import to_arrow_schema
             self.plan = plan
+            # Spark's own Arrow shapes: a fixed-size list comes back as a list, for one.
+            self.arrow_schema = to_arrow_schema(schema)
 
         def partitions(self):
             return [LoamPartition(t) for t in self.plan.tasks] or [LoamPartition(None)]
@@ -205,7 +208,7 @@ def _spark_classes():
         def read(self, partition):
             if partition.task is None:
                 return
-            yield from read_task(partition.task).to_batches()
+            yield from read_task(partition.task).cast(self.arrow_schema).to_batches()
 
     class LoamSparkDataSource(DataSource):
         """`spark.read.format("loam").option("dataset", NAME)[.option("ref", REF)][.option("columns", "a,b")].load(REPO)`,
@@ -229,7 +232,7 @@ def _spark_classes():
             return from_arrow_schema(self._plan().schema)
 
         def reader(self, schema):
-            return LoamReader(self._plan())
+            return LoamReader(self._plan(), schema)
 
     return LoamSparkDataSource
 

@@ -1,6 +1,8 @@
 """Issue 17: Spark 4 and Ray read Loam datasets one fragment per task and get exactly what `loam export` gives.
 Heavy (PySpark with a JVM, Ray): run with `scripts/test.sh --engines`, which installs them in .venv-engines."""
-import numpy as np
+import os
+import sys
+
 import pytest
 
 import loam.engines as engines
@@ -14,6 +16,7 @@ ray = pytest.importorskip("ray", reason="Ray runs in scripts/test.sh --engines")
 @pytest.fixture(scope="module")
 def spark():
     from pyspark.sql import SparkSession
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers import loam from this environment
     session = (SparkSession.builder.master("local[2]").appName("loam-test").config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "2").getOrCreate())
     session.dataSource.register(engines.SparkDataSource)
