@@ -17,16 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from bench import best  # bench/bench.py: the best of several runs
+
 DIM = 32
-
-
-def best(fn, runs):
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def batch_sum(batch):

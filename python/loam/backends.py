@@ -68,27 +68,29 @@ def is_s3(path):
     return isinstance(path, str) and path.startswith("s3://")
 
 
-def read_s3(path):
-    """An S3 object's bytes (a path `s3://bucket/key`)."""
+def _s3(path, action, what):
+    """`action` on pyarrow's S3 file system; a missing key is FileNotFoundError, any other failure a LoamError."""
     try:
-        with s3_filesystem().open_input_stream(path[5:]) as f:
-            return f.read()
+        return action(s3_filesystem())
     except FileNotFoundError:
         raise
     except OSError as error:
         if "NoSuchKey" in str(error) or "Path does not exist" in str(error):
             raise FileNotFoundError(path) from None
-        raise LoamError(f"cannot read {path}: {error} (check AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)") from None
+        raise LoamError(f"cannot {what} {path}: {error} (check AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)") from None
+
+
+def read_s3(path):
+    """An S3 object's bytes (a path `s3://bucket/key`)."""
+    def read(fs):
+        with fs.open_input_stream(path[5:]) as f:
+            return f.read()
+    return _s3(path, read, "read")
 
 
 def open_s3(path):
     """A random-access file over an S3 object: pyarrow's IPC reader fetches the ranges it needs."""
-    try:
-        return s3_filesystem().open_input_file(path[5:])
-    except OSError as error:
-        if "NoSuchKey" in str(error) or "Path does not exist" in str(error):
-            raise FileNotFoundError(path) from None
-        raise LoamError(f"cannot open {path}: {error} (check AWS_ENDPOINT_URL and the AWS credentials)") from None
+    return _s3(path, lambda fs: fs.open_input_file(path[5:]), "open")
 
 
 def list_s3(folder):

@@ -48,11 +48,7 @@ def plan(repository, dataset, ref="HEAD", columns=None, filters=None):
     (default all); `filters`: (column, op, value) tuples, all of which a row must pass, op one of
     == != < <= > >= (NULL never passes)."""
     repo = repository if isinstance(repository, LocalRepository) else LocalRepository(repository)
-    commit = repo.resolve(ref)
-    tree = repo.commit(commit)["tree"]
-    if dataset not in tree:
-        raise LoamError(f"no dataset '{dataset}' at {ref} (datasets: {', '.join(sorted(tree)) or 'none'})")
-    manifest = repo.manifest(tree[dataset])
+    commit, manifest = repo.dataset_manifest(dataset, ref)
     all_columns = manifest["schema"]["columns"]
     by_name = {c["name"]: c for c in all_columns}
     wanted = list(columns) if columns is not None else [c["name"] for c in all_columns]

@@ -229,12 +229,16 @@ class LocalRepository:
     def datasets(self, ref="HEAD"):
         return sorted(self.commit(self.resolve(ref))["tree"])
 
-    def dataset(self, name, ref="HEAD"):
+    def dataset_manifest(self, name, ref="HEAD"):
+        """The commit `ref` names and the manifest of dataset `name` in it."""
         commit = self.resolve(ref)
         tree = self.commit(commit)["tree"]
         if name not in tree:
             raise LoamError(f"no dataset '{name}' at {ref} (datasets: {', '.join(sorted(tree)) or 'none'})")
-        manifest = self.manifest(tree[name])
+        return commit, self.manifest(tree[name])
+
+    def dataset(self, name, ref="HEAD"):
+        commit, manifest = self.dataset_manifest(name, ref)
         columns = manifest["schema"]["columns"]
         schema = pa.schema([arrow_field(c) for c in columns],
                            metadata={k.encode(): v.encode() for k, v in manifest["schema"].get("metadata", {}).items()} or None)
