@@ -160,6 +160,23 @@ def to_dask(plan):
     return dd.from_map(_pandas_task, plan.tasks, meta=meta, enforce_metadata=False)
 
 
+def _stage_partition(frame, root, dataset):
+    import pandas as pd
+    if len(frame) == 0:
+        return pd.DataFrame({"staged": pd.Series([], dtype=object)})
+    staged = LocalRepository(root).write(pa.Table.from_pandas(frame, preserve_index=False), dataset, stage=True)["staged"]
+    return pd.DataFrame({"staged": [staged]})
+
+
+def write_dask(frame, repository, dataset, message=None):
+    """A distributed write from Dask: every partition's worker writes its fragments (staged, uncommitted), then
+    one compare-and-swap commits them all. Returns {commit, dataset, rows, fragments, created}."""
+    import pandas as pd
+    root = repository.root if isinstance(repository, LocalRepository) else str(repository)
+    staged = frame.map_partitions(_stage_partition, root, dataset, meta=pd.DataFrame({"staged": pd.Series([], dtype=object)})).compute()
+    return LocalRepository(root).commit_staged(dataset, staged["staged"].tolist(), message=message)
+
+
 # --- Ray Data -------------------------------------------------------------------------------------------
 
 def RayDatasource(plan):  # noqa: N802 (a class, made when Ray is imported)

@@ -209,19 +209,27 @@ class LocalRepository:
         """Runs SQL through the `loam` binary (PATH or LOAM_BIN); returns a pyarrow Table."""
         return run_query(self.root, sql, ref)
 
-    def write(self, data, dataset, message=None):
+    def write(self, data, dataset, message=None, stage=False):
         """Appends a pyarrow Table or RecordBatch, or a pandas or polars DataFrame, to `dataset` (created if new)
-        as one commit, through the `loam` binary (PATH or LOAM_BIN). Returns {commit, dataset, rows, created}."""
+        as one commit, through the `loam` binary (PATH or LOAM_BIN). Returns {commit, dataset, rows, created}.
+        With `stage=True` it writes the fragments and commits nothing: {staged, dataset, rows}, the staged id
+        for `commit_staged` (a distributed write's worker half)."""
+        with ArrowFile(data) as path:
+            return self._loam("import", path, "-d", dataset, "--json", "-q", *(["-m", message] if message else []),
+                              *(["--stage"] if stage else []))
+
+    def commit_staged(self, dataset, staged, message=None):
+        """Attaches the fragments of staged writes (ids from `write(..., stage=True)`) to `dataset` as one commit:
+        {commit, dataset, rows, fragments, created}."""
+        return self._loam("commit-staged", "-d", dataset, *staged, "--json", *(["-m", message] if message else []))
+
+    def _loam(self, *args):
         binary = os.environ.get("LOAM_BIN") or shutil.which("loam")
         if not binary:
-            raise LoamError("write() runs the `loam` binary: put it on PATH or set LOAM_BIN")
-        with ArrowFile(data) as path:
-            argv = [binary, "import", path, "--repo", self.root, "-d", dataset, "--json", "-q"]
-            if message:
-                argv += ["-m", message]
-            done = subprocess.run(argv, capture_output=True, text=True)
+            raise LoamError("writes run the `loam` binary: put it on PATH or set LOAM_BIN")
+        done = subprocess.run([binary, *args, "--repo", self.root], capture_output=True, text=True)
         if done.returncode != 0:
-            raise LoamError(done.stderr.strip() or f"loam import failed ({done.returncode})")
+            raise LoamError(done.stderr.strip() or f"loam {args[0]} failed ({done.returncode})")
         return json.loads(done.stdout)
 
     # --- datasets ------------------------------------------------------------------------------

@@ -105,3 +105,38 @@ def test_engines_read_a_repository_in_postgres_and_s3(tmp_path, monkeypatch):
     assert len(pruned.tasks) == 1
     assert pruned.read().column("id").to_pylist() == [i for i in range(2500, 3000) if i % 5 != 3]
 
+
+
+@pytest.mark.parametrize("remote", [False, pytest.param(True, marks=servers)])
+def test_a_distributed_write_stages_on_workers_and_commits_once(tmp_path, monkeypatch, remote):
+    """Dask workers each write their partition's fragments (staged, uncommitted); one compare-and-swap commits
+    them all: one new commit, every row, nothing visible before it."""
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+    from test_scale_out import fresh_backends, run, server_env
+    node = tmp_path / "node"
+    if remote:
+        for key, value in server_env().items():
+            if key.startswith("AWS_"):
+                monkeypatch.setenv(key, value)
+        catalog, objects = fresh_backends()
+        run("init", str(node), "--catalog", catalog, "--objects", objects)
+    else:
+        run("init", str(node))
+    repo = loam.open(str(node))
+    before = repo.resolve("HEAD")
+    frame = dd.from_pandas(pd.DataFrame({"id": np.arange(900, dtype=np.int64), "text": [f"rów {i}" for i in range(900)]}), npartitions=3)
+    staged = [repo.write(part, "t", stage=True) for part in (frame.get_partition(i).compute() for i in range(3))]
+    assert repo.resolve("HEAD") == before  # staging commits nothing
+    with pytest.raises(loam.LoamError, match="not a staged write"):
+        repo.commit_staged("t", [before])
+    done = engines.write_dask(frame, repo, "t", message="three workers")
+    assert done["rows"] == 900 and done["fragments"] == 3 and done["created"]
+    assert repo.commit(repo.resolve("HEAD"))["parents"] == [before]  # one commit
+    table = repo.dataset("t").to_arrow()
+    assert sorted(table.column("id").to_pylist()) == list(range(900))
+    assert len(set(repo.dataset("t").rowids())) == 900  # row ids reserved in the shared catalog, never twice
+    # The parts staged by hand commit too (appended), and committing them again adds nothing.
+    ids = [s["staged"] for s in staged]
+    assert repo.commit_staged("t", ids)["rows"] == 900
+    assert repo.commit_staged("t", ids)["rows"] == 0 and len(repo.dataset("t")) == 1800

@@ -78,58 +78,18 @@ extension Repository {
 
     private func importData(_ input: ImportInput, format: ImportFormat, into dataset: String, options: ImportOptions) async throws -> ImportResult {
         let path = input.name
-        let declared = try options.schema.map(SchemaSpec.parse) ?? []
-        if !declared.isEmpty && format != .csv && format != .jsonl {
-            throw LoamError.invalidArgument("--schema applies to CSV and JSONL; \(format == .folder ? "a folder's columns are fixed (path, label, bytes, media_type, size)" : "\(format == .hf ? "a Hugging Face" : format == .parquet ? "a Parquet" : "an Arrow") input carries its own types")")
-        }
         let message = options.message ?? "Import \((path as NSString).lastPathComponent) into \(dataset)"
         return try await withWriteIntent {
             // Write the fragments once, against the head as it is now; the commit below
             // only attaches them, so a retry after another writer's commit re-reads no input.
-            let branch = try await meta.currentBranch()
-            guard let head = try await meta.ref(named: branch) else { throw TableError.unknownRef(branch) }
-            let existing = try await tables.manifest(try await tables.commit(head.commit).tree[dataset])
-            var types: [String: ArrowType] = [:]
-            if let existing { for column in existing.schema.columns { types[column.name] = try column.field().type } }
-            for (name, type) in declared {
-                if let current = types[name], current != type {
-                    throw LoamError.invalidArgument("--schema gives '\(name)' type \(type.name), but dataset '\(dataset)' stores it as \(current.name)")
-                }
-                types[name] = type
-            }
-            let source = try makeSource(format: format, input: input, declared: types, required: Set(declared.map(\.name)),
-                                        options: options)
-            let schema = existing?.schema ?? TableSchema(fields: source.schema.fields, metadata: source.schema.metadata)
-            let columnIDs = try Self.columnMapping(source.schema, onto: schema, dataset: dataset, file: path)
-            let fields = source.schema.fields
-            let writer = FragmentWriter(objects: objects)
-            var written: [FragmentEntry] = []
-            var rows = 0
-            // Parse the next batch while the previous one is hashed and written (two cores busy).
-            var writing: Task<FragmentEntry, Error>?
-            do {
-                while let batch = try source.nextBatch(maxRows: options.fragmentRows, maxBytes: options.fragmentBytes) {
-                    let ids = try await meta.allocateRowIDs(batch.length)
-                    let previous = writing
-                    writing = Task { try await writer.write(columns: batch.columns, columnIDs: columnIDs, fields: fields, rowIDs: ids) }
-                    if let previous { written.append(try await previous.value) }
-                    rows += batch.length
-                    FailPoint.hit("fragment-written")
-                    options.progress?(source.bytesRead, source.totalBytes)
-                }
-                if let last = writing { written.append(try await last.value) }
-            } catch {
-                if let last = try? await writing?.value { written.append(last) }  // an in-flight write finishes, then goes too
-                await removeUnattached(written, dataset: dataset, branch: branch)
-                throw error
-            }
-            let fragments = written
+            let staged = try await writeFragments(input, format: format, into: dataset, options: options)
+            let fragments = staged.fragments
             let id: ObjectID
             do {
                 id = try await commit(message: message) { tree in
-                    var manifest = try await tables.manifest(tree[dataset]) ?? Manifest(schema: schema)
-                    guard manifest.schema == schema else {
-                        throw LoamError.invalidArgument(existing == nil
+                    var manifest = try await tables.manifest(tree[dataset]) ?? Manifest(schema: staged.schema)
+                    guard manifest.schema == staged.schema else {
+                        throw LoamError.invalidArgument(!staged.existed
                             ? "another writer created dataset '\(dataset)' while \(path) was being imported; nothing was committed — import it again to append"
                             : "the schema of '\(dataset)' changed while \(path) was being imported; nothing was committed — import it again")
                     }
@@ -137,11 +97,118 @@ extension Repository {
                     tree[dataset] = try await tables.save(manifest)
                 }
             } catch {
-                await removeUnattached(fragments, dataset: dataset, branch: branch)
+                await removeUnattached(fragments, dataset: dataset, branch: staged.branch)
                 throw error
             }
-            return ImportResult(commit: id, dataset: dataset, rows: rows, fragments: fragments.count, created: existing == nil)
+            return ImportResult(commit: id, dataset: dataset, rows: staged.rows, fragments: fragments.count, created: !staged.existed)
         }
+    }
+
+    /// Fragments written for a commit that has not happened yet.
+    struct WrittenFragments {
+        let schema: TableSchema
+        let fragments: [FragmentEntry]
+        let rows: Int
+        /// Whether the dataset existed at the head the fragments were written against.
+        let existed: Bool
+        let branch: String
+    }
+
+    /// Parses the input and writes its fragments (row ids reserved in the catalog), typed against the dataset at
+    /// the current branch's head; commits nothing. On failure it removes what it wrote.
+    private func writeFragments(_ input: ImportInput, format: ImportFormat, into dataset: String, options: ImportOptions) async throws -> WrittenFragments {
+        let path = input.name
+        let declared = try options.schema.map(SchemaSpec.parse) ?? []
+        if !declared.isEmpty && format != .csv && format != .jsonl {
+            throw LoamError.invalidArgument("--schema applies to CSV and JSONL; \(format == .folder ? "a folder's columns are fixed (path, label, bytes, media_type, size)" : "\(format == .hf ? "a Hugging Face" : format == .parquet ? "a Parquet" : "an Arrow") input carries its own types")")
+        }
+        let branch = try await meta.currentBranch()
+        guard let head = try await meta.ref(named: branch) else { throw TableError.unknownRef(branch) }
+        let existing = try await tables.manifest(try await tables.commit(head.commit).tree[dataset])
+        var types: [String: ArrowType] = [:]
+        if let existing { for column in existing.schema.columns { types[column.name] = try column.field().type } }
+        for (name, type) in declared {
+            if let current = types[name], current != type {
+                throw LoamError.invalidArgument("--schema gives '\(name)' type \(type.name), but dataset '\(dataset)' stores it as \(current.name)")
+            }
+            types[name] = type
+        }
+        let source = try makeSource(format: format, input: input, declared: types, required: Set(declared.map(\.name)),
+                                    options: options)
+        let schema = existing?.schema ?? TableSchema(fields: source.schema.fields, metadata: source.schema.metadata)
+        let columnIDs = try Self.columnMapping(source.schema, onto: schema, dataset: dataset, file: path)
+        let fields = source.schema.fields
+        let writer = FragmentWriter(objects: objects)
+        var written: [FragmentEntry] = []
+        var rows = 0
+        // Parse the next batch while the previous one is hashed and written (two cores busy).
+        var writing: Task<FragmentEntry, Error>?
+        do {
+            while let batch = try source.nextBatch(maxRows: options.fragmentRows, maxBytes: options.fragmentBytes) {
+                let ids = try await meta.allocateRowIDs(batch.length)
+                let previous = writing
+                writing = Task { try await writer.write(columns: batch.columns, columnIDs: columnIDs, fields: fields, rowIDs: ids) }
+                if let previous { written.append(try await previous.value) }
+                rows += batch.length
+                FailPoint.hit("fragment-written")
+                options.progress?(source.bytesRead, source.totalBytes)
+            }
+            if let last = writing { written.append(try await last.value) }
+        } catch {
+            if let last = try? await writing?.value { written.append(last) }  // an in-flight write finishes, then goes too
+            await removeUnattached(written, dataset: dataset, branch: branch)
+            throw error
+        }
+        return WrittenFragments(schema: schema, fragments: written, rows: rows, existed: existing != nil, branch: branch)
+    }
+
+    /// A distributed write's worker half: writes `path`'s fragments into the object store and saves them as a
+    /// staged manifest (an object no commit names yet), committing nothing. Many workers stage in parallel;
+    /// `commitStaged` then attaches them all in one commit. Uncommitted staged objects are garbage after gc's grace.
+    public func stageImport(from path: String, into dataset: String, options: ImportOptions = ImportOptions()) async throws -> (staged: ObjectID, rows: Int) {
+        try Self.validateDatasetName(dataset)
+        guard FileManager.default.fileExists(atPath: path) else { throw LoamError.fileNotFound(path) }
+        guard let format = options.format ?? ImportFormat.detect(path: path, isDirectory: false), format != .folder, format != .hf else {
+            throw LoamError.invalidArgument("cannot stage \(path): give a CSV, JSONL, Parquet or Arrow file (--format)")
+        }
+        let written = try await writeFragments(.file(path), format: format, into: dataset, options: options)
+        var manifest = Manifest(schema: written.schema)
+        manifest.fragments = written.fragments
+        return (try await tables.save(manifest), written.rows)
+    }
+
+    /// A distributed write's driver half: attaches the fragments of every staged manifest to `dataset` in one
+    /// commit (one compare-and-swap; re-applied on a moved branch). Every part must have the dataset's schema.
+    public func commitStaged(_ parts: [ObjectID], into dataset: String, message: String? = nil) async throws -> ImportResult {
+        try Self.validateDatasetName(dataset)
+        guard !parts.isEmpty else { throw LoamError.invalidArgument("nothing to commit: give the staged ids that `loam import --stage` printed") }
+        var staged: [Manifest] = []
+        for id in parts {
+            guard let manifest = try? await tables.manifest(id) else {
+                throw LoamError.invalidArgument("\(id.short) is not a staged write (an id `loam import --stage` printed)")
+            }
+            staged.append(manifest)
+        }
+        let fragments = staged.flatMap(\.fragments)
+        let rows = fragments.reduce(0) { $0 + $1.rows }
+        var created = false
+        var added: [FragmentEntry] = []
+        let id = try await withWriteIntent {
+            try await commit(message: message ?? "Commit \(parts.count) staged writes (\(rows) rows) into \(dataset)") { tree in
+                let current = try await tables.manifest(tree[dataset])
+                created = current == nil
+                var manifest = current ?? Manifest(schema: staged[0].schema)
+                for (n, part) in staged.enumerated() where part.schema != manifest.schema {
+                    throw LoamError.invalidArgument("staged write \(parts[n].short) has columns \(part.schema.columns.map(\.name)), not the schema of '\(dataset)' "
+                                                    + "(\(manifest.schema.columns.map(\.name))): stage it again against the current head")
+                }
+                let present = Set(manifest.fragments.map(\.object))
+                added = fragments.filter { !present.contains($0.object) }  // a part committed twice adds nothing
+                manifest.fragments += added
+                tree[dataset] = try await tables.save(manifest)
+            }
+        }
+        return ImportResult(commit: id, dataset: dataset, rows: added.reduce(0) { $0 + $1.rows }, fragments: added.count, created: created)
     }
 
     /// Deletes the fragments a failed import wrote, at once rather than at the next gc. Each holds row ids

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Loam
 import LoamFormat
+import LoamStorage
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,6 +12,10 @@ struct Import: AsyncParsableCommand {
             unless --schema declares them. Importing into an existing dataset appends rows, checking \
             that the columns fit. A folder becomes one row per file: path, label (parent folder name), \
             bytes, media_type, size (--extensions and --media-types choose which files).
+
+            A distributed write: each worker runs `loam import PART -d NAME --stage`, which writes the \
+            fragments and prints a staged id without committing; then one `loam commit-staged -d NAME ID…` \
+            attaches them all as one commit.
             """)
 
     @OptionGroup var repository: RepositoryOptions
@@ -57,6 +62,9 @@ struct Import: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
 
+    @Flag(help: "Write the fragments and print a staged id for `loam commit-staged`; commit nothing.")
+    var stage = false
+
     func validate() throws {
         if delimiter != "tab" && delimiter.utf8.count != 1 { throw ValidationError("--delimiter must be one character (or 'tab')") }
         if fragmentRows < 1 { throw ValidationError("--fragment-rows must be at least 1") }
@@ -81,13 +89,49 @@ struct Import: AsyncParsableCommand {
             options.maxRowsPerByte = maxRowsPerByte
             let bar = ProgressBar(label: (input as NSString).lastPathComponent, enabled: !quiet && !json && isatty(2) == 1)
             options.progress = { done, total in bar.update(done: done, total: total) }
+            if stage {
+                let (staged, rows) = try await repo.stageImport(from: input, into: dataset, options: options)
+                bar.finish()
+                print(json ? "{\"staged\":\"\(staged.hex)\",\"dataset\":\(JSONText.quote(dataset)),\"rows\":\(rows)}" : staged.hex)
+                return
+            }
             let result = try await repo.importData(from: input, into: dataset, options: options)
             bar.finish()
             if json {
-                print("{\"commit\":\"\(result.commit.hex)\",\"dataset\":\(JSONText.quote(result.dataset)),\"rows\":\(result.rows),\"fragments\":\(result.fragments),\"created\":\(result.created)}")
+                Self.printJSON(result)
             } else {
                 print("\(result.created ? "Created" : "Appended to") dataset \(result.dataset): \(result.rows) rows in \(result.fragments) fragment\(result.fragments == 1 ? "" : "s") (commit \(result.commit.short))")
             }
+        }
+    }
+}
+
+extension Import {
+    static func printJSON(_ result: ImportResult) {
+        print("{\"commit\":\"\(result.commit.hex)\",\"dataset\":\(JSONText.quote(result.dataset)),\"rows\":\(result.rows),\"fragments\":\(result.fragments),\"created\":\(result.created)}")
+    }
+}
+
+struct CommitStaged: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "commit-staged",
+        abstract: "Commit the fragments of staged writes (`loam import … --stage`) to a dataset as one commit.")
+
+    @OptionGroup var repository: RepositoryOptions
+    @Option(name: .shortAndLong, help: "The dataset to create or append to.") var dataset: String
+    @Argument(help: "The staged ids the workers printed.") var staged: [String]
+    @Option(name: .shortAndLong, help: "The commit message.") var message: String?
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let repo = try repository.open()
+            let ids = try staged.map { text in
+                do { return try ObjectID(hex: text) } catch { throw ValidationError("'\(text)' is not a staged id (64 hexadecimal digits)") }
+            }
+            let result = try await repo.commitStaged(ids, into: dataset, message: message)
+            if json { return Import.printJSON(result) }
+            print("\(result.created ? "Created" : "Appended to") dataset \(result.dataset): \(result.rows) rows in \(result.fragments) fragment\(result.fragments == 1 ? "" : "s") from \(ids.count) staged write\(ids.count == 1 ? "" : "s") (commit \(result.commit.short))")
         }
     }
 }
