@@ -58,18 +58,41 @@ public struct Dataset: Sendable {
         let (ids, fields) = try projection(columns, includeRowID: includeRowID)
         let outSchema = Schema(fields: fields, metadata: schema.metadata)
         var remaining = limit
-        for entry in manifest.fragments where remaining > 0 && entry.liveRows > 0 {
-            if let pruning, !pruning.mayMatch(entry, schema: manifest.schema) { continue }
-            let data = try await reader.read(entry, schema: manifest.schema, columnIDs: ids, verifyingRowIDs: includeRowID)
-            var (rowIDs, arrays) = data.compacted()
-            if rowIDs.length > remaining {
-                let keep = Array(0..<remaining)
-                rowIDs = rowIDs.take(keep)
-                arrays = arrays.map { $0.take(keep) }
+        let entries = kept(pruning)
+        // From a remote store (S3) the next fragments are fetched while this one is consumed; a local one is mapped at once.
+        let (reader, tableSchema) = (self.reader, manifest.schema)
+        var readAhead = 0
+        if let first = entries.first, reader.objects.file(first.object) == nil { readAhead = 2 }
+        var pending: [Task<FragmentData, Error>] = []
+        var next = 0
+        do {
+            while remaining > 0 {
+                while next < entries.count && pending.count <= readAhead {
+                    let entry = entries[next]
+                    pending.append(Task { try await reader.read(entry, schema: tableSchema, columnIDs: ids, verifyingRowIDs: includeRowID) })
+                    next += 1
+                }
+                guard !pending.isEmpty else { break }
+                let data = try await pending.removeFirst().value
+                var (rowIDs, arrays) = data.compacted()
+                if rowIDs.length > remaining {
+                    let keep = Array(0..<remaining)
+                    rowIDs = rowIDs.take(keep)
+                    arrays = arrays.map { $0.take(keep) }
+                }
+                remaining -= rowIDs.length
+                try await body(RecordBatch(schema: outSchema, columns: (includeRowID ? [rowIDs] : []) + arrays, length: rowIDs.length))
             }
-            remaining -= rowIDs.length
-            try await body(RecordBatch(schema: outSchema, columns: (includeRowID ? [rowIDs] : []) + arrays, length: rowIDs.length))
+        } catch {
+            for task in pending { task.cancel() }
+            throw error
         }
+        for task in pending { task.cancel() }  // read ahead past a limit
+    }
+
+    /// The fragments with live rows that `pruning` does not rule out.
+    private func kept(_ pruning: PruningPredicate?) -> [FragmentEntry] {
+        manifest.fragments.filter { $0.liveRows > 0 && (pruning?.mayMatch($0, schema: manifest.schema) ?? true) }
     }
 
     /// Reads the fragments that `pruning` keeps, up to `parallelism` at once,
@@ -84,7 +107,7 @@ public struct Dataset: Sendable {
                                            consume: (T) async throws -> Bool) async throws {
         let (ids, fields) = try projection(columns, includeRowID: includeRowID)
         let outSchema = Schema(fields: fields, metadata: schema.metadata)
-        let entries = manifest.fragments.filter { $0.liveRows > 0 && (pruning?.mayMatch($0, schema: manifest.schema) ?? true) }
+        let entries = kept(pruning)
         let (reader, tableSchema) = (self.reader, manifest.schema)
         try await concurrentlyInOrder(entries.count, parallelism: parallelism, produce: { index in
             let data = try await reader.read(entries[index], schema: tableSchema, columnIDs: ids, verifyingRowIDs: includeRowID)

@@ -109,7 +109,10 @@ public struct S3Client: Sendable {
             let collected: ByteBuffer
             do {
                 response = try await http.execute(request, timeout: timeout)
-                collected = try await response.body.collect(upTo: Int.max)
+                // Into one buffer of the announced size: no regrowth (and its copies) as a large object arrives.
+                var body = ByteBufferAllocator().buffer(capacity: response.headers.first(name: "content-length").flatMap { Int($0) } ?? 0)
+                for try await chunk in response.body { body.writeImmutableBuffer(chunk) }
+                collected = body
             } catch {
                 lastFailure = "\(error)"
                 continue  // connection refused or reset, timeout: retried

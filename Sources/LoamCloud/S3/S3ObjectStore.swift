@@ -146,13 +146,11 @@ public final class S3ObjectStore: ObjectStore {
         }
     }
 
-    /// The body copied once into memory a `ByteView` owns.
+    /// The body as a `ByteView`, without a copy: the view keeps the buffer alive, and nothing writes to it again.
     static func view(_ buffer: ByteBuffer) -> ByteView {
         let count = buffer.readableBytes
-        let storage = ByteStorage.filling(count) { target in
-            buffer.withUnsafeReadableBytes { if let base = $0.baseAddress { target.copyMemory(from: base, byteCount: count) } }
-        }
-        return ByteView(storage: storage)
+        guard count > 0, let base = buffer.withUnsafeReadableBytes({ $0.baseAddress }) else { return .empty }
+        return ByteView(storage: ByteStorage(base: base, count: count) { _, _ in withExtendedLifetime(buffer) {} })
     }
 
     public func contains(_ id: ObjectID) async throws -> Bool {
