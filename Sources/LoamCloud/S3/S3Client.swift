@@ -82,11 +82,13 @@ public struct S3Client: Sendable {
 
     /// Sends a signed request for `key` (nil: the bucket itself) and returns the answer when its status is in
     /// `accept`; any other status is a `CloudError.s3` naming the request, S3's code and what to check.
+    /// `payloadHash`: the body's SHA-256 in hex when the caller knows it already (an object's id is exactly that).
     public func send(_ method: HTTPMethod, key: String?, query: [String: String] = [:], headers: [String: String] = [:],
-                     body: ByteBuffer? = nil, accept: Set<Int>, timeout: TimeAmount = .seconds(120)) async throws -> Response {
+                     body: ByteBuffer? = nil, payloadHash knownHash: String? = nil, accept: Set<Int>,
+                     timeout: TimeAmount = .seconds(120)) async throws -> Response {
         let path = "/" + (endpoint.pathStyle ? bucket + (key.map { "/" + $0 } ?? "") : (key ?? ""))
         let authority = endpoint.authority(bucket: bucket)
-        let payloadHash = body.map { buffer in buffer.withUnsafeReadableBytes { SigV4.hex(SHA256.hash(data: $0)) } } ?? SigV4.emptyPayloadHash
+        let payloadHash = knownHash ?? body.map { buffer in buffer.withUnsafeReadableBytes { SigV4.hex(SHA256.hash(data: $0)) } } ?? SigV4.emptyPayloadHash
         let queryText = SigV4.canonicalQuery(query)
         let url = "\(endpoint.scheme)://\(authority)\(SigV4.encodePath(path))" + (queryText.isEmpty ? "" : "?" + queryText)
         var lastFailure = ""

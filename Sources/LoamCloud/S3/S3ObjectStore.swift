@@ -68,9 +68,10 @@ public final class S3ObjectStore: ObjectStore {
     }
 
     /// One PUT that creates the object only if it is absent: 412 (it exists) is success, the content being the same.
+    /// The signed payload hash is the id itself (both are the bytes' SHA-256), so the body is not hashed twice.
     private func upload(_ id: ObjectID, _ body: ByteBuffer) async throws {
         FailPoint.hit("object-sealed")
-        _ = try await client.send(.PUT, key: key(id), headers: ["if-none-match": "*"], body: body, accept: [200, 201, 204, 412])
+        _ = try await client.send(.PUT, key: key(id), headers: ["if-none-match": "*"], body: body, payloadHash: id.hex, accept: [200, 201, 204, 412])
         FailPoint.hit("object-published")
     }
 
