@@ -247,35 +247,46 @@ extension Dataset {
         var starts: [Int] = []
         var total = 0
         for entry in manifest.fragments { starts.append(total); total += entry.liveRows }
-        var loaded: [Int: Int] = [:]  // fragment index → source slot
-        var sources: [FragmentData] = []
-        var picks: [(source: Int, index: Int)] = []
-        picks.reserveCapacity(positions.count)
+        // Which fragment holds each position (the last whose start is <= it).
+        var holders: [Int] = []
+        holders.reserveCapacity(positions.count)
         for position in positions {
             guard position >= 0 && position < total else {
                 throw TableError.invalidArgument("row position \(position) is out of range: dataset '\(name)' has \(total) rows")
             }
             var lo = 0, hi = starts.count - 1
-            while lo < hi {  // last fragment whose start is <= position
+            while lo < hi {
                 let mid = (lo + hi + 1) / 2
                 if starts[mid] <= position { lo = mid } else { hi = mid - 1 }
             }
-            let slot: Int
-            if let existing = loaded[lo] { slot = existing } else {
-                if let kept = cache?.get(lo, ids) { sources.append(kept) } else {
-                    let data = try await reader.read(manifest.fragments[lo], schema: manifest.schema, columnIDs: ids)
-                    cache?.keep(lo, ids, data)
-                    sources.append(data)
-                }
-                slot = sources.count - 1
-                loaded[lo] = slot
-            }
-            picks.append((slot, sources[slot].physical(position - starts[lo])))
+            holders.append(lo)
         }
+        // Each fragment needed is read once (the cache first); from a remote store, four at a time.
+        var needed: [Int] = []
+        var slots: [Int: Int] = [:]  // fragment index → source slot
+        for f in holders where slots[f] == nil { slots[f] = needed.count; needed.append(f) }
+        var sources: [FragmentData?] = needed.map { cache?.get($0, ids) }
+        let missing = needed.indices.filter { sources[$0] == nil }
+        var parallel = 1
+        if let first = needed.first, reader.objects.file(manifest.fragments[first].object) == nil { parallel = 4 }
+        let (reader, tableSchema, fragments, wanted) = (self.reader, manifest.schema, manifest.fragments, needed)
+        var arrived = 0
+        try await concurrentlyInOrder(missing.count, parallelism: parallel, produce: { i in
+            try await reader.read(fragments[wanted[missing[i]]], schema: tableSchema, columnIDs: ids)
+        }, consume: { data in
+            sources[missing[arrived]] = data
+            cache?.keep(wanted[missing[arrived]], ids, data)
+            arrived += 1
+            return true
+        })
+        let sourcesList = sources.compactMap { $0 }
+        var picks: [(source: Int, index: Int)] = []
+        picks.reserveCapacity(positions.count)
+        for (position, f) in zip(positions, holders) { picks.append((slots[f]!, sourcesList[slots[f]!].physical(position - starts[f]))) }
         var columns: [ArrowArray] = []
-        if includeRowID { columns.append(positions.isEmpty ? .nulls(type: .uint64, count: 0) : .gather(from: sources.map(\.rowIDs), picks)) }
+        if includeRowID { columns.append(positions.isEmpty ? .nulls(type: .uint64, count: 0) : .gather(from: sourcesList.map(\.rowIDs), picks)) }
         for (c, field) in fields.dropFirst(includeRowID ? 1 : 0).enumerated() {
-            columns.append(positions.isEmpty ? .nulls(type: field.type, count: 0) : .gather(from: sources.map { $0.columns[c] }, picks))
+            columns.append(positions.isEmpty ? .nulls(type: field.type, count: 0) : .gather(from: sourcesList.map { $0.columns[c] }, picks))
         }
         return RecordBatch(schema: Schema(fields: fields, metadata: schema.metadata), columns: columns, length: positions.count)
     }
