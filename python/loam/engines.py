@@ -11,7 +11,7 @@ row by row. A task needs no catalog: only the objects, which never change.
     ddf = loam.engines.to_dask(plan)                       # one partition per fragment
     ds = ray.data.read_datasource(loam.engines.RayDatasource(plan))
     spark.dataSource.register(loam.engines.SparkDataSource)
-    df = spark.read.format("loam").option("dataset", "reviews").option("ref", "v1").load("node1")
+    df = spark.read.format("loam").option("ref", "v1").load("s3://training/pets/reviews")
 """
 import operator
 
@@ -224,8 +224,9 @@ def _spark_classes():
             yield from read_task(partition.task).cast(self.arrow_schema).to_batches()
 
     class LoamSparkDataSource(DataSource):
-        """`spark.read.format("loam").option("dataset", NAME)[.option("ref", REF)][.option("columns", "a,b")].load(REPO)`,
-        REPO being a repository folder (its .loam/backends.json may point at PostgreSQL and S3)."""
+        """`spark.read.format("loam")[.option("ref", REF)][.option("columns", "a,b")].load("s3://bucket/prefix/DATASET")`,
+        or `.option("dataset", NAME).load(REPO)` with REPO a repository folder (its .loam/backends.json may point at
+        PostgreSQL and S3) or the repository's S3 location."""
 
         @classmethod
         def name(cls):
@@ -233,11 +234,14 @@ def _spark_classes():
 
         def _plan(self):
             options = self.options
-            path = options.get("path")
-            if not path or not options.get("dataset"):
-                raise LoamError('spark.read.format("loam") needs .option("dataset", NAME) and .load(REPOSITORY_FOLDER)')
+            path, dataset = options.get("path"), options.get("dataset")
+            if path and not dataset:  # load("s3://bucket/prefix/reviews") or load("node1/reviews")
+                path, dataset = path.rstrip("/").rsplit("/", 1) if "/" in path.rstrip("/") else (None, None)
+            if not path or not dataset:
+                raise LoamError('spark.read.format("loam") needs .load("s3://bucket/prefix/DATASET") (or a repository folder '
+                                'and DATASET), or .option("dataset", NAME).load(REPOSITORY)')
             columns = options.get("columns")
-            return plan(path, options["dataset"], ref=options.get("ref", "HEAD"),
+            return plan(path, dataset, ref=options.get("ref", "HEAD"),
                         columns=[c.strip() for c in columns.split(",")] if columns else None)
 
         def schema(self):

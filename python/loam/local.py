@@ -55,6 +55,19 @@ class LocalRepository:
     """A repository on this machine. `loam.open(path)` finds `.loam/` in `path` or a parent."""
 
     def __init__(self, path="."):
+        if backends.is_s3(str(path)):
+            # Only the S3 location: its descriptor (written by `loam init --catalog … --objects s3://…`) names the catalog.
+            self.root = str(path).rstrip("/")
+            try:
+                descriptor = json.loads(backends.read_s3(self.root + "/loam.json"))
+            except FileNotFoundError:
+                raise LoamError(f"no Loam repository at {self.root} (no loam.json there: it is written by "
+                                "`loam init --catalog postgres://… --objects s3://…`)") from None
+            self._objects = self.root + "/objects"
+            self._catalog = backends.PostgresCatalog(descriptor["catalog"])
+            self._json = {}
+            self._load_replacements()
+            return
         here = os.path.abspath(path)
         while not os.path.isdir(os.path.join(here, ".loam")):
             parent = os.path.dirname(here)

@@ -101,6 +101,8 @@ def test_engines_read_a_repository_in_postgres_and_s3(tmp_path, monkeypatch):
         assert all(t["path"].startswith("s3://") for t in plan.tasks) and len(plan.tasks) == 6
         same(plan.read(), expected)
         same(loam.open(str(node)).dataset("t", ref=ref).to_arrow(), expected)
+    # Given only the S3 location, a reader finds the catalog through the repository's loam.json.
+    same(engines.plan(objects, "t", ref="v1").read(), loam.open(str(node)).dataset("t", ref="v1").to_arrow())
     pruned = engines.plan(str(node), "t", filters=[("id", ">=", 2500)])
     assert len(pruned.tasks) == 1
     assert pruned.read().column("id").to_pylist() == [i for i in range(2500, 3000) if i % 5 != 3]

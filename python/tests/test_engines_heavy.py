@@ -17,6 +17,9 @@ ray = pytest.importorskip("ray", reason="Ray runs in scripts/test.sh --engines")
 def spark():
     from pyspark.sql import SparkSession
     os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers import loam from this environment
+    if os.environ.get("LOAM_TEST_POSTGRES"):  # and reach the test S3 server with these (set before the workers start)
+        from test_scale_out import server_env
+        os.environ.update({k: v for k, v in server_env().items() if k.startswith("AWS_")})
     session = (SparkSession.builder.master("local[2]").appName("loam-test").config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "2").getOrCreate())
     session.dataSource.register(engines.SparkDataSource)
@@ -38,6 +41,22 @@ def test_spark_reads_what_loam_exports(spark, history, ref):
     # Aggregates run in Spark over the fragments.
     row = frame.groupBy().agg({"id": "sum", "*": "count"}).collect()[0]
     assert row["count(1)"] == expected.num_rows and row["sum(id)"] == sum(expected.column("id").to_pylist())
+
+
+def test_spark_loads_a_dataset_by_its_s3_location(spark, tmp_path):
+    from test_scale_out import fresh_backends, run
+    if not os.environ.get("LOAM_TEST_POSTGRES"):
+        pytest.skip("needs the test servers")
+    catalog, objects = fresh_backends()
+    node = tmp_path / "node"
+    run("init", str(node), "--catalog", catalog, "--objects", objects)
+    (tmp_path / "r.csv").write_text("id,text\n" + "".join(f"{i},row {i}\n" for i in range(50)))
+    run("import", str(tmp_path / "r.csv"), "-d", "reviews", "-q", cwd=node)
+    run("tag", "v1", cwd=node)
+    run("delete", "reviews", "--where", "id < 10", cwd=node)
+    frame = spark.read.format("loam").option("ref", "v1").load(objects.rstrip("/") + "/reviews")
+    assert sorted(r["id"] for r in frame.collect()) == list(range(50))
+    assert spark.read.format("loam").load(objects + "reviews").count() == 40
 
 
 def test_spark_projects_columns(spark, history):

@@ -1,4 +1,5 @@
 import Foundation
+import LoamCloud
 import LoamFormat
 import LoamStorage
 import LoamTable
@@ -82,6 +83,9 @@ public final class Repository: Sendable {
             do {
                 let repo = try Repository(root: path.standardizedFileURL)
                 if try await repo.meta.ref(named: "main") == nil { try await repo.createFirstCommit() }
+                if let s3 = repo.objects as? S3ObjectStore, let catalog = backends.catalog {
+                    try await s3.writeDescriptor(Array(try JSONEncoder().encode(["catalog": catalog])))
+                }
                 return repo
             } catch {
                 try? FileManager.default.removeItem(at: loam.appendingPathComponent(Backends.fileName))

@@ -75,6 +75,12 @@ public final class S3ObjectStore: ObjectStore {
         FailPoint.hit("object-published")
     }
 
+    /// The repository's descriptor beside its objects, `<prefix>loam.json` (which catalog holds its refs), so that
+    /// readers given only the S3 location — Spark's `load("s3://bucket/prefix")` — find the rest.
+    public func writeDescriptor(_ json: [UInt8]) async throws {
+        _ = try await client.send(.PUT, key: prefix + "loam.json", body: ByteBuffer(bytes: json), accept: [200, 201, 204])
+    }
+
     public func stage() throws -> StagedObject { try StagedObject.temporary(in: staging) }
 
     public func publish(_ staged: StagedObject) async throws -> ObjectID {
