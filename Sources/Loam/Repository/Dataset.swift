@@ -61,8 +61,7 @@ public struct Dataset: Sendable {
         let entries = kept(pruning)
         // From a remote store (S3) the next fragments are fetched while this one is consumed; a local one is mapped at once.
         let (reader, tableSchema) = (self.reader, manifest.schema)
-        var readAhead = 0
-        if let first = entries.first, reader.objects.file(first.object) == nil { readAhead = 2 }
+        let readAhead = reader.objects.isLocal ? 0 : 2
         var pending: [Task<FragmentData, Error>] = []
         var next = 0
         do {
@@ -267,8 +266,7 @@ extension Dataset {
         for f in holders where slots[f] == nil { slots[f] = needed.count; needed.append(f) }
         var sources: [FragmentData?] = needed.map { cache?.get($0, ids) }
         let missing = needed.indices.filter { sources[$0] == nil }
-        var parallel = 1
-        if let first = needed.first, reader.objects.file(manifest.fragments[first].object) == nil { parallel = 4 }
+        let parallel = reader.objects.isLocal ? 1 : 4
         let (reader, tableSchema, fragments, wanted) = (self.reader, manifest.schema, manifest.fragments, needed)
         var arrived = 0
         try await concurrentlyInOrder(missing.count, parallelism: parallel, produce: { i in

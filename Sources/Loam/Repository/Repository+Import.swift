@@ -141,21 +141,22 @@ extension Repository {
         let writer = FragmentWriter(objects: objects)
         var written: [FragmentEntry] = []
         var rows = 0
-        // Parse the next batch while the previous one is hashed and written (two cores busy).
-        var writing: Task<FragmentEntry, Error>?
+        // Parse the next batch while the previous one is hashed and written (two cores busy); to a remote store,
+        // up to three uploads are in flight, since each waits on the network more than on a core.
+        let inFlight = objects.isLocal ? 1 : 3
+        var writing: [Task<FragmentEntry, Error>] = []
         do {
             while let batch = try source.nextBatch(maxRows: options.fragmentRows, maxBytes: options.fragmentBytes) {
                 let ids = try await meta.allocateRowIDs(batch.length)
-                let previous = writing
-                writing = Task { try await writer.write(columns: batch.columns, columnIDs: columnIDs, fields: fields, rowIDs: ids) }
-                if let previous { written.append(try await previous.value) }
+                writing.append(Task { try await writer.write(columns: batch.columns, columnIDs: columnIDs, fields: fields, rowIDs: ids) })
+                if writing.count > inFlight { written.append(try await writing.removeFirst().value) }
                 rows += batch.length
                 FailPoint.hit("fragment-written")
                 options.progress?(source.bytesRead, source.totalBytes)
             }
-            if let last = writing { written.append(try await last.value) }
+            while !writing.isEmpty { written.append(try await writing.removeFirst().value) }
         } catch {
-            if let last = try? await writing?.value { written.append(last) }  // an in-flight write finishes, then goes too
+            for task in writing { if let done = try? await task.value { written.append(done) } }  // in-flight writes finish, then go too
             await removeUnattached(written, dataset: dataset, branch: branch)
             throw error
         }

@@ -56,6 +56,8 @@ public final class S3ObjectStore: ObjectStore {
         return (bucket, prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/")
     }
 
+    public var isLocal: Bool { false }
+
     func key(_ id: ObjectID) -> String {
         let hex = id.hex
         return prefix + "objects/" + hex.prefix(2) + "/" + hex.dropFirst(2)

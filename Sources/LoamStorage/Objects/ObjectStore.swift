@@ -41,6 +41,8 @@ public protocol ObjectStore: Sendable {
     func stored(_ id: ObjectID) async throws -> ByteView
     /// The file holding the object, where the store keeps files (nil for a remote store).
     func file(_ id: ObjectID) -> URL?
+    /// False for a store across a network (S3): readers fetch ahead and writers keep several uploads in flight.
+    var isLocal: Bool { get }
 }
 
 extension ObjectStore {
@@ -56,6 +58,7 @@ extension ObjectStore {
     public func removeStaleTemporaryFiles(olderThan age: TimeInterval) {}
     public func stored(_ id: ObjectID) async throws -> ByteView { try await get(id) }
     public func file(_ id: ObjectID) -> URL? { nil }
+    public var isLocal: Bool { true }
 }
 
 /// An object's id, size and the time it was last written or re-used.

@@ -72,4 +72,5 @@ public final class ReplacingObjectStore: ObjectStore {
     public func removeStaleTemporaryFiles(olderThan age: TimeInterval) { base.removeStaleTemporaryFiles(olderThan: age) }
     public func stored(_ id: ObjectID) async throws -> ByteView { try await base.stored(resolve(id)) }
     public func file(_ id: ObjectID) -> URL? { base.file(resolve(id)) }
+    public var isLocal: Bool { base.isLocal }
 }
