@@ -151,11 +151,11 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
         }
     }
 
-    private static let now: @Sendable () -> Double = { Date().timeIntervalSince1970 }
+    private static var now: Double { Date().timeIntervalSince1970 }
 
     /// The reflog entry and the audit entry of a ref move, in the move's transaction.
     private func log(_ c: PostgresConnection, _ name: String, old: String?, new: String?) async throws {
-        try await c.query("INSERT INTO ref_log (name, old_commit, new_commit, time) VALUES (\(name), \(old), \(new), \(Self.now()))", logger: logger)
+        try await c.query("INSERT INTO ref_log (name, old_commit, new_commit, time) VALUES (\(name), \(old), \(new), \(Self.now))", logger: logger)
         let (action, target) = RefLogEntry.auditText(name, old: old, new: new)
         try await audit(c, action: action, target: target, detail: nil)
     }
@@ -203,7 +203,7 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
         try Ref.validate(ref.name)
         try await transaction { c in
             let inserted = try await c.query("""
-                INSERT INTO refs (name, kind, commit_id, updated_at) VALUES (\(ref.name), \(ref.kind.rawValue), \(ref.commit.hex), \(Self.now()))
+                INSERT INTO refs (name, kind, commit_id, updated_at) VALUES (\(ref.name), \(ref.kind.rawValue), \(ref.commit.hex), \(Self.now))
                 ON CONFLICT (name) DO NOTHING RETURNING name
                 """, logger: logger).collect()
             guard !inserted.isEmpty else { throw StorageError.refExists(ref.name) }
@@ -221,12 +221,12 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
                 throw StorageError.refConflict(branch: branch, expected: expected?.hex, actual: current)
             }
             if let expected {
-                try await c.query("UPDATE refs SET commit_id = \(new.hex), updated_at = \(Self.now()) WHERE name = \(branch) AND commit_id = \(expected.hex)",
+                try await c.query("UPDATE refs SET commit_id = \(new.hex), updated_at = \(Self.now) WHERE name = \(branch) AND commit_id = \(expected.hex)",
                                   logger: logger)
             } else {
                 // Two creators race past the SELECT (there was no row to lock): the key decides, the loser conflicts.
                 let inserted = try await c.query("""
-                    INSERT INTO refs (name, kind, commit_id, updated_at) VALUES (\(branch), 'branch', \(new.hex), \(Self.now()))
+                    INSERT INTO refs (name, kind, commit_id, updated_at) VALUES (\(branch), 'branch', \(new.hex), \(Self.now))
                     ON CONFLICT (name) DO NOTHING RETURNING name
                     """, logger: logger).collect()
                 guard !inserted.isEmpty else { throw StorageError.refConflict(branch: branch, expected: nil, actual: "another writer's commit") }
@@ -252,7 +252,7 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
             }
             let old = try row.decode(String.self)
             guard try await c.query("SELECT 1 FROM refs WHERE name = \(to)", logger: logger).collect().isEmpty else { throw StorageError.refExists(to) }
-            try await c.query("UPDATE refs SET name = \(to), updated_at = \(Self.now()) WHERE name = \(name)", logger: logger)
+            try await c.query("UPDATE refs SET name = \(to), updated_at = \(Self.now) WHERE name = \(name)", logger: logger)
             try await c.query("UPDATE settings SET value = \(to) WHERE key = 'current_branch' AND value = \(name)", logger: logger)
             try await log(c, name, old: old, new: nil)
             try await log(c, to, old: nil, new: old)
@@ -280,7 +280,7 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
     }
 
     public func registerDataset(_ name: String, createdBy commit: ObjectID) async throws {
-        _ = try await rows("INSERT INTO datasets (name, created_by, created_at) VALUES (\(name), \(commit.hex), \(Self.now())) ON CONFLICT (name) DO NOTHING")
+        _ = try await rows("INSERT INTO datasets (name, created_by, created_at) VALUES (\(name), \(commit.hex), \(Self.now)) ON CONFLICT (name) DO NOTHING")
     }
 
     public func registeredDatasets() async throws -> [String] {
@@ -299,7 +299,7 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
 
     public func addUser(_ name: String) async throws {
         try await transaction { c in
-            let inserted = try await c.query("INSERT INTO users (name, created_at) VALUES (\(name), \(Self.now())) ON CONFLICT (name) DO NOTHING RETURNING name",
+            let inserted = try await c.query("INSERT INTO users (name, created_at) VALUES (\(name), \(Self.now)) ON CONFLICT (name) DO NOTHING RETURNING name",
                                              logger: logger).collect()
             guard !inserted.isEmpty else { throw StorageError.invalid("user '\(name)' exists") }
             try await audit(c, action: "add user", target: name, detail: nil)

@@ -29,6 +29,7 @@ public final class S3ObjectStore: ObjectStore {
         self.prefix = prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/"
         self.staging = staging
         self.partSize = partSize
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
     }
 
     /// `s3://bucket/prefix`, with the endpoint and credentials from the environment (`S3Endpoint`, `S3Credentials`).
@@ -199,21 +200,13 @@ public final class S3ObjectStore: ObjectStore {
         return result
     }
 
+    /// S3's `LastModified` (`2026-12-01T03:00:00.000Z`, some servers without the fraction).
     static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
     }
 
     /// Staged files of writers that died before they uploaded.
     public func removeStaleTemporaryFiles(olderThan age: TimeInterval) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: staging.path)) ?? []
-        for name in names where name.hasSuffix(".tmp") {
-            let url = staging.appendingPathComponent(name)
-            let modified = (try? FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date) ?? Date()
-            if Date().timeIntervalSince(modified) > age { try? FileManager.default.removeItem(at: url) }
-        }
+        StagedObject.removeStale(in: staging, olderThan: age)
     }
 }

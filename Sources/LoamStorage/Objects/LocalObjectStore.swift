@@ -119,11 +119,6 @@ public struct LocalObjectStore: ObjectStore {
 
     /// Removes temporary files left by writers that died (they were never published).
     public func removeStaleTemporaryFiles(olderThan age: TimeInterval) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
-        for name in names {
-            let url = temporary.appendingPathComponent(name)
-            let modified = (try? FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date) ?? Date()
-            if Date().timeIntervalSince(modified) > age { try? FileManager.default.removeItem(at: url) }
-        }
+        StagedObject.removeStale(in: temporary, olderThan: age)
     }
 }

@@ -52,10 +52,19 @@ public final class StagedObject: ByteSink {
         }
     }
 
-    /// A new temporary file in `folder` (a remote store stages here before it uploads).
+    /// A new temporary file in `folder` (which exists; a remote store stages here before it uploads).
     public static func temporary(in folder: URL) throws -> StagedObject {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return try StagedObject(url: folder.appendingPathComponent(UUID().uuidString + ".tmp"))
+        try StagedObject(url: folder.appendingPathComponent(UUID().uuidString + ".tmp"))
+    }
+
+    /// Removes the files in `folder` last written more than `age` seconds ago: writers that died left them.
+    public static func removeStale(in folder: URL, olderThan age: TimeInterval) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for name in names {
+            let url = folder.appendingPathComponent(name)
+            let modified = (try? FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date) ?? Date()
+            if Date().timeIntervalSince(modified) > age { try? FileManager.default.removeItem(at: url) }
+        }
     }
 
     /// Flushes, fsyncs and closes the file; returns the content hash.
