@@ -48,7 +48,8 @@ let package = Package(
                 swiftSettings: fastLoops),
         // Experiment tracking: experiments, runs, metric series, lineage, MLflow's search grammar, over its own store.
         .target(name: "LoamTracking", dependencies: [
-            "Loam", "LoamFormat", "LoamStorage",
+            "Loam", "LoamFormat", "LoamStorage", "LoamCloud",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
@@ -97,7 +98,7 @@ let package = Package(
                                                              .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamServerTests", dependencies: ["LoamServer"]),
         .testTarget(name: "LoamGovernanceTests", dependencies: ["LoamGovernance", "Loam", "LoamQuery", "LoamTable", "LoamStorage", "LoamFormat", "LoamTestSupport"]),
-        .testTarget(name: "LoamCloudTests", dependencies: ["LoamCloud", "Loam", "LoamStorage", "LoamTable", "LoamFormat", "LoamTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "LoamCloudTests", dependencies: ["LoamCloud", "Loam", "LoamTracking", "LoamStorage", "LoamTable", "LoamFormat", "LoamTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "LoamLabelsTests", dependencies: ["LoamLabels", "Loam", "LoamFormat", "LoamTable", "LoamTestSupport"]),
         .testTarget(name: "LoamQueryTests", dependencies: ["LoamQuery", "Loam", "LoamFormat", "LoamGovernance", "LoamTestSupport"],
                     resources: [.copy("sql")]),

@@ -1,5 +1,6 @@
 import Foundation
 import Loam
+import LoamCloud
 import LoamStorage
 import Synchronization
 
@@ -43,12 +44,13 @@ public final class Tracker: Sendable {
     /// The experiment that runs without one join (MLflow's "Default", id 0).
     public static let defaultExperimentID = "0"
 
-    /// The tracker over the repository's own catalog.
+    /// The tracker over the repository's own catalog: its SQLite file, or its PostgreSQL database.
     public convenience init(repository: Repository, limits: Limits = Limits()) throws {
-        guard let catalog = repository.meta as? SQLiteMetaStore else {
-            throw TrackingError.invalid("this repository's catalog has no tracking store yet (tracking runs on the SQLite catalog)")
+        switch repository.meta {
+        case let catalog as SQLiteMetaStore: try self.init(repository: repository, store: SQLiteTrackingStore(catalog: catalog), limits: limits)
+        case let catalog as PostgresMetaStore: self.init(repository: repository, store: PostgresTrackingStore(catalog: catalog), limits: limits)
+        default: throw TrackingError.invalid("this repository's catalog (\(type(of: repository.meta))) keeps no tracking tables")
         }
-        try self.init(repository: repository, store: SQLiteTrackingStore(catalog: catalog), limits: limits)
     }
 
     public init(repository: Repository, store: any TrackingStore, models: (any ModelStore)? = nil, limits: Limits = Limits()) {

@@ -79,11 +79,14 @@ enum BackendPair: String, CaseIterable, CustomStringConvertible, Sendable {
         }
     }
 
-    /// The backends of a fresh repository of this pair (nil locations for the embedded default).
+    /// The backends of a fresh repository of this pair (nil locations for the embedded default); for the servers,
+    /// the process gets the AWS_* variables that reach the test S3 server, as a `loam` process would.
     func backends() throws -> Backends {
         switch self {
         case .embedded: return Backends()
-        case .servers: return Backends(catalog: try Self.freshDatabase(), objects: try Self.freshPrefix())
+        case .servers:
+            for (name, value) in try Self.s3Environment() { setenv(name, value, 1) }
+            return Backends(catalog: try Self.freshDatabase(), objects: try Self.freshPrefix())
         }
     }
 }

@@ -21,7 +21,9 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
     private let running: Task<Void, Never>
     /// The migrations' run: started on first use, started again after a failure (the server may be back).
     private let migration = Mutex<Task<Void, Error>?>(nil)
-    private let logger = Logger(label: "loam.postgres")
+    /// The capabilities' schemas (`prepare`), by name: each applied once per process.
+    private let schemas = Mutex<[String: Task<Void, Error>]>([:])
+    public let logger = Logger(label: "loam.postgres")
     private let connectSeconds: Int
 
     /// `postgres://user[:password]@host[:port]/database` (`?sslmode=require` for TLS); the password may also
@@ -106,7 +108,7 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
             if let current { return current }
             let task = Task {
                 try await Self.withDeadline(seconds: seconds, "cannot reach the PostgreSQL catalog at \(location): check that the server runs and the URL") {
-                    do { try await PostgresMigrations.apply(client) } catch let error as PSQLError {
+                    do { try await PostgresMigrations.apply(PostgresMigrations.catalog, client) } catch let error as PSQLError {
                         throw CloudError.postgres("cannot prepare the PostgreSQL catalog at \(location): \(Self.message(error))")
                     }
                 }
@@ -123,19 +125,46 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
         }
     }
 
+    /// Applies a capability's own migrations (the tracking tables, the label tasks') beside the catalog's, once
+    /// per process: the stores that keep tables in this database call it before their first statement.
+    public func prepare(_ schema: String, _ migrations: [PostgresMigration]) async throws {
+        let (client, location) = (client, location)
+        let task = schemas.withLock { running in
+            if let task = running[schema] { return task }
+            let task = Task {
+                try await self.run {
+                    do { try await PostgresMigrations.apply(migrations, client) } catch let error as PSQLError {
+                        throw CloudError.postgres("cannot prepare the \(schema) tables of the PostgreSQL catalog at \(location): \(Self.message(error))")
+                    }
+                }
+            }
+            running[schema] = task
+            return task
+        }
+        do { try await task.value } catch {
+            schemas.withLock { if $0[schema] == task { $0[schema] = nil } }
+            throw error
+        }
+    }
+
     static func message(_ error: PSQLError) -> String {
         if let text = error.serverInfo?[.message] { return text + (error.serverInfo?[.detail].map { " (\($0))" } ?? "") }
         return String(reflecting: error)
     }
 
     /// Rows of one statement, outside a transaction.
-    private func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+    public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         try await run { try await client.query(query, logger: logger).collect() }
+    }
+
+    /// `body` on one pooled connection, each statement in its own implicit transaction (reads of several statements).
+    public func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await run { try await client.withConnection(body) }
     }
 
     /// `body` in one transaction on one pooled connection: committed when it returns, rolled back when it throws
     /// (its own error is rethrown, not wrapped).
-    private func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await run {
             try await client.withConnection { connection in
                 try await connection.query("BEGIN", logger: logger)
@@ -160,15 +189,16 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
         try await audit(c, action: action, target: target, detail: nil)
     }
 
-    /// Appends an audit entry inside `c`'s transaction; a transaction-scoped advisory lock orders appenders, so
-    /// the chain stays one line across servers.
-    private func audit(_ c: PostgresConnection, action: String, target: String, detail: String?) async throws {
+    /// Appends an audit entry inside `c`'s transaction, for `context` (the task's caller unless given); a
+    /// transaction-scoped advisory lock orders appenders, so the chain stays one line across servers.
+    public func audit(_ c: PostgresConnection, context: AuditContext? = AuditContext.current, detailNote: String? = AuditContext.detail,
+                      action: String, target: String, detail: String?) async throws {
         try await c.query("SELECT pg_advisory_xact_lock(\(PostgresMigrations.auditLock))", logger: logger)
         var last: (seq: Int64, hash: String)?
         for try await (seq, hash) in try await c.query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", logger: logger).decode((Int64, String).self) {
             last = (seq, hash)
         }
-        let e = AuditEntry.next(after: last, context: AuditContext.current, detailNote: AuditContext.detail, action: action, target: target, detail: detail)
+        let e = AuditEntry.next(after: last, context: context, detailNote: detailNote, action: action, target: target, detail: detail)
         try await c.query("""
             INSERT INTO audit_log (seq, time, user_name, action, target, detail, detail_salt, detail_hash, prev, hash)
             VALUES (\(e.seq), \(e.time), \(e.user), \(e.action), \(e.target), \(e.detail), \(e.detailSalt), \(e.detailHash), \(e.prev), \(e.hash))

@@ -92,7 +92,7 @@ public struct ModelVersion: Sendable, Equatable, Codable {
 }
 
 /// Where logged models, run outputs and the model registry are kept, beside the tracking
-/// tables (`SQLiteTrackingStore` today, PostgreSQL later). Stores keep data; the rules
+/// tables (`SQLiteTrackingStore`, `PostgresTrackingStore`). Stores keep data; the rules
 /// (names, ids, aliases, stages, search) live in `Tracker`.
 public protocol ModelStore: Sendable {
     func insertLoggedModel(_ model: LoggedModel) async throws

@@ -19,23 +19,10 @@ extension SQLiteTrackingStore: ModelStore {
         }
     }
 
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return e
-    }()
-
-    private static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return d
-    }()
-
-    private static func text<T: Encodable>(_ value: T) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+    private static func text<T: Encodable>(_ value: T) throws -> String { try ModelRecord.text(value) }
 
     private static func fetch<T: Decodable>(_ db: Database, _ type: T.Type, _ sql: String, _ arguments: StatementArguments) throws -> [T] {
-        try String.fetchAll(db, sql: sql, arguments: arguments).map { try decoder.decode(T.self, from: Data($0.utf8)) }
+        try String.fetchAll(db, sql: sql, arguments: arguments).map { try ModelRecord.decode(T.self, $0) }
     }
 
     // MARK: logged models
@@ -200,4 +187,24 @@ extension SQLiteTrackingStore: ModelStore {
             try db.execute(sql: "UPDATE registered_models SET body = ? WHERE name = ?", arguments: [try Self.text(model), name])
         }
     }
+}
+
+/// A model record as the stores keep it: one JSON document (sorted keys; NaN and the infinities as strings).
+enum ModelRecord {
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return e
+    }()
+
+    private static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return d
+    }()
+
+    static func text<T: Encodable>(_ value: T) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try decoder.decode(T.self, from: Data(text.utf8)) }
 }

@@ -2,7 +2,7 @@ import LoamStorage
 
 /// Where the tracker keeps experiments, runs, params, tags, inputs and metric
 /// series: the tracking capability's own catalog protocol, implemented on SQLite
-/// (`SQLiteTrackingStore`) and, later, PostgreSQL. Stores keep data; the rules
+/// (`SQLiteTrackingStore`) and on PostgreSQL (`PostgresTrackingStore`). Stores keep data; the rules
 /// (limits, defaults, search, paging) live in `Tracker`.
 public protocol TrackingStore: Sendable {
     /// A new experiment with the next id; `artifactRoot` empty means `mlflow-artifacts:/<id>`.
