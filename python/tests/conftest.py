@@ -1,6 +1,10 @@
 """Repositories built by the real `loam` binary (LOAM_BIN, else .build/debug/loam)."""
+import contextlib
 import os
+import shutil
 import subprocess
+import uuid
+from urllib.parse import urlparse
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +20,58 @@ def loam(*args, repo=None):
     done = subprocess.run(argv, capture_output=True, text=True)
     assert done.returncode == 0, f"{' '.join(argv)}: {done.stderr}"
     return done.stdout
+
+
+# The servers of scripts/test-servers.sh (scripts/test.sh starts them and sets LOAM_TEST_*); with
+# LOAM_REQUIRE_SERVERS=1 their absence fails the tests that need them instead of skipping them.
+SERVERS = bool(os.environ.get("LOAM_TEST_POSTGRES")) or os.environ.get("LOAM_REQUIRE_SERVERS") == "1"
+NO_SERVERS = "needs the test servers: eval \"$(bash scripts/test-servers.sh start)\""
+
+
+def server_env():
+    """This process's environment and the AWS_* variables that reach the test S3 server."""
+    env = os.environ
+    return dict(env, AWS_ENDPOINT_URL=env["LOAM_TEST_S3_ENDPOINT"], AWS_ACCESS_KEY_ID=env["LOAM_TEST_S3_KEY"],
+                AWS_SECRET_ACCESS_KEY=env["LOAM_TEST_S3_SECRET"], AWS_REGION="us-east-1")
+
+
+def fresh_backends():
+    """A fresh database on the test PostgreSQL server and a fresh prefix in the test bucket."""
+    admin = urlparse(os.environ["LOAM_TEST_POSTGRES"])
+    name = "py_" + uuid.uuid4().hex[:12]
+    pgbin = os.environ.get("LOAM_PGBIN", "/usr/lib/postgresql/15/bin")
+    subprocess.run([f"{pgbin}/createdb", "-h", admin.hostname, "-p", str(admin.port), "-U", admin.username, name], check=True)
+    catalog = f"postgres://{admin.username}@{admin.hostname}:{admin.port}/{name}"
+    objects = f"s3://{os.environ['LOAM_TEST_S3_BUCKET']}/py-{uuid.uuid4().hex[:8]}/"
+    return catalog, objects
+
+
+# The two backend pairs a served-repository fixture runs on: its params.
+BACKENDS = ["embedded", pytest.param("servers", marks=pytest.mark.skipif(not SERVERS, reason=NO_SERVERS))]
+
+
+@contextlib.contextmanager
+def on_backend(kind, path, source=None):
+    """A repository at `path` on `kind`: new (or a copy of the local repository `source`) on the embedded
+    default, or new (or `source` cloned) on a fresh PostgreSQL database + S3 prefix, with this process's
+    environment reaching the S3 server until the block ends."""
+    saved = dict(os.environ)
+    try:
+        if kind == "servers":
+            os.environ.update(server_env())
+            catalog, objects = fresh_backends()
+            if source is None:
+                loam("init", str(path), "--catalog", catalog, "--objects", objects)
+            else:
+                loam("clone", str(source), str(path), "--catalog", catalog, "--objects", objects)
+        elif source is None:
+            loam("init", str(path))
+        else:
+            shutil.copytree(source, path)
+        yield path
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def exported(repo, dataset, ref):

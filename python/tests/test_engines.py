@@ -76,7 +76,8 @@ servers = pytest.mark.skipif(not os.environ.get("LOAM_TEST_POSTGRES") and os.env
 
 @servers
 def test_engines_read_a_repository_in_postgres_and_s3(tmp_path, monkeypatch):
-    from test_scale_out import fresh_backends, run, server_env
+    from conftest import fresh_backends, server_env
+    from test_scale_out import run
     for key, value in server_env().items():
         if key.startswith("AWS_"):
             monkeypatch.setenv(key, value)
@@ -115,7 +116,8 @@ def test_a_distributed_write_stages_on_workers_and_commits_once(tmp_path, monkey
     them all: one new commit, every row, nothing visible before it."""
     dd = pytest.importorskip("dask.dataframe")
     import pandas as pd
-    from test_scale_out import fresh_backends, run, server_env
+    from conftest import fresh_backends, server_env
+    from test_scale_out import run
     node = tmp_path / "node"
     if remote:
         for key, value in server_env().items():

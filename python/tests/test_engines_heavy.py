@@ -18,7 +18,7 @@ def spark():
     from pyspark.sql import SparkSession
     os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers import loam from this environment
     if os.environ.get("LOAM_TEST_POSTGRES"):  # and reach the test S3 server with these (set before the workers start)
-        from test_scale_out import server_env
+        from conftest import server_env
         os.environ.update({k: v for k, v in server_env().items() if k.startswith("AWS_")})
     session = (SparkSession.builder.master("local[2]").appName("loam-test").config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "2").getOrCreate())
@@ -42,7 +42,8 @@ def test_spark_reads_what_loam_exports(spark, history, ref):
 
 
 def test_spark_loads_a_dataset_by_its_s3_location(spark, tmp_path):
-    from test_scale_out import fresh_backends, run
+    from conftest import fresh_backends
+    from test_scale_out import run
     if not os.environ.get("LOAM_TEST_POSTGRES"):
         pytest.skip("needs the test servers")
     catalog, objects = fresh_backends()

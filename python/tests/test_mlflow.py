@@ -7,27 +7,27 @@ import urllib.request
 
 import pytest
 
-from conftest import LOAM, loam as run
+from conftest import BACKENDS, LOAM, loam as run, on_backend
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def tracking(tmp_path_factory):
-    repo = tmp_path_factory.mktemp("tracking") / "repo"
-    run("init", str(repo))
-    run("user", "add", "ada", repo=repo)
-    writer = run("token", "create", "--user", "ada", "--role", "writer", repo=repo).strip()
-    reader = run("token", "create", "--user", "ada", "--role", "reader", repo=repo).strip()
-    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = "http://" + process.stdout.readline().split()[1]
-    os.environ["MLFLOW_TRACKING_TOKEN"] = writer
-    mlflow.set_tracking_uri(url)
-    yield {"url": url, "repo": repo, "writer": writer, "reader": reader}
-    process.kill()
-    os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+@pytest.fixture(scope="module", params=BACKENDS)
+def tracking(request, tmp_path_factory):
+    """A served repository on the embedded catalog, and one on PostgreSQL + S3: every test runs on both."""
+    with on_backend(request.param, tmp_path_factory.mktemp("tracking") / "repo") as repo:
+        run("user", "add", "ada", repo=repo)
+        writer = run("token", "create", "--user", "ada", "--role", "writer", repo=repo).strip()
+        reader = run("token", "create", "--user", "ada", "--role", "reader", repo=repo).strip()
+        process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        url = "http://" + process.stdout.readline().split()[1]
+        os.environ["MLFLOW_TRACKING_TOKEN"] = writer
+        mlflow.set_tracking_uri(url)
+        yield {"url": url, "repo": repo, "writer": writer, "reader": reader}
+        process.kill()
+        os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
 
 
 def test_a_training_script_logs_and_reads_back(tracking, tmp_path):

@@ -2,28 +2,27 @@
 run's input (mlflow.log_input with a Loam source), against `loam serve` and against MLflow's own
 file store, and `loam runs reproduce` gives back the batches the run read."""
 import json
-import shutil
 import subprocess
 
 import pyarrow.ipc as ipc
 import pytest
 
 import loam
-from conftest import LOAM, loam as run
+from conftest import BACKENDS, LOAM, loam as run, on_backend
 
 mlflow = pytest.importorskip("mlflow")
 import loam.mlflow  # noqa: E402  (needs mlflow)
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def server(history, tmp_path_factory):
-    repo = tmp_path_factory.mktemp("lineage") / "repo"
-    shutil.copytree(history, repo)
-    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0", "--anonymous"], stdout=subprocess.PIPE, text=True)
-    url = "http://" + process.stdout.readline().split()[1]
-    yield {"repo": repo, "url": url}
-    process.kill()
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request, history, tmp_path_factory):
+    """The history repository served from the embedded catalog, and cloned onto PostgreSQL + S3 and served from there."""
+    with on_backend(request.param, tmp_path_factory.mktemp("lineage") / "repo", source=history) as repo:
+        process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0", "--anonymous"], stdout=subprocess.PIPE, text=True)
+        url = "http://" + process.stdout.readline().split()[1]
+        yield {"repo": repo, "url": url}
+        process.kill()
 
 
 def loam_inputs(run_id):

@@ -2,7 +2,6 @@
 and autolog (MLflow 3's logged models), the model registry (versions, aliases, tags, stages) and
 `mlflow.pyfunc.load_model("models:/name@alias")`, with each model's lineage back to the data commit."""
 import json
-import shutil
 import subprocess
 import urllib.error
 import urllib.request
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 import loam
-from conftest import LOAM, loam as run
+from conftest import BACKENDS, LOAM, loam as run, on_backend
 
 mlflow = pytest.importorskip("mlflow")
 sklearn = pytest.importorskip("sklearn")
@@ -22,15 +21,15 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def server(history, tmp_path_factory):
-    repo = tmp_path_factory.mktemp("models") / "repo"
-    shutil.copytree(history, repo)
-    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0", "--anonymous"], stdout=subprocess.PIPE, text=True)
-    url = "http://" + process.stdout.readline().split()[1]
-    mlflow.set_tracking_uri(url)
-    yield {"repo": repo, "url": url, "dataset": loam.open(str(repo)).dataset("t")}
-    process.kill()
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request, history, tmp_path_factory):
+    """The history repository served from the embedded catalog, and cloned onto PostgreSQL + S3 and served from there."""
+    with on_backend(request.param, tmp_path_factory.mktemp("models") / "repo", source=history) as repo:
+        process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0", "--anonymous"], stdout=subprocess.PIPE, text=True)
+        url = "http://" + process.stdout.readline().split()[1]
+        mlflow.set_tracking_uri(url)
+        yield {"repo": repo, "url": url, "dataset": loam.open(str(repo)).dataset("t")}
+        process.kill()
 
 
 def training_data(ds):

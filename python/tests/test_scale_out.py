@@ -2,26 +2,15 @@
 `loam serve` processes that share nothing but those two servers.
 
 The servers come from scripts/test-servers.sh (scripts/test.sh starts them and sets LOAM_TEST_*)."""
-import os
 import subprocess
 import threading
-import uuid
-from urllib.parse import urlparse
 
 import pytest
 
 import loam
-from conftest import LOAM
+from conftest import LOAM, NO_SERVERS, SERVERS, fresh_backends, server_env
 
-ENV = os.environ
-pytestmark = pytest.mark.skipif(
-    not ENV.get("LOAM_TEST_POSTGRES") and ENV.get("LOAM_REQUIRE_SERVERS") != "1",
-    reason="needs the test servers: eval \"$(bash scripts/test-servers.sh start)\"")
-
-
-def server_env():
-    return dict(ENV, AWS_ENDPOINT_URL=ENV["LOAM_TEST_S3_ENDPOINT"], AWS_ACCESS_KEY_ID=ENV["LOAM_TEST_S3_KEY"],
-                AWS_SECRET_ACCESS_KEY=ENV["LOAM_TEST_S3_SECRET"], AWS_REGION="us-east-1")
+pytestmark = pytest.mark.skipif(not SERVERS, reason=NO_SERVERS)
 
 
 def run(*args, cwd=None, env=None, check=True):
@@ -29,17 +18,6 @@ def run(*args, cwd=None, env=None, check=True):
     if check:
         assert done.returncode == 0, f"loam {' '.join(args)}: {done.stderr}"
     return done
-
-
-def fresh_backends():
-    """A fresh database on the test PostgreSQL server and a fresh prefix in the test bucket."""
-    admin = urlparse(ENV["LOAM_TEST_POSTGRES"])
-    name = "py_" + uuid.uuid4().hex[:12]
-    pgbin = ENV.get("LOAM_PGBIN", "/usr/lib/postgresql/15/bin")
-    subprocess.run([f"{pgbin}/createdb", "-h", admin.hostname, "-p", str(admin.port), "-U", admin.username, name], check=True)
-    catalog = f"postgres://{admin.username}@{admin.hostname}:{admin.port}/{name}"
-    objects = f"s3://{ENV['LOAM_TEST_S3_BUCKET']}/py-{uuid.uuid4().hex[:8]}/"
-    return catalog, objects
 
 
 @pytest.fixture()
