@@ -54,8 +54,9 @@ let package = Package(
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         // Labels and annotation: schemas, versioned annotations, agreement, formats.
-        .target(name: "LoamLabels", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage",
-                                                  .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "LoamLabels", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage", "LoamCloud",
+                                                  .product(name: "GRDB", package: "GRDB.swift"),
+                                                  .product(name: "PostgresNIO", package: "postgres-nio")]),
         // Governance: PII detection, anonymization, audit verification and erasure from every version (encryption next).
         .target(name: "LoamGovernance", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage", .product(name: "Crypto", package: "swift-crypto")]),
         // Remote backends: S3ObjectStore (any S3-compatible server) and PostgresMetaStore, and the
@@ -98,7 +99,7 @@ let package = Package(
                                                              .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LoamServerTests", dependencies: ["LoamServer"]),
         .testTarget(name: "LoamGovernanceTests", dependencies: ["LoamGovernance", "Loam", "LoamQuery", "LoamTable", "LoamStorage", "LoamFormat", "LoamTestSupport"]),
-        .testTarget(name: "LoamCloudTests", dependencies: ["LoamCloud", "Loam", "LoamTracking", "LoamStorage", "LoamTable", "LoamFormat", "LoamTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "LoamCloudTests", dependencies: ["LoamCloud", "Loam", "LoamTracking", "LoamLabels", "LoamStorage", "LoamTable", "LoamFormat", "LoamTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "LoamLabelsTests", dependencies: ["LoamLabels", "Loam", "LoamFormat", "LoamTable", "LoamTestSupport"]),
         .testTarget(name: "LoamQueryTests", dependencies: ["LoamQuery", "Loam", "LoamFormat", "LoamGovernance", "LoamTestSupport"],
                     resources: [.copy("sql")]),

@@ -26,7 +26,7 @@ import Testing
         #expect(task.items == 40)
         let overlapped = Set(ids.filter { SplitBucket.unit(id: $0, seed: 7) < 0.25 })
         let people = ["ana", "bob", "cy", "dee"]
-        for p in people { try tasks.setMember(task.id, user: p, role: .annotator, by: "mia") }
+        for p in people { try await tasks.setMember(task.id, user: p, role: .annotator, by: "mia") }
         var given: [UInt64: [String]] = [:]
         var progressed = true
         while progressed {
@@ -51,10 +51,10 @@ import Testing
         await #expect(throws: LabelError.self) { _ = try await tasks.item(task.id, rowID: notMine, annotator: "ana") }
         await #expect(throws: LabelError.self) { _ = try await tasks.disagreements(task.id, by: "ana") }
         await #expect(throws: LabelError.self) { try await tasks.submit(task.id, rowID: notMine, annotator: "ana", input: .text("neg")) }
-        #expect(throws: LabelError.self) { try tasks.setMember(task.id, user: "eve", role: .manager, by: "ana") }
+        await #expect(throws: LabelError.self) { try await tasks.setMember(task.id, user: "eve", role: .manager, by: "ana") }
         await #expect(throws: LabelError.self) { _ = try await tasks.next(task.id, annotator: "eve") }  // not a member
         // Review: the items where dee disagreed; a resolution is the adjudicated label.
-        try tasks.setMember(task.id, user: "rev", role: .reviewer, by: "mia")
+        try await tasks.setMember(task.id, user: "rev", role: .reviewer, by: "mia")
         let split = try await tasks.disagreements(task.id, by: "rev")
         #expect(Set(split.map(\.rowID)) == Set(given.filter { $0.value.count > 1 && $0.value.contains("dee") }.map(\.key)))
         let first = try #require(split.first)
@@ -69,7 +69,7 @@ import Testing
     @Test func aSkipPassesTheItemOnAndAnOpenItemComesBack() async throws {
         let (tasks, _) = try await Self.setup(rows: 3)
         let task = try await tasks.create(dataset: "reviews", schema: "sentiment", query: "SELECT _rowid FROM reviews ORDER BY text DESC", by: "mia")
-        for p in ["ana", "bob"] { try tasks.setMember(task.id, user: p, role: .annotator, by: "mia") }
+        for p in ["ana", "bob"] { try await tasks.setMember(task.id, user: p, role: .annotator, by: "mia") }
         let a = try #require(try await tasks.next(task.id, annotator: "ana"))
         #expect(try await tasks.next(task.id, annotator: "ana") == a)  // not submitted yet: the same item again
         let b = try #require(try await tasks.next(task.id, annotator: "bob"))

@@ -1,5 +1,6 @@
 import Foundation
 import Loam
+import LoamCloud
 import LoamFormat
 import LoamQuery
 import LoamStorage
@@ -14,7 +15,7 @@ import LoamTable
 /// let tasks = try LabelTasks(repository: repo)
 /// let task = try await tasks.create(dataset: "reviews", schema: "sentiment", query: "SELECT _rowid FROM reviews",
 ///                                   annotators: 3, overlap: 0.2, by: "mia")
-/// try tasks.setMember(task.id, user: "ana", role: .annotator, by: "mia")
+/// try await tasks.setMember(task.id, user: "ana", role: .annotator, by: "mia")
 /// if let item = try await tasks.next(task.id, annotator: "ana") {
 ///     try await tasks.submit(task.id, rowID: item.rowID, annotator: "ana", input: .text("positive"))
 /// }
@@ -28,12 +29,15 @@ public struct LabelTasks: Sendable {
         self.store = store
     }
 
-    /// Tasks over the repository's own catalog.
+    /// Tasks over the repository's own catalog: its SQLite file, or its PostgreSQL database.
     public init(repository: Repository) throws {
-        guard let catalog = repository.meta as? SQLiteMetaStore else {
-            throw LabelError.invalid("this repository's catalog has no task store yet (tasks run on the SQLite catalog)")
+        let store: any LabelTaskStore
+        switch repository.meta {
+        case let catalog as SQLiteMetaStore: store = try SQLiteLabelTaskStore(catalog: catalog)
+        case let catalog as PostgresMetaStore: store = PostgresLabelTaskStore(catalog: catalog)
+        default: throw LabelError.invalid("this repository's catalog (\(type(of: repository.meta))) keeps no label task tables")
         }
-        self.init(labels: Labeler(repository: repository), store: try SQLiteLabelTaskStore(catalog: catalog))
+        self.init(labels: Labeler(repository: repository), store: store)
     }
 
     var repository: Repository { labels.repository }
@@ -42,9 +46,9 @@ public struct LabelTasks: Sendable {
 
     /// The task, after checking `user` holds at least `role` in it.
     @discardableResult
-    public func require(_ role: TaskRole, _ taskID: String, user: String) throws -> LabelTask {
-        guard let task = try store.task(taskID) else { throw LabelError.notFound("no labelling task '\(taskID)' (`loam label task list`)") }
-        guard let held = try store.members(taskID)[user], held >= role else {
+    public func require(_ role: TaskRole, _ taskID: String, user: String) async throws -> LabelTask {
+        guard let task = try await store.task(taskID) else { throw LabelError.notFound("no labelling task '\(taskID)' (`loam label task list`)") }
+        guard let held = try await store.members(taskID)[user], held >= role else {
             throw LabelError.forbidden("\(user) is not a\(role == .annotator ? "n" : "") \(role.rawValue) of task \(taskID); a manager adds members (`loam label task member`)")
         }
         return task
@@ -103,26 +107,26 @@ public struct LabelTasks: Sendable {
         let id = String((0..<10).map { _ in "0123456789abcdef".randomElement(using: &random)! })
         let task = LabelTask(id: id, dataset: dataset, schema: schema, query: query, commit: commit.hex, annotators: annotators, overlap: overlap,
                              items: items.count, activeLearning: active, createdBy: user, createdAt: Int64(Date().timeIntervalSince1970 * 1000), status: "open")
-        try store.create(task, items: items, manager: user)
+        try await store.create(task, items: items, manager: user)
         return task
     }
 
-    public func tasks(dataset: String? = nil) throws -> [LabelTask] { try store.tasks(dataset: dataset) }
+    public func tasks(dataset: String? = nil) async throws -> [LabelTask] { try await store.tasks(dataset: dataset) }
 
-    public func setMember(_ taskID: String, user: String, role: TaskRole, by manager: String) throws {
-        try require(.manager, taskID, user: manager)
+    public func setMember(_ taskID: String, user: String, role: TaskRole, by manager: String) async throws {
+        try await require(.manager, taskID, user: manager)
         guard !user.isEmpty, user.count <= 128 else { throw LabelError.invalid("a member is named by 1–128 characters") }
-        try store.setMember(taskID, user: user, role: role)
+        try await store.setMember(taskID, user: user, role: role)
     }
 
-    public func members(_ taskID: String, by user: String) throws -> [String: TaskRole] {
-        try require(.annotator, taskID, user: user)
-        return try store.members(taskID)
+    public func members(_ taskID: String, by user: String) async throws -> [String: TaskRole] {
+        try await require(.annotator, taskID, user: user)
+        return try await store.members(taskID)
     }
 
-    public func close(_ taskID: String, by manager: String) throws {
-        try require(.manager, taskID, user: manager)
-        try store.setStatus(taskID, "closed")
+    public func close(_ taskID: String, by manager: String) async throws {
+        try await require(.manager, taskID, user: manager)
+        try await store.setStatus(taskID, "closed")
     }
 
     // MARK: annotating
@@ -131,18 +135,18 @@ public struct LabelTasks: Sendable {
     /// that they have not had. Nil when they are done. It carries their own earlier answer and the model's
     /// pre-label, never another annotator's answer.
     public func next(_ taskID: String, annotator: String) async throws -> TaskItem? {
-        let task = try require(.annotator, taskID, user: annotator)
+        let task = try await require(.annotator, taskID, user: annotator)
         guard task.status == "open" else { return nil }
-        guard let item = try store.next(taskID, annotator: annotator) else { return nil }
+        guard let item = try await store.next(taskID, annotator: annotator) else { return nil }
         return try await view(task, rowID: item.rowID, position: item.position, needed: item.needed, uncertainty: item.uncertainty, for: annotator)
     }
 
     /// One item of the task as `annotator` may see it (they must have been handed it).
     public func item(_ taskID: String, rowID: UInt64, annotator: String) async throws -> TaskItem {
-        let task = try require(.annotator, taskID, user: annotator)
-        let isReviewer = try store.members(taskID)[annotator].map { $0 >= .reviewer } ?? false
-        let handed = try store.assignment(taskID, rowID: rowID, annotator: annotator) != nil
-        guard isReviewer || handed, let item = try store.item(taskID, rowID: rowID) else {
+        let task = try await require(.annotator, taskID, user: annotator)
+        let isReviewer = try await store.members(taskID)[annotator].map { $0 >= .reviewer } ?? false
+        let handed = try await store.assignment(taskID, rowID: rowID, annotator: annotator) != nil
+        guard isReviewer || handed, let item = try await store.item(taskID, rowID: rowID) else {
             throw LabelError.forbidden("row \(rowID) of task \(taskID) was not given to \(annotator); ask for the next item")
         }
         return try await view(task, rowID: rowID, position: item.position, needed: item.needed, uncertainty: item.uncertainty, for: annotator)
@@ -159,9 +163,9 @@ public struct LabelTasks: Sendable {
     /// Records the annotator's answer for an item they were handed (again: it replaces their answer).
     @discardableResult
     public func submit(_ taskID: String, rowID: UInt64, annotator: String, input: LabelInput) async throws -> WriteSummary {
-        let task = try require(.annotator, taskID, user: annotator)
+        let task = try await require(.annotator, taskID, user: annotator)
         guard task.status == "open" else { throw LabelError.invalid("task \(taskID) is closed") }
-        guard try store.assignment(taskID, rowID: rowID, annotator: annotator) != nil else {
+        guard try await store.assignment(taskID, rowID: rowID, annotator: annotator) != nil else {
             throw LabelError.forbidden("row \(rowID) of task \(taskID) was not given to \(annotator); ask for the next item")
         }
         guard input != .none else { throw LabelError.invalid("a submission needs a value; skip the item instead") }
@@ -169,26 +173,26 @@ public struct LabelTasks: Sendable {
         // to this annotator, and submitting again replaces the same annotation.
         let summary = try await labels.annotate([Labeler.Draft(rowID: rowID, schema: task.schema, annotator: annotator, input: input, task: taskID)],
                                                 on: task.dataset, message: "Task \(taskID): \(annotator) labels row \(rowID)")
-        try store.finish(taskID, rowID: rowID, annotator: annotator, state: "submitted")
+        try await store.finish(taskID, rowID: rowID, annotator: annotator, state: "submitted")
         return summary
     }
 
     /// Passes on an item: recorded as a skipped annotation, and the item goes to someone else.
     public func skip(_ taskID: String, rowID: UInt64, annotator: String) async throws {
-        let task = try require(.annotator, taskID, user: annotator)
-        guard try store.assignment(taskID, rowID: rowID, annotator: annotator) != nil else {
+        let task = try await require(.annotator, taskID, user: annotator)
+        guard try await store.assignment(taskID, rowID: rowID, annotator: annotator) != nil else {
             throw LabelError.forbidden("row \(rowID) of task \(taskID) was not given to \(annotator)")
         }
         try await labels.annotate([Labeler.Draft(rowID: rowID, schema: task.schema, annotator: annotator, input: .none, task: taskID)],
                                   on: task.dataset, message: "Task \(taskID): \(annotator) skips row \(rowID)")
-        try store.finish(taskID, rowID: rowID, annotator: annotator, state: "skipped")
+        try await store.finish(taskID, rowID: rowID, annotator: annotator, state: "skipped")
     }
 
     // MARK: reviewing
 
     public func progress(_ taskID: String, by user: String) async throws -> TaskProgress {
-        let task = try require(.reviewer, taskID, user: user)
-        let (per, complete) = try store.progress(taskID)
+        let task = try await require(.reviewer, taskID, user: user)
+        let (per, complete) = try await store.progress(taskID)
         return TaskProgress(task: taskID, items: task.items, complete: complete, annotations: per.values.reduce(0) { $0 + $1.submitted },
                             annotators: per.keys.sorted().map { TaskProgress.Annotator(annotator: $0, submitted: per[$0]!.submitted, skipped: per[$0]!.skipped, open: per[$0]!.open) })
     }
@@ -196,14 +200,14 @@ public struct LabelTasks: Sendable {
     /// The task's answers (submitted, by its annotators) on the items with at least `answers` of them, as they are now:
     /// only the labels of those rows are read.
     func answers(_ task: LabelTask, onItemsWith answers: Int = 1) async throws -> [Annotation] {
-        let rows = try store.answeredItems(task.id, atLeast: answers)
+        let rows = try await store.answeredItems(task.id, atLeast: answers)
         guard !rows.isEmpty else { return [] }
         return try await labels.annotations(of: task.dataset, schema: task.schema, rows: rows).filter { $0.task == task.id }
     }
 
     /// Items whose annotators gave different answers, each with every answer and any resolution.
     public func disagreements(_ taskID: String, by reviewer: String, includeResolved: Bool = false) async throws -> [Disagreement] {
-        let task = try require(.reviewer, taskID, user: reviewer)
+        let task = try await require(.reviewer, taskID, user: reviewer)
         let all = try await answers(task, onItemsWith: 2)
         var byRow: [UInt64: [Annotation]] = [:]
         for a in all { byRow[a.rowID, default: []].append(a) }
@@ -220,15 +224,15 @@ public struct LabelTasks: Sendable {
     /// A reviewer's resolution of an item: an annotation with source `adjudication`, which `Gathering.adjudicated` prefers.
     @discardableResult
     public func resolve(_ taskID: String, rowID: UInt64, reviewer: String, input: LabelInput) async throws -> WriteSummary {
-        let task = try require(.reviewer, taskID, user: reviewer)
-        guard try store.item(taskID, rowID: rowID) != nil else { throw LabelError.notFound("row \(rowID) is not an item of task \(taskID)") }
+        let task = try await require(.reviewer, taskID, user: reviewer)
+        guard try await store.item(taskID, rowID: rowID) != nil else { throw LabelError.notFound("row \(rowID) is not an item of task \(taskID)") }
         return try await labels.annotate([Labeler.Draft(rowID: rowID, schema: task.schema, annotator: reviewer, input: input, source: .adjudication, task: taskID)],
                                          on: task.dataset, message: "Task \(taskID): \(reviewer) resolves row \(rowID)")
     }
 
     /// Agreement among the task's annotators (its answers only).
     public func agreement(_ taskID: String, by user: String, weights: Ratings.Weights = .none) async throws -> LabelAgreement {
-        let task = try require(.reviewer, taskID, user: user)
+        let task = try await require(.reviewer, taskID, user: user)
         let schema = try await labels.schema(task.schema, of: task.dataset)
         return try Labeler.agreement(of: try await answers(task).filter(\.isVote), schema: schema, weights: weights)
     }

@@ -38,8 +38,8 @@ public final class SQLiteLabelTaskStore: LabelTaskStore {
 
     static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    public func create(_ task: LabelTask, items: [(rowID: UInt64, needed: Int, uncertainty: Double?)], manager: String) throws {
-        try pool.write { db in
+    public func create(_ task: LabelTask, items: [(rowID: UInt64, needed: Int, uncertainty: Double?)], manager: String) async throws {
+        try await pool.write { db in
             try db.execute(sql: """
                 INSERT INTO label_tasks (id, dataset, schema, query, commit_id, annotators, overlap, items, active_learning, created_by, created_at, status)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -59,36 +59,36 @@ public final class SQLiteLabelTaskStore: LabelTaskStore {
                   createdBy: row["created_by"], createdAt: row["created_at"], status: row["status"])
     }
 
-    public func task(_ id: String) throws -> LabelTask? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM label_tasks WHERE id = ?", arguments: [id]).map(Self.task) }
+    public func task(_ id: String) async throws -> LabelTask? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM label_tasks WHERE id = ?", arguments: [id]).map(Self.task) }
     }
 
-    public func tasks(dataset: String?) throws -> [LabelTask] {
-        try pool.read { db in
+    public func tasks(dataset: String?) async throws -> [LabelTask] {
+        try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM label_tasks WHERE ?1 IS NULL OR dataset = ?1 ORDER BY created_at, id", arguments: [dataset]).map(Self.task)
         }
     }
 
-    public func setStatus(_ id: String, _ status: String) throws {
-        try pool.write { db in try db.execute(sql: "UPDATE label_tasks SET status = ? WHERE id = ?", arguments: [status, id]) }
+    public func setStatus(_ id: String, _ status: String) async throws {
+        try await pool.write { db in try db.execute(sql: "UPDATE label_tasks SET status = ? WHERE id = ?", arguments: [status, id]) }
     }
 
-    public func setMember(_ task: String, user: String, role: TaskRole) throws {
-        try pool.write { db in
+    public func setMember(_ task: String, user: String, role: TaskRole) async throws {
+        try await pool.write { db in
             try db.execute(sql: "INSERT INTO label_task_members (task, user, role) VALUES (?, ?, ?) ON CONFLICT (task, user) DO UPDATE SET role = excluded.role",
                            arguments: [task, user, role.rawValue])
         }
     }
 
-    public func members(_ task: String) throws -> [String: TaskRole] {
-        try pool.read { db in
+    public func members(_ task: String) async throws -> [String: TaskRole] {
+        try await pool.read { db in
             Dictionary(try Row.fetchAll(db, sql: "SELECT user, role FROM label_task_members WHERE task = ?", arguments: [task])
                 .compactMap { row in TaskRole(rawValue: row["role"]).map { (row["user"] as String, $0) } }, uniquingKeysWith: { $1 })
         }
     }
 
-    public func next(_ task: String, annotator: String) throws -> (rowID: UInt64, position: Int, needed: Int, uncertainty: Double?)? {
-        try pool.write { db in
+    public func next(_ task: String, annotator: String) async throws -> (rowID: UInt64, position: Int, needed: Int, uncertainty: Double?)? {
+        try await pool.write { db in
             func item(_ row: Row) -> (rowID: UInt64, position: Int, needed: Int, uncertainty: Double?) {
                 (UInt64(bitPattern: row["row_id"] as Int64), row["position"], row["needed"], row["uncertainty"])
             }
@@ -114,15 +114,15 @@ public final class SQLiteLabelTaskStore: LabelTaskStore {
         }
     }
 
-    public func assignment(_ task: String, rowID: UInt64, annotator: String) throws -> String? {
-        try pool.read { db in
+    public func assignment(_ task: String, rowID: UInt64, annotator: String) async throws -> String? {
+        try await pool.read { db in
             try String.fetchOne(db, sql: "SELECT state FROM label_assignments WHERE task = ? AND annotator = ? AND row_id = ?",
                                 arguments: [task, annotator, Int64(bitPattern: rowID)])
         }
     }
 
-    public func finish(_ task: String, rowID: UInt64, annotator: String, state: String) throws {
-        try pool.write { db in
+    public func finish(_ task: String, rowID: UInt64, annotator: String, state: String) async throws {
+        try await pool.write { db in
             let was = try String.fetchOne(db, sql: "SELECT state FROM label_assignments WHERE task = ? AND annotator = ? AND row_id = ?",
                                           arguments: [task, annotator, Int64(bitPattern: rowID)])
             try db.execute(sql: "UPDATE label_assignments SET state = ?, done_at = ? WHERE task = ? AND annotator = ? AND row_id = ?",
@@ -136,8 +136,8 @@ public final class SQLiteLabelTaskStore: LabelTaskStore {
         }
     }
 
-    public func progress(_ task: String) throws -> (perAnnotator: [String: (submitted: Int, skipped: Int, open: Int)], complete: Int) {
-        try pool.read { db in
+    public func progress(_ task: String) async throws -> (perAnnotator: [String: (submitted: Int, skipped: Int, open: Int)], complete: Int) {
+        try await pool.read { db in
             var out: [String: (submitted: Int, skipped: Int, open: Int)] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT annotator, state, count(*) AS n FROM label_assignments WHERE task = ? GROUP BY annotator, state", arguments: [task]) {
                 var entry = out[row["annotator"], default: (0, 0, 0)]
@@ -158,16 +158,16 @@ public final class SQLiteLabelTaskStore: LabelTaskStore {
         }
     }
 
-    public func answeredItems(_ task: String, atLeast answers: Int) throws -> [UInt64] {
-        try pool.read { db in
+    public func answeredItems(_ task: String, atLeast answers: Int) async throws -> [UInt64] {
+        try await pool.read { db in
             try Int64.fetchAll(db, sql: """
                 SELECT row_id FROM label_assignments WHERE task = ? AND state = 'submitted' GROUP BY row_id HAVING count(*) >= ? ORDER BY row_id
                 """, arguments: [task, answers]).map { UInt64(bitPattern: $0) }
         }
     }
 
-    public func item(_ task: String, rowID: UInt64) throws -> (position: Int, needed: Int, uncertainty: Double?)? {
-        try pool.read { db in
+    public func item(_ task: String, rowID: UInt64) async throws -> (position: Int, needed: Int, uncertainty: Double?)? {
+        try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT position, needed, uncertainty FROM label_task_items WHERE task = ? AND row_id = ?",
                              arguments: [task, Int64(bitPattern: rowID)]).map { ($0["position"], $0["needed"], $0["uncertainty"]) }
         }

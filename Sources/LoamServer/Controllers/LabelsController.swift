@@ -158,7 +158,7 @@ struct LabelsController: Controller {
     /// The task named by the route, after checking the token may read its dataset.
     func taskID(_ context: ServerContext) async throws -> String {
         let id = try context.parameters.require("task")
-        guard let task = try tasks.store.task(id) else { throw APIError.notFound("no labelling task '\(id)'") }
+        guard let task = try await tasks.store.task(id) else { throw APIError.notFound("no labelling task '\(id)'") }
         try context.require(.reader, dataset: task.dataset)
         return id
     }
@@ -172,8 +172,9 @@ struct LabelsController: Controller {
     func list(_ request: Request, _ context: ServerContext) async throws -> Response {
         let me = try user(context)
         let scope = context.grant?.dataset
-        let visible = try tasks.tasks(dataset: request.formQuery.get("dataset")).filter { task in
-            (scope == nil || scope == task.dataset) && ((try? tasks.store.members(task.id)[me]) ?? nil) != nil
+        var visible: [LabelTask] = []
+        for task in try await tasks.tasks(dataset: request.formQuery.get("dataset")) where scope == nil || scope == task.dataset {
+            if (try? await tasks.store.members(task.id))?[me] != nil { visible.append(task) }
         }
         return try json(visible)
     }
@@ -200,8 +201,8 @@ struct LabelsController: Controller {
     func task(_ request: Request, _ context: ServerContext) async throws -> Response {
         let id = try await taskID(context)
         let me = try user(context)
-        let task = try tasks.require(.annotator, id, user: me)
-        let role = try tasks.store.members(id)[me]!
+        let task = try await tasks.require(.annotator, id, user: me)
+        let role = try await tasks.store.members(id)[me]!
         return try json(TaskView(task: task, role: role.rawValue, schema: try await labels.schema(task.schema, of: task.dataset)))
     }
 
@@ -211,7 +212,7 @@ struct LabelsController: Controller {
         guard let user = body["user"] as? String, let role = (body["role"] as? String).flatMap(TaskRole.init(rawValue:)) else {
             throw APIError.badRequest("give {\"user\": NAME, \"role\": \"annotator\" | \"reviewer\" | \"manager\"}")
         }
-        try tasks.setMember(id, user: user, role: role, by: try self.user(context))
+        try await tasks.setMember(id, user: user, role: role, by: try self.user(context))
         return try json(["task": id, "user": user, "role": role.rawValue])
     }
 
@@ -263,13 +264,13 @@ struct LabelsController: Controller {
 
     func next(_ request: Request, _ context: ServerContext) async throws -> Response {
         let id = try await taskID(context)
-        let task = try tasks.store.task(id)!
+        let task = try await tasks.store.task(id)!
         return try await view(try await tasks.next(id, annotator: try user(context)), dataset: task.dataset)
     }
 
     func item(_ request: Request, _ context: ServerContext) async throws -> Response {
         let id = try await taskID(context)
-        let task = try tasks.store.task(id)!
+        let task = try await tasks.store.task(id)!
         return try await view(try await tasks.item(id, rowID: try rowID(context), annotator: try user(context)), dataset: task.dataset)
     }
 
@@ -278,7 +279,7 @@ struct LabelsController: Controller {
         let id = try await taskID(context)
         let row = try rowID(context)
         let item = try await tasks.item(id, rowID: row, annotator: try user(context))  // checks the user was handed it (or reviews)
-        let task = try tasks.store.task(id)!
+        let task = try await tasks.store.task(id)!
         let schema = try await labels.schema(task.schema, of: task.dataset)
         guard let column = schema.imageColumn else { throw APIError.notFound("label schema '\(schema.name)' names no image column") }
         guard let value = try await labels.row(item.rowID, of: task.dataset).first(where: { $0.0 == column })?.1 else {

@@ -54,7 +54,7 @@ extension Label {
             func run() async throws {
                 try await reportingErrors {
                     let (tasks, _) = try TaskCommand.open(repository)
-                    let all = try tasks.tasks(dataset: dataset)
+                    let all = try await tasks.tasks(dataset: dataset)
                     if json { print(try JSONOutput.text(all)); return }
                     print(formatTable(header: ["task", "dataset", "schema", "items", "annotators", "overlap", "status"],
                                       rows: all.map { [$0.id, $0.dataset, $0.schema, String($0.items), String($0.annotators), String($0.overlap), $0.status] }), terminator: "")
@@ -73,7 +73,7 @@ extension Label {
                 try await reportingErrors {
                     guard let role = TaskRole(rawValue: role) else { throw ValidationError("a role is annotator, reviewer or manager") }
                     let (tasks, me) = try TaskCommand.open(repository)
-                    try tasks.setMember(task, user: user, role: role, by: me)
+                    try await tasks.setMember(task, user: user, role: role, by: me)
                     print("\(user) is a\(role == .annotator ? "n" : "") \(role.rawValue) of task \(task)")
                 }
             }
@@ -202,7 +202,7 @@ extension Label {
             func run() async throws {
                 try await reportingErrors {
                     let (tasks, me) = try TaskCommand.open(repository)
-                    try tasks.close(task, by: me)
+                    try await tasks.close(task, by: me)
                     print("task \(task) is closed")
                 }
             }
