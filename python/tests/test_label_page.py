@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 import loam
-from conftest import LOAM, loam as run
+from conftest import BACKENDS, LOAM, loam as run, on_backend
 
 os.environ.setdefault("LOAM_BIN", LOAM)
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -37,46 +37,45 @@ def call(url, method, path, body=None, token=None):
         return e.code, json.loads(e.read())
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    root = tmp_path_factory.mktemp("page")
-    repo = root / "repo"
-    run("init", str(repo))
-    # Images on disk inside the repository's folder: a gradient with a dark square, of two sizes.
-    os.makedirs(repo / "images")
-    sizes = [(640, 480), (320, 240), (500, 500)]
-    for i, (w, h) in enumerate(sizes):
-        x = np.linspace(0, 255, w, dtype=np.uint8)
-        pixels = np.stack([np.tile(x, (h, 1)), np.full((h, w), 120, np.uint8), np.tile(x[::-1], (h, 1))], axis=2)
-        pixels[h // 4: h // 2, w // 4: w // 2] = 30
-        PIL.fromarray(pixels).save(repo / "images" / f"img{i}.png")
-    r = loam.open(str(repo))
-    r.write(pa.table({"path": [f"images/img{i}.png" for i in range(3)], "width": [w for w, _ in sizes], "height": [h for _, h in sizes]}), "photos")
-    r.write(pa.table({"text": ["Ana flew to Zürich with Bob.", "A dull, slow film.", "Great acting, great music!", "Not bad at all."]}), "reviews")
-    photos, reviews = r.dataset("photos"), r.dataset("reviews")
-    photos.labels().define("objects", "boxes", classes=["square", "other"], image_column="path", width_column="width", height_column="height")
-    reviews.labels().define("sentiment", "class", classes=["negative", "neutral", "positive"])
-    reviews.labels().define("entities", "spans", classes=["PER", "LOC"], text_column="text")
-    for user in ["mia", "ana", "bob", "rev"]:
-        run("user", "add", user, repo=repo)
-    tokens = {u: run("token", "create", "--user", u, "--role", "writer" if u == "mia" else "reader", repo=repo).strip() for u in ["mia", "ana", "bob", "rev"]}
-    env = dict(os.environ, LOAM_AUTHOR="mia")
-    def task(*args):
-        done = subprocess.run([LOAM, "label", "task", *args, "--repo", str(repo)], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-    tasks = {}
-    for name, dataset, schema, k in [("boxes", "photos", "objects", 1), ("sentiment", "reviews", "sentiment", 2), ("spans", "reviews", "entities", 1)]:
-        tasks[name] = json.loads(task("create", "-d", dataset, "--schema", schema, "--query", f"SELECT _rowid FROM {dataset} ORDER BY _rowid",
-                                      "--annotators", str(k), "--json"))["id"]
-        for user, role in [("ana", "annotator"), ("bob", "annotator"), ("rev", "reviewer")]:
-            task("member", tasks[name], user, role)
-    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    assert line.startswith("Serving "), line + process.stderr.read()
-    ids = {"photos": [int(i) for i in photos.rowids()], "reviews": [int(i) for i in reviews.rowids()]}
-    yield {"url": "http://" + line.split()[1], "repo": repo, "tokens": tokens, "tasks": tasks, "sizes": sizes, "ids": ids}
-    process.kill()
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(request, tmp_path_factory):
+    """The page's repository on the embedded default, and on PostgreSQL + S3 (the images stay in its folder)."""
+    with on_backend(request.param, tmp_path_factory.mktemp("page") / "repo") as repo:
+        # Images on disk inside the repository's folder: a gradient with a dark square, of two sizes.
+        os.makedirs(repo / "images")
+        sizes = [(640, 480), (320, 240), (500, 500)]
+        for i, (w, h) in enumerate(sizes):
+            x = np.linspace(0, 255, w, dtype=np.uint8)
+            pixels = np.stack([np.tile(x, (h, 1)), np.full((h, w), 120, np.uint8), np.tile(x[::-1], (h, 1))], axis=2)
+            pixels[h // 4: h // 2, w // 4: w // 2] = 30
+            PIL.fromarray(pixels).save(repo / "images" / f"img{i}.png")
+        r = loam.open(str(repo))
+        r.write(pa.table({"path": [f"images/img{i}.png" for i in range(3)], "width": [w for w, _ in sizes], "height": [h for _, h in sizes]}), "photos")
+        r.write(pa.table({"text": ["Ana flew to Zürich with Bob.", "A dull, slow film.", "Great acting, great music!", "Not bad at all."]}), "reviews")
+        photos, reviews = r.dataset("photos"), r.dataset("reviews")
+        photos.labels().define("objects", "boxes", classes=["square", "other"], image_column="path", width_column="width", height_column="height")
+        reviews.labels().define("sentiment", "class", classes=["negative", "neutral", "positive"])
+        reviews.labels().define("entities", "spans", classes=["PER", "LOC"], text_column="text")
+        for user in ["mia", "ana", "bob", "rev"]:
+            run("user", "add", user, repo=repo)
+        tokens = {u: run("token", "create", "--user", u, "--role", "writer" if u == "mia" else "reader", repo=repo).strip() for u in ["mia", "ana", "bob", "rev"]}
+        env = dict(os.environ, LOAM_AUTHOR="mia")
+        def task(*args):
+            done = subprocess.run([LOAM, "label", "task", *args, "--repo", str(repo)], env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+        tasks = {}
+        for name, dataset, schema, k in [("boxes", "photos", "objects", 1), ("sentiment", "reviews", "sentiment", 2), ("spans", "reviews", "entities", 1)]:
+            tasks[name] = json.loads(task("create", "-d", dataset, "--schema", schema, "--query", f"SELECT _rowid FROM {dataset} ORDER BY _rowid",
+                                          "--annotators", str(k), "--json"))["id"]
+            for user, role in [("ana", "annotator"), ("bob", "annotator"), ("rev", "reviewer")]:
+                task("member", tasks[name], user, role)
+        process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = process.stdout.readline()
+        assert line.startswith("Serving "), line + process.stderr.read()
+        ids = {"photos": [int(i) for i in photos.rowids()], "reviews": [int(i) for i in reviews.rowids()]}
+        yield {"url": "http://" + line.split()[1], "repo": repo, "tokens": tokens, "tasks": tasks, "sizes": sizes, "ids": ids}
+        process.kill()
 
 
 def test_label_routes_check_roles_and_validate(served):
