@@ -1,6 +1,7 @@
 import Foundation
 import Loam
 import LoamCloud
+import LoamFormat
 import LoamStorage
 import LoamTestSupport
 import Testing
@@ -51,6 +52,27 @@ struct RemoteRepositoryTests {
         // Every object the catalog's commits reach is in the bucket, under the repository's prefix.
         let s3 = try #require(reopened.objects as? S3ObjectStore ?? (reopened.objects as? ReplacingObjectStore)?.base as? S3ObjectStore)
         #expect(try await s3.list().count >= checked)
+    }
+
+    /// One column of wide fragments comes through ranged GETs (`IPCReader.sparse`): the same rows as a local copy.
+    @Test func aFewColumnsOfWideFragmentsReadThroughRangedGets() async throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let remote = try await Repository.initialize(at: dir.appendingPathComponent("remote"), backends: try BackendPair.servers.backends())
+        let local = try await Repository.initialize(at: dir.appendingPathComponent("local"))
+        let csv = try TestEnvironment.write("id,text,score\n" + (0..<3000).map { "\($0),\(String(repeating: "wide ü \($0) ", count: 40)),\(Double($0) / 8)" }
+            .joined(separator: "\n") + "\n", to: "wide.csv", in: dir)
+        for repo in [remote, local] { try await repo.importData(from: csv, into: "wide") }
+        var scanned: [[Value]] = [[], []]
+        for (i, repo) in [remote, local].enumerated() {
+            try await repo.dataset("wide").scan(columns: ["score", "id"], includeRowID: true) { batch in
+                for r in 0..<batch.length { scanned[i].append(contentsOf: batch.columns.map { $0.value(at: r) }) }
+            }
+        }
+        #expect(scanned[0].count == 3 * 3000 && scanned[0] == scanned[1])  // _rowid, score, id of every row
+        let positions = [2999, 0, 1500, 7]
+        let taken = try await remote.dataset("wide").take(positions, columns: ["score"])
+        #expect(taken.columns[0].values == positions.map { .float(Double($0) / 8) })
     }
 
     @Test func wrongCredentialsAreRefusedWithAClearError() async throws {

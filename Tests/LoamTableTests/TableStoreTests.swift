@@ -141,3 +141,79 @@ import Testing
         #expect(throws: TableError.self) { try Array("{\"kind\":\"manifest\",".utf8).withUnsafeBytes { try ManifestCodec.decode($0, what: "x") } }
     }
 }
+
+/// A local store that says it is remote (so readers take the object-storage path) and counts what it hands out.
+final class FarObjectStore: ObjectStore, @unchecked Sendable {
+    let base: LocalObjectStore
+    private let lock = NSLock()
+    private(set) var whole = 0, ranged = 0, rangedBytes = 0
+
+    init(_ base: LocalObjectStore) { self.base = base }
+
+    var isLocal: Bool { false }
+    func put(_ bytes: [UInt8]) async throws -> ObjectID { try await base.put(bytes) }
+    func stage() throws -> StagedObject { try base.stage() }
+    func publish(_ staged: StagedObject) async throws -> ObjectID { try await base.publish(staged) }
+    func get(_ id: ObjectID) async throws -> ByteView {
+        lock.withLock { whole += 1 }
+        return try await base.get(id)
+    }
+    func read(_ id: ObjectID, range: Range<Int>) async throws -> ByteView {
+        lock.withLock { ranged += 1; rangedBytes += range.count }
+        return try await base.read(id, range: range)
+    }
+    func contains(_ id: ObjectID) async throws -> Bool { try await base.contains(id) }
+    func ids(withPrefix prefix: String) async throws -> [ObjectID] { try await base.ids(withPrefix: prefix) }
+    func delete(_ id: ObjectID) async throws { try await base.delete(id) }
+    func list() async throws -> [ObjectInfo] { try await base.list() }
+}
+
+@Suite struct RangedFragmentReadTests {
+    /// A fragment of 4,000 rows: an id, a wide text column, a 32-float embedding and a struct.
+    static func fragment(_ objects: any ObjectStore) async throws -> (FragmentEntry, TableSchema) {
+        let rows = 4000
+        let fields = [Field(name: "id", type: .int64), Field(name: "text", type: .utf8),
+                      Field(name: "emb", type: .fixedSizeList(Field(name: "item", type: .float32), 32)),
+                      Field(name: "meta", type: .structType([Field(name: "a", type: .int32), Field(name: "b", type: .utf8)]))]
+        let schema = TableSchema(fields: fields)
+        let id = try ArrowArray.fromValues((0..<rows).map { .int(Int64($0)) }, type: .int64)
+        let texts: [Value] = (0..<rows).map { r -> Value in r % 17 == 0 ? .null : .string(String(repeating: "ü\(r) ", count: 60)) }
+        let vectors: [Value] = (0..<rows).map { r -> Value in .list((0..<32).map { i -> Value in .float(Double(r * 32 + i)) }) }
+        let records: [Value] = (0..<rows).map { r -> Value in r % 5 == 0 ? .null : .structValue([.int(Int64(-r)), .string("m\(r)")]) }
+        let text = try ArrowArray.fromValues(texts, type: .utf8)
+        let emb = try ArrowArray.fromValues(vectors, type: fields[2].type)
+        let meta = try ArrowArray.fromValues(records, type: fields[3].type)
+        let entry = try await FragmentWriter(objects: objects).write(columns: [id, text, emb, meta], columnIDs: [1, 2, 3, 4],
+                                                                     fields: try schema.arrowSchema().fields, rowIDs: 0..<UInt64(rows))
+        return (entry, schema)
+    }
+
+    @Test func aFewColumnsOfARemoteFragmentComeByRangedReadsAndMatchTheWholeFile() async throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let local = try LocalObjectStore(root: dir)
+        let far = FarObjectStore(local)
+        let (entry, schema) = try await Self.fragment(local)
+        for columns in [[1], [3], [4, 1], [2]] {
+            let expected = try await FragmentReader(objects: local).read(entry, schema: schema, columnIDs: columns)
+            let (whole, ranged) = (far.whole, far.rangedBytes)
+            let got = try await FragmentReader(objects: far).read(entry, schema: schema, columnIDs: columns)
+            #expect(got.rowIDs.values == expected.rowIDs.values)
+            #expect(zip(got.columns, expected.columns).allSatisfy { $0.values == $1.values }, "columns \(columns)")
+            if columns == [2] {
+                #expect(far.whole == whole + 1)  // the text is most of the file: fetched whole
+            } else {
+                #expect(far.whole == whole)
+                #expect(far.rangedBytes - ranged < entry.bytes / 2, "columns \(columns): \(far.rangedBytes - ranged) of \(entry.bytes) bytes")
+            }
+        }
+        // Every column: one whole GET. A wrong size in the manifest: the ranged path gives up and the whole file is read.
+        let before = far.whole
+        _ = try await FragmentReader(objects: far).read(entry, schema: schema, columnIDs: [1, 2, 3, 4])
+        var wrong = entry
+        wrong.bytes += 100
+        let fallback = try await FragmentReader(objects: far).read(wrong, schema: schema, columnIDs: [1])
+        #expect(fallback.columns[0].values == (0..<4000).map { .int(Int64($0)) })
+        #expect(far.whole == before + 2)
+    }
+}

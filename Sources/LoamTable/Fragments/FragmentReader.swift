@@ -68,13 +68,13 @@ public struct FragmentReader: Sendable {
     /// no `_rowid` passes `verifyingRowIDs: false`: it uses their count, not their values, so their chunk's
     /// checksum is left unchecked (until a read that uses them).
     public func read(_ entry: FragmentEntry, schema: TableSchema, columnIDs: [Int], verifyingRowIDs: Bool = true) async throws -> FragmentData {
-        let reader = try IPCReader(data: try await objects.get(entry.object))
+        // Decode only _rowid and the asked-for columns the fragment holds.
+        let positions = [0] + columnIDs.compactMap { id in entry.columnIDs.firstIndex(of: id).map { $0 + 1 } }
+        let reader = try await open(entry, positions: positions)
         guard reader.batchCount >= 1 else { throw TableError.corrupt("fragment \(entry.object.short) holds no record batch") }
         guard reader.schema.fields.count == entry.columnIDs.count + 1 else {
             throw TableError.corrupt("fragment \(entry.object.short) does not match its manifest entry")
         }
-        // Decode only _rowid and the asked-for columns the fragment holds.
-        let positions = [0] + columnIDs.compactMap { id in entry.columnIDs.firstIndex(of: id).map { $0 + 1 } }
         let batch = try reader.batchCount == 1 ? reader.batch(0, columns: positions) : concatenated(reader, positions)
         guard batch.length == entry.rows else {
             throw TableError.corrupt("fragment \(entry.object.short) does not match its manifest entry")
@@ -102,6 +102,19 @@ public struct FragmentReader: Sendable {
             live = try DeletionVector(decoding: try await objects.get(deletions)).liveOffsets(rows: entry.rows)
         }
         return FragmentData(entry: entry, rowIDs: batch.columns[0], columns: columns, live: live)
+    }
+
+    /// The fragment's file: mapped (local) or fetched whole — unless it is in object storage and a few of its
+    /// columns are wanted, when ranged GETs fetch the footer, the batch metadata and those columns' bytes only
+    /// (`IPCReader.sparse`); a fragment that cannot be read in part is fetched whole.
+    private func open(_ entry: FragmentEntry, positions: [Int]) async throws -> IPCReader {
+        if !objects.isLocal, positions.count <= entry.columnIDs.count {
+            let (objects, id) = (objects, entry.object)
+            if let reader = try? await IPCReader.sparse(size: entry.bytes, columns: positions, fetch: { try await objects.read(id, range: $0) }) {
+                return reader
+            }
+        }
+        return try IPCReader(data: try await objects.get(entry.object))
     }
 
     private func concatenated(_ reader: IPCReader, _ positions: [Int]) throws -> RecordBatch {
