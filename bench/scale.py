@@ -1,5 +1,5 @@
 """Issue 17's rows: Loam through S3 (SeaweedFS on loopback, signatures checked) beside Lance on the same
-S3 server — import, epoch scan and take 10,000 rows — and commit latency with the catalog on PostgreSQL
+S3 server — import, epoch scan, one column's scan and take 10,000 rows — and commit latency with the catalog on PostgreSQL
 vs SQLite. Every system does the same work: the scan sums `label` and every float of `emb` (each byte
 touched); the take materializes all columns of the rows. Run through bench/scale.sh."""
 import argparse
@@ -110,6 +110,17 @@ def main():
         results["epoch scan"] = {"Loam": min(r["seconds"] for r in scans), "Loam (Python client)": best(python_scan, args.runs),
                                  "Lance": best(lance_scan, args.runs)}
         print("epoch scan", results["epoch scan"], flush=True)
+
+        # --- one column of four: `label` summed (Loam fetches it by ranged GETs, as Lance does) ---------
+        label_scans = [loam_run("scan", node, "t", "label") for _ in range(args.runs)]
+        label_total = float(np.asarray(table.column("label")).sum())
+        assert all(r["rows"] == n and r["checksum"] == label_total for r in label_scans), (label_scans[0], label_total)
+
+        def lance_label():
+            return sum(float(b.column("label").to_numpy().sum()) for b in lance_ds.to_batches(columns=["label"], batch_size=65_536))
+        assert lance_label() == label_total
+        results["scan one column"] = {"Loam": min(r["seconds"] for r in label_scans), "Lance": best(lance_label, args.runs)}
+        print("scan one column", results["scan one column"], flush=True)
 
         # --- take 10,000 random rows, every column ------------------------------------------------
         positions = np.sort(rng.choice(n, 10_000, replace=False))

@@ -194,26 +194,49 @@ final class FarObjectStore: ObjectStore, @unchecked Sendable {
         let local = try LocalObjectStore(root: dir)
         let far = FarObjectStore(local)
         let (entry, schema) = try await Self.fragment(local)
-        for columns in [[1], [3], [4, 1], [2]] {
-            let expected = try await FragmentReader(objects: local).read(entry, schema: schema, columnIDs: columns)
-            let (whole, ranged) = (far.whole, far.rangedBytes)
-            let got = try await FragmentReader(objects: far).read(entry, schema: schema, columnIDs: columns)
-            #expect(got.rowIDs.values == expected.rowIDs.values)
-            #expect(zip(got.columns, expected.columns).allSatisfy { $0.values == $1.values }, "columns \(columns)")
-            if columns == [2] {
-                #expect(far.whole == whole + 1)  // the text is most of the file: fetched whole
-            } else {
-                #expect(far.whole == whole)
-                #expect(far.rangedBytes - ranged < entry.bytes / 2, "columns \(columns): \(far.rangedBytes - ranged) of \(entry.bytes) bytes")
+        let layout = try #require(entry.layout)
+        #expect(layout.count == 6 && layout.last! < entry.bytes)
+        // Written to a remote store, the fragment's checksums and layout come from the staged file: nothing is downloaded.
+        let (again, _) = try await Self.fragment(far)
+        #expect(again == entry && far.whole == 0 && far.ranged == 0)
+        // The manifest's layout: one round of ranged reads (the head, the columns); without it, the footer first.
+        var footerless = entry
+        footerless.layout = nil
+        for (variant, rounds) in [(entry, 1), (footerless, 2)] {
+            for columns in [[1], [3], [4, 1], [2]] {
+                let expected = try await FragmentReader(objects: local).read(entry, schema: schema, columnIDs: columns)
+                let (whole, ranged, bytes) = (far.whole, far.ranged, far.rangedBytes)
+                let got = try await FragmentReader(objects: far).read(variant, schema: schema, columnIDs: columns)
+                #expect(got.rowIDs.values == expected.rowIDs.values)
+                #expect(zip(got.columns, expected.columns).allSatisfy { $0.values == $1.values }, "columns \(columns)")
+                if columns == [2] {
+                    #expect(far.whole == whole + 1)  // the text is most of the file: fetched whole
+                } else {
+                    #expect(far.whole == whole)
+                    #expect(far.rangedBytes - bytes < entry.bytes / 2, "columns \(columns): \(far.rangedBytes - bytes) of \(entry.bytes) bytes")
+                    // One round: the head and a range per group of adjacent columns; two rounds add the tail.
+                    #expect(far.ranged - ranged <= columns.count + 1 + (rounds - 1) * 2, "columns \(columns), \(rounds) round(s)")
+                }
             }
         }
-        // Every column: one whole GET. A wrong size in the manifest: the ranged path gives up and the whole file is read.
+        // Every column: one whole GET. A wrong size and no layout: the ranged path gives up and the whole file is read.
         let before = far.whole
         _ = try await FragmentReader(objects: far).read(entry, schema: schema, columnIDs: [1, 2, 3, 4])
-        var wrong = entry
-        wrong.bytes += 100
-        let fallback = try await FragmentReader(objects: far).read(wrong, schema: schema, columnIDs: [1])
+        footerless.bytes += 100
+        let fallback = try await FragmentReader(objects: far).read(footerless, schema: schema, columnIDs: [1])
         #expect(fallback.columns[0].values == (0..<4000).map { .int(Int64($0)) })
         #expect(far.whole == before + 2)
+    }
+
+    @Test func theLayoutRoundTripsThroughTheManifestAndBadOnesAreRefused() throws {
+        var manifest = Manifest(schema: TableSchema(fields: [Field(name: "n", type: .int32)]))
+        manifest.fragments = [FragmentEntry(object: try ObjectID(hex: String(repeating: "a", count: 64)), rows: 3, columnIDs: [1], deletions: nil,
+                                            deletedRows: 0, minRowID: 0, maxRowID: 2, statistics: [:], bytes: 900, layout: [400, 424, 440])]
+        let bytes = ManifestCodec.encode(manifest)
+        #expect(String(decoding: bytes, as: UTF8.self).contains("\"layout\":[400,424,440]"))
+        let decoded = try bytes.withUnsafeBytes { try ManifestCodec.decode($0, what: "manifest") }
+        #expect(decoded.fragments[0].layout == [400, 424, 440])
+        let bad = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "[400,424,440]", with: "[400,440,424]")
+        #expect(throws: TableError.self) { try Array(bad.utf8).withUnsafeBytes { try ManifestCodec.decode($0, what: "manifest") } }
     }
 }

@@ -59,9 +59,10 @@ public struct Dataset: Sendable {
         let outSchema = Schema(fields: fields, metadata: schema.metadata)
         var remaining = limit
         let entries = kept(pruning)
-        // From a remote store (S3) the next fragments are fetched while this one is consumed; a local one is mapped at once.
+        // From a remote store (S3) the next fragments are fetched while this one is consumed (more of them when
+        // only some columns are: their ranged reads are small); a local one is mapped at once.
         let (reader, tableSchema) = (self.reader, manifest.schema)
-        let readAhead = reader.objects.isLocal ? 0 : 2
+        let readAhead = reader.objects.isLocal ? 0 : ids.count < manifest.schema.columns.count ? 6 : 2
         var pending: [Task<FragmentData, Error>] = []
         var next = 0
         do {

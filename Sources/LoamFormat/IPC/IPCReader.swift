@@ -10,11 +10,11 @@ public struct IPCReader: Sendable {
     public let schema: Schema
     public let data: ByteView
     /// File offsets of the record-batch messages.
-    private let batchOffsets: [Int]
+    let batchOffsets: [Int]
     /// How each field lies in the file, when Loam stores it as another type (`Wire`).
     let wires: [Wire]
     /// The dictionaries in force for each record batch (files: the same for all; streams: as of that batch).
-    private let batchDictionaries: [[Int64: ArrowArray]]
+    let batchDictionaries: [[Int64: ArrowArray]]
     /// The data's numbers are big-endian (the file says so); they are swapped as they are read.
     let bigEndian: Bool
 

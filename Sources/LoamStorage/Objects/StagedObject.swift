@@ -45,7 +45,8 @@ public final class StagedObject: ByteSink {
         }
     }
 
-    private func flush() throws {
+    /// Writes out the bytes still buffered, so the file can be read before it is sealed.
+    public func flush() throws {
         if !pending.isEmpty {
             try StorageError.writing(url.path) { try handle.write(contentsOf: pending) }
             pending.removeAll(keepingCapacity: true)

@@ -30,6 +30,7 @@ enum ManifestCodec {
             $0.field("columnIDs") { w in w.array(f.columnIDs) { w, id in w.int(id) } }
             $0.field("deletedRows") { $0.int(f.deletedRows) }
             if let d = f.deletions { $0.field("deletions") { $0.string(d.hex) } }
+            if let layout = f.layout { $0.field("layout") { w in w.array(layout) { w, offset in w.int(offset) } } }
             $0.field("maxRowID") { $0.uint(f.maxRowID) }
             $0.field("minRowID") { $0.uint(f.minRowID) }
             $0.field("object") { $0.string(f.object.hex) }
@@ -120,10 +121,17 @@ enum ManifestCodec {
                 }
                 checksums[key] = sum
             }
+            var layout: [Int]?
+            if let offsets = f["layout"]?.arrayValue {
+                layout = offsets.compactMap(\.intValue)
+                guard layout!.count == offsets.count, layout!.count == columnIDs.count + 2, zip(layout!, layout!.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+                    throw fail("the layout of fragment \(object.prefix(12)) is not \(columnIDs.count + 2) rising offsets")
+                }
+            }
             manifest.fragments.append(FragmentEntry(
                 object: try ObjectID(hex: object), rows: rows, columnIDs: columnIDs,
                 deletions: try f["deletions"]?.stringValue.map { try ObjectID(hex: $0) }, deletedRows: f["deletedRows"]?.intValue ?? 0,
-                minRowID: minRowID, maxRowID: maxRowID, statistics: statistics, bytes: f["bytes"]?.intValue ?? 0, checksums: checksums))
+                minRowID: minRowID, maxRowID: maxRowID, statistics: statistics, bytes: f["bytes"]?.intValue ?? 0, checksums: checksums, layout: layout))
         }
         return manifest
     }

@@ -21,6 +21,11 @@ public struct FragmentEntry: Hashable, Sendable {
     /// column id as a string and `_rowid`; checked when a process first reads the chunk.
     /// Empty for fragments written before checksums existed.
     public var checksums: [String: UInt64] = [:]
+    /// Where the file's parts lie (`IPCReader.columnSpans`): the body's start — the bytes before it hold the
+    /// schema and the batch's metadata —, then the end of each column's buffers, `_rowid` first. Lets a
+    /// reader of object storage fetch a few columns in one round of ranged reads. Nil for fragments written
+    /// before it existed.
+    public var layout: [Int]? = nil
 
     public var liveRows: Int { rows - deletedRows }
 }

@@ -105,12 +105,13 @@ public struct FragmentReader: Sendable {
     }
 
     /// The fragment's file: mapped (local) or fetched whole — unless it is in object storage and a few of its
-    /// columns are wanted, when ranged GETs fetch the footer, the batch metadata and those columns' bytes only
-    /// (`IPCReader.sparse`); a fragment that cannot be read in part is fetched whole.
+    /// columns are wanted, when ranged GETs fetch the bytes before the body and those columns' only — in one
+    /// round with the manifest's `layout`, else after the footer (`IPCReader.sparse`); a fragment that cannot
+    /// be read in part is fetched whole.
     private func open(_ entry: FragmentEntry, positions: [Int]) async throws -> IPCReader {
         if !objects.isLocal, positions.count <= entry.columnIDs.count {
             let (objects, id) = (objects, entry.object)
-            if let reader = try? await IPCReader.sparse(size: entry.bytes, columns: positions, fetch: { try await objects.read(id, range: $0) }) {
+            if let reader = try? await IPCReader.sparse(size: entry.bytes, spans: entry.layout, columns: positions, fetch: { try await objects.read(id, range: $0) }) {
                 return reader
             }
         }

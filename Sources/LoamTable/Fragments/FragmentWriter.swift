@@ -41,9 +41,16 @@ public struct FragmentWriter: Sendable {
             try writer.write(RecordBatch(schema: schema, columns: [rowIDs] + columns, length: rows))
             _ = try writer.finish()
             let byteCount = staged.byteCount
+            // Checksums of the chunks as written, and where they lie: decoded from the file itself — the one just
+            // published (still in the page cache), or for a remote store the staged copy, mapped before it is sent.
+            var staging: ByteView?
+            if !objects.isLocal {
+                try staged.flush()
+                staging = ByteView(storage: try ByteStorage.map(path: staged.url.path))
+            }
             let id = try await objects.publish(staged)
-            // Checksums of the chunks as written: decoded from the file just published (still in the page cache).
-            let written = try IPCReader(data: try await objects.get(id))
+            let written: IPCReader
+            if let staging { written = try IPCReader(data: staging) } else { written = try IPCReader(data: try await objects.get(id)) }
             var checksums: [String: UInt64] = [:]
             for (position, column) in try (written.batchCount == 1 ? written.batch(0).columns : []).enumerated() {
                 checksums[position == 0 ? RowID.name : String(columnIDs[position - 1])] = column.checksum()
@@ -57,7 +64,8 @@ public struct FragmentWriter: Sendable {
                 hi = max(hi, v)
             }
             return FragmentEntry(object: id, rows: rows, columnIDs: columnIDs, deletions: nil, deletedRows: 0,
-                                 minRowID: rows == 0 ? 0 : lo, maxRowID: hi, statistics: statistics, bytes: byteCount, checksums: checksums)
+                                 minRowID: rows == 0 ? 0 : lo, maxRowID: hi, statistics: statistics, bytes: byteCount, checksums: checksums,
+                                 layout: written.columnSpans())
         } catch {
             staged.discard()
             throw error
