@@ -57,6 +57,8 @@ let package = Package(
         .target(name: "LoamLabels", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage", "LoamCloud",
                                                   .product(name: "GRDB", package: "GRDB.swift"),
                                                   .product(name: "PostgresNIO", package: "postgres-nio")]),
+        // Data quality: mergeable per-fragment sketches (profiles), over its own store.
+        .target(name: "LoamQuality", dependencies: ["Loam", "LoamFormat", "LoamTable", "LoamStorage"]),
         // Governance: PII detection, anonymization, audit verification and erasure from every version (encryption next).
         .target(name: "LoamGovernance", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage", .product(name: "Crypto", package: "swift-crypto")]),
         // Remote backends: S3ObjectStore (any S3-compatible server) and PostgresMetaStore, and the
@@ -82,7 +84,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], resources: [.copy("openapi.json")]),
         .executableTarget(name: "loam", dependencies: [
-            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamServer", "LoamTracking", "LoamLabels", "LoamGovernance", "LoamCloud",
+            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamServer", "LoamTracking", "LoamLabels", "LoamGovernance", "LoamCloud", "LoamQuality",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Loam's side of bench/run.sh (release build); not part of the library.
@@ -100,6 +102,7 @@ let package = Package(
         .testTarget(name: "LoamServerTests", dependencies: ["LoamServer"]),
         .testTarget(name: "LoamGovernanceTests", dependencies: ["LoamGovernance", "Loam", "LoamQuery", "LoamTable", "LoamStorage", "LoamFormat", "LoamTestSupport"]),
         .testTarget(name: "LoamCloudTests", dependencies: ["LoamCloud", "Loam", "LoamTracking", "LoamLabels", "LoamStorage", "LoamTable", "LoamFormat", "LoamTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "LoamQualityTests", dependencies: ["LoamQuality", "Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamTestSupport"]),
         .testTarget(name: "LoamLabelsTests", dependencies: ["LoamLabels", "Loam", "LoamFormat", "LoamTable", "LoamTestSupport"]),
         .testTarget(name: "LoamQueryTests", dependencies: ["LoamQuery", "Loam", "LoamFormat", "LoamGovernance", "LoamTestSupport"],
                     resources: [.copy("sql")]),
