@@ -76,7 +76,7 @@ let package = Package(
         .target(name: "LoamWeb", resources: [.copy("pages")]),
         // `loam serve`: the REST API, tokens and roles, Arrow streams for training, metrics.
         .target(name: "LoamServer", dependencies: [
-            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamTracking", "LoamLabels", "LoamWeb",
+            "Loam", "LoamQuery", "LoamFormat", "LoamStorage", "LoamTable", "LoamTracking", "LoamLabels", "LoamWeb", "LoamQuality",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),

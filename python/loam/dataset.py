@@ -318,6 +318,11 @@ class Dataset(DatasetBase):
     def __getstate__(self):  # what a DataLoader worker needs to read the same version again
         return {"name": self.name, "commit": self.commit, "source": self._source}
 
+    def profile(self):
+        """The dataset's profile at this commit, as `loam profile --json` prints it: per column rows, nulls, NaNs,
+        distinct values, min/max/mean/std, quantiles, a histogram, the top values, lengths, vector norms."""
+        return self._source._loam("profile", self.name, "--ref", self.commit, "--json")
+
     def __setstate__(self, state):
         other = state["source"].dataset(state["name"], ref=state["commit"])
         self.__dict__.update(other.__dict__)

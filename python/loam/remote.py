@@ -135,6 +135,10 @@ class RemoteDataset(DatasetBase):
         """The dataset's labels on the server, at this commit (see loam.labels.RemoteLabels)."""
         return RemoteLabels(self)
 
+    def profile(self):
+        """The dataset's profile on the server, at this commit (columns masked for this token: counts only)."""
+        return self._repo.get_json(self._path + "/profile", ref=self.commit)
+
     def __getstate__(self):
         return {"repo": self._repo, "name": self.name, "commit": self.commit, "schema": self.schema, "rows": self._rows}
 

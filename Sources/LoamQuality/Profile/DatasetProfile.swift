@@ -33,6 +33,19 @@ public struct ProfileReport: Codable, Sendable {
     public var fragmentsRead: Int
     public var columns: [Column]
 
+    /// The report with the named columns cut to their counts (rows, nulls): no value, extreme or quantile
+    /// of a column masked for the reader.
+    public func counting(only names: Set<String>) -> ProfileReport {
+        var copy = self
+        for i in copy.columns.indices where names.contains(copy.columns[i].name) {
+            let c = copy.columns[i]
+            var bare = Column(c.name, ColumnProfile(type: c.type))
+            (bare.rows, bare.nulls) = (c.rows, c.nulls)
+            copy.columns[i] = bare
+        }
+        return copy
+    }
+
     public struct Summary: Codable, Sendable, Equatable {
         public var min: Double?
         public var max: Double?

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Loam
 import LoamFormat
+import LoamQuality
 import LoamQuery
 import LoamStorage
 import LoamTable
@@ -14,6 +15,7 @@ struct DatasetController: Controller {
         ("GET", "/api/v1/datasets"), ("GET", "/api/v1/datasets/{name}"), ("GET", "/api/v1/datasets/{name}/rows"),
         ("POST", "/api/v1/datasets/{name}/take"), ("GET", "/api/v1/datasets/{name}/stream"), ("POST", "/api/v1/datasets/{name}/import"),
         ("GET", "/api/v1/datasets/{name}/masks"), ("PUT", "/api/v1/datasets/{name}/masks/{column}"), ("DELETE", "/api/v1/datasets/{name}/masks/{column}"),
+        ("GET", "/api/v1/datasets/{name}/profile"),
     ]
 
     func respond(_ path: String, _ request: Request, _ context: ServerContext) async throws -> Response {
@@ -25,6 +27,7 @@ struct DatasetController: Controller {
         case "/api/v1/datasets/{name}/stream": return try await stream(request, context)
         case "/api/v1/datasets/{name}/masks": return try await masks(request, context)
         case "/api/v1/datasets/{name}/masks/{column}": return try await setMask(request, context)
+        case "/api/v1/datasets/{name}/profile": return try await profile(request, context)
         default: return try await importBody(request, context)
         }
     }
@@ -52,6 +55,15 @@ struct DatasetController: Controller {
         let commit = try await repository.setMask(policy, column: column, of: name)
         server.metrics.committed()
         return try json(["commit": commit.hex])
+    }
+
+    /// The dataset's profile at `?ref=` (what `loam profile --json` prints); a column masked for the caller's
+    /// role shows its counts only.
+    func profile(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let ds = try await open(request, context)
+        let report = try await Profiler(repository: repository).profile(ds.name, at: request.formQuery.get("ref") ?? "HEAD").report
+        let masked = Set(ds.manifest.schema.columns.filter { $0.id.map { ds.manifest.schema.mask(columnID: $0) != nil } ?? false }.map(\.name))
+        return try json(report.counting(only: masked))
     }
 
     func datasets(_ request: Request, _ context: ServerContext) async throws -> Response {

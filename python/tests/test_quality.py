@@ -1,0 +1,120 @@
+"""Issue 18: profiles from per-fragment sketches, checked against numpy and pandas on the same rows, through the
+CLI, the Python client and the server (a column masked for the reader shows its counts only)."""
+import subprocess
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import loam
+from conftest import LOAM, loam as run
+
+
+def table(rng, start, n):
+    ids = np.arange(start, start + n)
+    score = rng.normal(3, 2, n)
+    score[rng.random(n) < 0.05] = np.nan
+    return pa.table({
+        "id": pa.array(ids, pa.int64()),
+        "label": pa.array(rng.integers(0, 6, n), pa.int32()),
+        "score": pa.array(score, mask=rng.random(n) < 0.03),
+        "text": pa.array([None if i % 11 == 0 else f"item {i % 997} ü{'x' * (i % 5)}" for i in ids]),
+        "emb": pa.FixedSizeListArray.from_arrays(pa.array(rng.standard_normal(n * 8).astype(np.float32)), 8),
+        "flag": pa.array(rng.random(n) < 0.3),
+    })
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("quality") / "repo"
+    run("init", str(path))
+    r = loam.open(str(path))
+    rng = np.random.default_rng(18)
+    r.write(table(rng, 0, 40_000), "t")
+    return path
+
+
+def close(a, b, rel=1e-9):
+    return a == pytest.approx(b, rel=rel, abs=1e-12)
+
+
+def test_a_profile_matches_numpy_and_pandas_after_appends_and_deletes(repo):
+    r = loam.open(str(repo))
+    first = r.dataset("t").profile()
+    assert first["fragmentsRead"] == first["fragments"] >= 1
+    assert loam.open(str(repo)).dataset("t").profile()["fragmentsRead"] == 0  # kept sketches
+    rng = np.random.default_rng(7)
+    r.write(table(rng, 100_000, 5_000), "t")
+    assert loam.open(str(repo)).dataset("t").profile()["fragmentsRead"] == 1  # only the appended fragment
+    run("query", "DELETE FROM t WHERE label = 5 AND id % 3 = 0", repo=repo)
+
+    ds = loam.open(str(repo)).dataset("t")
+    profile = ds.profile()
+    data = ds.to_arrow()
+    columns = {c["name"]: c for c in profile["columns"]}
+    assert profile["rows"] == data.num_rows
+    for name in data.column_names:
+        assert columns[name]["rows"] == data.num_rows
+        assert columns[name]["nulls"] == data.column(name).null_count, name
+
+    for name in ["id", "label", "score"]:
+        values = data.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        values = values[~np.isnan(values)]
+        c = columns[name]
+        assert c["values"]["min"] == values.min() and c["values"]["max"] == values.max(), name
+        assert close(c["values"]["mean"], values.mean()) and close(c["values"]["std"], values.std()), name
+        ordered = np.sort(values)
+        for key, q in [("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p95", 0.95)]:
+            # The answer's place among the true values (a span where it repeats) is within 2% of q.
+            low, high = (np.searchsorted(ordered, c["quantiles"][key], side) / len(values) for side in ("left", "right"))
+            assert low - 0.02 <= q <= high + 0.02, (name, key, low, high)
+        assert sum(b["count"] for b in c["histogram"]) == len(values)
+    score = data.column("score").to_numpy(zero_copy_only=False)
+    assert columns["score"]["nans"] == int(np.isnan(score[~pc.is_null(data.column("score")).to_numpy(zero_copy_only=False)]).sum())
+
+    label = data.column("label").to_pandas()
+    assert columns["label"]["distinct"] == label.nunique() and columns["label"]["distinctExact"]
+    assert {e["value"]: e["count"] for e in columns["label"]["top"]} == {str(k): int(v) for k, v in label.value_counts().items()}
+    assert abs(columns["id"]["distinct"] - data.num_rows) / data.num_rows < 0.05  # HyperLogLog past 4,096
+
+    text = data.column("text").to_pandas().dropna()
+    assert not columns["text"]["distinctExact"] and abs(columns["text"]["distinct"] / text.nunique() - 1) < 0.03  # 4,985 > 4,096
+    assert close(columns["text"]["lengths"]["mean"], text.map(lambda s: len(s.encode())).mean())
+    assert columns["text"]["minText"] == min(text, key=lambda s: s.encode()) and columns["text"]["maxText"] == max(text, key=lambda s: s.encode())
+    counts = text.value_counts()
+    # Fragments with more distinct values than the 1,024 each keeps: counts are lower bounds, and say so.
+    assert not columns["text"]["topExact"]
+    assert all(0 < e["count"] <= counts[e["value"]] for e in columns["text"]["top"]), columns["text"]["top"][:3]
+
+    emb = data.column("emb").combine_chunks().flatten().to_numpy().reshape(-1, 8).astype(np.float64)
+    norms = np.linalg.norm(emb, axis=1)
+    assert close(columns["emb"]["norms"]["mean"], norms.mean(), 1e-9) and close(columns["emb"]["norms"]["max"], norms.max(), 1e-9)
+
+    flag = data.column("flag").to_numpy(zero_copy_only=False)
+    assert close(columns["flag"]["values"]["mean"], flag.mean())
+
+    # The terminal view draws the same numbers.
+    shown = run("profile", "t", repo=repo)
+    assert "label  int32" in shown and str(int(label.value_counts().iloc[0])) in shown
+
+
+def test_the_server_answers_the_same_and_hides_a_masked_columns_values(repo, tmp_path):
+    run("user", "add", "ana", repo=repo)
+    reader = run("token", "create", "--user", "ana", "--role", "reader", repo=repo).strip()
+    admin = run("token", "create", "--user", "ana", "--role", "admin", repo=repo).strip()
+    run("mask", "t", "text", "--redact", "--roles", "reader", repo=repo)
+    process = subprocess.Popen([LOAM, "serve", "--repo", str(repo), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = "http://" + process.stdout.readline().split()[1]
+        local = loam.open(str(repo)).dataset("t").profile()
+        full = loam.connect(url, token=admin).dataset("t").profile()
+        assert [c for c in full["columns"]] == [c for c in local["columns"]]
+        seen = {c["name"]: c for c in loam.connect(url, token=reader).dataset("t").profile()["columns"]}
+        assert seen["text"]["nulls"] == next(c for c in local["columns"] if c["name"] == "text")["nulls"]
+        assert "top" not in seen["text"] and "minText" not in seen["text"] and "lengths" not in seen["text"]
+        assert seen["label"]["top"]  # the others as they are
+        with pytest.raises(loam.LoamError):
+            loam.connect(url, token=reader).dataset("nope")
+    finally:
+        process.kill()
