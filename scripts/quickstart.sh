@@ -34,6 +34,7 @@ step import examples/reviews.csv --dataset reviews -m "Import the sample reviews
 step schema reviews
 step head reviews -n 5
 step count reviews
+step profile reviews
 step tag v1
 step delete reviews --where "label = 0 OR text LIKE '%terrible%terrible%'" -m "Drop label 0 and doubly terrible reviews"
 step update reviews --set label=4 --where "score > 0.95" -m "Relabel very confident reviews"

@@ -31,7 +31,7 @@ extension ProfileReport {
                 for bin in bins {
                     out += "  " + Self.pad("\(Self.number(bin.low))–\(Self.number(bin.high))", 24) + Self.bar(bin.count, most) + " \(bin.count)\n"
                 }
-            } else if let top = c.top, !top.isEmpty, (c.distinct ?? 0) <= 1000 || top.first!.count > 1 {
+            } else if let top = c.top, let first = top.first, first.count > 1, (c.distinct ?? 0) <= 1000 || first.count * 100 >= c.rows {
                 let most = max(1, top.first!.count)
                 for entry in top.prefix(5) {
                     out += "  " + Self.pad(Self.clip(entry.value), 24) + Self.bar(entry.count, most) + " \(entry.count)\(c.topExact == true ? "" : "+")\n"
@@ -49,7 +49,7 @@ extension ProfileReport {
 
     static func number(_ x: Double) -> String {
         if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
-        return String(format: abs(x) >= 1e6 || abs(x) < 1e-3 ? "%.4g" : "%.4f", x)
+        return String(format: "%.5g", x)
     }
 
     static func percent(_ part: Int, _ whole: Int) -> String { whole == 0 ? "0%" : String(format: "%.1f%%", Double(part) / Double(whole) * 100) }
