@@ -58,7 +58,7 @@ let package = Package(
                                                   .product(name: "GRDB", package: "GRDB.swift"),
                                                   .product(name: "PostgresNIO", package: "postgres-nio")]),
         // Data quality: mergeable per-fragment sketches (profiles), over its own store.
-        .target(name: "LoamQuality", dependencies: ["Loam", "LoamFormat", "LoamTable", "LoamStorage"]),
+        .target(name: "LoamQuality", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage"]),
         // Governance: PII detection, anonymization, audit verification and erasure from every version (encryption next).
         .target(name: "LoamGovernance", dependencies: ["Loam", "LoamQuery", "LoamFormat", "LoamTable", "LoamStorage", .product(name: "Crypto", package: "swift-crypto")]),
         // Remote backends: S3ObjectStore (any S3-compatible server) and PostgresMetaStore, and the

@@ -26,3 +26,64 @@ struct Profile: AsyncParsableCommand {
         }
     }
 }
+
+struct Expect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sets, shows or removes a dataset's expectations (a versioned file: each change is a commit).",
+        discussion: """
+            The file holds [[expect]] tables (TOML). Kinds and their keys:
+              not_null column · unique column or columns = [...] · range column min/max · in column values = [...]
+              regex column pattern · length column min/max · rows min/max · foreign_key column references = "ds.col"
+              sql where = "condition every row meets" · no_rows query = "SELECT … that must return nothing"
+              mean column min/max · quantile column q min/max · share column value min/max
+            Each may have name = "…" and gate = true (a write that breaks it fails and changes nothing).
+              loam expect reviews --file reviews.expect.toml
+              loam expect reviews            # prints the file
+              loam expect reviews --clear
+            """)
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "The dataset.") var dataset: String
+    @Option(help: "The expectations file to set.") var file: String?
+    @Flag(help: "Remove the dataset's expectations.") var clear = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let checker = Checker(repository: try repository.open())
+            if clear {
+                let commit = try await checker.setExpectations(nil, of: dataset)
+                print("removed the expectations of \(dataset) (commit \(commit.short))")
+            } else if let file {
+                let text = try String(contentsOfFile: file, encoding: .utf8)
+                let commit = try await checker.setExpectations(text, of: dataset)
+                print("\(try Expectation.parse(text).count) expectations set on \(dataset) (commit \(commit.short))")
+            } else {
+                guard let text = try await checker.expectationsText(of: dataset) else { throw QualityError.notFound("'\(dataset)' has no expectations: set them with `loam expect \(dataset) --file FILE`") }
+                print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+            }
+        }
+    }
+}
+
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Checks a dataset's expectations at a ref: each with the rows that break it; exits 1 when any fails.",
+        discussion: """
+              loam check reviews
+              loam check reviews --ref v1 --json --samples 50
+            """)
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "The dataset.") var dataset: String
+    @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
+    @Option(help: "At most this many breaking _rowids per expectation.") var samples = 10
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        var passed = true
+        try await reportingErrors {
+            let report = try await Checker(repository: try repository.open()).check(dataset, at: ref, samples: samples)
+            passed = report.passed
+            print(json ? try JSONOutput.text(report) : report.text, terminator: json ? "\n" : "")
+        }
+        if !passed { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Loam
+import LoamFormat
+import LoamQuery
+import LoamStorage
+import LoamTable
+
+/// One expectation's outcome: whether it held, how many rows (or duplicate keys) break it, the observed
+/// value for bounds on a whole column, and up to N of the breaking rows' `_rowid`s.
+public struct ExpectationResult: Codable, Sendable, Equatable {
+    public var name: String
+    public var kind: String
+    public var gate: Bool
+    public var passed: Bool
+    /// Rows that break it (for `unique`: rows holding a duplicated key; for `rows`, `mean`, `quantile`, `share`: 0 or 1).
+    public var failing: Int
+    /// `rows`: the row count; `mean`, `quantile`, `share`: the value found.
+    public var observed: Double?
+    public var sampleRowIDs: [UInt64]
+    public var line: Int
+}
+
+/// `loam check`'s answer for a dataset at one commit.
+public struct CheckReport: Codable, Sendable {
+    public var dataset: String
+    public var commit: String
+    public var rows: Int
+    public var passed: Bool
+    public var results: [ExpectationResult]
+
+    public var text: String {
+        var out = "\(dataset) at \(commit.prefix(12)): \(rows) rows, \(results.filter(\.passed).count) of \(results.count) expectations hold\n"
+        for r in results {
+            var line = "  \(r.passed ? "✓" : "✗") \(r.name)"
+            if r.gate { line += "  [gate]" }
+            if let observed = r.observed { line += "  (found \(ProfileReport.number(observed)))" }
+            if !r.passed, r.failing > 0, !["rows", "mean", "quantile", "share"].contains(r.kind) {
+                line += "  — \(r.failing) row\(r.failing == 1 ? "" : "s")"
+                if !r.sampleRowIDs.isEmpty { line += ", _rowid \(r.sampleRowIDs.map(String.init).joined(separator: ", "))\(r.failing > r.sampleRowIDs.count ? ", …" : "")" }
+            }
+            out += line + "\n"
+        }
+        return out
+    }
+}
+
+/// Expectations: kept in the dataset's schema metadata (`loam.expectations`, the file's text), so they are
+/// versioned with the data; checked at any commit through the SQL engine, and through the profile's
+/// sketches for the bounds on a whole column.
+///
+/// ```swift
+/// let checker = Checker(repository: repo)
+/// try await checker.setExpectations(text, of: "reviews")
+/// let report = try await checker.check("reviews", at: "HEAD")
+/// ```
+public struct Checker: Sendable {
+    public static let metadataKey = "loam.expectations"
+    public let repository: Repository
+
+    public init(repository: Repository) { self.repository = repository }
+
+    /// The expectations file of a dataset at `ref` (nil when it has none).
+    public func expectationsText(of dataset: String, at ref: String = "HEAD") async throws -> String? {
+        try await repository.dataset(dataset, at: ref).manifest.schema.metadata?[Self.metadataKey]
+    }
+
+    /// Checks `text` (its syntax, its columns against the dataset) and commits it as the dataset's
+    /// expectations; nil or empty removes them.
+    @discardableResult
+    public func setExpectations(_ text: String?, of dataset: String) async throws -> ObjectID {
+        let ds = try await repository.dataset(dataset)
+        if let text, !text.isEmpty {
+            for e in try Expectation.parse(text) {
+                for column in e.columns where !ds.manifest.schema.names.contains(column) {
+                    throw QualityError.invalid("line \(e.line): '\(dataset)' has no column '\(column)' (columns: \(ds.manifest.schema.names.joined(separator: ", ")))")
+                }
+            }
+        }
+        let empty = text?.isEmpty ?? true
+        return try await repository.setSchemaMetadata(Self.metadataKey, empty ? nil : text, of: dataset,
+                                                      message: empty ? "Remove the expectations of \(dataset)" : "Set the expectations of \(dataset)")
+    }
+
+    /// Every expectation of the dataset at `ref`, with up to `samples` breaking row ids each.
+    public func check(_ dataset: String, at ref: String = "HEAD", samples: Int = 10) async throws -> CheckReport {
+        let commit = try await repository.resolve(ref).hex
+        let ds = try await repository.dataset(dataset, at: commit)
+        guard let text = ds.manifest.schema.metadata?[Self.metadataKey] else {
+            throw QualityError.notFound("'\(dataset)' has no expectations at \(ref): declare them in a file and run `loam expect \(dataset) --file FILE`")
+        }
+        let expectations = try Expectation.parse(text)
+        var profile: DatasetProfile?
+        var results: [ExpectationResult] = []
+        for e in expectations {
+            let run = Run(repository: repository, table: SQLText.identifier(dataset), commit: commit, samples: samples)
+            var result = ExpectationResult(name: e.name, kind: e.kind.rawValue, gate: e.gate, passed: true, failing: 0, observed: nil, sampleRowIDs: [], line: e.line)
+            let c = SQLText.identifier(e.column)
+            func bounded(_ x: Double?) -> Bool { x.map { v in (e.min.map { v >= $0 } ?? true) && (e.max.map { v <= $0 } ?? true) } ?? false }
+            switch e.kind {
+            case .notNull:
+                (result.failing, result.sampleRowIDs) = try await run.breaking("\(c) IS NULL")
+            case .range:
+                let sides = [e.min.map { "\(c) < \($0)" }, e.max.map { "\(c) > \($0)" }].compactMap { $0 }.joined(separator: " OR ")
+                (result.failing, result.sampleRowIDs) = try await run.breaking(sides)
+            case .in:
+                (result.failing, result.sampleRowIDs) = try await run.breaking("\(c) IS NOT NULL AND \(c) NOT IN (\(e.allowed.joined(separator: ", ")))")
+            case .regex:
+                (result.failing, result.sampleRowIDs) = try await run.breaking("\(c) IS NOT NULL AND NOT regexp_matches(\(c), \(SQLText.literal(e.pattern!)))")
+            case .length:
+                let sides = [e.min.map { "length(\(c)) < \($0)" }, e.max.map { "length(\(c)) > \($0)" }].compactMap { $0 }.joined(separator: " OR ")
+                (result.failing, result.sampleRowIDs) = try await run.breaking("\(c) IS NOT NULL AND (\(sides))")
+            case .sql:
+                (result.failing, result.sampleRowIDs) = try await run.breaking("NOT coalesce((\(e.condition!)), FALSE)")
+            case .foreignKey:
+                let parts = e.references!.split(separator: ".").map(String.init)
+                let (other, key) = (SQLText.identifier(parts[0]), SQLText.identifier(parts[1]))
+                (result.failing, result.sampleRowIDs) = try await run.breaking("\(c) IS NOT NULL AND \(c) NOT IN (SELECT \(key) FROM \(other) WHERE \(key) IS NOT NULL)")
+            case .unique:
+                let keys = e.columns.map(SQLText.identifier).joined(separator: ", ")
+                let present = e.columns.map { "\(SQLText.identifier($0)) IS NOT NULL" }.joined(separator: " AND ")
+                result.failing = try await run.number("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM \(run.table) WHERE \(present) GROUP BY \(keys) HAVING count(*) > 1) d")
+                if result.failing > 0 {
+                    result.sampleRowIDs = try await run.rowIDs("SELECT _rowid FROM \(run.table) WHERE \(present) QUALIFY count(*) OVER (PARTITION BY \(keys)) > 1 ORDER BY _rowid LIMIT \(samples)")
+                }
+            case .rows:
+                result.observed = Double(ds.rowCount)
+                result.failing = bounded(result.observed) ? 0 : 1
+            case .noRows:
+                let found = try await repository.query(e.query!, at: commit)
+                result.failing = found.batches.reduce(0) { $0 + $1.length }
+                if let column = found.schema.index(of: RowID.name) {
+                    for batch in found.batches where result.sampleRowIDs.count < samples {
+                        for i in 0..<batch.length where result.sampleRowIDs.count < samples {
+                            if case .uint(let id) = batch.columns[column].value(at: i) { result.sampleRowIDs.append(id) }
+                        }
+                    }
+                }
+            case .mean, .quantile:
+                if profile == nil { profile = try await Profiler(repository: repository).profile(dataset, at: commit) }
+                guard let column = profile!.columns.first(where: { $0.name == e.column }) else {
+                    throw QualityError.invalid("line \(e.line): '\(dataset)' has no column '\(e.column)'")
+                }
+                result.observed = e.kind == .mean ? column.profile.values.flatMap { $0.count > 0 ? $0.mean : nil }
+                    : column.profile.quantiles?.quantile(e.q!)
+                result.failing = bounded(result.observed) ? 0 : 1
+            case .share:
+                let present = try await run.number("SELECT count(*) FROM \(run.table) WHERE \(c) IS NOT NULL")
+                let matching = try await run.number("SELECT count(*) FROM \(run.table) WHERE CAST(\(c) AS VARCHAR) = \(SQLText.literal(e.value!))")
+                result.observed = present == 0 ? nil : Double(matching) / Double(present)
+                result.failing = bounded(result.observed) ? 0 : 1
+            }
+            result.passed = result.failing == 0
+            results.append(result)
+        }
+        return CheckReport(dataset: dataset, commit: commit, rows: ds.rowCount, passed: results.allSatisfy(\.passed), results: results)
+    }
+
+    /// SQL against one commit.
+    struct Run {
+        let repository: Repository
+        let table: String
+        let commit: String
+        let samples: Int
+
+        func number(_ sql: String) async throws -> Int {
+            let result = try await repository.query(sql, at: commit)
+            guard let batch = result.batches.first(where: { $0.length > 0 }) else { return 0 }
+            switch batch.columns[0].value(at: 0) {
+            case .int(let n): return Int(n)
+            case .uint(let n): return Int(n)
+            case .float(let x): return Int(x)
+            default: return 0
+            }
+        }
+
+        func rowIDs(_ sql: String) async throws -> [UInt64] {
+            try await repository.query(sql, at: commit).batches.flatMap { batch in
+                (0..<batch.length).compactMap { i -> UInt64? in
+                    if case .uint(let id) = batch.columns[0].value(at: i) { return id }
+                    return nil
+                }
+            }
+        }
+
+        /// How many rows meet `condition` (they break the expectation), and the first few of their ids.
+        func breaking(_ condition: String) async throws -> (Int, [UInt64]) {
+            let count = try await number("SELECT count(*) FROM \(table) WHERE \(condition)")
+            guard count > 0 else { return (0, []) }
+            return (count, try await rowIDs("SELECT _rowid FROM \(table) WHERE \(condition) ORDER BY _rowid LIMIT \(samples)"))
+        }
+    }
+}
