@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import Loam
 import LoamFormat
+import LoamQuality
 import LoamQuery
 import LoamStorage
 import LoamTable
@@ -65,6 +66,7 @@ public struct LoamServer: Sendable {
         if anonymous && !["127.0.0.1", "::1", "localhost"].contains(host) {
             throw LoamError.invalidArgument("--anonymous serves without tokens, so only on a loopback address (127.0.0.1, ::1 or localhost), not \(host)")
         }
+        QualityGates.install()  // gated expectations guard every write through the server too
         self.repository = repository
         self.host = host
         self.port = port

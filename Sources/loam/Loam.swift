@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Loam
 import LoamGovernance
+import LoamQuality
 import LoamStorage
 
 @main
@@ -53,6 +54,7 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
         AuditContext.redact = redactingPII
         Anonymizer.registerSQLFunctions()  // pii_kinds, pii_mask, pii_redact, pii_hash in SQL
+        QualityGates.install()  // gated expectations guard every write
         try await AuditContext.$current.withValue(AuditContext(user: commandUser, command: auditedCommand)) { try await body() }
     } catch let error as ExitCode {
         throw error

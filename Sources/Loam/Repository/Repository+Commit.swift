@@ -123,9 +123,11 @@ extension Repository {
     /// Whether this task holds its branch's turn exclusively (`WriteLocks.turn`).
     @TaskLocal static var hasTurn = false
 
-    /// Moves a branch by compare-and-swap, between the crash-test fail points every ref move shares.
+    /// Moves a branch by compare-and-swap, between the crash-test fail points every ref move shares, after the
+    /// installed `CommitGates` pass (`gated: false` for a reset, which returns to a state the branch had).
     /// It waits while a writer that lost the race repeatedly has its turn (`WriteLocks.turn`).
-    func moveBranch(_ branch: String, from expected: ObjectID, to new: ObjectID) async throws {
+    func moveBranch(_ branch: String, from expected: ObjectID, to new: ObjectID, gated: Bool = true) async throws {
+        if gated { try await ReadPolicy.$role.withValue(nil) { try await CommitGates.run(self, from: expected, to: new) } }
         let turn = Repository.hasTurn ? nil : try await locks.acquire(.turn, exclusive: false)
         defer { turn?.release() }
         FailPoint.hit("before-ref-swap")

@@ -132,7 +132,7 @@ extension Repository {
                 + lost.prefix(5).map(\.short).joined(separator: ", ") + (lost.count > 5 ? ", …" : "")
                 + "; tag or branch them first, or pass --force (they stay recoverable by hash until `loam gc`)")
         }
-        try await AuditContext.$detail.withValue("reset to \(ref)") { try await moveBranch(branch, from: head, to: target) }
+        try await AuditContext.$detail.withValue("reset to \(ref)") { try await moveBranch(branch, from: head, to: target, gated: false) }
         return target
     }
 }

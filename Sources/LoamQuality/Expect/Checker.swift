@@ -83,16 +83,27 @@ public struct Checker: Sendable {
 
     /// Every expectation of the dataset at `ref`, with up to `samples` breaking row ids each.
     public func check(_ dataset: String, at ref: String = "HEAD", samples: Int = 10) async throws -> CheckReport {
+        try await check(dataset, at: ref, samples: samples, expectations: nil, newRows: nil)
+    }
+
+    /// `expectations` (default: the dataset's at `ref`); with `newRows`, a condition on `_rowid` that the
+    /// row-by-row kinds look at only (the gate's: the fragments a commit added).
+    func check(_ dataset: String, at ref: String, samples: Int = 10, expectations given: [Expectation]?, newRows: String?) async throws -> CheckReport {
         let commit = try await repository.resolve(ref).hex
         let ds = try await repository.dataset(dataset, at: commit)
-        guard let text = ds.manifest.schema.metadata?[Self.metadataKey] else {
-            throw QualityError.notFound("'\(dataset)' has no expectations at \(ref): declare them in a file and run `loam expect \(dataset) --file FILE`")
+        let expectations: [Expectation]
+        if let given {
+            expectations = given
+        } else {
+            guard let text = ds.manifest.schema.metadata?[Self.metadataKey] else {
+                throw QualityError.notFound("'\(dataset)' has no expectations at \(ref): declare them in a file and run `loam expect \(dataset) --file FILE`")
+            }
+            expectations = try Expectation.parse(text)
         }
-        let expectations = try Expectation.parse(text)
         var profile: DatasetProfile?
         var results: [ExpectationResult] = []
         for e in expectations {
-            let run = Run(repository: repository, table: SQLText.identifier(dataset), commit: commit, samples: samples)
+            let run = Run(repository: repository, table: SQLText.identifier(dataset), commit: commit, samples: samples, scope: newRows)
             var result = ExpectationResult(name: e.name, kind: e.kind.rawValue, gate: e.gate, passed: true, failing: 0, observed: nil, sampleRowIDs: [], line: e.line)
             let c = SQLText.identifier(e.column)
             func bounded(_ x: Double?) -> Bool { x.map { v in (e.min.map { v >= $0 } ?? true) && (e.max.map { v <= $0 } ?? true) } ?? false }
@@ -161,6 +172,8 @@ public struct Checker: Sendable {
         let table: String
         let commit: String
         let samples: Int
+        /// Row-by-row checks look only at the rows this condition keeps.
+        var scope: String?
 
         func number(_ sql: String) async throws -> Int {
             let result = try await repository.query(sql, at: commit)
@@ -184,6 +197,7 @@ public struct Checker: Sendable {
 
         /// How many rows meet `condition` (they break the expectation), and the first few of their ids.
         func breaking(_ condition: String) async throws -> (Int, [UInt64]) {
+            let condition = scope.map { "(\($0)) AND (\(condition))" } ?? condition
             let count = try await number("SELECT count(*) FROM \(table) WHERE \(condition)")
             guard count > 0 else { return (0, []) }
             return (count, try await rowIDs("SELECT _rowid FROM \(table) WHERE \(condition) ORDER BY _rowid LIMIT \(samples)"))

@@ -54,6 +54,7 @@ public indirect enum PruningPredicate: Sendable, Equatable {
     /// so they are compared with the physical row count.
     public func mayMatch(_ entry: FragmentEntry, schema: TableSchema) -> Bool {
         mayMatch(rows: entry.rows) { name in
+            if name == RowID.name { return (.uint(entry.minRowID), .uint(entry.maxRowID), 0) }  // the manifest's row-id bounds
             guard let id = schema.columnID(name), entry.columnIDs.contains(id), let stats = entry.statistics[String(id)],
                   schema.mask(columnID: id) == nil else { return nil }  // a masked column's zone maps describe values its reader never sees
             return (stats.min?.value, stats.max?.value, stats.nullCount)
