@@ -1,0 +1,118 @@
+import Foundation
+import Loam
+import LoamFormat
+import LoamQuery
+@testable import LoamQuality
+import LoamTable
+import LoamTestSupport
+import Testing
+
+/// Gated expectations refuse a breaking write on every path — SQL insert and update, an append, an import,
+/// a cleaning step, a merge, a transaction's COMMIT — and leave the repository as it was.
+@Suite(.serialized) struct GateTests {
+    static let gates = """
+        [[expect]]
+        kind = "not_null"
+        column = "id"
+        gate = true
+        [[expect]]
+        kind = "range"
+        column = "score"
+        min = 0
+        max = 1
+        gate = true
+        [[expect]]
+        kind = "unique"
+        column = "id"
+        gate = true
+        [[expect]]
+        kind = "rows"
+        max = 1000
+        gate = true
+        [[expect]]
+        kind = "in"
+        column = "code"
+        values = ["a", "b"]
+        """  // the last is not a gate: breaking it is allowed
+
+    static func setup(_ dir: URL) async throws -> Repository {
+        QualityGates.install()
+        let repo = try await Repository.initialize(at: dir.appendingPathComponent("repo"))
+        let schema = Schema(fields: [Field(name: "id", type: .int64), Field(name: "score", type: .float64), Field(name: "code", type: .utf8)])
+        let rows = 100
+        let batch = RecordBatch(schema: schema, columns: [
+            try ArrowArray.fromValues((0..<rows).map { .int(Int64($0)) }, type: .int64),
+            try ArrowArray.fromValues((0..<rows).map { .float(Double($0) / 100) }, type: .float64),
+            try ArrowArray.fromValues((0..<rows).map { .string($0 % 2 == 0 ? "a" : "b") }, type: .utf8),
+        ])
+        _ = try await repo.createDataset("t", schema: schema, batches: [batch], message: "t")
+        try await Checker(repository: repo).setExpectations(gates, of: "t")
+        return repo
+    }
+
+    /// `write` must fail with the gate's report naming `expected`, and the branch must not move.
+    static func refused(_ repo: Repository, _ expected: String, sourceLocation: SourceLocation = #_sourceLocation,
+                        _ write: () async throws -> Void) async throws {
+        let head = try await repo.resolve("HEAD")
+        do {
+            try await write()
+            Issue.record("the write was accepted", sourceLocation: sourceLocation)
+        } catch let error as QualityError {
+            #expect(error.description.contains(expected) && error.description.contains("nothing was committed"), "\(error)", sourceLocation: sourceLocation)
+        }
+        #expect(try await repo.resolve("HEAD") == head, sourceLocation: sourceLocation)
+        #expect(try await repo.dataset("t").rowCount == 100, sourceLocation: sourceLocation)
+    }
+
+    @Test func everyWritePathIsRefusedWhenItBreaksAGate() async throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repo = try await Self.setup(dir)
+        try await Self.refused(repo, "not_null(id)") { _ = try await repo.execute("INSERT INTO t (id, score, code) VALUES (NULL, 0.5, 'a')") }
+        try await Self.refused(repo, "range(score)") { _ = try await repo.execute("UPDATE t SET score = 3 WHERE id = 7") }
+        try await Self.refused(repo, "unique(id)") { _ = try await repo.execute("INSERT INTO t (id, score, code) VALUES (7, 0.5, 'a')") }
+        let big = RecordBatch(schema: try await repo.dataset("t").schema, columns: [
+            try ArrowArray.fromValues((1000..<2000).map { .int(Int64($0)) }, type: .int64),
+            try ArrowArray.fromValues((0..<1000).map { _ in .float(0.5) }, type: .float64),
+            try ArrowArray.fromValues((0..<1000).map { _ in .string("a") }, type: .utf8),
+        ])
+        try await Self.refused(repo, "rows <= 1000 (line 15): found 1100") { _ = try await repo.append(big, to: "t", message: "too many") }
+        let csv = try TestEnvironment.write("id,score,code\n500,0.5,a\n501,1.5,b\n", to: "more.csv", in: dir)
+        try await Self.refused(repo, "_rowid") { _ = try await repo.importData(from: csv, into: "t") }
+        try await Self.refused(repo, "range(score)") { _ = try await repo.clean("t", .normalize(column: "score", .zscore)) }
+        try await Self.refused(repo, "not_null(id)") {
+            let transaction = try await repo.begin()
+            _ = try await Repository.$transaction.withValue(transaction) { try await repo.execute("INSERT INTO t (id, score, code) VALUES (NULL, 0.1, 'a')") }
+            _ = try await repo.commit(transaction)
+        }
+        // A merge brings a breaking branch's rows: refused too.
+        _ = try await repo.createBranch("side")
+        try await repo.switchBranch("side")
+        CommitGates.remove("quality")  // written on the side without gates
+        _ = try await repo.execute("UPDATE t SET score = -1 WHERE id = 3")
+        QualityGates.install()
+        try await repo.switchBranch("main")
+        try await Self.refused(repo, "range(score)") { _ = try await repo.merge("side") }
+
+        // Writes that keep every gate land — breaking a non-gated expectation is fine — and the check says so.
+        _ = try await repo.execute("INSERT INTO t (id, score, code) VALUES (100, 0.5, 'z')")
+        #expect(try await repo.dataset("t").rowCount == 101)
+        let report = try await Checker(repository: repo).check("t")
+        #expect(report.results.filter(\.gate).allSatisfy(\.passed) && !report.passed)
+    }
+
+    /// The gate's check of an append looks at the new fragments only, through row-id pruning: a row-id range
+    /// outside every fragment reads none of them.
+    @Test func rowIDBoundsPruneFragmentsForTheGatesIncrementalCheck() async throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repo = try await Self.setup(dir)
+        let commit = try await repo.resolve("HEAD")
+        let manifest = try await repo.dataset("t").manifest
+        let plan = try await repo.query("EXPLAIN SELECT count(*) FROM t WHERE _rowid BETWEEN \(manifest.fragments[0].maxRowID + 1) AND \(manifest.fragments[0].maxRowID + 10)")
+        let text = plan.batches.flatMap { b in (0..<b.length).map { b.columns[0].string(at: $0) } }.joined(separator: "\n")
+        #expect(text.contains("fragments 0 of 1"), "\(text)")
+        _ = try await repo.execute("INSERT INTO t (id, score, code) VALUES (200, 0.2, 'a')")
+        #expect(try await repo.resolve("HEAD") != commit)
+    }
+}
