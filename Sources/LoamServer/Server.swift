@@ -254,6 +254,12 @@ struct ErrorMiddleware: RouterMiddleware {
             case .forbidden: return .forbidden(e.description)
             default: return .badRequest(e.description)
             }
+        case let e as QualityError:
+            switch e {
+            case .notFound: return .notFound(e.description)
+            case .gateFailed: return APIError(status: .unprocessableContent, code: "gate_failed", message: e.description)
+            case .invalid: return .badRequest(e.description)
+            }
         case let e as StatementStopped:
             if case .outOfMemory = e { return APIError(status: .insufficientStorage, code: "memory_limit", message: e.description) }
             return APIError(status: .requestTimeout, code: "statement_timeout", message: e.description)

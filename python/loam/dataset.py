@@ -323,6 +323,11 @@ class Dataset(DatasetBase):
         distinct values, min/max/mean/std, quantiles, a histogram, the top values, lengths, vector norms."""
         return self._source._loam("profile", self.name, "--ref", self.commit, "--json")
 
+    def check(self, samples=10):
+        """The dataset's expectations checked at this commit, as `loam check --json` prints it: {passed, results:
+        [{name, kind, gate, passed, failing, observed, sampleRowIDs, line}]}."""
+        return self._source._loam("check", self.name, "--ref", self.commit, "--samples", str(samples), "--json", answers_failure=True)
+
     def __setstate__(self, state):
         other = state["source"].dataset(state["name"], ref=state["commit"])
         self.__dict__.update(other.__dict__)

@@ -139,6 +139,10 @@ class RemoteDataset(DatasetBase):
         """The dataset's profile on the server, at this commit (columns masked for this token: counts only)."""
         return self._repo.get_json(self._path + "/profile", ref=self.commit)
 
+    def check(self, samples=10):
+        """The dataset's expectations checked on the server at this commit (see Dataset.check)."""
+        return self._repo.get_json(self._path + "/check", ref=self.commit, samples=samples)
+
     def __getstate__(self):
         return {"repo": self._repo, "name": self.name, "commit": self.commit, "schema": self.schema, "rows": self._rows}
 

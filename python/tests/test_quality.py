@@ -118,3 +118,75 @@ def test_the_server_answers_the_same_and_hides_a_masked_columns_values(repo, tmp
             loam.connect(url, token=reader).dataset("nope")
     finally:
         process.kill()
+
+
+EXPECTATIONS = """
+[[expect]]
+kind = "not_null"
+column = "id"
+gate = true
+
+[[expect]]
+kind = "range"
+column = "label"
+min = 0
+max = 5
+gate = true
+
+[[expect]]
+kind = "regex"
+column = "text"
+pattern = '^item [0-9]+ ü'
+
+[[expect]]
+kind = "quantile"
+column = "score"
+q = 0.5
+min = 2.5
+max = 3.5
+"""
+
+
+def test_checks_and_gates_through_the_cli_the_client_and_the_server(tmp_path):
+    path = tmp_path / "repo"
+    run("init", str(path))
+    r = loam.open(str(path))
+    rng = np.random.default_rng(3)
+    r.write(table(rng, 0, 3_000), "t")
+    spec = tmp_path / "t.expect.toml"
+    spec.write_text(EXPECTATIONS)
+    run("expect", "t", "--file", str(spec), repo=path)
+    assert run("expect", "t", repo=path).strip() == EXPECTATIONS.strip()
+
+    report = loam.open(str(path)).dataset("t").check()
+    assert report["passed"] and [x["kind"] for x in report["results"]] == ["not_null", "range", "regex", "quantile"]
+    median = np.nanmedian(r.dataset("t").to_arrow().column("score").to_numpy(zero_copy_only=False).astype(float))
+    assert abs(report["results"][3]["observed"] - median) < 0.1
+
+    # A breaking write through the Python client is refused by the gate; nothing changes.
+    head = run("log", "--oneline", repo=path).splitlines()[0]
+    bad = table(rng, 10_000, 50).set_column(1, "label", pa.array(np.full(50, 9), pa.int32()))
+    with pytest.raises(loam.LoamError, match="range\\(label\\)"):
+        r.write(bad, "t")
+    assert run("log", "--oneline", repo=path).splitlines()[0] == head
+
+    # A breaking row that is not gated is reported by check (exit 1), with its _rowid.
+    run("query", "UPDATE t SET text = 'odd' WHERE id = 17", repo=path)
+    done = subprocess.run([LOAM, "check", "t", "--repo", str(path)], capture_output=True, text=True)
+    assert done.returncode == 1 and "✗ regex(text)" in done.stdout
+    ds = loam.open(str(path)).dataset("t")
+    failed = ds.check()
+    row = int(np.asarray(ds.rowids())[ds.to_arrow().column("id").to_numpy() == 17][0])
+    assert not failed["passed"] and failed["results"][2]["sampleRowIDs"] == [row]
+
+    # The server: the same report, and a gated write over HTTP answers 422 with the report.
+    process = subprocess.Popen([LOAM, "serve", "--repo", str(path), "--port", "0", "--anonymous"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = "http://" + process.stdout.readline().split()[1]
+        remote = loam.connect(url)
+        assert remote.dataset("t").check()["results"] == failed["results"]
+        with pytest.raises(loam.LoamError, match="not_null\\(id\\)"):
+            remote.query("INSERT INTO t (id, label) VALUES (NULL, 1)")
+        assert remote.dataset("t").check()["rows"] == failed["rows"]
+    finally:
+        process.kill()

@@ -15,7 +15,7 @@ struct DatasetController: Controller {
         ("GET", "/api/v1/datasets"), ("GET", "/api/v1/datasets/{name}"), ("GET", "/api/v1/datasets/{name}/rows"),
         ("POST", "/api/v1/datasets/{name}/take"), ("GET", "/api/v1/datasets/{name}/stream"), ("POST", "/api/v1/datasets/{name}/import"),
         ("GET", "/api/v1/datasets/{name}/masks"), ("PUT", "/api/v1/datasets/{name}/masks/{column}"), ("DELETE", "/api/v1/datasets/{name}/masks/{column}"),
-        ("GET", "/api/v1/datasets/{name}/profile"),
+        ("GET", "/api/v1/datasets/{name}/profile"), ("GET", "/api/v1/datasets/{name}/check"),
     ]
 
     func respond(_ path: String, _ request: Request, _ context: ServerContext) async throws -> Response {
@@ -28,6 +28,7 @@ struct DatasetController: Controller {
         case "/api/v1/datasets/{name}/masks": return try await masks(request, context)
         case "/api/v1/datasets/{name}/masks/{column}": return try await setMask(request, context)
         case "/api/v1/datasets/{name}/profile": return try await profile(request, context)
+        case "/api/v1/datasets/{name}/check": return try await check(request, context)
         default: return try await importBody(request, context)
         }
     }
@@ -64,6 +65,13 @@ struct DatasetController: Controller {
         let report = try await Profiler(repository: repository).profile(ds.name, at: request.formQuery.get("ref") ?? "HEAD").report
         let masked = Set(ds.manifest.schema.columns.filter { $0.id.map { ds.manifest.schema.mask(columnID: $0) != nil } ?? false }.map(\.name))
         return try json(report.counting(only: masked))
+    }
+
+    /// The dataset's expectations checked at `?ref=` (what `loam check --json` prints; 200 whether they hold or not).
+    func check(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let ds = try await open(request, context)
+        let samples = try integer(request.formQuery.get("samples"), "samples", default: 10, range: 0...10_000)
+        return try json(try await Checker(repository: repository).check(ds.name, at: request.formQuery.get("ref") ?? "HEAD", samples: samples))
     }
 
     func datasets(_ request: Request, _ context: ServerContext) async throws -> Response {
