@@ -35,6 +35,33 @@ step schema reviews
 step head reviews -n 5
 step count reviews
 step profile reviews
+cat > "$demo/reviews.expect.toml" <<'TOML'
+[[expect]]
+kind = "not_null"
+column = "id"
+gate = true          # a write that breaks it fails and changes nothing
+
+[[expect]]
+kind = "unique"
+column = "id"
+gate = true
+
+[[expect]]
+kind = "range"
+column = "score"
+min = 0
+max = 1
+
+[[expect]]
+kind = "in"
+column = "label"
+values = [0, 1, 2, 3, 4]
+TOML
+step expect reviews --file "$demo/reviews.expect.toml"
+step check reviews
+echo
+echo '$ loam query "INSERT INTO reviews (id, text, label, score) VALUES (NULL, '"'"'no id'"'"', 1, 0.5)"   # refused by the gate'
+"$loam" query "INSERT INTO reviews (id, text, label, score) VALUES (NULL, 'no id', 1, 0.5)" && { echo "the gate let a null id through"; exit 1; } || true
 step tag v1
 step delete reviews --where "label = 0 OR text LIKE '%terrible%terrible%'" -m "Drop label 0 and doubly terrible reviews"
 step update reviews --set label=4 --where "score > 0.95" -m "Relabel very confident reviews"
