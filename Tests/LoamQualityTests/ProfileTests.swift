@@ -149,3 +149,19 @@ final class CountingQualityStore: QualityStore, @unchecked Sendable {
         await #expect(throws: (any Error).self) { _ = try await Profiler(repository: repo).profile("nope") }
     }
 }
+
+@Suite struct DriftStatisticsTests {
+    /// Values scipy 1.17 gives (special.gammaincc, stats.kstwobign.sf), and closed forms.
+    @Test func theDistributionsAgreeWithTheirKnownValues() {
+        #expect(abs(DriftStatistics.upperGamma(1, 2) - exp(-2)) < 1e-14)                    // Q(1, x) = e^−x
+        #expect(abs(DriftStatistics.upperGamma(2.5, 1.5) - 0.6999858358786276) < 1e-13)      // gammaincc(2.5, 1.5)
+        #expect(abs(DriftStatistics.upperGamma(10, 30) - 7.121750862815593e-06) < 1e-17) // gammaincc(10, 30)
+        #expect(abs(DriftStatistics.kolmogorovSurvival(1.0) - 0.26999967167735456) < 1e-12) // kstwobign.sf(1)
+        #expect(abs(DriftStatistics.kolmogorovSurvival(0.5) - 0.9639452436648751) < 1e-12)
+        let chi = DriftStatistics.chiSquare([10, 20, 30], [30, 20, 10])
+        #expect(abs(chi.statistic - 20) < 1e-12 && chi.dof == 2 && abs(chi.p - exp(-10)) < 1e-15)  // χ²₂ survival is e^(−x/2)
+        #expect(DriftStatistics.ksStatistic([1, 2, 3, 4], [1, 2, 3, 4]) == 0)
+        #expect(DriftStatistics.ksStatistic([1, 2, 3, 4], [5, 6, 7]) == 1)
+        #expect(DriftStatistics.psi(reference: Array(0..<1000).map(Double.init), Array(0..<1000).map(Double.init)) == 0)
+    }
+}

@@ -190,3 +190,70 @@ def test_checks_and_gates_through_the_cli_the_client_and_the_server(tmp_path):
         assert remote.dataset("t").check()["rows"] == failed["rows"]
     finally:
         process.kill()
+
+
+def test_drift_matches_scipy_and_numpy(tmp_path):
+    stats = pytest.importorskip("scipy.stats")
+    path = tmp_path / "repo"
+    run("init", str(path))
+    r = loam.open(str(path))
+    rng = np.random.default_rng(11)
+    r.write(table(rng, 0, 6_000), "t")
+    run("tag", "v1", repo=path)
+    shifted = table(rng, 10_000, 4_000)
+    shifted = shifted.set_column(2, "score", pa.array(rng.normal(3.4, 2.2, 4_000)))
+    shifted = shifted.set_column(1, "label", pa.array(rng.choice(6, 4_000, p=[0.3, 0.2, 0.2, 0.1, 0.1, 0.1]), pa.int32()))
+    emb = rng.standard_normal((4_000, 8)).astype(np.float32) + 0.3
+    shifted = shifted.set_column(4, "emb", pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), 8))
+    r.write(shifted, "t")
+
+    report = run("drift", "t", "--from", "v1", "--json", repo=path)
+    import json
+    columns = {c["column"]: c for c in json.loads(report)["columns"]}
+    old, new = loam.open(str(path)).dataset("t", ref="v1").to_arrow(), loam.open(str(path)).dataset("t").to_arrow()
+
+    def numbers(t, name):
+        v = t.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        return v[~np.isnan(v)]
+
+    for name in ["score", "id", "label"]:
+        a, b = numbers(old, name), numbers(new, name)
+        ks = stats.ks_2samp(a, b, method="asymp")
+        assert columns[name]["ks"] == pytest.approx(ks.statistic, abs=1e-12), name
+        en = len(a) * len(b) / (len(a) + len(b))
+        assert columns[name]["ksPValue"] == pytest.approx(stats.kstwobign.sf(ks.statistic * np.sqrt(en)), rel=1e-6, abs=1e-12), name
+        edges = np.quantile(a, [i / 10 for i in range(1, 10)])
+        p = np.maximum(np.bincount(np.searchsorted(edges, a, side="right"), minlength=10) / len(a), 1e-4)
+        q = np.maximum(np.bincount(np.searchsorted(edges, b, side="right"), minlength=10) / len(b), 1e-4)
+        assert columns[name]["psi"] == pytest.approx(float(np.sum((q - p) * np.log(q / p))), rel=1e-9), name
+    assert columns["score"]["psi"] > 0.005 and columns["score"]["ksPValue"] < 1e-3  # a shifted 40% of the rows
+
+    for name in ["label", "text", "flag"]:
+        a = old.column(name).drop_null().to_pylist()
+        b = new.column(name).drop_null().to_pylist()
+        keys = sorted(set(map(str, a)) | set(map(str, b)), key=lambda k: k.encode())
+        ca, cb = [sum(1 for v in a if str(v) == k) for k in keys], [sum(1 for v in b if str(v) == k) for k in keys]
+        chi = stats.chi2_contingency(np.array([ca, cb]), correction=False)
+        assert columns[name]["chiSquare"] == pytest.approx(chi.statistic, rel=1e-9), name
+        assert columns[name]["chiSquareDOF"] == chi.dof
+        assert columns[name]["chiSquarePValue"] == pytest.approx(chi.pvalue, rel=1e-6, abs=1e-300), name
+
+    va = old.column("emb").combine_chunks().flatten().to_numpy().reshape(-1, 8).astype(np.float64)
+    vb = new.column("emb").combine_chunks().flatten().to_numpy().reshape(-1, 8).astype(np.float64)
+    ma, mb = va.mean(axis=0), vb.mean(axis=0)
+    assert columns["emb"]["meanCosineShift"] == pytest.approx(1 - ma @ mb / np.linalg.norm(ma) / np.linalg.norm(mb), rel=1e-9)
+    x, y = va[::-(-len(va) // 500)][:500], vb[::-(-len(vb) // 500)][:500]
+    pooled = np.vstack([x, y])
+    sq = ((pooled[:, None, :] - pooled[None, :, :]) ** 2).sum(-1)
+    h = np.median(sq[np.triu_indices(len(pooled), 1)])
+    k = np.exp(-sq / h)
+    n, m = len(x), len(y)
+    mmd = (k[:n, :n].sum() - np.trace(k[:n, :n])) / (n * (n - 1)) + (k[n:, n:].sum() - np.trace(k[n:, n:])) / (m * (m - 1)) - 2 * k[:n, n:].mean()
+    assert columns["emb"]["mmd"] == pytest.approx(mmd, rel=1e-6) and mmd > 0
+
+    # A bound on drift is an expectation like any other.
+    spec = tmp_path / "drift.toml"
+    spec.write_text('[[expect]]\nkind = "drift"\ncolumn = "score"\nagainst = "v1"\nmetric = "psi"\nmax = 0.01\n')
+    run("expect", "t", "--file", str(spec), repo=path)
+    result = loam.open(str(path)).dataset("t").check()["results"][0]
+    assert not result["passed"] and result["observed"] == pytest.approx(columns["score"]["psi"], rel=1e-12)

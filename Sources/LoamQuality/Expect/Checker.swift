@@ -34,7 +34,7 @@ public struct CheckReport: Codable, Sendable {
             var line = "  \(r.passed ? "✓" : "✗") \(r.name)"
             if r.gate { line += "  [gate]" }
             if let observed = r.observed { line += "  (found \(ProfileReport.number(observed)))" }
-            if !r.passed, r.failing > 0, !["rows", "mean", "quantile", "share"].contains(r.kind) {
+            if !r.passed, r.failing > 0, !["rows", "mean", "quantile", "share", "drift"].contains(r.kind) {
                 line += "  — \(r.failing) row\(r.failing == 1 ? "" : "s")"
                 if !r.sampleRowIDs.isEmpty { line += ", _rowid \(r.sampleRowIDs.map(String.init).joined(separator: ", "))\(r.failing > r.sampleRowIDs.count ? ", …" : "")" }
             }
@@ -153,6 +153,10 @@ public struct Checker: Sendable {
                 }
                 result.observed = e.kind == .mean ? column.profile.values.flatMap { $0.count > 0 ? $0.mean : nil }
                     : column.profile.quantiles?.quantile(e.q!)
+                result.failing = bounded(result.observed) ? 0 : 1
+            case .drift:
+                let drift = try await Drift(repository: repository).compare(dataset, from: e.against!, to: commit, columns: [e.column])
+                result.observed = drift.columns.first?.value(e.metric!)
                 result.failing = bounded(result.observed) ? 0 : 1
             case .share:
                 let present = try await run.number("SELECT count(*) FROM \(run.table) WHERE \(c) IS NOT NULL")

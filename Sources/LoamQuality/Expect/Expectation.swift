@@ -5,7 +5,7 @@ import Foundation
 public struct Expectation: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case notNull = "not_null", unique, range, `in`, regex, length, rows, foreignKey = "foreign_key", sql, noRows = "no_rows",
-             mean, quantile, share
+             mean, quantile, share, drift
     }
 
     public var kind: Kind
@@ -27,6 +27,9 @@ public struct Expectation: Sendable, Equatable, Codable {
     public var q: Double?
     /// `share`: the value whose share of non-null rows is bounded.
     public var value: String?
+    /// `drift`: the ref compared with, and the metric (`ColumnDrift.value`).
+    public var against: String?
+    public var metric: String?
     /// Where it is declared.
     public var line: Int
 
@@ -47,6 +50,7 @@ public struct Expectation: Sendable, Equatable, Codable {
         .mean: (["column", "min|max"], ["min", "max"]),
         .quantile: (["column", "q", "min|max"], ["min", "max"]),
         .share: (["column", "value", "min|max"], ["min", "max"]),
+        .drift: (["column", "against", "metric", "min|max"], ["min", "max"]),
     ]
 
     /// The expectations a file declares, each checked for its keys; errors name the line and the fix.
@@ -120,6 +124,11 @@ public struct Expectation: Sendable, Equatable, Codable {
                 case .list: throw fail("value is one value")
                 }
             }
+            e.against = try text("against")
+            e.metric = try text("metric")
+            if let metric = e.metric, !ColumnDrift.metrics.contains(metric) {
+                throw fail("metric is one of \(ColumnDrift.metrics.joined(separator: ", ")), not \(metric)")
+            }
             e.name = try text("name") ?? e.defaultName
             guard seen.insert(e.name).inserted else { throw fail("two expectations are named \(e.name); give one a name = \"…\"") }
             return e
@@ -135,6 +144,7 @@ public struct Expectation: Sendable, Equatable, Codable {
         case .unique: return "unique(\(columns.joined(separator: ", ")))"
         case .quantile: return "quantile(\(column), \(q ?? 0)) \(bounds)"
         case .share: return "share(\(column) = \(value ?? "")) \(bounds)"
+        case .drift: return "drift(\(column), \(metric ?? "") against \(against ?? "")) \(bounds)"
         case .range, .length, .mean: return "\(kind.rawValue)(\(column)) \(bounds)"
         default: return "\(kind.rawValue)(\(column))"
         }

@@ -37,7 +37,7 @@ public enum QualityGates {
             for r in report.results where !r.passed {
                 var line = "\(dataset): \(r.name) (line \(r.line))"
                 if let observed = r.observed { line += ": found \(ProfileReport.number(observed))" }
-                if r.failing > 0, !["rows", "mean", "quantile", "share"].contains(r.kind) {
+                if r.failing > 0, !["rows", "mean", "quantile", "share", "drift"].contains(r.kind) {
                     line += ": \(r.failing) row\(r.failing == 1 ? "" : "s")"
                     if !r.sampleRowIDs.isEmpty { line += ", _rowid \(r.sampleRowIDs.map(String.init).joined(separator: ", "))" }
                 }

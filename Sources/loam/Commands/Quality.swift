@@ -36,6 +36,7 @@ struct Expect: AsyncParsableCommand {
               regex column pattern · length column min/max · rows min/max · foreign_key column references = "ds.col"
               sql where = "condition every row meets" · no_rows query = "SELECT … that must return nothing"
               mean column min/max · quantile column q min/max · share column value min/max
+              drift column against = "REF" metric = ks|ks_p|psi|chi_square|chi_square_p|cosine|mmd min/max
             Each may have name = "…" and gate = true (a write that breaks it fails and changes nothing).
               loam expect reviews --file reviews.expect.toml
               loam expect reviews            # prints the file
@@ -85,5 +86,34 @@ struct Check: AsyncParsableCommand {
             print(json ? try JSONOutput.text(report) : report.text, terminator: json ? "\n" : "")
         }
         if !passed { throw ExitCode(1) }
+    }
+}
+
+struct DriftCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drift",
+        abstract: "How a dataset's columns moved between two refs (or against another dataset): KS and PSI, χ², mean cosine shift and MMD.",
+        discussion: """
+            Numbers: the two-sample Kolmogorov–Smirnov statistic (asymptotic p-value) and the population stability index
+            over the first side's deciles (0.1: moderate, 0.25: large). Strings, booleans and integers with at most 50
+            values: the χ² test of homogeneity. Float vectors: 1 − cosine of the mean vectors, and MMD² with a Gaussian
+            kernel on up to 500 rows per side.
+              loam drift reviews --from v1
+              loam drift train --from HEAD --against test --columns score,emb --json
+            """)
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "The dataset.") var dataset: String
+    @Option(help: "The ref to compare from.") var from: String
+    @Option(help: "The ref to compare to (default: HEAD).") var to = "HEAD"
+    @Option(help: "Compare with this dataset (at --to) instead of the same one.") var against: String?
+    @Option(help: "Only these columns (comma-separated).") var columns: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let wanted = columns.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            let report = try await Drift(repository: try repository.open()).compare(dataset, from: from, to: to, against: against, columns: wanted)
+            print(json ? try JSONOutput.text(report) : report.text, terminator: json ? "\n" : "")
+        }
     }
 }
