@@ -257,3 +257,73 @@ def test_drift_matches_scipy_and_numpy(tmp_path):
     run("expect", "t", "--file", str(spec), repo=path)
     result = loam.open(str(path)).dataset("t").check()["results"][0]
     assert not result["passed"] and result["observed"] == pytest.approx(columns["score"]["psi"], rel=1e-12)
+
+
+def corpus(rng, n=1500, planted=150):
+    """n texts of random words, and `planted` near copies of some (a word or two changed), with their pairs."""
+    vocabulary = [f"w{i}" for i in range(3000)]
+    texts = [" ".join(rng.choice(vocabulary, rng.integers(12, 25))) for _ in range(n)]
+    pairs = []
+    for k in range(planted):
+        source = int(rng.integers(0, n))
+        words = texts[source].split()
+        for _ in range(1 if k % 2 else 0):
+            words[int(rng.integers(0, len(words)))] = str(rng.choice(vocabulary))
+        texts.append(" ".join(words))
+        pairs.append((source, len(texts) - 1))
+    return texts, pairs
+
+
+def test_near_duplicates_recall_beside_datasketch_and_leakage(tmp_path):
+    datasketch = pytest.importorskip("datasketch")
+    import json
+    rng = np.random.default_rng(5)
+    texts, planted = corpus(rng)
+    path = tmp_path / "repo"
+    run("init", str(path))
+    r = loam.open(str(path))
+    r.write(pa.table({"n": np.arange(len(texts)), "text": texts}), "docs")
+    ids = list(loam.open(str(path)).dataset("docs").rowids())
+
+    report = json.loads(run("dedupe", "docs", "--near", "text", "--threshold", "0.7", "--json", repo=path))
+    together = {}
+    for k, cluster in enumerate(report["clusters"]):
+        for row in cluster:
+            together[row] = k
+    found = sum(1 for a, b in planted if together.get(ids[a]) is not None and together.get(ids[a]) == together.get(ids[b]))
+
+    # The reference: datasketch's MinHashLSH on the same character 5-gram shingles, same threshold.
+    def minhash(text):
+        m = datasketch.MinHash(num_perm=128, seed=1)
+        t = text.lower()
+        for i in range(max(1, len(t) - 4)):
+            m.update(t[i:i + 5].encode())
+        return m
+    lsh = datasketch.MinHashLSH(threshold=0.7, num_perm=128)
+    hashes = [minhash(t) for t in texts]
+    for i, m in enumerate(hashes):
+        lsh.insert(str(i), m)
+    reference = sum(1 for a, b in planted if str(b) in lsh.query(hashes[a]))
+    recall, reference_recall = found / len(planted), reference / len(planted)
+    print(f"recall: Loam {recall:.3f}, datasketch {reference_recall:.3f}")
+    assert recall >= 0.95 and recall >= reference_recall - 0.03, (recall, reference_recall)
+    # Precision: every pair Loam put together is truly similar (Jaccard of the shingle sets ≥ 0.5).
+    def shingles(t):
+        t = t.lower()
+        return {t[i:i + 5] for i in range(max(1, len(t) - 4))}
+    index = {row: i for i, row in enumerate(ids)}
+    for cluster in report["clusters"]:
+        first = shingles(texts[index[cluster[0]]])
+        for row in cluster[1:]:
+            other = shingles(texts[index[row]])
+            assert len(first & other) / len(first | other) >= 0.5
+
+    # --apply keeps the first row of each cluster, as one commit.
+    before = len(loam.open(str(path)).dataset("docs"))
+    run("dedupe", "docs", "--near", "text", "--threshold", "0.7", "--apply", repo=path)
+    assert len(loam.open(str(path)).dataset("docs")) == before - report["duplicates"]
+
+    # Leakage between a train and a test split holding copies.
+    r.write(pa.table({"n": np.arange(5), "text": [texts[0], texts[1] + " extra", "fresh words only here", texts[2], texts[3]]}), "test")
+    leaks = json.loads(run("leakage", "--train", "docs", "--test", "test", "--column", "text", "--threshold", "0.7", "--json", repo=path))
+    assert leaks["leakedTestRows"] == 4 and leaks["exact"] >= 3

@@ -117,3 +117,64 @@ struct DriftCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct Dedupe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Near-duplicate texts (MinHash + LSH over shingles): clusters of rows; --apply keeps one row per cluster as one commit.",
+        discussion: """
+            Similarity is the Jaccard similarity of the texts' shingle sets — character 5-grams of the lowercased
+            text, or words (--words) —, estimated from 128 MinHash permutations.
+              loam dedupe reviews --near text --threshold 0.8
+              loam dedupe reviews --near text --words --apply
+            """)
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "The dataset.") var dataset: String
+    @Option(help: "The text column.") var near: String
+    @Option(help: "Least Jaccard similarity of a pair (0…1).") var threshold = 0.8
+    @Flag(help: "Shingle by words, not character 5-grams.") var words = false
+    @Option(help: "Shingle size (characters, or words with --words).") var size: Int?
+    @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
+    @Flag(help: "Delete all but the first row of each cluster, as one commit on the current branch.") var apply = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let finder = NearDuplicates(repository: try repository.open())
+            let report = try await finder.clusters(dataset, column: near, at: ref,
+                                                   options: .init(threshold: threshold, shingles: words ? .words : .characters, size: size))
+            let commit = apply ? try await finder.dropDuplicates(report) : nil
+            if json { print(try JSONOutput.text(report)); return }
+            print("\(report.rows) texts, \(report.clusters.count) clusters of near-duplicates, \(report.duplicates) rows beyond the first of each "
+                  + "(\(report.bands) bands of \(report.rowsPerBand) permutations)")
+            for cluster in report.clusters.prefix(20) { print("  _rowid " + cluster.prefix(12).map(String.init).joined(separator: ", ") + (cluster.count > 12 ? ", …" : "")) }
+            if report.clusters.count > 20 { print("  … \(report.clusters.count - 20) more (--json lists them all)") }
+            if let commit { print("dropped \(report.duplicates) rows (commit \(commit.short))") }
+        }
+    }
+}
+
+struct Leakage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rows of a test set whose text equals or nearly equals a row of a training set (MinHash + LSH).",
+        discussion: "  loam leakage --train train --test test --column text --threshold 0.8")
+    @OptionGroup var repository: RepositoryOptions
+    @Option(help: "The training dataset.") var train: String
+    @Option(help: "The test dataset.") var test: String
+    @Option(help: "The text column both hold.") var column: String
+    @Option(help: "Least Jaccard similarity of a pair (0…1).") var threshold = 0.8
+    @Flag(help: "Shingle by words, not character 5-grams.") var words = false
+    @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let report = try await NearDuplicates(repository: try repository.open())
+                .leakage(train: train, test: test, column: column, at: ref, options: .init(threshold: threshold, shingles: words ? .words : .characters))
+            if json { print(try JSONOutput.text(report)); return }
+            print("\(report.leakedTestRows) rows of \(test) match \(train): \(report.exact) exact and \(report.near) near pairs")
+            for pair in report.pairs.prefix(20) {
+                print("  \(test) _rowid \(pair.test) ~ \(train) _rowid \(pair.train)  \(pair.exact ? "exact" : String(format: "%.2f", pair.similarity))")
+            }
+        }
+    }
+}
