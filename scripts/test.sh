@@ -36,10 +36,10 @@ if ! dpkg -s $DEBS >/dev/null 2>&1 || ! command -v script >/dev/null; then
   apt-get update -qq && apt-get install -y -qq $DEBS >/dev/null
 fi
 
-if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow, duckdb, polars, pandas, datasets, sklearn, skops, statsmodels, krippendorff, pycocotools, selenium, cryptography, psycopg, dask.dataframe, datasketch" 2>/dev/null; then
-  echo "== creating .venv-test with pyarrow, pytest, mlflow-skinny (the real MLflow client), duckdb, polars, pandas, datasets, scikit-learn, skops, statsmodels, krippendorff, pycocotools, selenium, cryptography, psycopg (PostgreSQL catalogs), dask and datasketch (the near-duplicate reference)"
+if [ ! -x .venv-test/bin/python ] || ! .venv-test/bin/python -c "import pyarrow, pytest, mlflow, duckdb, polars, pandas, datasets, sklearn, skops, statsmodels, krippendorff, pycocotools, selenium, cryptography, psycopg, dask.dataframe, datasketch, cleanlab" 2>/dev/null; then
+  echo "== creating .venv-test with pyarrow, pytest, mlflow-skinny (the real MLflow client), duckdb, polars, pandas, datasets, scikit-learn, skops, statsmodels, krippendorff, pycocotools, selenium, cryptography, psycopg (PostgreSQL catalogs), dask, datasketch and cleanlab (the near-duplicate and label-noise references)"
   python3 -m venv .venv-test
-  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny duckdb polars pandas datasets scikit-learn skops statsmodels krippendorff pycocotools selenium cryptography "psycopg[binary]" "dask[dataframe]" datasketch
+  .venv-test/bin/pip install -q --disable-pip-version-check pyarrow numpy pytest mlflow-skinny duckdb polars pandas datasets scikit-learn skops statsmodels krippendorff pycocotools selenium cryptography "psycopg[binary]" "dask[dataframe]" datasketch cleanlab
 fi
 # PyTorch for the loader tests, only as a CPU wheel (PyPI's default torch pulls gigabytes of CUDA):
 # pip's find-links folder on these machines holds one. Without it the torch tests skip, saying so.

@@ -20,7 +20,7 @@ struct LoamCommand: AsyncParsableCommand {
             Init.self, Import.self, CommitStaged.self, Datasets.self, Schema.self, Head.self, Count.self, Export.self,
             Delete.self, Update.self, Alter.self, Drop.self, Log.self, Show.self, Tag.self, Tags.self,
             Branch.self, Switch.self, Diff.self, Merge.self, Revert.self, Reset.self,
-            Clone.self, Fetch.self, Push.self, GC.self, Fsck.self, Compact.self, Storage.self, Query.self, Sql.self, Clean.self, Serve.self, User.self, Token.self, Runs.self, Models.self, Label.self, PII.self, Anonymize.self, Audit.self, Erase.self, Key.self, Mask.self, Profile.self, Expect.self, Check.self, DriftCommand.self, Dedupe.self, Leakage.self,
+            Clone.self, Fetch.self, Push.self, GC.self, Fsck.self, Compact.self, Storage.self, Query.self, Sql.self, Clean.self, Serve.self, User.self, Token.self, Runs.self, Models.self, Label.self, PII.self, Anonymize.self, Audit.self, Erase.self, Key.self, Mask.self, Profile.self, Expect.self, Check.self, DriftCommand.self, Dedupe.self, Leakage.self, LabelIssuesCommand.self,
         ]
     )
 }

@@ -327,3 +327,29 @@ def test_near_duplicates_recall_beside_datasketch_and_leakage(tmp_path):
     r.write(pa.table({"n": np.arange(5), "text": [texts[0], texts[1] + " extra", "fresh words only here", texts[2], texts[3]]}), "test")
     leaks = json.loads(run("leakage", "--train", "docs", "--test", "test", "--column", "text", "--threshold", "0.7", "--json", repo=path))
     assert leaks["leakedTestRows"] == 4 and leaks["exact"] >= 3
+
+
+def test_label_issues_match_cleanlab(tmp_path):
+    cleanlab = pytest.importorskip("cleanlab.filter")
+    import json
+    rng = np.random.default_rng(21)
+    n, k = 3000, 4
+    truth = rng.integers(0, k, n)
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), truth] += 2.5
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = truth.copy()
+    flipped = rng.random(n) < 0.1
+    labels[flipped] = (labels[flipped] + rng.integers(1, k, flipped.sum())) % k
+    path = tmp_path / "repo"
+    run("init", str(path))
+    loam.open(str(path)).write(pa.table({"y": pa.array(labels, pa.int64()),
+                                         "probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.reshape(-1)), k)}), "d")
+    report = json.loads(run("label-issues", "d", "--label", "y", "--probabilities", "probs", "--json", repo=path))
+    rowids = list(loam.open(str(path)).dataset("d").rowids())
+    ours = [rowids.index(i["rowID"]) for i in report["issues"]]
+    theirs = cleanlab.find_label_issues(labels, probs, filter_by="confident_learning", return_indices_ranked_by="self_confidence")
+    assert set(ours) == set(theirs.tolist())
+    assert ours == theirs.tolist()  # the same ranking
+    caught = flipped[ours].mean()
+    assert caught > 0.6, caught  # most flagged rows were truly flipped

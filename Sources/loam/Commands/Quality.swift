@@ -178,3 +178,33 @@ struct Leakage: AsyncParsableCommand {
         }
     }
 }
+
+struct LabelIssuesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "label-issues",
+        abstract: "Rows whose label is likely wrong, from a model's predicted probabilities (confident learning, as cleanlab).",
+        discussion: """
+            --label: an integer column of classes 0…k−1; --probabilities: a fixed-size list of k floats per row
+            (out-of-sample predictions). Ranked by the probability the model gave the row's label, least first.
+              loam label-issues reviews --label label --probabilities probs --top 20
+            """)
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "The dataset.") var dataset: String
+    @Option(help: "The label column.") var label: String
+    @Option(help: "The predicted-probabilities column.") var probabilities: String
+    @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
+    @Option(help: "Print at most this many (JSON lists all).") var top = 20
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let report = try await LabelIssues(repository: try repository.open()).find(dataset, label: label, probabilities: probabilities, at: ref)
+            if json { print(try JSONOutput.text(report)); return }
+            print("\(report.issues.count) of \(report.rows) rows are likely mislabelled (class thresholds "
+                  + report.thresholds.map { String(format: "%.3f", $0) }.joined(separator: ", ") + ")")
+            for issue in report.issues.prefix(top) {
+                print("  _rowid \(issue.rowID): labelled \(issue.label), likely \(issue.likely) (p(label) = \(String(format: "%.4f", issue.selfConfidence)))")
+            }
+        }
+    }
+}
