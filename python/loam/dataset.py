@@ -328,6 +328,23 @@ class Dataset(DatasetBase):
         [{name, kind, gate, passed, failing, observed, sampleRowIDs, line}]}."""
         return self._source._loam("check", self.name, "--ref", self.commit, "--samples", str(samples), "--json", answers_failure=True)
 
+    def drift(self, since, columns=None, against=None):
+        """How the columns moved from ref `since` to this commit (or against another dataset at this commit),
+        as `loam drift --json` prints it: per column KS and PSI, χ², mean cosine shift and MMD²."""
+        args = ["drift", self.name, "--from", since, "--to", self.commit, "--json"]
+        args += ["--against", against] if against else []
+        args += ["--columns", ",".join(columns)] if columns else []
+        return self._source._loam(*args)
+
+    def near_duplicates(self, column, threshold=0.8, words=False):
+        """Clusters of near-duplicate texts in `column` (MinHash + LSH), as `loam dedupe --json` prints them."""
+        return self._source._loam("dedupe", self.name, "--near", column, "--threshold", str(threshold), "--ref", self.commit, "--json",
+                                  *(["--words"] if words else []))
+
+    def label_issues(self, label, probabilities):
+        """Rows whose `label` is likely wrong given the `probabilities` column (confident learning), least sure first."""
+        return self._source._loam("label-issues", self.name, "--label", label, "--probabilities", probabilities, "--ref", self.commit, "--json")
+
     def __setstate__(self, state):
         other = state["source"].dataset(state["name"], ref=state["commit"])
         self.__dict__.update(other.__dict__)

@@ -143,6 +143,19 @@ class RemoteDataset(DatasetBase):
         """The dataset's expectations checked on the server at this commit (see Dataset.check)."""
         return self._repo.get_json(self._path + "/check", ref=self.commit, samples=samples)
 
+    def drift(self, since, columns=None, against=None):
+        """See Dataset.drift."""
+        query = {"from": since, "to": self.commit, **({"against": against} if against else {}), **({"columns": ",".join(columns)} if columns else {})}
+        return self._repo.get_json(self._path + "/drift", **query)
+
+    def near_duplicates(self, column, threshold=0.8, words=False):
+        """See Dataset.near_duplicates."""
+        return self._repo.get_json(self._path + "/near-duplicates", column=column, threshold=threshold, words="true" if words else "false", ref=self.commit)
+
+    def label_issues(self, label, probabilities):
+        """See Dataset.label_issues."""
+        return self._repo.get_json(self._path + "/label-issues", label=label, probabilities=probabilities, ref=self.commit)
+
     def __getstate__(self):
         return {"repo": self._repo, "name": self.name, "commit": self.commit, "schema": self.schema, "rows": self._rows}
 

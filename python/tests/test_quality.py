@@ -353,3 +353,29 @@ def test_label_issues_match_cleanlab(tmp_path):
     assert ours == theirs.tolist()  # the same ranking
     caught = flipped[ours].mean()
     assert caught > 0.6, caught  # most flagged rows were truly flipped
+
+
+def test_the_server_and_the_client_give_the_same_quality_answers(tmp_path):
+    rng = np.random.default_rng(8)
+    path = tmp_path / "repo"
+    run("init", str(path))
+    r = loam.open(str(path))
+    texts, _ = corpus(rng, n=300, planted=30)
+    probs = rng.dirichlet(np.ones(3), len(texts))
+    base = pa.table({"text": texts, "y": pa.array(rng.integers(0, 3, len(texts)), pa.int64()),
+                     "probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.reshape(-1)), 3), "x": rng.normal(0, 1, len(texts))})
+    r.write(base, "d")
+    run("tag", "v1", repo=path)
+    r.write(base.slice(0, 100), "d")
+    local = loam.open(str(path)).dataset("d")
+    process = subprocess.Popen([LOAM, "serve", "--repo", str(path), "--port", "0", "--anonymous"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        remote = loam.connect("http://" + process.stdout.readline().split()[1]).dataset("d")
+        assert remote.drift("v1") == local.drift("v1") and local.drift("v1", columns=["x"])["columns"][0]["column"] == "x"
+        assert remote.near_duplicates("text", threshold=0.7) == local.near_duplicates("text", threshold=0.7)
+        assert local.near_duplicates("text", threshold=0.7)["duplicates"] >= 100  # the appended copies at least
+        assert remote.label_issues("y", "probs") == local.label_issues("y", "probs")
+        with pytest.raises(loam.LoamError, match="probabilities"):
+            remote.label_issues("y", "x")
+    finally:
+        process.kill()

@@ -15,7 +15,8 @@ struct DatasetController: Controller {
         ("GET", "/api/v1/datasets"), ("GET", "/api/v1/datasets/{name}"), ("GET", "/api/v1/datasets/{name}/rows"),
         ("POST", "/api/v1/datasets/{name}/take"), ("GET", "/api/v1/datasets/{name}/stream"), ("POST", "/api/v1/datasets/{name}/import"),
         ("GET", "/api/v1/datasets/{name}/masks"), ("PUT", "/api/v1/datasets/{name}/masks/{column}"), ("DELETE", "/api/v1/datasets/{name}/masks/{column}"),
-        ("GET", "/api/v1/datasets/{name}/profile"), ("GET", "/api/v1/datasets/{name}/check"),
+        ("GET", "/api/v1/datasets/{name}/profile"), ("GET", "/api/v1/datasets/{name}/check"), ("GET", "/api/v1/datasets/{name}/drift"),
+        ("GET", "/api/v1/datasets/{name}/near-duplicates"), ("GET", "/api/v1/datasets/{name}/label-issues"),
     ]
 
     func respond(_ path: String, _ request: Request, _ context: ServerContext) async throws -> Response {
@@ -29,6 +30,9 @@ struct DatasetController: Controller {
         case "/api/v1/datasets/{name}/masks/{column}": return try await setMask(request, context)
         case "/api/v1/datasets/{name}/profile": return try await profile(request, context)
         case "/api/v1/datasets/{name}/check": return try await check(request, context)
+        case "/api/v1/datasets/{name}/drift": return try await drift(request, context)
+        case "/api/v1/datasets/{name}/near-duplicates": return try await nearDuplicates(request, context)
+        case "/api/v1/datasets/{name}/label-issues": return try await labelIssues(request, context)
         default: return try await importBody(request, context)
         }
     }
@@ -72,6 +76,38 @@ struct DatasetController: Controller {
         let ds = try await open(request, context)
         let samples = try integer(request.formQuery.get("samples"), "samples", default: 10, range: 0...10_000)
         return try json(try await Checker(repository: repository).check(ds.name, at: request.formQuery.get("ref") ?? "HEAD", samples: samples))
+    }
+
+    /// Drift from `?from=` to `?to=` (default HEAD), or against `?against=` (another dataset the token may read).
+    func drift(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        try context.require(.reader, dataset: name)
+        let q = request.formQuery
+        guard let from = q.get("from") else { throw APIError.badRequest("drift needs ?from=REF (and optionally to, against, columns)") }
+        if let other = q.get("against") { try context.require(.reader, dataset: other) }
+        let columns = q.get("columns").map { $0.split(separator: ",").map(String.init) }
+        return try json(try await Drift(repository: repository).compare(name, from: from, to: q.get("to") ?? "HEAD", against: q.get("against"), columns: columns))
+    }
+
+    /// Clusters of near-duplicate texts in `?column=` (`threshold`, `words`).
+    func nearDuplicates(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let ds = try await open(request, context)
+        let q = request.formQuery
+        guard let column = q.get("column") else { throw APIError.badRequest("near-duplicates needs ?column=TEXT_COLUMN") }
+        guard let threshold = Double(q.get("threshold") ?? "0.8") else { throw APIError.badRequest("threshold is a number 0…1") }
+        let words = try flag(q.get("words"), "words", default: false)
+        return try json(try await NearDuplicates(repository: repository).clusters(ds.name, column: column, at: q.get("ref") ?? "HEAD",
+                                                                                 options: .init(threshold: threshold, shingles: words ? .words : .characters)))
+    }
+
+    /// Likely mislabelled rows from `?label=` and `?probabilities=` (confident learning).
+    func labelIssues(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let ds = try await open(request, context)
+        let q = request.formQuery
+        guard let label = q.get("label"), let probabilities = q.get("probabilities") else {
+            throw APIError.badRequest("label-issues needs ?label=COLUMN&probabilities=COLUMN")
+        }
+        return try json(try await LabelIssues(repository: repository).find(ds.name, label: label, probabilities: probabilities, at: q.get("ref") ?? "HEAD"))
     }
 
     func datasets(_ request: Request, _ context: ServerContext) async throws -> Response {
