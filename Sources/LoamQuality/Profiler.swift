@@ -25,11 +25,26 @@ public struct Profiler: Sendable {
         let commit = try await repository.resolve(ref)
         let dataset = try await repository.dataset(name, at: commit.hex)
         let schema = dataset.manifest.schema
+        let entries = dataset.manifest.fragments.filter { $0.liveRows > 0 }
+        let keys = entries.map { $0.object.hex + "/" + ($0.deletions?.hex ?? "none") }
+        // Checkpoints: the merge of the first i fragments, kept under a hash chain of their keys, so a profile
+        // after an append merges the kept sum of the others with the new fragment's sketch.
+        var chain: [String] = [], link = ""
+        for key in keys {
+            let text = link + "|" + key
+            link = XXHash64.text(XXHash64.hash(Array(text.utf8), seed: 1)) + XXHash64.text(XXHash64.hash(Array(text.utf8), seed: 2))
+            chain.append(link)
+        }
         var merged = try schema.columns.map { ColumnProfile(type: try $0.field().type.name) }
-        var computed = 0, fragments = 0
-        for entry in dataset.manifest.fragments where entry.liveRows > 0 {
-            fragments += 1
-            let key = entry.object.hex + "/" + (entry.deletions?.hex ?? "none")
+        var first = 0
+        for i in stride(from: keys.count, to: 0, by: -1) {
+            guard let checkpoint = try await store.fragmentProfile("merged/" + chain[i - 1]) else { continue }
+            merged = try Self.add(checkpoint, rows: checkpoint.rows ?? 0, to: merged, schema)
+            first = i
+            break
+        }
+        var computed = 0
+        for (entry, key) in zip(entries, keys).dropFirst(first) {
             let fragment: FragmentProfile
             if let kept = try await store.fragmentProfile(key) {
                 fragment = kept
@@ -39,16 +54,29 @@ public struct Profiler: Sendable {
                 try await store.saveFragmentProfile(fragment, key: key)
                 computed += 1
             }
-            for (i, column) in schema.columns.enumerated() {
-                if let kept = fragment.columns[String(column.id ?? 0)] {
-                    merged[i].merge(kept)
-                } else {
-                    merged[i].merge(.missing(type: try column.field().type, count: entry.liveRows))
-                }
-            }
+            merged = try Self.add(fragment, rows: entry.liveRows, to: merged, schema)
         }
+        if first < keys.count, let last = chain.last {
+            var checkpoint = FragmentProfile(columns: Dictionary(uniqueKeysWithValues: zip(schema.columns, merged).map { (String($0.id ?? 0), $1) }))
+            checkpoint.rows = entries.reduce(0) { $0 + $1.liveRows }
+            try await store.saveFragmentProfile(checkpoint, key: "merged/" + last)
+        }
+        let fragments = entries.count
         return DatasetProfile(dataset: name, commit: commit.hex, rows: dataset.rowCount, fragments: fragments, computed: computed,
                               columns: zip(schema.columns, merged).map { DatasetProfile.Column(name: $0.name, id: $0.id ?? 0, profile: $1) })
+    }
+
+    /// `merged` with `part` (a fragment's sketches, or a checkpoint's) added; a column `part` lacks counts as `rows` nulls.
+    static func add(_ part: FragmentProfile, rows: Int, to merged: [ColumnProfile], _ schema: TableSchema) throws -> [ColumnProfile] {
+        var out = merged
+        for (i, column) in schema.columns.enumerated() {
+            if let kept = part.columns[String(column.id ?? 0)] {
+                out[i].merge(kept)
+            } else {
+                out[i].merge(.missing(type: try column.field().type, count: rows))
+            }
+        }
+        return out
     }
 
     /// One fragment's live rows, every column it holds.

@@ -9,18 +9,22 @@ public protocol QualityStore: Sendable {
     func saveFragmentProfile(_ profile: FragmentProfile, key: String) async throws
 }
 
-/// The profiles of one fragment's columns, by column id (`_rowid` left out).
+/// The profiles of one fragment's columns, by column id (`_rowid` left out) — or a checkpoint: the merge of
+/// a dataset's first fragments, under `merged/<hash chain of their keys>`.
 public struct FragmentProfile: Codable, Sendable, Equatable {
     /// The sketches' format: a profile of another format is computed again.
     public static let currentFormat = 1
     public var format: Int = FragmentProfile.currentFormat
     public var columns: [String: ColumnProfile]
+    /// A checkpoint's live rows (the sum of its fragments'); nil for one fragment's profile.
+    public var rows: Int?
 
     public init(columns: [String: ColumnProfile]) { self.columns = columns }
 }
 
 /// The store in the repository itself, on any backend: each profile is a JSON object in the object store,
 /// found through the catalog's object index at `quality/profiles/<fragment>/<deletion vector or "none">`
+/// (checkpoints at `quality/profiles/merged/<chain>`)
 /// (so gc keeps it, and it travels with the catalog it was computed for).
 public struct RepositoryQualityStore: QualityStore {
     public let repository: Repository
