@@ -18,6 +18,15 @@ public struct ExpectationResult: Codable, Sendable, Equatable {
     public var observed: Double?
     public var sampleRowIDs: [UInt64]
     public var line: Int
+
+    /// The breaking rows, for a row-by-row kind that failed ("3 rows, _rowid 4, 9, 12"); nil for bounds on a
+    /// whole column (rows, mean, quantile, share, drift), whose `observed` says it.
+    var breakingRows: String? {
+        guard !passed, failing > 0, !["rows", "mean", "quantile", "share", "drift"].contains(kind) else { return nil }
+        var text = "\(failing) row\(failing == 1 ? "" : "s")"
+        if !sampleRowIDs.isEmpty { text += ", _rowid \(sampleRowIDs.map(String.init).joined(separator: ", "))\(failing > sampleRowIDs.count ? ", …" : "")" }
+        return text
+    }
 }
 
 /// `loam check`'s answer for a dataset at one commit.
@@ -34,10 +43,7 @@ public struct CheckReport: Codable, Sendable {
             var line = "  \(r.passed ? "✓" : "✗") \(r.name)"
             if r.gate { line += "  [gate]" }
             if let observed = r.observed { line += "  (found \(ProfileReport.number(observed)))" }
-            if !r.passed, r.failing > 0, !["rows", "mean", "quantile", "share", "drift"].contains(r.kind) {
-                line += "  — \(r.failing) row\(r.failing == 1 ? "" : "s")"
-                if !r.sampleRowIDs.isEmpty { line += ", _rowid \(r.sampleRowIDs.map(String.init).joined(separator: ", "))\(r.failing > r.sampleRowIDs.count ? ", …" : "")" }
-            }
+            if let rows = r.breakingRows { line += "  — " + rows }
             out += line + "\n"
         }
         return out

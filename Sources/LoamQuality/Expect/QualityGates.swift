@@ -28,8 +28,9 @@ public enum QualityGates {
             guard !gated.isEmpty else { continue }
             // Unchanged expectations held at the parent (its commit passed them): only the new fragments' rows can break the row-by-row ones.
             var newRows: String?
-            if let old = before[dataset], try await repository.tables.manifest(old).schema.metadata?[Checker.metadataKey] == text {
-                let known = Set(try await repository.tables.manifest(old).fragments.map(\.object))
+            let old: Manifest? = if let id = before[dataset] { try await repository.tables.manifest(id) } else { nil }
+            if let old, old.schema.metadata?[Checker.metadataKey] == text {
+                let known = Set(old.fragments.map(\.object))
                 let added = manifest.fragments.filter { !known.contains($0.object) && $0.liveRows > 0 }
                 newRows = added.isEmpty ? "FALSE" : added.map { "_rowid BETWEEN \($0.minRowID) AND \($0.maxRowID)" }.joined(separator: " OR ")
             }
@@ -37,10 +38,7 @@ public enum QualityGates {
             for r in report.results where !r.passed {
                 var line = "\(dataset): \(r.name) (line \(r.line))"
                 if let observed = r.observed { line += ": found \(ProfileReport.number(observed))" }
-                if r.failing > 0, !["rows", "mean", "quantile", "share", "drift"].contains(r.kind) {
-                    line += ": \(r.failing) row\(r.failing == 1 ? "" : "s")"
-                    if !r.sampleRowIDs.isEmpty { line += ", _rowid \(r.sampleRowIDs.map(String.init).joined(separator: ", "))" }
-                }
+                if let rows = r.breakingRows { line += ": " + rows }
                 failures.append(line)
             }
         }
