@@ -110,7 +110,13 @@ import Testing
     @Test func aBacktrackingRegularExpressionIsStoppedNotRunForMinutes() async throws {
         let repo = try await repository()
         defer { try? FileManager.default.removeItem(at: repo.root) }
-        await expectError(repo, "SELECT regexp_matches('\(String(repeating: "x", count: 40))', '(x+x+)+y')", "backtracked for more than 0.25 s")
+        // Outside the automaton's subset (a lookahead), or on a text it hands to ICU (a line terminator), ICU runs under the guard;
+        let xs = String(repeating: "x", count: 40)
+        await expectError(repo, "SELECT regexp_matches('\(xs)', '(x+x+)+(?=y)')", "backtracked for more than 0.25 s")
+        await expectError(repo, "SELECT regexp_matches('\(xs)\n', '(x+x+)+y')", "backtracked for more than 0.25 s")
+        // inside it, the same pattern answers at once.
+        #expect(try await values(repo, "SELECT regexp_matches('\(xs)', '(x+x+)+y')") == [.bool(false)])
+        #expect(try await values(repo, "SELECT regexp_matches('\(xs)y', '(x+x+)+y')") == [.bool(true)])
         #expect(try await values(repo, "SELECT regexp_replace('a1b22c333', '([0-9]+)', '<$1>')") == [.string("a<1>b<22>c<333>")])
         #expect(try await values(repo, "SELECT regexp_replace('héllo wörld ö', 'ö', 'o')") == [.string("héllo world o")])
     }

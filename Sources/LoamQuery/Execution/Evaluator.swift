@@ -425,9 +425,12 @@ struct Evaluator: Sendable {
             return .string(Int(n) <= parts.count ? parts[Int(n) - 1] : "")
         case ("regexp_matches", .string(let s)), ("regexp_replace", .string(let s)):
             guard case .string(let pattern) = a[1] else { return .null }
-            let regex: NSRegularExpression
-            do { regex = try NSRegularExpression(pattern: pattern) } catch { throw self.error("invalid regular expression '\(pattern)'", at: at) }
-            if name == "regexp_matches" { return .bool(!(try boundedMatches(regex, s, pattern: pattern, first: true, at: at)).isEmpty) }
+            guard let compiled = CompiledPattern.named(pattern) else { throw self.error("invalid regular expression '\(pattern)'", at: at) }
+            let regex = compiled.icu
+            if name == "regexp_matches" {
+                if let matched = compiled.automaton?.matches(s) { return .bool(matched) }
+                return .bool(!(try boundedMatches(regex, s, pattern: pattern, first: true, at: at)).isEmpty)
+            }
             guard case .string(let replacement) = a[2] else { return .null }
             var out = "", last = s.utf16.startIndex
             for match in try boundedMatches(regex, s, pattern: pattern, first: false, at: at) {

@@ -6,7 +6,8 @@ import LoamFormat
 /// place: no value is boxed or copied.
 ///
 /// Compiles: comparisons of a numeric, date, timestamp or text column with a
-/// constant, IS [NOT] NULL, boolean columns, IN lists of constants, and
+/// constant, IS [NOT] NULL, boolean columns, IN lists of constants,
+/// `regexp_matches` of a text column with a pattern `RegexAutomaton` runs, and
 /// AND / OR / NOT of those. Anything else returns nil from `compile` and runs
 /// on `VectorEvaluator` instead, with the same semantics.
 ///
@@ -18,6 +19,7 @@ indirect enum MaskKernel: Sendable {
     case inList(slot: Int, constants: [Value], negated: Bool)
     case isNull(slot: Int, negated: Bool)
     case boolColumn(slot: Int, negated: Bool)
+    case regex(slot: Int, automaton: RegexAutomaton, negated: Bool)
     case constant(Bool)
     case and(MaskKernel, MaskKernel)
     case or(MaskKernel, MaskKernel)
@@ -51,6 +53,10 @@ indirect enum MaskKernel: Sendable {
                 constants.append(c)
             }
             return .inList(slot: slot, constants: constants, negated: n != negated)
+        case .function("regexp_matches", let arguments, _):
+            guard arguments.count == 2, case .column(let slot) = arguments[0], [.utf8, .largeUtf8].contains(types[slot]),
+                  case .literal(.string(let pattern)) = arguments[1], let automaton = CompiledPattern.named(pattern)?.automaton else { return nil }
+            return .regex(slot: slot, automaton: automaton, negated: negated)
         default:
             return nil
         }
@@ -75,22 +81,23 @@ indirect enum MaskKernel: Sendable {
     /// The slots the kernel reads.
     var slots: Set<Int> {
         switch self {
-        case .compare(let s, _, _, _), .inList(let s, _, _), .isNull(let s, _), .boolColumn(let s, _): return [s]
+        case .compare(let s, _, _, _), .inList(let s, _, _), .isNull(let s, _), .boolColumn(let s, _), .regex(let s, _, _): return [s]
         case .constant: return []
         case .and(let a, let b), .or(let a, let b): return a.slots.union(b.slots)
         }
     }
 
-    /// Fills `mask[0..<n]` with 1 where the condition is TRUE and 0 elsewhere.
-    func evaluate(_ columns: [ArrowArray], _ n: Int, into mask: UnsafeMutablePointer<UInt8>) {
+    /// Fills `mask[0..<n]` with 1 where the condition is TRUE and 0 elsewhere; false when a row
+    /// needs the row evaluator instead (a text the regex automaton hands to ICU).
+    func evaluate(_ columns: [ArrowArray], _ n: Int, into mask: UnsafeMutablePointer<UInt8>) -> Bool {
         switch self {
         case .constant(let b):
             mask.update(repeating: b ? 1 : 0, count: n)
         case .and(let a, let b), .or(let a, let b):
-            a.evaluate(columns, n, into: mask)
+            guard a.evaluate(columns, n, into: mask) else { return false }
             let other = UnsafeMutablePointer<UInt8>.allocate(capacity: max(n, 1))
             defer { other.deallocate() }
-            b.evaluate(columns, n, into: other)
+            guard b.evaluate(columns, n, into: other) else { return false }
             if case .and = self { for i in 0..<n { mask[i] &= other[i] } } else { for i in 0..<n { mask[i] |= other[i] } }
         case .isNull(let slot, let negated):
             let column = columns[slot]
@@ -118,7 +125,15 @@ indirect enum MaskKernel: Sendable {
             }
             if negated { for i in 0..<n { mask[i] ^= 1 } }
             Self.clearNulls(columns[slot], n, mask)
+        case .regex(let slot, let automaton, let negated):
+            let column = columns[slot]
+            for i in 0..<n {
+                guard let matched = automaton.matches(column.bytes(at: i)) else { return false }
+                mask[i] = matched != negated ? 1 : 0
+            }
+            Self.clearNulls(column, n, mask)
         }
+        return true
     }
 
     /// Zeroes the mask where the column is null: a comparison with NULL is never TRUE.
@@ -255,10 +270,12 @@ struct Condition: Sendable {
     /// 1 for each row of the batch where the condition is TRUE, else 0.
     func mask(_ columns: [ArrowArray], _ n: Int) throws -> [UInt8] {
         if let kernel {
-            return [UInt8](unsafeUninitializedCapacity: n) { buffer, count in
-                if n > 0 { kernel.evaluate(columns, n, into: buffer.baseAddress!) }
+            var complete = true
+            let mask = [UInt8](unsafeUninitializedCapacity: n) { buffer, count in
+                if n > 0 { complete = kernel.evaluate(columns, n, into: buffer.baseAddress!) }
                 count = n
             }
+            if complete { return mask }
         }
         var cache: [Int: Vector] = [:]
         let result = try vectors.evaluate(bound, columns, &cache, n)
