@@ -336,10 +336,11 @@ class Dataset(DatasetBase):
         args += ["--columns", ",".join(columns)] if columns else []
         return self._source._loam(*args)
 
-    def near_duplicates(self, column, threshold=0.8, words=False):
-        """Clusters of near-duplicate texts in `column` (MinHash + LSH), as `loam dedupe --json` prints them."""
+    def near_duplicates(self, column, threshold=0.8, words=False, cosine=None):
+        """Clusters of near-duplicate rows of `column`, as `loam dedupe --json` prints them: texts by MinHash + LSH
+        (Jaccard `threshold`), vectors by random hyperplanes (`cosine`, the least cosine similarity of a pair)."""
         return self._source._loam("dedupe", self.name, "--near", column, "--threshold", str(threshold), "--ref", self.commit, "--json",
-                                  *(["--words"] if words else []))
+                                  *(["--words"] if words else []), *(["--cosine", str(cosine)] if cosine is not None else []))
 
     def label_issues(self, label, probabilities):
         """Rows whose `label` is likely wrong given the `probabilities` column (confident learning), least sure first."""

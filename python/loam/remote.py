@@ -148,9 +148,11 @@ class RemoteDataset(DatasetBase):
         query = {"from": since, "to": self.commit, **({"against": against} if against else {}), **({"columns": ",".join(columns)} if columns else {})}
         return self._repo.get_json(self._path + "/drift", **query)
 
-    def near_duplicates(self, column, threshold=0.8, words=False):
+    def near_duplicates(self, column, threshold=0.8, words=False, cosine=None):
         """See Dataset.near_duplicates."""
-        return self._repo.get_json(self._path + "/near-duplicates", column=column, threshold=threshold, words="true" if words else "false", ref=self.commit)
+        extra = {} if cosine is None else {"cosine": cosine}
+        return self._repo.get_json(self._path + "/near-duplicates", column=column, threshold=threshold, words="true" if words else "false",
+                                   ref=self.commit, **extra)
 
     def label_issues(self, label, probabilities):
         """See Dataset.label_issues."""

@@ -329,6 +329,60 @@ def test_near_duplicates_recall_beside_datasketch_and_leakage(tmp_path):
     assert leaks["leakedTestRows"] == 4 and leaks["exact"] >= 3
 
 
+def test_embedding_near_duplicates_match_exact_cosine(tmp_path):
+    """`--near emb --cosine 0.95`: clusters checked against the exact cosine of every pair (numpy), with planted
+    near-copies above the threshold and farther copies below it."""
+    import json
+    rng = np.random.default_rng(9)
+    base = rng.standard_normal((1_500, 32)).astype(np.float32)
+
+    def copies(k, noise):
+        sources = rng.choice(len(base), k, replace=False)
+        return sources, base[sources] + noise * np.linalg.norm(base[sources], axis=1, keepdims=True) * rng.standard_normal((k, 32)).astype(np.float32) / np.sqrt(32)
+    near_sources, near = copies(150, 0.12)   # cosine about 0.99
+    far_sources, far = copies(150, 0.6)      # cosine about 0.85: not duplicates at 0.95
+    vectors = np.concatenate([base, near, far])
+    path = tmp_path / "repo"
+    run("init", str(path))
+    loam.open(str(path)).write(pa.table({"n": np.arange(len(vectors)), "emb": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), 32)}), "images")
+    ids = list(loam.open(str(path)).dataset("images").rowids())
+    report = json.loads(run("dedupe", "images", "--near", "emb", "--cosine", "0.95", "--json", repo=path))
+    assert report["measure"] == "cosine" and report["threshold"] == 0.95
+
+    # The reference: every pair's exact cosine, its components at 0.95.
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    similar = np.triu(unit @ unit.T >= 0.95, 1)
+    edges = list(zip(*np.nonzero(similar)))
+    index = {row: i for i, row in enumerate(ids)}
+    together = {}
+    for k, cluster in enumerate(report["clusters"]):
+        for row in cluster:
+            together[index[row]] = k
+    found = sum(1 for a, b in edges if together.get(a) is not None and together.get(a) == together.get(b))
+    assert found / len(edges) >= 0.97, (found, len(edges))
+    planted = [(s, len(base) + i) for i, s in enumerate(near_sources)]
+    assert sum(1 for a, b in planted if together.get(a) is not None and together.get(a) == together.get(b)) >= 0.97 * len(planted)
+    # Precision: each cluster member is within 0.95 of another member (clusters join only verified pairs), and no far copy joins its source.
+    for cluster in report["clusters"]:
+        members = [index[r] for r in cluster]
+        block = unit[members] @ unit[members].T
+        np.fill_diagonal(block, -1)
+        assert (block.max(axis=1) >= 0.95 - 1e-5).all()
+    assert not any(together.get(s) is not None and together.get(s) == together.get(len(base) + 150 + i) for i, s in enumerate(far_sources)
+                   if unit[s] @ unit[len(base) + 150 + i] < 0.95)
+
+    # A vector column needs --cosine; a text column refuses it.
+    done = subprocess.run([LOAM, "dedupe", "images", "--near", "emb", "--repo", str(path)], capture_output=True, text=True)
+    assert done.returncode != 0 and "give --cosine" in done.stderr
+    loam.open(str(path)).write(pa.table({"text": ["a b c", "a b d"]}), "docs")
+    done = subprocess.run([LOAM, "dedupe", "docs", "--near", "text", "--cosine", "0.9", "--repo", str(path)], capture_output=True, text=True)
+    assert done.returncode != 0 and "--cosine is for vector columns" in done.stderr
+
+    # --apply keeps the first row of each cluster.
+    run("dedupe", "images", "--near", "emb", "--cosine", "0.95", "--apply", repo=path)
+    assert len(loam.open(str(path)).dataset("images")) == len(vectors) - report["duplicates"]
+
+
 def test_label_issues_match_cleanlab(tmp_path):
     cleanlab = pytest.importorskip("cleanlab.filter")
     import json
@@ -374,6 +428,8 @@ def test_the_server_and_the_client_give_the_same_quality_answers(tmp_path):
         assert remote.drift("v1") == local.drift("v1") and local.drift("v1", columns=["x"])["columns"][0]["column"] == "x"
         assert remote.near_duplicates("text", threshold=0.7) == local.near_duplicates("text", threshold=0.7)
         assert local.near_duplicates("text", threshold=0.7)["duplicates"] >= 100  # the appended copies at least
+        assert remote.near_duplicates("probs", cosine=0.99) == local.near_duplicates("probs", cosine=0.99)
+        assert local.near_duplicates("probs", cosine=0.99)["duplicates"] >= 100
         assert remote.label_issues("y", "probs") == local.label_issues("y", "probs")
         with pytest.raises(loam.LoamError, match="probabilities"):
             remote.label_issues("y", "x")

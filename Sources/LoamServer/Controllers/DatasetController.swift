@@ -89,15 +89,19 @@ struct DatasetController: Controller {
         return try json(try await Drift(repository: repository).compare(name, from: from, to: q.get("to") ?? "HEAD", against: q.get("against"), columns: columns))
     }
 
-    /// Clusters of near-duplicate texts in `?column=` (`threshold`, `words`).
+    /// Clusters of near-duplicate rows of `?column=`: texts (`threshold`, `words`) or vectors (`cosine`).
     func nearDuplicates(_ request: Request, _ context: ServerContext) async throws -> Response {
         let ds = try await open(request, context)
         let q = request.formQuery
         guard let column = q.get("column") else { throw APIError.badRequest("near-duplicates needs ?column=TEXT_COLUMN") }
         guard let threshold = Double(q.get("threshold") ?? "0.8") else { throw APIError.badRequest("threshold is a number 0…1") }
+        let cosine = try q.get("cosine").map { text in
+            guard let value = Double(text) else { throw APIError.badRequest("cosine is a number 0…1, the least cosine similarity of a pair of vectors") }
+            return value
+        }
         let words = try flag(q.get("words"), "words", default: false)
         return try json(try await NearDuplicates(repository: repository).clusters(ds.name, column: column, at: q.get("ref") ?? "HEAD",
-                                                                                 options: .init(threshold: threshold, shingles: words ? .words : .characters)))
+                                                                                 options: .init(threshold: threshold, shingles: words ? .words : .characters, cosine: cosine)))
     }
 
     /// Likely mislabelled rows from `?label=` and `?probabilities=` (confident learning).

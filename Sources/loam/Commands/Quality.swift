@@ -120,17 +120,20 @@ struct DriftCommand: AsyncParsableCommand {
 
 struct Dedupe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Near-duplicate texts (MinHash + LSH over shingles): clusters of rows; --apply keeps one row per cluster as one commit.",
+        abstract: "Near-duplicate rows of a text column (MinHash + LSH) or a vector column (--cosine, random hyperplanes): clusters; --apply keeps one row per cluster as one commit.",
         discussion: """
-            Similarity is the Jaccard similarity of the texts' shingle sets — character 5-grams of the lowercased
-            text, or words (--words) —, estimated from 128 MinHash permutations.
+            For text, similarity is the Jaccard similarity of the texts' shingle sets — character 5-grams of the
+            lowercased text, or words (--words) —, estimated from 128 MinHash permutations. For a vector column
+            (a fixed-size list of floats), it is the cosine similarity, exact for every pair LSH proposes.
               loam dedupe reviews --near text --threshold 0.8
               loam dedupe reviews --near text --words --apply
+              loam dedupe images --near emb --cosine 0.95
             """)
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "The dataset.") var dataset: String
-    @Option(help: "The text column.") var near: String
-    @Option(help: "Least Jaccard similarity of a pair (0…1).") var threshold = 0.8
+    @Option(help: "The text or vector column.") var near: String
+    @Option(help: "Least Jaccard similarity of a pair of texts (0…1).") var threshold = 0.8
+    @Option(help: "Least cosine similarity of a pair of vectors (0…1), for a vector column.") var cosine: Double?
     @Flag(help: "Shingle by words, not character 5-grams.") var words = false
     @Option(help: "Shingle size (characters, or words with --words).") var size: Int?
     @Option(help: "A branch, tag or commit (default: HEAD).") var ref = "HEAD"
@@ -141,11 +144,11 @@ struct Dedupe: AsyncParsableCommand {
         try await reportingErrors {
             let finder = NearDuplicates(repository: try repository.open())
             let report = try await finder.clusters(dataset, column: near, at: ref,
-                                                   options: .init(threshold: threshold, shingles: words ? .words : .characters, size: size))
+                                                   options: .init(threshold: threshold, shingles: words ? .words : .characters, size: size, cosine: cosine))
             let commit = apply ? try await finder.dropDuplicates(report) : nil
             if json { print(try JSONOutput.text(report)); return }
-            print("\(report.rows) texts, \(report.clusters.count) clusters of near-duplicates, \(report.duplicates) rows beyond the first of each "
-                  + "(\(report.bands) bands of \(report.rowsPerBand) permutations)")
+            print("\(report.rows) rows, \(report.clusters.count) clusters of near-duplicates (\(report.measure) ≥ \(report.threshold)), "
+                  + "\(report.duplicates) rows beyond the first of each (\(report.bands) bands of \(report.rowsPerBand))")
             for cluster in report.clusters.prefix(20) { print("  _rowid " + cluster.prefix(12).map(String.init).joined(separator: ", ") + (cluster.count > 12 ? ", …" : "")) }
             if report.clusters.count > 20 { print("  … \(report.clusters.count - 20) more (--json lists them all)") }
             if let commit { print("dropped \(report.duplicates) rows (commit \(commit.short))") }
