@@ -58,7 +58,7 @@ public struct DistinctSketch: Codable, Sendable, Equatable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        hashes = try c.decodeIfPresent([UInt64].self, forKey: .hashes).map(Set.init)
+        hashes = try c.contains(.hashes) ? Set(Packed.decode(c, .hashes, Packed.uint64s)) : nil
         let text = try c.decode(String.self, forKey: .registers)
         guard let data = Data(base64Encoded: text), data.count == Self.registerCount else {
             throw DecodingError.dataCorruptedError(forKey: .registers, in: c, debugDescription: "not \(Self.registerCount) base64 registers")
@@ -68,7 +68,7 @@ public struct DistinctSketch: Codable, Sendable, Equatable {
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        if let hashes { try c.encode(hashes.sorted(), forKey: .hashes) }
+        if let hashes { try c.encode(Packed.string(hashes.sorted()), forKey: .hashes) }
         try c.encode(Data(registers).base64EncodedString(), forKey: .registers)
     }
 }

@@ -102,4 +102,30 @@ public struct QuantileSketch: Codable, Sendable, Equatable {
         for (h, items) in levels.enumerated() { for v in items where v <= x { seen += 1 << h } }
         return seen
     }
+
+    enum CodingKeys: String, CodingKey { case k, levels, parity, count }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        k = try c.decode(Int.self, forKey: .k)
+        levels = try c.decode([String].self, forKey: .levels).map { text in
+            guard let level = Packed.doubles(text) else {
+                throw DecodingError.dataCorruptedError(forKey: .levels, in: c, debugDescription: "a level is not base64 of 8-byte doubles")
+            }
+            return level
+        }
+        parity = try c.decode([Bool].self, forKey: .parity)
+        count = try c.decode(Int.self, forKey: .count)
+        guard k > 0, !levels.isEmpty, parity.count == levels.count else {
+            throw DecodingError.dataCorruptedError(forKey: .parity, in: c, debugDescription: "a KLL sketch needs k > 0 and one parity per level")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(k, forKey: .k)
+        try c.encode(levels.map(Packed.string), forKey: .levels)
+        try c.encode(parity, forKey: .parity)
+        try c.encode(count, forKey: .count)
+    }
 }
