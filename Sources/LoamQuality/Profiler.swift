@@ -43,19 +43,21 @@ public struct Profiler: Sendable {
             first = i
             break
         }
+        // The fragments after the checkpoint: kept sketches read, missing ones computed on every core, merged in fragment order.
         var computed = 0
-        for (entry, key) in zip(entries, keys).dropFirst(first) {
-            let fragment: FragmentProfile
-            if let kept = try await store.fragmentProfile(key) {
-                fragment = kept
-            } else {
-                // Sketched from the stored values: a masking policy applies when a profile is shown, not here.
-                fragment = try await ReadPolicy.$role.withValue(nil) { try await sketch(entry, schema) }
-                try await store.saveFragmentProfile(fragment, key: key)
-                computed += 1
-            }
-            merged = try Self.add(fragment, rows: entry.liveRows, to: merged, schema)
-        }
+        let pending = Array(zip(entries, keys).dropFirst(first))
+        try await concurrentlyInOrder(pending.count, produce: { [self] i in
+            let (entry, key) = pending[i]
+            if let kept = try await store.fragmentProfile(key) { return (kept, entry.liveRows, false) }
+            // Sketched from the stored values: a masking policy applies when a profile is shown, not here.
+            let fragment = try await ReadPolicy.$role.withValue(nil) { try await sketch(entry, schema) }
+            try await store.saveFragmentProfile(fragment, key: key)
+            return (fragment, entry.liveRows, true)
+        }, consume: { (fragment: FragmentProfile, rows: Int, fresh: Bool) in
+            merged = try Self.add(fragment, rows: rows, to: merged, schema)
+            if fresh { computed += 1 }
+            return true
+        })
         if first < keys.count, let last = chain.last {
             var checkpoint = FragmentProfile(columns: Dictionary(uniqueKeysWithValues: zip(schema.columns, merged).map { (String($0.id ?? 0), $1) }))
             checkpoint.rows = entries.reduce(0) { $0 + $1.liveRows }

@@ -105,13 +105,14 @@ public struct NearDuplicates: Sendable {
 
     public func clusters(_ dataset: String, column: String, at ref: String = "HEAD", options: Options = Options()) async throws -> Report {
         let (ids, values, commit) = try await self.column(dataset, column, at: ref)
-        let pairs: [(Int, Int)], bands: Int, rows: Int, measure: String, threshold: Double
+        let groups = UnionFind(ids.count)
+        let bands: Int, rows: Int, measure: String, threshold: Double
         switch values {
         case .texts(let texts):
             guard options.cosine == nil else { throw QualityError.invalid("--cosine is for vector columns; '\(column)' holds text: give --threshold, a Jaccard similarity") }
             guard options.threshold > 0, options.threshold <= 1 else { throw QualityError.invalid("--threshold is a Jaccard similarity in (0, 1], not \(options.threshold)") }
             let hasher = MinHasher(options)
-            pairs = hasher.pairs(try await hasher.signatures(texts))
+            _ = hasher.pairs(try await hasher.signatures(texts), groups: groups)
             (bands, rows, threshold) = (hasher.bands, hasher.rows, options.threshold)
             measure = options.shingles == .characters ? "jaccard of character \(options.size)-grams" : "jaccard of \(options.size == 1 ? "words" : "\(options.size)-word shingles")"
         case .vectors(let vectors, let width):
@@ -120,11 +121,9 @@ public struct NearDuplicates: Sendable {
             }
             guard cosine > 0, cosine <= 1 else { throw QualityError.invalid("--cosine is a similarity in (0, 1], not \(cosine)") }
             let hasher = HyperplaneHasher(width: width, cosine: cosine, bits: 256)
-            pairs = hasher.pairs(try await hasher.signatures(vectors), vectors)
+            _ = hasher.pairs(try await hasher.signatures(vectors), vectors, groups: groups)
             (bands, rows, measure, threshold) = (hasher.bands, hasher.rows, "cosine", cosine)
         }
-        var groups = UnionFind(ids.count)
-        for (i, j) in pairs { groups.union(i, j) }
         var clusters: [[UInt64]] = []
         for members in groups.sets() where members.count > 1 { clusters.append(members.map { ids[$0] }.sorted()) }
         clusters.sort { (a: [UInt64], b: [UInt64]) -> Bool in a.count > b.count || (a.count == b.count && a[0] < b[0]) }
@@ -205,15 +204,21 @@ func banding(threshold: Double, length: Int, floor: Double = 0) -> (bands: Int, 
 /// Index pairs that share a bucket in some band (`key(row, band)`, a hash of the band's part of the row's
 /// signature) and that `keep` accepts, each pair once. Rows of a bucket with the same whole signature
 /// (`whole(row)`) are first tried against the first of them alone, so a thousand copies of one text cost a
-/// thousand checks, not half a million.
-func bandedPairs(_ n: Int, bands: Int, key: (Int, Int) -> UInt64, whole: (Int) -> UInt64, keep: (Int, Int) -> Bool) -> [(Int, Int)] {
+/// thousand checks, not half a million. With `groups` (clustering, where only connectivity matters), a pair
+/// already in one group is not checked, and kept pairs join their groups.
+func bandedPairs(_ n: Int, bands: Int, key: (Int, Int) -> UInt64, whole: (Int) -> UInt64, keep: (Int, Int) -> Bool,
+                 groups: UnionFind? = nil) -> [(Int, Int)] {
     var seen: [Int64: Bool] = [:], out: [(Int, Int)] = []  // each pair checked once, with its answer
     func consider(_ x: Int32, _ y: Int32) -> Bool {
         let (i, j) = (Int(min(x, y)), Int(max(x, y))), pair = Int64(i) << 32 | Int64(j)
+        if let groups, groups.find(i) == groups.find(j) { return true }
         if let kept = seen[pair] { return kept }
         let kept = keep(i, j)
         seen[pair] = kept
-        if kept { out.append((i, j)) }
+        if kept {
+            out.append((i, j))
+            groups?.union(i, j)
+        }
         return kept
     }
     let wholes = (0..<n).map(whole)
@@ -268,9 +273,9 @@ struct MinHasher: Sendable {
         (bands, rows) = banding(threshold: options.threshold, length: options.permutations)
     }
 
-    /// (a·h + b) mod 2⁶¹ − 1 without overflow.
+    /// (a·h + b) mod 2⁶¹ − 1 without overflow, for `h` already below 2⁶¹ − 1 (reduce it once, not per permutation).
     @inline(__always) static func permute(_ h: UInt64, _ a: UInt64, _ b: UInt64) -> UInt64 {
-        let (high, low) = a.multipliedFullWidth(by: h % prime)
+        let (high, low) = a.multipliedFullWidth(by: h)
         // 2⁶⁴ ≡ 2³ (mod 2⁶¹ − 1)
         var x = (low & prime) &+ (low >> 61) &+ (high << 3)
         x = (x & prime) &+ (x >> 61)
@@ -313,13 +318,18 @@ struct MinHasher: Sendable {
         return try await signaturesInParallel(texts.count, length: permutations) { range in
             var out = [UInt64](repeating: .max, count: range.count * permutations), hashes: [UInt64] = []
             out.withUnsafeMutableBufferPointer { out in
-                for (row, t) in range.enumerated() {
-                    shingles(texts[t], into: &hashes)
-                    let signature = out.baseAddress! + row * permutations
-                    for h in hashes {
-                        for k in 0..<permutations {
-                            let v = Self.permute(h, a[k], b[k])
-                            if v < signature[k] { signature[k] = v }
+                a.withUnsafeBufferPointer { a in
+                    b.withUnsafeBufferPointer { b in
+                        for (row, t) in range.enumerated() {
+                            shingles(texts[t], into: &hashes)
+                            let signature = out.baseAddress! + row * permutations
+                            for hash in hashes {
+                                let h = hash % Self.prime
+                                for k in 0..<permutations {
+                                    let v = Self.permute(h, a[k], b[k])
+                                    if v < signature[k] { signature[k] = v }
+                                }
+                            }
                         }
                     }
                 }
@@ -337,13 +347,13 @@ struct MinHasher: Sendable {
     }
 
     /// Row pairs that share a band bucket and whose signatures agree on at least the threshold.
-    func pairs(_ signatures: [UInt64]) -> [(Int, Int)] {
+    func pairs(_ signatures: [UInt64], groups: UnionFind? = nil) -> [(Int, Int)] {
         let p = options.permutations, rows = self.rows
         return signatures.withUnsafeBytes { raw in
             bandedPairs(signatures.count / max(p, 1), bands: bands,
                         key: { i, band in XXHash64.hash(UnsafeRawBufferPointer(rebasing: raw[((i * p + band * rows) * 8)..<((i * p + (band + 1) * rows) * 8)])) },
                         whole: { i in XXHash64.hash(UnsafeRawBufferPointer(rebasing: raw[(i * p * 8)..<((i + 1) * p * 8)])) },
-                        keep: { similarity(signatures, $0, $1) >= options.threshold })
+                        keep: { similarity(signatures, $0, $1) >= options.threshold }, groups: groups)
         }
     }
 }
@@ -393,7 +403,7 @@ struct HyperplaneHasher: Sendable {
         }
     }
 
-    func pairs(_ signatures: [UInt64], _ vectors: [Float]) -> [(Int, Int)] {
+    func pairs(_ signatures: [UInt64], _ vectors: [Float], groups: UnionFind? = nil) -> [(Int, Int)] {
         let (words, rows, width) = (self.words, self.rows, self.width)
         func bit(_ i: Int, _ k: Int) -> UInt64 { (signatures[i * words + k / 64] >> UInt64(k % 64)) & 1 }
         return bandedPairs(signatures.count / max(words, 1), bands: bands,
@@ -407,25 +417,26 @@ struct HyperplaneHasher: Sendable {
                                var dot = 0.0
                                for k in 0..<width { dot += Double(vectors[i * width + k]) * Double(vectors[j * width + k]) }
                                return dot >= cosine - 1e-6  // unit vectors in Float: a hair of slack for rounding
-                           })
+                           }, groups: groups)
     }
 }
 
-struct UnionFind {
+/// Disjoint sets of row indices (path compression; the smaller index is the root).
+final class UnionFind {
     var parent: [Int]
     init(_ n: Int) { parent = Array(0..<n) }
-    mutating func find(_ x: Int) -> Int {
+    func find(_ x: Int) -> Int {
         var r = x
         while parent[r] != r { r = parent[r] }
         var y = x
         while parent[y] != r { (parent[y], y) = (r, parent[y]) }
         return r
     }
-    mutating func union(_ x: Int, _ y: Int) {
+    func union(_ x: Int, _ y: Int) {
         let (a, b) = (find(x), find(y))
         if a != b { parent[max(a, b)] = min(a, b) }
     }
-    mutating func sets() -> [[Int]] {
+    func sets() -> [[Int]] {
         var groups: [Int: [Int]] = [:]
         for i in parent.indices { groups[find(i), default: []].append(i) }
         return Array(groups.values)
