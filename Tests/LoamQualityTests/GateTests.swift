@@ -101,6 +101,35 @@ import Testing
         #expect(report.results.filter(\.gate).allSatisfy(\.passed) && !report.passed)
     }
 
+    /// A gated foreign key guards the referenced dataset too: deleting or renaming the keys it points at is
+    /// refused, whichever dataset the write touched; appending keys, or deleting unreferenced ones, is not.
+    @Test func aForeignKeyGateRefusesWritesToTheDatasetItReferences() async throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repo = try await Self.setup(dir)
+        let schema = Schema(fields: [Field(name: "order", type: .int64), Field(name: "user", type: .int64)])
+        let orders = RecordBatch(schema: schema, columns: [
+            try ArrowArray.fromValues((0..<20).map { .int(Int64($0)) }, type: .int64),
+            try ArrowArray.fromValues((0..<20).map { .int(Int64($0 % 10)) }, type: .int64),  // users 0…9 of t's 0…99
+        ])
+        _ = try await repo.createDataset("orders", schema: schema, batches: [orders], message: "orders")
+        try await Checker(repository: repo).setExpectations("""
+            [[expect]]
+            kind = "foreign_key"
+            column = "user"
+            references = "t.id"
+            gate = true
+            """, of: "orders")
+        try await Self.refused(repo, "orders: foreign_key(user)") { _ = try await repo.execute("DELETE FROM t WHERE id = 3") }
+        try await Self.refused(repo, "orders: foreign_key(user)") { _ = try await repo.execute("UPDATE t SET id = id + 1000 WHERE id < 5") }
+        try await Self.refused(repo, "t has no column id (columns: key, score, code): 20 rows") { _ = try await repo.execute("ALTER TABLE t RENAME COLUMN id TO key") }
+        // Keys nothing references may go; new keys may come.
+        _ = try await repo.execute("DELETE FROM t WHERE id = 50")
+        _ = try await repo.execute("INSERT INTO t (id, score, code) VALUES (500, 0.5, 'a')")
+        #expect(try await repo.dataset("t").rowCount == 100)
+        #expect(try await Checker(repository: repo).check("orders").passed)
+    }
+
     /// The gate's check of an append looks at the new fragments only, through row-id pruning: a row-id range
     /// outside every fragment reads none of them.
     @Test func rowIDBoundsPruneFragmentsForTheGatesIncrementalCheck() async throws {

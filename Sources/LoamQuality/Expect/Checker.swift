@@ -18,10 +18,13 @@ public struct ExpectationResult: Codable, Sendable, Equatable {
     public var observed: Double?
     public var sampleRowIDs: [UInt64]
     public var line: Int
+    /// Why every row fails, when the expectation cannot hold at all (a foreign key into a dataset or column that is gone).
+    public var problem: String?
 
-    /// The breaking rows, for a row-by-row kind that failed ("3 rows, _rowid 4, 9, 12"); nil for bounds on a
-    /// whole column (rows, mean, quantile, share, drift), whose `observed` says it.
+    /// The breaking rows, for a row-by-row kind that failed ("3 rows, _rowid 4, 9, 12"), or the `problem` that
+    /// fails them all; nil for bounds on a whole column (rows, mean, quantile, share, drift), whose `observed` says it.
     var breakingRows: String? {
+        if let problem, !passed { return "\(problem): \(failing) row\(failing == 1 ? "" : "s")" }
         guard !passed, failing > 0, !["rows", "mean", "quantile", "share", "drift"].contains(kind) else { return nil }
         var text = "\(failing) row\(failing == 1 ? "" : "s")"
         if !sampleRowIDs.isEmpty { text += ", _rowid \(sampleRowIDs.map(String.init).joined(separator: ", "))\(failing > sampleRowIDs.count ? ", …" : "")" }
@@ -113,6 +116,16 @@ public struct Checker: Sendable {
             var result = ExpectationResult(name: e.name, kind: e.kind.rawValue, gate: e.gate, passed: true, failing: 0, observed: nil, sampleRowIDs: [], line: e.line)
             let c = SQLText.identifier(e.column)
             func bounded(_ x: Double?) -> Bool { x.map { v in (e.min.map { v >= $0 } ?? true) && (e.max.map { v <= $0 } ?? true) } ?? false }
+            // A column the expectation names is gone (a rename or a drop): it cannot hold, and says why.
+            let names = Set(ds.schema.fields.map(\.name))
+            let missing = e.columns.filter { !names.contains($0) }
+            if !missing.isEmpty {
+                result.problem = "\(dataset) has no column \(missing.joined(separator: ", ")) (columns: \(ds.schema.fields.map(\.name).joined(separator: ", ")))"
+                result.failing = ds.rowCount
+                result.passed = false
+                results.append(result)
+                continue
+            }
             switch e.kind {
             case .notNull:
                 (result.failing, result.sampleRowIDs) = try await run.breaking("\(c) IS NULL")
@@ -131,7 +144,14 @@ public struct Checker: Sendable {
             case .foreignKey:
                 let parts = e.references!.split(separator: ".").map(String.init)
                 let (other, key) = (SQLText.identifier(parts[0]), SQLText.identifier(parts[1]))
-                (result.failing, result.sampleRowIDs) = try await run.breaking("\(c) IS NOT NULL AND \(c) NOT IN (SELECT \(key) FROM \(other) WHERE \(key) IS NOT NULL)")
+                let target = try await repository.datasetSummaries(at: commit) { $0 == parts[0] }.first
+                if let target, target.columns.contains(parts[1]) {
+                    (result.failing, result.sampleRowIDs) = try await run.breaking("\(c) IS NOT NULL AND \(c) NOT IN (SELECT \(key) FROM \(other) WHERE \(key) IS NOT NULL)")
+                } else {
+                    // Nothing to point at: every key breaks it.
+                    result.problem = target == nil ? "there is no dataset \(parts[0])" : "\(parts[0]) has no column \(parts[1]) (columns: \(target!.columns.joined(separator: ", ")))"
+                    (result.failing, result.sampleRowIDs) = try await run.breaking("\(c) IS NOT NULL")
+                }
             case .unique:
                 let keys = e.columns.map(SQLText.identifier).joined(separator: ", ")
                 let present = e.columns.map { "\(SQLText.identifier($0)) IS NOT NULL" }.joined(separator: " AND ")
