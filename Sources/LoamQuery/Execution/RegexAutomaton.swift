@@ -6,10 +6,10 @@ import Synchronization
 /// a DFA over ASCII bytes, built whole when the pattern is compiled and read-only afterwards,
 /// so threads share it. A match is linear in the text: no pattern can make it backtrack.
 ///
-/// It answers as `NSRegularExpression` (ICU) does; `nil` from `compile` (a construct outside the
-/// subset, or a DFA of more than `stateLimit` states or `workLimit` steps to build) and `nil` from `matches` (a text holding
-/// a line terminator, where ICU's `.` and `$` have their own rules, or invalid UTF-8) send the
-/// caller to ICU. Non-ASCII characters step the NFA directly, then rejoin the DFA.
+/// It answers as `NSRegularExpression` (ICU) does. `nil` from `compile` (a construct outside the
+/// subset, or a DFA of more than `stateLimit` states or `workLimit` steps to build) and `nil` from
+/// `matches` (a text holding a line terminator, where ICU's `.` and `$` have their own rules, or
+/// invalid UTF-8) send the caller to ICU. Non-ASCII characters step the NFA directly, then rejoin the DFA.
 struct RegexAutomaton: Sendable {
     /// What one NFA node does: consume a character of a set, branch, or assert a position.
     private enum Node: Sendable {
@@ -90,7 +90,7 @@ struct RegexAutomaton: Sendable {
         return text.withUTF8 { matches(UnsafeRawBufferPointer($0)) }
     }
 
-    /// Builds every state of the DFA over ASCII (subset construction); nil past `stateLimit` states.
+    /// Builds every state of the DFA over ASCII (subset construction); nil past `stateLimit` states or `workLimit` steps.
     private init?(nodes: [Node], entry: Int) {
         self.nodes = nodes
         self.entry = entry
