@@ -62,6 +62,7 @@ step check reviews
 echo
 echo '$ loam query "INSERT INTO reviews (id, text, label, score) VALUES (NULL, '"'"'no id'"'"', 1, 0.5)"   # refused by the gate'
 "$loam" query "INSERT INTO reviews (id, text, label, score) VALUES (NULL, 'no id', 1, 0.5)" && { echo "the gate let a null id through"; exit 1; } || true
+step dedupe reviews --near text --threshold 0.8
 step tag v1
 step delete reviews --where "label = 0 OR text LIKE '%terrible%terrible%'" -m "Drop label 0 and doubly terrible reviews"
 step update reviews --set label=4 --where "score > 0.95" -m "Relabel very confident reviews"
@@ -73,6 +74,7 @@ step query "SELECT split_bucket(_rowid, 42, 0.8, 0.1, 0.1) AS split, count(*) FR
 step query "SELECT label, id, score FROM reviews QUALIFY row_number() OVER (PARTITION BY label ORDER BY score DESC NULLS LAST, id) = 1 ORDER BY label"
 step query "COPY (SELECT * FROM reviews WHERE split_bucket(_rowid, 42, 0.8, 0.1, 0.1) = 'test') TO '$demo/test-split.csv'"
 step diff v1 HEAD -n 3
+step drift reviews --from v1
 step log --oneline
 step show HEAD~1
 echo; echo "Time travel: the same dataset at three versions"
