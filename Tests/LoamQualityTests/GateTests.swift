@@ -101,6 +101,28 @@ import Testing
         #expect(report.results.filter(\.gate).allSatisfy(\.passed) && !report.passed)
     }
 
+    /// A unique gate on an append looks only between the new keys' least and greatest (the parent held it), and
+    /// still finds a duplicate of an old row or among the new ones.
+    @Test func aUniqueGateOnAnAppendFindsDuplicatesOldAndNew() async throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        QualityGates.install()
+        let repo = try await Repository.initialize(at: dir.appendingPathComponent("repo"))
+        let schema = Schema(fields: [Field(name: "k", type: .utf8)])
+        func batch(_ keys: [String]) throws -> RecordBatch {
+            RecordBatch(schema: schema, columns: [try ArrowArray.fromValues(keys.map { .string($0) }, type: .utf8)])
+        }
+        _ = try await repo.createDataset("u", schema: schema, batches: [try batch((0..<100).map { "k\($0)" })], message: "u")
+        try await Checker(repository: repo).setExpectations("[[expect]]\nkind = \"unique\"\ncolumn = \"k\"\ngate = true\n", of: "u")
+        let head = try await repo.resolve("HEAD")
+        for keys in [["k5"], ["zz", "k50", "zz"], ["a", "k99"]] {
+            await #expect(throws: QualityError.self, "\(keys)") { _ = try await repo.append(try batch(keys), to: "u", message: "dup") }
+        }
+        #expect(try await repo.resolve("HEAD") == head)
+        _ = try await repo.append(try batch(["k100", "k101", "a"]), to: "u", message: "new keys")
+        #expect(try await repo.dataset("u").rowCount == 103)
+    }
+
     /// A gated foreign key guards the referenced dataset too: deleting or renaming the keys it points at is
     /// refused, whichever dataset the write touched; appending keys, or deleting unreferenced ones, is not.
     @Test func aForeignKeyGateRefusesWritesToTheDatasetItReferences() async throws {

@@ -154,7 +154,13 @@ public struct Checker: Sendable {
                 }
             case .unique:
                 let keys = e.columns.map(SQLText.identifier).joined(separator: ", ")
-                let present = e.columns.map { "\(SQLText.identifier($0)) IS NOT NULL" }.joined(separator: " AND ")
+                var present = e.columns.map { "\(SQLText.identifier($0)) IS NOT NULL" }.joined(separator: " AND ")
+                if let scope = run.scope {
+                    // The parent held it, so a duplicate now involves a new row, and its first key lies between the new rows'
+                    // least and greatest: that range prunes the fragments outside it by their zone maps.
+                    guard let filter = try await run.keyRange(of: e.columns[0], where: "(\(scope)) AND \(present)") else { break }  // no new keys
+                    present += filter
+                }
                 result.failing = try await run.number("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM \(run.table) WHERE \(present) GROUP BY \(keys) HAVING count(*) > 1) d")
                 if result.failing > 0 {
                     result.sampleRowIDs = try await run.rowIDs("SELECT _rowid FROM \(run.table) WHERE \(present) QUALIFY count(*) OVER (PARTITION BY \(keys)) > 1 ORDER BY _rowid LIMIT \(samples)")
@@ -223,6 +229,25 @@ public struct Checker: Sendable {
                     return nil
                 }
             }
+        }
+
+        /// " AND column BETWEEN least AND greatest" of `column` where `condition` holds; nil when no row does;
+        /// "" for a type without a plain literal (dates, timestamps, NaN…), where `unique` reads every row.
+        func keyRange(of column: String, where condition: String) async throws -> String? {
+            let c = SQLText.identifier(column)
+            let result = try await repository.query("SELECT min(\(c)), max(\(c)) FROM \(table) WHERE \(condition)", at: commit)
+            guard let batch = result.batches.first(where: { $0.length > 0 }), !batch.columns[0].isNull(0) else { return nil }
+            func literal(_ v: Value) -> String? {
+                switch v {
+                case .int(let n): return String(n)
+                case .uint(let n) where n <= UInt64(Int64.max): return String(n)
+                case .float(let x) where x.isFinite: return "\(x)"
+                case .string(let text): return SQLText.literal(text)
+                default: return nil
+                }
+            }
+            guard let low = literal(batch.columns[0].value(at: 0)), let high = literal(batch.columns[1].value(at: 0)) else { return "" }
+            return " AND \(c) BETWEEN \(low) AND \(high)"
         }
 
         /// How many rows meet `condition` (they break the expectation), and the first few of their ids.

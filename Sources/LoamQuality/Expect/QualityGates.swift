@@ -7,7 +7,8 @@ import LoamTable
 /// changed is checked against its gated expectations at that commit, and a break stops the move with the
 /// report — nothing changes. When the expectations are the parent's too, the row-by-row kinds (not_null,
 /// range, in, regex, length, sql, foreign_key) look only at the fragments the commit added (by their row-id
-/// bounds, which prune every other fragment); the rest (unique, rows, no_rows) run on the whole dataset,
+/// bounds, which prune every other fragment); unique reads the range of its first key that the new rows span
+/// (zone maps prune the fragments outside it); the rest (rows, no_rows) run on the whole dataset,
 /// and mean, quantile and share read the profile, which sketches only new fragments. A gated foreign key
 /// into a dataset the commit changed other than by appending (a delete, an update, a dropped or renamed
 /// column, the dataset dropped) is checked on every row, in whichever dataset holds it.
