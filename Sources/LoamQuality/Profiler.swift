@@ -26,7 +26,7 @@ public struct Profiler: Sendable {
         let dataset = try await repository.dataset(name, at: commit.hex)
         let schema = dataset.manifest.schema
         let entries = dataset.manifest.fragments.filter { $0.liveRows > 0 }
-        let keys = entries.map { $0.object.hex + "/" + ($0.deletions?.hex ?? "none") }
+        let keys = entries.map(\.profileKey)
         // Checkpoints: the merge of the first i fragments, kept under a hash chain of their keys, so a profile
         // after an append merges the kept sum of the others with the new fragment's sketch.
         var chain: [String] = [], link = ""
@@ -89,4 +89,9 @@ public struct Profiler: Sendable {
         for (id, array) in zip(ids, data.columns) { columns[String(id)] = ColumnProfile.compute(array, rows: data.live) }
         return FragmentProfile(columns: columns)
     }
+}
+
+extension FragmentEntry {
+    /// The fragment as its live rows stand: its object and deletion vector ("none" without one), the key of its kept profile.
+    var profileKey: String { object.hex + "/" + (deletions?.hex ?? "none") }
 }

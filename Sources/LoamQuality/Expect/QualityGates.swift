@@ -36,8 +36,8 @@ public enum QualityGates {
         for (dataset, id) in after where before[dataset] != id {
             guard let oldID = before[dataset] else { continue }
             let (old, new) = (try await load(oldID), try await load(id))
-            let kept = Set(new.fragments.map { "\($0.object.hex)/\($0.deletions?.hex ?? "none")" })
-            let appendedOnly = old.fragments.allSatisfy { kept.contains("\($0.object.hex)/\($0.deletions?.hex ?? "none")") }
+            let kept = Set(new.fragments.map(\.profileKey))
+            let appendedOnly = old.fragments.allSatisfy { kept.contains($0.profileKey) }
                 && old.schema.columns.map(\.name) == new.schema.columns.map(\.name)
             if !appendedOnly { shrunk.insert(dataset) }
         }
