@@ -85,6 +85,34 @@ import Testing
         print("\(pair): 120 increments by 8 writers, \(conflicts) conflicts retried")
     }
 
+    /// A branch's turn on a shared catalog: while one process holds it, another's move of that branch fails as
+    /// a lost race and another's turn waits; the holder's own move and other branches' moves go through.
+    @Test(arguments: BackendPair.available.filter { $0 == .servers })
+    func aHeldTurnMakesOtherWritersYield(_ pair: BackendPair) async throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (holder, another) = try pair.catalog(in: dir)
+        let other = try another()
+        try await holder.compareAndSwap(branch: "main", expected: nil, new: a)
+        try await holder.compareAndSwap(branch: "side", expected: nil, new: a)
+        let order = Events()
+        let waiter = try await holder.withBranchTurn("main") {
+            await #expect(throws: StorageError.refConflict(branch: "main", expected: a.hex, actual: a.hex)) {
+                try await other.compareAndSwap(branch: "main", expected: a, new: c)
+            }
+            try await other.compareAndSwap(branch: "side", expected: a, new: b)  // another branch's turn is free
+            let waiter = Task { try await other.withBranchTurn("main") { await order.note("waiter") } }
+            try await Task.sleep(nanoseconds: 300_000_000)
+            await order.note("holder")
+            try await BranchTurn.$held.withValue(true) { try await holder.compareAndSwap(branch: "main", expected: a, new: b) }
+            return waiter
+        }
+        try await waiter.value
+        #expect(await order.list == ["holder", "waiter"])
+        try await other.compareAndSwap(branch: "main", expected: b, new: c)  // released: moves go through again
+        #expect(try await holder.ref(named: "main")?.commit == c)
+    }
+
     @Test(arguments: BackendPair.available)
     func rowIDRangesNeverOverlap(_ pair: BackendPair) async throws {
         let dir = try TestEnvironment.temporaryDirectory()
@@ -189,4 +217,10 @@ import Testing
         #expect(entries.map(\.seq) == Array(1...60))
         #expect(zip(entries, entries.dropFirst()).allSatisfy { $1.prev == $0.hash })
     }
+}
+
+/// What happened, in order, across tasks.
+actor Events {
+    private(set) var list: [String] = []
+    func note(_ event: String) { list.append(event) }
 }

@@ -27,7 +27,8 @@ extension Repository {
     /// updated concurrently): `UPDATE c SET n = n + 1` from many writers adds
     /// every one. `body` must therefore start from the tree it is given and
     /// reset anything it counts. A write that keeps losing the race takes its
-    /// turn exclusively (`WriteLocks.turn`), so none fails for contention alone.
+    /// turn exclusively (`WriteLocks.turn` here, `RefStore.withBranchTurn` on a shared catalog), so none fails
+    /// for contention alone.
     ///
     /// Inside a `Transaction` (the task-local `Repository.transaction`) the
     /// write goes to the transaction's pending tree and nothing is committed.
@@ -43,9 +44,7 @@ extension Repository {
             let branch = try await meta.currentBranch()
             var race = BranchRace(branch: branch)
             while true {
-                let turn = race.lostOften && !Repository.hasTurn ? try await locks.acquire(.turn, exclusive: true) : nil
-                defer { turn?.release() }
-                let attempt: ObjectID? = try await Repository.$hasTurn.withValue(Repository.hasTurn || turn != nil) {
+                let attempt: ObjectID? = try await takingTurn(branch, if: race.lostOften) {
                     guard let head = try await meta.ref(named: branch) else { throw TableError.unknownRef(branch) }
                     let parent = try await tables.commit(head.commit)
                     var tree = parent.tree
@@ -120,15 +119,21 @@ extension Repository {
 
     /// Whether this task already holds a write registration (`withWriteIntent`).
     @TaskLocal static var writing = false
-    /// Whether this task holds its branch's turn exclusively (`WriteLocks.turn`).
-    @TaskLocal static var hasTurn = false
+    /// Runs `body` holding `branch`'s turn exclusively when `needed` and this task does not hold it yet:
+    /// `WriteLocks.turn` orders the processes on this machine, `RefStore.withBranchTurn` those sharing the catalog.
+    private func takingTurn<T: Sendable>(_ branch: String, if needed: Bool, _ body: () async throws -> T) async throws -> T {
+        guard needed, !BranchTurn.held else { return try await body() }
+        let turn = try await locks.acquire(.turn, exclusive: true)
+        defer { turn.release() }
+        return try await meta.withBranchTurn(branch) { try await BranchTurn.$held.withValue(true) { try await body() } }
+    }
 
     /// Moves a branch by compare-and-swap, between the crash-test fail points every ref move shares, after the
     /// installed `CommitGates` pass (`gated: false` for a reset, which returns to a state the branch had).
     /// It waits while a writer that lost the race repeatedly has its turn (`WriteLocks.turn`).
     func moveBranch(_ branch: String, from expected: ObjectID, to new: ObjectID, gated: Bool = true) async throws {
         if gated { try await ReadPolicy.$role.withValue(nil) { try await CommitGates.run(self, from: expected, to: new) } }
-        let turn = Repository.hasTurn ? nil : try await locks.acquire(.turn, exclusive: false)
+        let turn = BranchTurn.held ? nil : try await locks.acquire(.turn, exclusive: false)
         defer { turn?.release() }
         FailPoint.hit("before-ref-swap")
         try await meta.compareAndSwap(branch: branch, expected: expected, new: new)

@@ -243,11 +243,16 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
 
     public func compareAndSwap(branch: String, expected: ObjectID?, new: ObjectID) async throws {
         if expected == nil { try Ref.validate(branch) }
+        let held = BranchTurn.held
         try await transaction { c in
             let current = try await c.query("SELECT commit_id FROM refs WHERE name = \(branch) AND kind = 'branch' FOR UPDATE", logger: logger)
                 .collect().first.map { try $0.decode(String.self) }
             FailPoint.hit("ref-transaction")
             guard current == expected?.hex else {
+                throw StorageError.refConflict(branch: branch, expected: expected?.hex, actual: current)
+            }
+            // A writer elsewhere holds the branch's turn (`withBranchTurn`): this move yields to it, as a lost race.
+            if !held, try await !Self.decide(c.query("SELECT pg_try_advisory_xact_lock_shared(\(Self.turnKey), hashtext(\(branch)))", logger: logger)) {
                 throw StorageError.refConflict(branch: branch, expected: expected?.hex, actual: current)
             }
             if let expected {
@@ -262,6 +267,41 @@ public final class PostgresMetaStore: MetaStore, AuditLog, @unchecked Sendable {
                 guard !inserted.isEmpty else { throw StorageError.refConflict(branch: branch, expected: nil, actual: "another writer's commit") }
             }
             try await log(c, branch, old: expected?.hex, new: new.hex)
+        }
+    }
+
+    /// The first half of a branch turn's advisory-lock key (the second is the branch name's hash); the
+    /// two-key space is apart from the single keys of `PostgresMigrations`.
+    static let turnKey: Int32 = 0x6C6F_616D  // "loam"
+
+    static func decide(_ rows: PostgresRowSequence) async throws -> Bool {
+        for try await granted in rows.decode(Bool.self) { return granted }
+        return false
+    }
+
+    /// A session advisory lock on one pooled connection, polled (a waiter holds no connection while it
+    /// sleeps, so waiters cannot starve the holder of connections), unlocked when `body` ends. A holder that
+    /// dies drops its connection, and PostgreSQL the lock with it.
+    public func withBranchTurn<T: Sendable>(_ branch: String, _ body: () async throws -> T) async throws -> T {
+        var pause: UInt64 = 1_000_000  // 1 ms, doubling to 50 ms
+        while true {
+            let done: T? = try await run {
+                try await client.withConnection { c -> T? in
+                    let lock = try await Self.decide(c.query("SELECT pg_try_advisory_lock(\(Self.turnKey), hashtext(\(branch)))", logger: logger))
+                    guard lock else { return nil }
+                    do {
+                        let value = try await body()
+                        _ = try await c.query("SELECT pg_advisory_unlock(\(Self.turnKey), hashtext(\(branch)))", logger: logger).collect()
+                        return value
+                    } catch {
+                        _ = try? await c.query("SELECT pg_advisory_unlock(\(Self.turnKey), hashtext(\(branch)))", logger: logger).collect()
+                        throw error
+                    }
+                }
+            }
+            if let done { return done }
+            try await Task.sleep(nanoseconds: UInt64.random(in: pause / 2...pause))
+            pause = min(pause * 2, 50_000_000)
         }
     }
 

@@ -60,6 +60,11 @@ public protocol RefStore: Sendable {
     /// Moves `branch` from `expected` to `new` atomically, or throws `refConflict`.
     /// `expected == nil` creates the branch and fails if it exists.
     func compareAndSwap(branch: String, expected: ObjectID?, new: ObjectID) async throws
+    /// Runs `body` holding `branch`'s turn exclusively among every process that shares this catalog (the caller
+    /// sets `BranchTurn.held` inside): while it runs, other writers' `compareAndSwap` on `branch` fails as a lost race,
+    /// so the holder's next attempt cannot lose. A catalog that only this machine uses needs nothing beyond
+    /// the local `WriteLocks.turn`, which is the default.
+    func withBranchTurn<T: Sendable>(_ branch: String, _ body: () async throws -> T) async throws -> T
     func deleteRef(named name: String) async throws
     /// Renames a ref, keeping its commit; fails if `to` exists.
     func renameRef(_ name: String, to: String) async throws
@@ -142,4 +147,15 @@ public struct StoredToken: Sendable, Equatable {
         self.hash = hash
         self.created = created
     }
+}
+
+extension RefStore {
+    public func withBranchTurn<T: Sendable>(_ branch: String, _ body: () async throws -> T) async throws -> T { try await body() }
+}
+
+/// The turn a writer that lost its branch's race repeatedly takes (`WriteLocks.turn` on this machine,
+/// `RefStore.withBranchTurn` across machines).
+public enum BranchTurn {
+    /// Whether this task holds its branch's turn exclusively: its own ref moves need not wait for it.
+    @TaskLocal public static var held = false
 }
