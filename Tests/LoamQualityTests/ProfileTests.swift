@@ -77,6 +77,53 @@ final class CountingQualityStore: QualityStore, @unchecked Sendable {
     }
 }
 
+/// A fragment's profile as the repository keeps it (JSON with packed arrays, in the object store, found through
+/// the object index) comes back equal, awkward values included; one in an older format is computed again.
+@Suite struct KeptProfileTests {
+    @Test func aKeptProfileRoundTripsThroughTheRepository() async throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = RepositoryQualityStore(repository: try await Repository.initialize(at: dir.appendingPathComponent("repo")))
+        var text = ColumnProfile(type: "string")
+        let awkward = ["", "a,b", "zürich — 東京", "nul\u{0}inside", "\"quoted\"\n", String(repeating: "long ", count: 400), "🙂"]
+        text.top = TopValues(counting: Dictionary(uniqueKeysWithValues: awkward.enumerated().map { ($1, $0 + 1) }))
+        text.minText = ""
+        text.maxText = "🙂"
+        var numbers = ColumnProfile(type: "float64")
+        var moments = Moments(), distinct = DistinctSketch(), quantiles = QuantileSketch()
+        for x in [1.5, -0.0, 3e300, -7] {
+            moments.add(x)
+            distinct.add(hash: ColumnProfile.hash(x.bitPattern))
+        }
+        [1.5, -0.0, .infinity, -.infinity, 3e300].forEach { quantiles.add($0) }  // ±∞ travel as strings
+        numbers.values = moments
+        numbers.distinct = distinct
+        numbers.quantiles = quantiles
+        numbers.nans = 2
+        let profile = FragmentProfile(columns: ["1": text, "2": numbers])
+        try await store.saveFragmentProfile(profile, key: "f/none")
+        let back = try #require(try await store.fragmentProfile("f/none"))
+        #expect(back == profile, "the profile read back differs")
+        #expect(back.columns["1"]?.top?.top(3).map(\.value) == ["🙂", String(repeating: "long ", count: 400), "\"quoted\"\n"])
+        #expect(try await store.fragmentProfile("other/none") == nil)
+        // Format 2 wrote the top values as a JSON array: such an object is not read, so it is computed again.
+        let old = #"{"format":2,"columns":{"1":{"type":"string","rows":1,"nulls":0,"nans":0,"top":{"values":["a"],"counts":"AQAAAAAAAAA=","isExact":true}}}}"#
+        let object = try await store.repository.objects.put(Array(old.utf8))
+        try await store.repository.meta.indexObject(path: RepositoryQualityStore.path("g/none"), object: object, size: old.utf8.count)
+        #expect(try await store.fragmentProfile("g/none") == nil)
+    }
+
+    @Test func packedStringsRejectATruncatedList() {
+        let packed = Packed.string(["abc", "", "é"])
+        #expect(Packed.strings(packed) == ["abc", "", "é"])
+        var bytes = [UInt8](Data(base64Encoded: packed)!)
+        bytes.removeLast()
+        #expect(Packed.strings(Data(bytes).base64EncodedString()) == nil)
+        #expect(Packed.strings("not base64!") == nil)
+        #expect(Packed.strings("") == [])
+    }
+}
+
 @Suite struct ProfilerTests {
     static func table(_ range: Range<Int>) throws -> (Schema, RecordBatch) {
         let fields = [Field(name: "n", type: .int64), Field(name: "x", type: .float64), Field(name: "s", type: .utf8)]

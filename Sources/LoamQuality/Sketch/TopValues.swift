@@ -47,12 +47,12 @@ public struct TopValues: Codable, Sendable, Equatable {
     /// A value's count (0 for one not kept).
     public func count(of value: String) -> Int { counts[value] ?? 0 }
 
-    // The values in byte order, and their counts packed alongside.
+    // The values in byte order and their counts alongside, both packed.
     enum CodingKeys: String, CodingKey { case values, counts, isExact }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let values = try c.decode([String].self, forKey: .values), numbers = try Packed.decode(c, .counts, Packed.uint64s)
+        let values = try Packed.decode(c, .values, Packed.strings), numbers = try Packed.decode(c, .counts, Packed.uint64s)
         guard values.count == numbers.count else {
             throw DecodingError.dataCorruptedError(forKey: .counts, in: c, debugDescription: "\(numbers.count) counts for \(values.count) values")
         }
@@ -63,7 +63,7 @@ public struct TopValues: Codable, Sendable, Equatable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         let values = counts.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        try c.encode(values, forKey: .values)
+        try c.encode(Packed.string(values), forKey: .values)
         try c.encode(Packed.string(values.map { UInt64(truncatingIfNeeded: counts[$0]!) }), forKey: .counts)
         try c.encode(isExact, forKey: .isExact)
     }

@@ -13,7 +13,7 @@ public protocol QualityStore: Sendable {
 /// a dataset's first fragments, under `merged/<hash chain of their keys>`.
 public struct FragmentProfile: Codable, Sendable, Equatable {
     /// The sketches' format: a profile of another format is computed again.
-    public static let currentFormat = 2
+    public static let currentFormat = 3
     public var format: Int = FragmentProfile.currentFormat
     public var columns: [String: ColumnProfile]
     /// A checkpoint's live rows (the sum of its fragments'); nil for one fragment's profile.
