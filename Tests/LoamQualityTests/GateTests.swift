@@ -123,6 +123,55 @@ import Testing
         #expect(try await repo.dataset("u").rowCount == 103)
     }
 
+    /// The key index never changes a unique gate's answer: for each append, the gate accepts it exactly when a full
+    /// check of the same rows (another dataset, no gate, no index) passes — over two columns, with −0 and 0, NaNs,
+    /// NULL keys, a duplicate among the new rows, random keys over several fragments, and a deleted key re-added.
+    @Test func theKeyIndexAgreesWithAFullCheckOnEveryAppend() async throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        QualityGates.install()
+        let repo = try await Repository.initialize(at: dir.appendingPathComponent("repo"))
+        let schema = Schema(fields: [Field(name: "a", type: .float64), Field(name: "b", type: .utf8)])
+        func batch(_ rows: [(Value, Value)]) throws -> RecordBatch {
+            RecordBatch(schema: schema, columns: [try ArrowArray.fromValues(rows.map(\.0), type: .float64),
+                                                  try ArrowArray.fromValues(rows.map(\.1), type: .utf8)])
+        }
+        var rng = SeededRandom(seed: 18)
+        func random(_ n: Int) -> [(Value, Value)] { (0..<n).map { _ in (.float(Double(rng.next() % 1_000_000) / 8), .string("r\(rng.next() % 1000)")) } }
+        var rows: [(Value, Value)] = [(.float(1.5), .string("x")), (.float(-0.0), .string("y")), (.float(.nan), .string("z")),
+                                      (.null, .string("x")), (.float(2), .null), (.float(3.25), .string("del"))] + random(200)
+        _ = try await repo.createDataset("w", schema: schema, batches: [try batch(Array(rows[0..<100]))], message: "w")
+        _ = try await repo.append(try batch(Array(rows[100...])), to: "w", message: "more")
+        let unique = "[[expect]]\nkind = \"unique\"\ncolumns = [\"a\", \"b\"]\n"
+        try await Checker(repository: repo).setExpectations(unique + "gate = true\n", of: "w")
+        try await repo.execute("DELETE FROM w WHERE b = 'del'")
+        rows.remove(at: 5)
+        let candidates: [[(Value, Value)]] = [
+            [(.float(0), .string("y"))], [(.float(.nan), .string("z"))], [(.null, .string("x"))], [(.float(2), .null)],
+            [(.float(1.5), .string("x"))], [(.float(1.5), .string("X"))], [(.float(7), .string("q")), (.float(7), .string("q"))],
+            random(50), [rows[150]], [(.float(3.25), .string("del"))], [(.float(-0.0), .string("y2")), (.float(0), .string("y2"))],
+        ]
+        for (i, candidate) in candidates.enumerated() {
+            let twin = "twin\(i)"
+            _ = try await repo.createDataset(twin, schema: schema, batches: [try batch(rows + candidate)], message: twin)
+            try await Checker(repository: repo).setExpectations(unique, of: twin)
+            let expected = try await Checker(repository: repo).check(twin).passed
+            let accepted: Bool
+            do {
+                _ = try await repo.append(try batch(candidate), to: "w", message: "candidate \(i)")
+                accepted = true
+                rows += candidate
+            } catch is QualityError {
+                accepted = false
+            }
+            #expect(accepted == expected, "candidate \(i): the gate \(accepted ? "accepted" : "refused") what a full check \(expected ? "passes" : "fails")")
+        }
+        #expect(try await Checker(repository: repo).check("w").passed)
+        // The gates kept an index for each of w's fragments as it stood.
+        let kept = try await repo.meta.indexedPaths(under: "quality/keys/")
+        #expect(kept.count >= (try await repo.dataset("w").manifest.fragments.count))
+    }
+
     /// A gated foreign key guards the referenced dataset too: deleting or renaming the keys it points at is
     /// refused, whichever dataset the write touched; appending keys, or deleting unreferenced ones, is not.
     @Test func aForeignKeyGateRefusesWritesToTheDatasetItReferences() async throws {

@@ -20,6 +20,9 @@ final class CountingQualityStore: QualityStore, @unchecked Sendable {
             saved += 1
         }
     }
+    private var keys: [String: KeyHashes] = [:]
+    func keyHashes(_ key: String) async throws -> KeyHashes? { lock.withLock { keys[key] } }
+    func saveKeyHashes(_ hashes: KeyHashes, key: String) async throws { lock.withLock { keys[key] = hashes } }
 }
 
 @Suite struct SketchTests {

@@ -112,23 +112,52 @@ def without_subject(state, subject_rowids):
 
 
 SEARCH = """
-import json, os, sys
+import base64, binascii, json, os, sys
 root, values = sys.argv[1], json.loads(sys.argv[2])
+
+def packed(data):
+    # The strings of a JSON file (the quality module's kept profiles) that are base64, decoded: packed values.
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return b""
+    out, stack = [], [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack += list(item.values())
+        elif isinstance(item, list):
+            stack += item
+        elif isinstance(item, str) and len(item) >= 8:
+            try:
+                out.append(base64.b64decode(item, validate=True))
+            except (binascii.Error, ValueError):
+                pass
+    return b"\\0".join(out)
+
 found = []
 for folder, _, names in os.walk(os.path.join(root, ".loam")):
     for name in names:
         with open(os.path.join(folder, name), "rb") as f:
             data = f.read()
-        found += [[os.path.relpath(os.path.join(folder, name), root), v] for v in values if v.encode() in data]
+        decoded = packed(data) if data[:1] == b"{" else b""
+        path = os.path.relpath(os.path.join(folder, name), root)
+        found += [[path, v, "bytes"] for v in values if v.encode() in data]
+        found += [[path, v, "packed"] for v in values if v.encode() in decoded]
 print(json.dumps(found))
 """
 
 
 def files_holding(repo, values):
-    """Every (file, value) under .loam/ holding a value's UTF-8 bytes. Searched in another process: closing a
-    descriptor of the catalog here would drop this process's SQLite locks on it (POSIX advisory locks)."""
+    """Every (file, value, how) under .loam/ holding a value's UTF-8 bytes, as they are ("bytes") or in a JSON
+    string of base64 ("packed"). Searched in another process: closing a descriptor of the catalog here would
+    drop this process's SQLite locks on it (POSIX advisory locks)."""
     done = subprocess.run([sys.executable, "-c", SEARCH, str(repo), json.dumps(values)], capture_output=True, text=True, check=True)
-    return [tuple(pair) for pair in json.loads(done.stdout)]
+    return [tuple(found) for found in json.loads(done.stdout)]
+
+
+def after_rows(repo):
+    return query(repo, "SELECT count(*) AS n FROM users")[0]["n"]
 
 
 def test_erase_from_every_version(tmp_path):
@@ -138,7 +167,13 @@ def test_erase_from_every_version(tmp_path):
     assert made >= 20 and len(commits) >= 20
     before = snapshot(repo, commits)
     subject_rowids = {r["_rowid"] for r in query(repo, f"SELECT _rowid FROM users AT 'v1' WHERE user_id = {SUBJECT}")}
-    assert files_holding(repo, SECRETS[:1])  # the history holds the person before
+    # Kept profiles and a key index hold the person's values, packed or hashed: the erasure must drop them too.
+    run("profile", "users", "--json", repo=repo)
+    run("profile", "orders", "--json", repo=repo)
+    run("profile", "users", "--ref", "v1", "--json", repo=repo)
+    held = files_holding(repo, SECRETS[:1])
+    assert any(how == "bytes" for _, _, how in held)  # the history holds the person before
+    assert any(how == "packed" for _, _, how in held)  # and a profile's top values, packed
     assert any(r["row_id"] in subject_rowids for d in before.values() for r in d.get("users__labels", []))
 
     dry = json.loads(run("erase", "users", "orders", "--where", f"user_id = {SUBJECT}", "--dry-run", "--json", repo=repo))
@@ -152,8 +187,15 @@ def test_erase_from_every_version(tmp_path):
     after = snapshot(repo, commits)
     assert after == without_subject(before, subject_rowids)
     assert sum(len(d.get("users", [])) for d in after.values()) < sum(len(d.get("users", [])) for d in before.values())
-    # No byte anywhere: fragments, manifests (statistics), commits, catalog, WAL, SQL history.
+    # No byte anywhere: fragments, manifests (statistics), commits, catalog, WAL, SQL history, kept profiles.
     assert files_holding(repo, SECRETS) == []
+    catalog = sqlite3.connect(os.path.join(str(repo), ".loam", "catalog.sqlite"))
+    kept = catalog.execute("SELECT count(*), sum(size) FROM artifacts WHERE path LIKE 'quality/%'").fetchone()
+    catalog.close()
+    assert kept[0] > 0 and kept[1] == 0  # every kept profile emptied, to be computed again
+    profile = run("profile", "users", "--json", repo=repo)
+    assert json.loads(profile)["rows"] == after_rows(repo) and not any(s in profile for s in SECRETS)
+    assert files_holding(repo, SECRETS) == []  # computed again from what is left
     # The replacement map names the rewritten objects; the audit log holds the proof, not the values.
     catalog = sqlite3.connect(os.path.join(str(repo), ".loam", "catalog.sqlite"))
     assert catalog.execute("SELECT count(*) FROM object_replacements").fetchone()[0] > 0

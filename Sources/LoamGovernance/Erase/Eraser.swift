@@ -194,10 +194,14 @@ public enum Eraser {
             replacements.append((id, try await repo.tables.save(rewritten)))
         }
         var artifacts: [(path: String, object: ObjectID, size: Int)] = []
-        for (path, _) in try await repo.meta.indexedPaths(under: "") where !values.isEmpty {
+        for (path, _) in try await repo.meta.indexedPaths(under: "") {
+            // What the quality module keeps (`quality/`: profiles, key indexes) is derived from the rows, numbers, packed
+            // strings and hashes where the erased bytes cannot be searched for: each is emptied, to be computed again.
+            let derived = path.hasPrefix("quality/")
+            guard derived ? !replacements.isEmpty : !values.isEmpty else { continue }
             guard let (object, _) = try await repo.meta.indexedObject(path: path) else { continue }
             let bytes = try await repo.objects.get(object)
-            guard let blanked = blank(bytes.buffer, values) else { continue }
+            guard let blanked = derived ? (bytes.count > 0 ? [] : nil) : blank(bytes.buffer, values) else { continue }
             let fresh = try await repo.objects.put(blanked)
             artifacts.append((path, fresh, blanked.count))
             replacements.append((object, fresh))

@@ -92,12 +92,19 @@ public struct Checker: Sendable {
 
     /// Every expectation of the dataset at `ref`, with up to `samples` breaking row ids each.
     public func check(_ dataset: String, at ref: String = "HEAD", samples: Int = 10) async throws -> CheckReport {
-        try await check(dataset, at: ref, samples: samples, expectations: nil, newRows: nil)
+        try await check(dataset, at: ref, samples: samples, expectations: nil, scope: nil)
     }
 
-    /// `expectations` (default: the dataset's at `ref`); with `newRows`, a condition on `_rowid` that the
-    /// row-by-row kinds look at only (the gate's: the fragments a commit added).
-    func check(_ dataset: String, at ref: String, samples: Int = 10, expectations given: [Expectation]?, newRows: String?) async throws -> CheckReport {
+    /// What a gate checks: the rows a commit added to a dataset whose parent met the same expectations.
+    struct Scope {
+        /// A condition on `_rowid` that keeps the added rows only.
+        var rows: String
+        /// The fragments holding them.
+        var fragments: Set<ObjectID>
+    }
+
+    /// `expectations` (default: the dataset's at `ref`); with `scope`, the row-by-row kinds look at its rows only.
+    func check(_ dataset: String, at ref: String, samples: Int = 10, expectations given: [Expectation]?, scope: Scope?) async throws -> CheckReport {
         let commit = try await repository.resolve(ref).hex
         let ds = try await repository.dataset(dataset, at: commit)
         let expectations: [Expectation]
@@ -112,7 +119,7 @@ public struct Checker: Sendable {
         var profile: DatasetProfile?
         var results: [ExpectationResult] = []
         for e in expectations {
-            let run = Run(repository: repository, table: SQLText.identifier(dataset), commit: commit, samples: samples, scope: newRows)
+            let run = Run(repository: repository, table: SQLText.identifier(dataset), commit: commit, samples: samples, scope: scope?.rows)
             var result = ExpectationResult(name: e.name, kind: e.kind.rawValue, gate: e.gate, passed: true, failing: 0, observed: nil, sampleRowIDs: [], line: e.line)
             let c = SQLText.identifier(e.column)
             func bounded(_ x: Double?) -> Bool { x.map { v in (e.min.map { v >= $0 } ?? true) && (e.max.map { v <= $0 } ?? true) } ?? false }
@@ -155,11 +162,19 @@ public struct Checker: Sendable {
             case .unique:
                 let keys = e.columns.map(SQLText.identifier).joined(separator: ", ")
                 var present = e.columns.map { "\(SQLText.identifier($0)) IS NOT NULL" }.joined(separator: " AND ")
-                if let scope = run.scope {
-                    // The parent held it, so a duplicate now involves a new row, and its first key lies between the new rows'
-                    // least and greatest: that range prunes the fragments outside it by their zone maps.
-                    guard let filter = try await run.keyRange(of: e.columns[0], where: "(\(scope)) AND \(present)") else { break }  // no new keys
-                    present += filter
+                if let scope {
+                    // The parent held it, so a duplicate now involves a new row. The key index names the fragments that
+                    // may hold one (none: the key is still unique); their rows, by row-id bounds, are all SQL reads. Without
+                    // an index, the duplicate's first key lies between the new rows' least and greatest, a range that
+                    // prunes the fragments outside it by their zone maps.
+                    let index = KeyIndex(repository: repository, store: RepositoryQualityStore(repository: repository))
+                    if let suspects = try await index.mayRepeat(e.columns, in: ds.manifest, added: scope.fragments) {
+                        guard !suspects.isEmpty else { break }
+                        present += " AND (" + suspects.map { "_rowid BETWEEN \($0.minRowID) AND \($0.maxRowID)" }.joined(separator: " OR ") + ")"
+                    } else {
+                        guard let filter = try await run.keyRange(of: e.columns[0], where: "(\(scope.rows)) AND \(present)") else { break }  // no new keys
+                        present += filter
+                    }
                 }
                 result.failing = try await run.number("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM \(run.table) WHERE \(present) GROUP BY \(keys) HAVING count(*) > 1) d")
                 if result.failing > 0 {

@@ -7,8 +7,8 @@ import LoamTable
 /// changed is checked against its gated expectations at that commit, and a break stops the move with the
 /// report — nothing changes. When the expectations are the parent's too, the row-by-row kinds (not_null,
 /// range, in, regex, length, sql, foreign_key) look only at the fragments the commit added (by their row-id
-/// bounds, which prune every other fragment); unique reads the range of its first key that the new rows span
-/// (zone maps prune the fragments outside it); the rest (rows, no_rows) run on the whole dataset,
+/// bounds, which prune every other fragment); unique looks the new rows' keys up in the key index (`KeyIndex`)
+/// and reads rows only on a hit, then the range of its first key that the new rows span; the rest (rows, no_rows) run on the whole dataset,
 /// and mean, quantile and share read the profile, which sketches only new fragments. A gated foreign key
 /// into a dataset the commit changed other than by appending (a delete, an update, a dropped or renamed
 /// column, the dataset dropped) is checked on every row, in whichever dataset holds it.
@@ -56,17 +56,18 @@ public enum QualityGates {
             var results: [ExpectationResult] = []
             if !others.isEmpty {
                 // Unchanged expectations held at the parent (its commit passed them): only the new fragments' rows can break the row-by-row ones.
-                var newRows: String?
+                var scope: Checker.Scope?
                 let old: Manifest? = if let id = before[dataset] { try await load(id) } else { nil }
                 if let old, old.schema.metadata?[Checker.metadataKey] == text {
                     let known = Set(old.fragments.map(\.object))
                     let added = manifest.fragments.filter { !known.contains($0.object) && $0.liveRows > 0 }
-                    newRows = added.isEmpty ? "FALSE" : added.map { "_rowid BETWEEN \($0.minRowID) AND \($0.maxRowID)" }.joined(separator: " OR ")
+                    scope = Checker.Scope(rows: added.isEmpty ? "FALSE" : added.map { "_rowid BETWEEN \($0.minRowID) AND \($0.maxRowID)" }.joined(separator: " OR "),
+                                          fragments: Set(added.map(\.object)))
                 }
-                results += try await Checker(repository: repository).check(dataset, at: to.hex, expectations: others, newRows: newRows).results
+                results += try await Checker(repository: repository).check(dataset, at: to.hex, expectations: others, scope: scope).results
             }
             if !intoShrunk.isEmpty {
-                results += try await Checker(repository: repository).check(dataset, at: to.hex, expectations: intoShrunk, newRows: nil).results
+                results += try await Checker(repository: repository).check(dataset, at: to.hex, expectations: intoShrunk, scope: nil).results
             }
             for r in results where !r.passed {
                 var line = "\(dataset): \(r.name) (line \(r.line))"

@@ -7,6 +7,9 @@ import LoamStorage
 public protocol QualityStore: Sendable {
     func fragmentProfile(_ key: String) async throws -> FragmentProfile?
     func saveFragmentProfile(_ profile: FragmentProfile, key: String) async throws
+    /// A fragment's key index for some key columns (`KeyIndex`), under `keys/<column ids>/<fragment>/<deletions>`.
+    func keyHashes(_ key: String) async throws -> KeyHashes?
+    func saveKeyHashes(_ hashes: KeyHashes, key: String) async throws
 }
 
 /// The profiles of one fragment's columns, by column id (`_rowid` left out) — or a checkpoint: the merge of
@@ -42,6 +45,16 @@ public struct RepositoryQualityStore: QualityStore {
         guard let profile = try? decoder.decode(FragmentProfile.self, from: Data(bytes.buffer)),
               profile.format == FragmentProfile.currentFormat else { return nil }
         return profile
+    }
+
+    public func keyHashes(_ key: String) async throws -> KeyHashes? {
+        guard let (object, _) = try await repository.meta.indexedObject(path: "quality/" + key) else { return nil }
+        return KeyHashes(kept: try await repository.objects.get(object))
+    }
+
+    public func saveKeyHashes(_ hashes: KeyHashes, key: String) async throws {
+        let object = try await repository.objects.put(Array(hashes.bytes.buffer))
+        try await repository.meta.indexObject(path: "quality/" + key, object: object, size: hashes.bytes.count)
     }
 
     public func saveFragmentProfile(_ profile: FragmentProfile, key: String) async throws {
