@@ -123,8 +123,8 @@ import Testing
         #expect(try await repo.dataset("u").rowCount == 103)
     }
 
-    /// The key index never changes a unique gate's answer: for each append, the gate accepts it exactly when a full
-    /// check of the same rows (another dataset, no gate, no index) passes — over two columns, with −0 and 0, NaNs,
+    /// The key index never changes a unique gate's answer: for each append, the gate accepts it exactly when SQL
+    /// finds no repeated key among the same rows (another dataset, no gate, no index) — over two columns, with −0 and 0, NaNs,
     /// NULL keys, a duplicate among the new rows, random keys over several fragments, and a deleted key re-added.
     @Test func theKeyIndexAgreesWithAFullCheckOnEveryAppend() async throws {
         let dir = try TestEnvironment.temporaryDirectory()
@@ -154,8 +154,8 @@ import Testing
         for (i, candidate) in candidates.enumerated() {
             let twin = "twin\(i)"
             _ = try await repo.createDataset(twin, schema: schema, batches: [try batch(rows + candidate)], message: twin)
-            try await Checker(repository: repo).setExpectations(unique, of: twin)
-            let expected = try await Checker(repository: repo).check(twin).passed
+            let groups = try await repo.query("SELECT count(*) FROM (SELECT a, b FROM \(twin) WHERE a IS NOT NULL AND b IS NOT NULL GROUP BY a, b HAVING count(*) > 1) d")
+            let expected = groups.batches.first { $0.length > 0 }?.columns[0].value(at: 0) == .int(0)
             let accepted: Bool
             do {
                 _ = try await repo.append(try batch(candidate), to: "w", message: "candidate \(i)")
@@ -170,6 +170,45 @@ import Testing
         // The gates kept an index for each of w's fragments as it stood.
         let kept = try await repo.meta.indexedPaths(under: "quality/keys/")
         #expect(kept.count >= (try await repo.dataset("w").manifest.fragments.count))
+    }
+
+    /// A full check of `unique` merges every fragment's key index and reads only the fragments that share a hash:
+    /// its count and sample of breaking rows equal SQL's over every row — duplicates within a fragment, across two,
+    /// a key three times across three — and a delete that leaves one of each clears it.
+    @Test func aFullUniqueCheckThroughTheKeyIndexEqualsSQL() async throws {
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repo = try await Repository.initialize(at: dir.appendingPathComponent("repo"))
+        let schema = Schema(fields: [Field(name: "k", type: .int64)])
+        var rng = SeededRandom(seed: 7)
+        var parts: [[Int64]] = []
+        for p in 0..<5 {
+            var keys: [Int64] = []
+            for i in 0..<300 { keys.append(Int64(p * 1_000_000 + i * 3) + Int64(rng.next() % 3)) }
+            parts.append(keys)
+        }
+        parts[1][10] = parts[4][20]        // across two fragments
+        parts[2][5] = parts[2][6]          // within one
+        parts[0][1] = 77; parts[2][9] = 77; parts[3][2] = 77  // three times across three
+        func batch(_ keys: [Int64]) throws -> RecordBatch { RecordBatch(schema: schema, columns: [try ArrowArray.fromValues(keys.map { .int($0) }, type: .int64)]) }
+        _ = try await repo.createDataset("u", schema: schema, batches: [try batch(parts[0])], message: "u")
+        for part in parts.dropFirst() { _ = try await repo.append(try batch(part), to: "u", message: "part") }
+        try await Checker(repository: repo).setExpectations("[[expect]]\nkind = \"unique\"\ncolumn = \"k\"\n", of: "u")
+        func sql() async throws -> (Int, [UInt64]) {
+            let count = try await repo.query("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM u GROUP BY k HAVING count(*) > 1) d")
+            let ids = try await repo.query("SELECT _rowid FROM u QUALIFY count(*) OVER (PARTITION BY k) > 1 ORDER BY _rowid LIMIT 10")
+            guard case .int(let n) = count.batches.first(where: { $0.length > 0 })!.columns[0].value(at: 0) else { return (-1, []) }
+            return (Int(n), ids.batches.flatMap { b in (0..<b.length).compactMap { i -> UInt64? in if case .uint(let id) = b.columns[0].value(at: i) { id } else { nil } } })
+        }
+        let (failing, sample) = try await sql()
+        #expect(failing == 7)
+        let result = try #require(try await Checker(repository: repo).check("u").results.first)
+        #expect(result.failing == failing && result.sampleRowIDs == sample && !result.passed)
+        #expect(try await repo.meta.indexedPaths(under: "quality/keys/").count == 5)
+        try await repo.execute("DELETE FROM u WHERE k IN (\(parts[4][20]), \(parts[2][6]), 77)")
+        let after = try #require(try await Checker(repository: repo).check("u").results.first)
+        #expect(after.passed && after.failing == 0)
+        #expect(try await sql().0 == 0)
     }
 
     /// A gated foreign key guards the referenced dataset too: deleting or renaming the keys it points at is

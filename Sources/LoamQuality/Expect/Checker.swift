@@ -175,6 +175,11 @@ public struct Checker: Sendable {
                         guard let filter = try await run.keyRange(of: e.columns[0], where: "(\(scope.rows)) AND \(present)") else { break }  // no new keys
                         present += filter
                     }
+                } else if let suspects = try await KeyIndex(repository: repository, store: RepositoryQualityStore(repository: repository))
+                    .repeats(e.columns, in: ds.manifest) {
+                    // Every row: only fragments that share a key hash can hold a duplicate (none: no SQL at all).
+                    guard !suspects.isEmpty else { break }
+                    present += " AND (" + suspects.map { "_rowid BETWEEN \($0.minRowID) AND \($0.maxRowID)" }.joined(separator: " OR ") + ")"
                 }
                 result.failing = try await run.number("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM \(run.table) WHERE \(present) GROUP BY \(keys) HAVING count(*) > 1) d")
                 if result.failing > 0 {

@@ -49,6 +49,25 @@ struct KeyIndex {
         return hits.isEmpty && !repeatedAmongNew ? [] : new + hits
     }
 
+    /// The fragments whose rows may share a key over `columns` with another row of the dataset: those holding a
+    /// key hash that occurs twice across every fragment's index (one merge of the sorted indexes). Empty when no
+    /// hash repeats: the key is unique without a row read. Nil when a key column's type has no key hash.
+    func repeats(_ columns: [String], in manifest: Manifest) async throws -> [FragmentEntry]? {
+        let schema = manifest.schema
+        var ids: [Int] = []
+        for name in columns {
+            guard let column = schema.columns.first(where: { $0.name == name }), let id = column.id,
+                  Self.hashable(try column.field().type) else { return nil }
+            ids.append(id)
+        }
+        let entries = manifest.fragments.filter { $0.liveRows > 0 }
+        var indexes: [KeyHashes] = []
+        let keyIDs = ids
+        try await concurrentlyInOrder(entries.count, produce: { [self] i in try await hashes(of: entries[i], keyIDs, schema) },
+                                      consume: { indexes.append($0); return true })
+        return KeyHashes.repeated(indexes).sorted().map { entries[$0] }
+    }
+
     /// A fragment's key hashes: kept, or computed from its key columns and kept.
     func hashes(of entry: FragmentEntry, _ ids: [Int], _ schema: TableSchema) async throws -> KeyHashes {
         let key = "keys/" + ids.map(String.init).joined(separator: ",") + "/" + entry.profileKey
@@ -143,6 +162,48 @@ public struct KeyHashes: Sendable {
     @inline(__always) func value(_ i: Int) -> UInt64 { bytes.load(2 + i, as: UInt64.self) }  // past the 16-byte header
 
     var values: [UInt64] { (0..<count).map(value) }
+
+    /// The positions in `lists` of those holding a hash that occurs twice (in one list or across two): a k-way
+    /// merge through a min-heap of each list's next hash.
+    static func repeated(_ lists: [KeyHashes]) -> Set<Int> {
+        var heap: [(value: UInt64, list: Int, at: Int)] = []
+        func less(_ a: Int, _ b: Int) -> Bool { heap[a].value < heap[b].value }
+        func up(_ i: Int) {
+            var i = i
+            while i > 0, less(i, (i - 1) / 2) { heap.swapAt(i, (i - 1) / 2); i = (i - 1) / 2 }
+        }
+        func down(_ i: Int) {
+            var i = i
+            while true {
+                let (l, r) = (2 * i + 1, 2 * i + 2)
+                var m = i
+                if l < heap.count, less(l, m) { m = l }
+                if r < heap.count, less(r, m) { m = r }
+                if m == i { return }
+                heap.swapAt(i, m)
+                i = m
+            }
+        }
+        for (n, list) in lists.enumerated() where list.count > 0 {
+            heap.append((list.value(0), n, 0))
+            up(heap.count - 1)
+        }
+        var found = Set<Int>()
+        var last: (value: UInt64, list: Int)?
+        while let top = heap.first {
+            if let last, last.value == top.value { found.insert(last.list); found.insert(top.list) }
+            last = (top.value, top.list)
+            let next = top.at + 1
+            if next < lists[top.list].count {
+                heap[0] = (lists[top.list].value(next), top.list, next)
+            } else {
+                heap[0] = heap[heap.count - 1]
+                heap.removeLast()
+            }
+            if !heap.isEmpty { down(0) }
+        }
+        return found
+    }
 
     /// Whether any of `probes` (ascending) is here: a binary search per probe, each starting where the last ended.
     func intersects(_ probes: [UInt64]) -> Bool {
