@@ -1,6 +1,7 @@
 """Data quality (issue 18), one run, release build, beside Great Expectations, pandera, Soda (with DuckDB) and datasketch.
 
-- data: N rows (`id` int64, `label` int32 0–9, `score` float64 in [0, 1), `text` "review <id>"), one Arrow IPC file that
+- data: N rows (`id` int64, `label` int32 0–9, `score` float64 in [0, 1), `text` "review <id>", `key` int64 unique
+  in no order), one Arrow IPC file that
   `loam import` reads and the same table as one Parquet file that the peers read. Every expectation holds on every row,
   so no system can stop early.
 - check: five expectations (id not null; score in [0, 1]; label in 0–9; text matches ^review [0-9]+$; mean(score) in
@@ -11,6 +12,10 @@
   per-fragment sketches (made in the cold-profile row before it), where the peers compute the mean from the values.
 - append: a 1,000-row `loam import` with the five expectations as commit gates, against the same append without
   them. The peers know nothing of what changed: their only way to check the appended table is the whole check again.
+- unique(key), keys in no order: Loam's answer by SQL over every row (what its check did before the key index), then
+  `loam expect` setting it as a gate (checks it, building the key index), `loam check` with the index kept, and a
+  1,000-row append with that gate (less the append without gates). Peers: DuckDB's GROUP BY over the Parquet file, and
+  pandas `duplicated` (the column read included); they have no index, so after an append they check again.
 - profile: `loam profile` (per column count, nulls, distinct, min/max, mean, std, quantiles, histogram, top values,
   string lengths), cold (every fragment sketched) and warm (the kept sketches). Peers: DuckDB's SUMMARIZE (count,
   nulls, approximate distinct, min/max, mean, std, quartiles; Soda's engine, as Soda's own profiling needs Soda Cloud),
@@ -72,8 +77,19 @@ gate = true
 
 
 def table(start, n, rng):
+    # `key`: unique but in no order (row i's is i times an odd constant, mod 2^64), for the unique gate.
+    key = (np.arange(start, start + n, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)).view(np.int64)
     return pa.table({"id": pa.array(np.arange(start, start + n)), "label": pa.array(rng.integers(0, 10, n), pa.int32()),
-                     "score": pa.array(rng.random(n)), "text": pa.array([f"review {i}" for i in range(start, start + n)])})
+                     "score": pa.array(rng.random(n)), "text": pa.array([f"review {i}" for i in range(start, start + n)]),
+                     "key": pa.array(key)})
+
+
+UNIQUE = """
+[[expect]]
+kind = "unique"
+column = "key"
+gate = true
+"""
 
 
 def timed(f):
@@ -144,6 +160,20 @@ def peer_duckdb_summarize(parquet):
     return {"profile": seconds, "columns": len(rows)}
 
 
+def peer_duckdb_unique(parquet):
+    import duckdb
+    seconds, repeated = timed(lambda: duckdb.sql(
+        f"SELECT count(*) FROM (SELECT key FROM read_parquet('{parquet}') GROUP BY key HAVING count(*) > 1)").fetchone()[0])
+    assert repeated == 0
+    return {"unique": seconds}
+
+
+def peer_pandas_unique(parquet):
+    seconds, repeated = timed(lambda: bool(pq.read_table(parquet, columns=["key"]).to_pandas()["key"].duplicated().any()))
+    assert not repeated
+    return {"unique": seconds}
+
+
 def peer_pandas_profile(parquet):
     import pandas as pd
 
@@ -201,7 +231,7 @@ def peer_datasketch(parquet, threshold):
     return {"dedupe": seconds, "clusters": found}
 
 
-PEERS = {"great_expectations": peer_great_expectations, "pandera": peer_pandera, "soda": peer_soda,
+PEERS = {"duckdb_unique": peer_duckdb_unique, "pandas_unique": peer_pandas_unique, "great_expectations": peer_great_expectations, "pandera": peer_pandera, "soda": peer_soda,
          "duckdb_summarize": peer_duckdb_summarize, "pandas_profile": peer_pandas_profile, "pandera_infer": peer_pandera_infer}
 
 
@@ -284,7 +314,7 @@ def main():
                     w.write_table(t)
                     p.write_table(t)
             appends = []
-            for k in range(6):
+            for k in range(9):
                 with ipc.new_file(f"{work}/append{k}.arrow", schema) as w:
                     w.write_table(table(rows + k * 1000, 1000, rng))
                 appends.append(f"{work}/append{k}.arrow")
@@ -304,6 +334,13 @@ def main():
             plain = [run(repo, "import", appends[k], "-d", "t", "-q")[0] for k in range(3, 6)]
             row["loam append 1,000 rows, 5 gates"] = statistics.median(gated)
             row["loam append 1,000 rows, no gates"] = statistics.median(plain)
+            # unique over keys in no order: the key index (built by `expect`) against SQL over every row.
+            row["loam unique by SQL over every row"] = run(repo, "query", "SELECT count(*) FROM (SELECT key FROM t GROUP BY key HAVING count(*) > 1) d")[0]
+            with open(f"{work}/u.toml", "w") as f:
+                f.write(UNIQUE)
+            row["loam expect unique(key) (builds the key index)"] = run(repo, "expect", "t", "--file", f"{work}/u.toml")[0]
+            row["loam check unique(key), key index kept"] = run(repo, "check", "t")[0]
+            row["loam append 1,000 rows, unique(key) gate"] = statistics.median([run(repo, "import", appends[k], "-d", "t", "-q")[0] for k in range(6, 9)])
             shutil.rmtree(repo)
             for name in ["great_expectations", "pandera", "soda"]:
                 answer = peer(name, parquet)
@@ -312,6 +349,8 @@ def main():
                 row[f"{name} check"] = answer["check"]
             for name in ["duckdb_summarize", "pandas_profile", "pandera_infer"]:
                 row[name] = peer(name, parquet)["profile"]
+            for name in ["duckdb_unique", "pandas_unique"]:
+                row[name] = peer(name, parquet)["unique"]
             results["sizes"][rows] = row
             for key, value in row.items():
                 print(f"{rows:,} rows, {key}: {value:.3f} s", flush=True)
@@ -365,6 +404,14 @@ def write_markdown(results, source):
         gate = r["loam append 1,000 rows, 5 gates"] - r["loam append 1,000 rows, no gates"]
         lines.append(f"| check after a 1,000-row append | **{s(gate)}** (the gates' share of the append: {s(r['loam append 1,000 rows, 5 gates'])} "
                      f"with, {s(r['loam append 1,000 rows, no gates'])} without) | {s(ge)}, the whole check again | {s(pe)}, again | {s(r['soda check'])}, again |")
+        unique = r["loam check unique(key), key index kept"]
+        uniq_gate = r["loam append 1,000 rows, unique(key) gate"] - r["loam append 1,000 rows, no gates"]
+        lines += ["", "| unique(key), keys in no order | Loam | DuckDB (Parquet) | pandas `duplicated` (read included) |", "|---|---:|---:|---:|",
+                  f"| whole dataset | {s(unique)} (key index kept; SQL over every row: {s(r['loam unique by SQL over every row'])}) | "
+                  f"{s(r['duckdb_unique'])} ({r['duckdb_unique'] / unique:.1f}×) | {s(r['pandas_unique'])} ({r['pandas_unique'] / unique:.1f}×) |",
+                  f"| set as a gate (`loam expect`: checks, builds the key index) | {s(r['loam expect unique(key) (builds the key index)'])} | — | — |",
+                  f"| check after a 1,000-row append | **{s(uniq_gate)}** (the append: {s(r['loam append 1,000 rows, unique(key) gate'])} with the gate) | "
+                  f"{s(r['duckdb_unique'])}, again | {s(r['pandas_unique'])}, again |"]
         lines += ["", "| profile | time |", "|---|---:|",
                   f"| Loam, cold (every fragment read and sketched) | {s(r['loam profile, cold'])} |",
                   f"| Loam, warm (kept sketches merged) | {s(r['loam profile, warm'])} |",
