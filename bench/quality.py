@@ -11,7 +11,9 @@
   Loam's four row-by-row expectations read every value of their columns, but its `mean` comes from the kept
   per-fragment sketches (made in the cold-profile row before it), where the peers compute the mean from the values.
 - append: a 1,000-row `loam import` with the five expectations as commit gates, against the same append without
-  them. The peers know nothing of what changed: their only way to check the appended table is the whole check again.
+  them (the median of 5 each; the difference is the gates' share). The gates read the new rows for the four row-by-row
+  kinds, and for the mean merge the parent's kept sketches with the new rows' sketch of `score`. The peers know
+  nothing of what changed: their only way to check the appended table is the whole check again.
 - unique(key), keys in no order: Loam's answer by SQL over every row (what its check did before the key index), then
   `loam expect` setting it as a gate (checks it, building the key index), `loam check` with the index kept, and a
   1,000-row append with that gate (less the append without gates). Peers: DuckDB's GROUP BY over the Parquet file, and
@@ -83,6 +85,9 @@ def table(start, n, rng):
                      "score": pa.array(rng.random(n)), "text": pa.array([f"review {i}" for i in range(start, start + n)]),
                      "key": pa.array(key)})
 
+
+# Appends timed per kind (the median is the figure): a process's own noise is some 10-20 ms.
+REPEATS = 5
 
 UNIQUE = """
 [[expect]]
@@ -283,6 +288,7 @@ def main():
     parser.add_argument("--peer")
     parser.add_argument("--parquet")
     parser.add_argument("--threshold", type=float, default=0.8)
+    parser.add_argument("--dedupe-from", help="with --dedupe-rows 0: show the near-dedup figures of this earlier results file")
     args = parser.parse_args()
     if args.peer == "datasketch":
         print(json.dumps(peer_datasketch(args.parquet, args.threshold)))
@@ -314,7 +320,7 @@ def main():
                     w.write_table(t)
                     p.write_table(t)
             appends = []
-            for k in range(9):
+            for k in range(3 * REPEATS):
                 with ipc.new_file(f"{work}/append{k}.arrow", schema) as w:
                     w.write_table(table(rows + k * 1000, 1000, rng))
                 appends.append(f"{work}/append{k}.arrow")
@@ -329,9 +335,9 @@ def main():
             seconds, out = run(repo, "check", "t", "--json")
             assert json.loads(out)["passed"], out
             row["loam check"] = seconds
-            gated = [run(repo, "import", appends[k], "-d", "t", "-q")[0] for k in range(3)]
+            gated = [run(repo, "import", appends[k], "-d", "t", "-q")[0] for k in range(REPEATS)]
             run(repo, "expect", "t", "--clear")
-            plain = [run(repo, "import", appends[k], "-d", "t", "-q")[0] for k in range(3, 6)]
+            plain = [run(repo, "import", appends[k], "-d", "t", "-q")[0] for k in range(REPEATS, 2 * REPEATS)]
             row["loam append 1,000 rows, 5 gates"] = statistics.median(gated)
             row["loam append 1,000 rows, no gates"] = statistics.median(plain)
             # unique over keys in no order: the key index (built by `expect`) against SQL over every row.
@@ -340,7 +346,7 @@ def main():
                 f.write(UNIQUE)
             row["loam expect unique(key) (builds the key index)"] = run(repo, "expect", "t", "--file", f"{work}/u.toml")[0]
             row["loam check unique(key), key index kept"] = run(repo, "check", "t")[0]
-            row["loam append 1,000 rows, unique(key) gate"] = statistics.median([run(repo, "import", appends[k], "-d", "t", "-q")[0] for k in range(6, 9)])
+            row["loam append 1,000 rows, unique(key) gate"] = statistics.median([run(repo, "import", appends[k], "-d", "t", "-q")[0] for k in range(2 * REPEATS, 3 * REPEATS)])
             shutil.rmtree(repo)
             for name in ["great_expectations", "pandera", "soda"]:
                 answer = peer(name, parquet)
@@ -377,6 +383,9 @@ def main():
             d["loam recall"], d["loam precision"], d["loam clusters"] = quality_of(loam_clusters, texts, planted)
             d["datasketch recall"], d["datasketch precision"], d["datasketch clusters"] = quality_of(answer["clusters"], texts, planted)
             print(json.dumps(d, indent=1), flush=True)
+        if not args.dedupe_rows and args.dedupe_from:
+            with open(args.dedupe_from) as f:
+                results["dedupe"] = dict(json.load(f)["dedupe"], source=os.path.basename(args.dedupe_from))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -388,6 +397,9 @@ def main():
 def write_markdown(results, source):
     def s(x):
         return f"{x:.3f} s" if x < 1 else f"{x:.2f} s"
+
+    def share(x):  # a difference of two medians: below zero it is lost in the processes' noise
+        return s(x) if x > 0 else "≈ 0 s (below the noise)"
     lines = ["# Data quality (issue 18): Loam beside Great Expectations, pandera, Soda and datasketch", "",
              f"One run, {results['date']}, on the 2-core development machine, nothing else running: `bench/quality.sh` (`{source}`),",
              "release build. What each system does is in `bench/quality.py`'s docstring; Loam's times include a `loam` process",
@@ -402,7 +414,7 @@ def write_markdown(results, source):
                      f"{s(pe)} ({pe / loam_check:.1f}×) | {s(r['soda check'])} ({r['soda check'] / loam_check:.1f}×) |")
         lines.append(f"| of which reading Parquet into pandas | — | {s(r['great_expectations read'])} | {s(r['pandera read'])} | — |")
         gate = r["loam append 1,000 rows, 5 gates"] - r["loam append 1,000 rows, no gates"]
-        lines.append(f"| check after a 1,000-row append | **{s(gate)}** (the gates' share of the append: {s(r['loam append 1,000 rows, 5 gates'])} "
+        lines.append(f"| check after a 1,000-row append | **{share(gate)}** (the gates' share of the append: {s(r['loam append 1,000 rows, 5 gates'])} "
                      f"with, {s(r['loam append 1,000 rows, no gates'])} without) | {s(ge)}, the whole check again | {s(pe)}, again | {s(r['soda check'])}, again |")
         unique = r["loam check unique(key), key index kept"]
         uniq_gate = r["loam append 1,000 rows, unique(key) gate"] - r["loam append 1,000 rows, no gates"]
@@ -410,7 +422,7 @@ def write_markdown(results, source):
                   f"| whole dataset | {s(unique)} (key index kept; SQL over every row: {s(r['loam unique by SQL over every row'])}) | "
                   f"{s(r['duckdb_unique'])} ({r['duckdb_unique'] / unique:.1f}×) | {s(r['pandas_unique'])} ({r['pandas_unique'] / unique:.1f}×) |",
                   f"| set as a gate (`loam expect`: checks, builds the key index) | {s(r['loam expect unique(key) (builds the key index)'])} | — | — |",
-                  f"| check after a 1,000-row append | **{s(uniq_gate)}** (the append: {s(r['loam append 1,000 rows, unique(key) gate'])} with the gate) | "
+                  f"| check after a 1,000-row append | **{share(uniq_gate)}** (the append: {s(r['loam append 1,000 rows, unique(key) gate'])} with the gate) | "
                   f"{s(r['duckdb_unique'])}, again | {s(r['pandas_unique'])}, again |"]
         lines += ["", "| profile | time |", "|---|---:|",
                   f"| Loam, cold (every fragment read and sketched) | {s(r['loam profile, cold'])} |",
@@ -421,7 +433,10 @@ def write_markdown(results, source):
                   "| Great Expectations 1.x | no profiler |", ""]
     d = results.get("dedupe")
     if d:
-        lines += [f"## Near-duplicates: {d['rows']:,} short texts, {d['planted pairs']:,} planted near-copies, Jaccard 0.8", "",
+        lines += [f"## Near-duplicates: {d['rows']:,} short texts, {d['planted pairs']:,} planted near-copies, Jaccard 0.8", ""]
+        if d.get("source"):
+            lines += [f"Not run this time: the figures of `{d['source']}` (the same near-dedup code).", ""]
+        lines += [
                   "| system | time | recall | precision | clusters |", "|---|---:|---:|---:|---:|",
                   f"| Loam `dedupe --near text` | {s(d['loam seconds'])} | {d['loam recall']:.3f} | {d['loam precision']:.3f} | {d['loam clusters']:,} |",
                   f"| datasketch MinHash.bulk + MinHashLSH | {s(d['datasketch seconds'])} ({d['datasketch seconds'] / d['loam seconds']:.1f}×) | "

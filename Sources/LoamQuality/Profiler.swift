@@ -21,7 +21,9 @@ public struct Profiler: Sendable {
         self.store = store ?? RepositoryQualityStore(repository: repository)
     }
 
-    public func profile(_ name: String, at ref: String = "HEAD") async throws -> DatasetProfile {
+    /// With `only`, the profile of those columns alone, computed for a gate: a fragment without a kept profile is
+    /// sketched in those columns and nothing is kept (the next full profile keeps its sketches and checkpoint).
+    public func profile(_ name: String, at ref: String = "HEAD", only: Set<String>? = nil) async throws -> DatasetProfile {
         let commit = try await repository.resolve(ref)
         let dataset = try await repository.dataset(name, at: commit.hex)
         let schema = dataset.manifest.schema
@@ -35,6 +37,7 @@ public struct Profiler: Sendable {
             link = XXHash64.text(XXHash64.hash(Array(text.utf8), seed: 1)) + XXHash64.text(XXHash64.hash(Array(text.utf8), seed: 2))
             chain.append(link)
         }
+        let wanted: Set<Int>? = only.map { names in Set(schema.columns.filter { names.contains($0.name) }.compactMap(\.id)) }
         var merged = try schema.columns.map { ColumnProfile(type: try $0.field().type.name) }
         var first = 0
         for i in stride(from: keys.count, to: 0, by: -1) {
@@ -50,22 +53,23 @@ public struct Profiler: Sendable {
             let (entry, key) = pending[i]
             if let kept = try await store.fragmentProfile(key) { return (kept, entry.liveRows, false) }
             // Sketched from the stored values: a masking policy applies when a profile is shown, not here.
-            let fragment = try await ReadPolicy.$role.withValue(nil) { try await sketch(entry, schema) }
-            try await store.saveFragmentProfile(fragment, key: key)
+            let fragment = try await ReadPolicy.$role.withValue(nil) { try await sketch(entry, schema, only: wanted) }
+            if wanted == nil { try await store.saveFragmentProfile(fragment, key: key) }
             return (fragment, entry.liveRows, true)
         }, consume: { (fragment: FragmentProfile, rows: Int, fresh: Bool) in
             merged = try Self.add(fragment, rows: rows, to: merged, schema)
             if fresh { computed += 1 }
             return true
         })
-        if first < keys.count, let last = chain.last {
+        if wanted == nil, first < keys.count, let last = chain.last {
             var checkpoint = FragmentProfile(columns: Dictionary(uniqueKeysWithValues: zip(schema.columns, merged).map { (String($0.id ?? 0), $1) }))
             checkpoint.rows = entries.reduce(0) { $0 + $1.liveRows }
             try await store.saveFragmentProfile(checkpoint, key: "merged/" + last)
         }
         let fragments = entries.count
         return DatasetProfile(dataset: name, commit: commit.hex, rows: dataset.rowCount, fragments: fragments, computed: computed,
-                              columns: zip(schema.columns, merged).map { DatasetProfile.Column(name: $0.name, id: $0.id ?? 0, profile: $1) })
+                              columns: zip(schema.columns, merged).filter { only?.contains($0.0.name) ?? true }
+                                  .map { DatasetProfile.Column(name: $0.name, id: $0.id ?? 0, profile: $1) })
     }
 
     /// `merged` with `part` (a fragment's sketches, or a checkpoint's) added; a column `part` lacks counts as `rows` nulls.
@@ -81,9 +85,9 @@ public struct Profiler: Sendable {
         return out
     }
 
-    /// One fragment's live rows, every column it holds.
-    func sketch(_ entry: FragmentEntry, _ schema: TableSchema) async throws -> FragmentProfile {
-        let ids = entry.columnIDs.filter { id in schema.columns.contains { $0.id == id } }
+    /// One fragment's live rows, every column it holds (or those of them in `only`).
+    func sketch(_ entry: FragmentEntry, _ schema: TableSchema, only: Set<Int>? = nil) async throws -> FragmentProfile {
+        let ids = entry.columnIDs.filter { id in schema.columns.contains { $0.id == id } && only?.contains(id) ?? true }
         let data = try await FragmentReader(objects: repository.objects).read(entry, schema: schema, columnIDs: ids)
         var columns: [String: ColumnProfile] = [:]
         for (id, array) in zip(ids, data.columns) { columns[String(id)] = ColumnProfile.compute(array, rows: data.live) }

@@ -211,6 +211,29 @@ import Testing
         #expect(try await sql().0 == 0)
     }
 
+    /// A gated mean on an append merges the parent's kept sketches with the new rows' sketch of that column alone,
+    /// and keeps nothing: an append that pulls the mean out of bounds is refused, one that keeps it is accepted.
+    @Test func aMeanGateOnAnAppendSketchesOnlyItsColumnAndKeepsNothing() async throws {
+        let repo = try await Self.setup(try TestEnvironment.temporaryDirectory())
+        defer { try? FileManager.default.removeItem(at: repo.root.deletingLastPathComponent()) }
+        try await Checker(repository: repo).setExpectations("[[expect]]\nkind = \"mean\"\ncolumn = \"score\"\nmin = 0.4\nmax = 0.6\ngate = true\n", of: "t")
+        _ = try await Profiler(repository: repo).profile("t")  // the parent's sketches, kept
+        let kept = try await repo.meta.indexedPaths(under: "quality/").count
+        func rows(_ score: Double, from: Int) throws -> RecordBatch {
+            let schema = Schema(fields: [Field(name: "id", type: .int64), Field(name: "score", type: .float64), Field(name: "code", type: .utf8)])
+            return RecordBatch(schema: schema, columns: [
+                try ArrowArray.fromValues((from..<(from + 100)).map { .int(Int64($0)) }, type: .int64),
+                try ArrowArray.fromValues(Array(repeating: .float(score), count: 100), type: .float64),
+                try ArrowArray.fromValues(Array(repeating: .string("a"), count: 100), type: .utf8)])
+        }
+        // 100 rows of mean 0.495, then 100 of 0: a mean of 0.2475.
+        try await Self.refused(repo, "mean(score)") { _ = try await repo.append(try rows(0, from: 100), to: "t", message: "zeros") }
+        _ = try await repo.append(try rows(0.5, from: 100), to: "t", message: "halves")
+        #expect(try await repo.meta.indexedPaths(under: "quality/").count == kept)
+        let mean = try #require(try await Profiler(repository: repo).profile("t").columns.first { $0.name == "score" }?.profile.values?.mean)
+        #expect(abs(mean - (0.495 * 100 + 0.5 * 100) / 200) < 1e-12)
+    }
+
     /// A gated foreign key guards the referenced dataset too: deleting or renaming the keys it points at is
     /// refused, whichever dataset the write touched; appending keys, or deleting unreferenced ones, is not.
     @Test func aForeignKeyGateRefusesWritesToTheDatasetItReferences() async throws {

@@ -199,7 +199,9 @@ public struct Checker: Sendable {
                     }
                 }
             case .mean, .quantile:
-                if profile == nil { profile = try await Profiler(repository: repository).profile(dataset, at: commit) }
+                // A gate needs the named columns only, and keeps nothing: a write is not slowed by sketches it does not use.
+                let only = scope == nil ? nil : Set(expectations.filter { [.mean, .quantile].contains($0.kind) }.map(\.column))
+                if profile == nil { profile = try await Profiler(repository: repository).profile(dataset, at: commit, only: only) }
                 guard let column = profile!.columns.first(where: { $0.name == e.column }) else {
                     throw QualityError.invalid("line \(e.line): '\(dataset)' has no column '\(e.column)'")
                 }

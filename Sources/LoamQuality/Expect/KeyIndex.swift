@@ -24,12 +24,7 @@ struct KeyIndex {
     /// has no key hash (lists, vectors, structs), for SQL to decide over every row.
     func mayRepeat(_ columns: [String], in manifest: Manifest, added: Set<ObjectID>) async throws -> [FragmentEntry]? {
         let schema = manifest.schema
-        var ids: [Int] = []
-        for name in columns {
-            guard let column = schema.columns.first(where: { $0.name == name }), let id = column.id,
-                  Self.hashable(try column.field().type) else { return nil }
-            ids.append(id)
-        }
+        guard let ids = try Self.keyIDs(columns, schema) else { return nil }
         let entries = manifest.fragments.filter { $0.liveRows > 0 }
         let new = entries.filter { added.contains($0.object) }
         var fresh: [UInt64] = []
@@ -37,9 +32,9 @@ struct KeyIndex {
         fresh.sort()
         let old = entries.filter { !added.contains($0.object) }
         var hits: [FragmentEntry] = [], next = 0
-        let (keyIDs, probes) = (ids, fresh)
+        let probes = fresh
         try await concurrentlyInOrder(old.count, produce: { [self] i in
-            try await hashes(of: old[i], keyIDs, schema).intersects(probes)
+            try await hashes(of: old[i], ids, schema).intersects(probes)
         }, consume: { found in  // in order: the `next`th old fragment's answer
             if found { hits.append(old[next]) }
             next += 1
@@ -54,16 +49,10 @@ struct KeyIndex {
     /// hash repeats: the key is unique without a row read. Nil when a key column's type has no key hash.
     func repeats(_ columns: [String], in manifest: Manifest) async throws -> [FragmentEntry]? {
         let schema = manifest.schema
-        var ids: [Int] = []
-        for name in columns {
-            guard let column = schema.columns.first(where: { $0.name == name }), let id = column.id,
-                  Self.hashable(try column.field().type) else { return nil }
-            ids.append(id)
-        }
+        guard let ids = try Self.keyIDs(columns, schema) else { return nil }
         let entries = manifest.fragments.filter { $0.liveRows > 0 }
         var indexes: [KeyHashes] = []
-        let keyIDs = ids
-        try await concurrentlyInOrder(entries.count, produce: { [self] i in try await hashes(of: entries[i], keyIDs, schema) },
+        try await concurrentlyInOrder(entries.count, produce: { [self] i in try await hashes(of: entries[i], ids, schema) },
                                       consume: { indexes.append($0); return true })
         return KeyHashes.repeated(indexes).sorted().map { entries[$0] }
     }
@@ -87,11 +76,17 @@ struct KeyIndex {
         return made
     }
 
-    static func hashable(_ type: ArrowType) -> Bool {
-        switch type {
-        case .fixedSizeList, .list, .structType: return false
-        default: return true
+    /// The key columns' ids, or nil when one's type has no key hash (lists, vectors, structs) or is not there.
+    static func keyIDs(_ columns: [String], _ schema: TableSchema) throws -> [Int]? {
+        var ids: [Int] = []
+        for name in columns {
+            guard let column = schema.columns.first(where: { $0.name == name }), let id = column.id else { return nil }
+            switch try column.field().type {
+            case .fixedSizeList, .list, .structType: return nil
+            default: ids.append(id)
+            }
         }
+        return ids
     }
 
     /// The hash of each row's key tuple at the offsets `rows` (all when nil), rows with a NULL key left out.
@@ -127,7 +122,7 @@ struct KeyIndex {
             return ColumnProfile.hash(v.isNaN ? Double.nan.bitPattern : (v == 0 ? 0 : v.bitPattern))
         case .bool: return ColumnProfile.hash(data.bit(i) ? 1 : 0)
         case .utf8, .largeUtf8, .binary, .largeBinary: return XXHash64.hash(array.bytes(at: i))
-        case .fixedSizeList, .list, .structType: return 0  // not hashable: `hashable` keeps these out
+        case .fixedSizeList, .list, .structType: return 0  // no key hash: `keyIDs` keeps these out
         }
     }
 }
@@ -146,9 +141,7 @@ public struct KeyHashes: Sendable {
         var out = Self.magic
         withUnsafeBytes(of: Self.format.littleEndian) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: UInt64(sorted.count).littleEndian) { out.append(contentsOf: $0) }
-        sorted.withUnsafeBufferPointer { values in
-            for v in values { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        }
+        sorted.map(\.littleEndian).withUnsafeBytes { out.append(contentsOf: $0) }
         bytes = ByteView(copying: out)
     }
 
