@@ -8,8 +8,9 @@ import LoamTable
 /// report — nothing changes. When the expectations are the parent's too, the row-by-row kinds (not_null,
 /// range, in, regex, length, sql, foreign_key) look only at the fragments the commit added (by their row-id
 /// bounds, which prune every other fragment); unique looks the new rows' keys up in the key index (`KeyIndex`)
-/// and reads rows only on a hit, then the range of its first key that the new rows span; the rest (rows, no_rows) run on the whole dataset,
-/// and mean, quantile and share read the profile, which sketches only new fragments. A gated foreign key
+/// and reads rows only on a hit, in the fragments the index names; mean and quantile merge the parent's kept
+/// sketches with a sketch of their column in the new rows (kept nothing); the rest (rows, no_rows, share) run
+/// on the whole dataset. A gated foreign key
 /// into a dataset the commit changed other than by appending (a delete, an update, a dropped or renamed
 /// column, the dataset dropped) is checked on every row, in whichever dataset holds it.
 ///
