@@ -162,24 +162,19 @@ public struct Checker: Sendable {
             case .unique:
                 let keys = e.columns.map(SQLText.identifier).joined(separator: ", ")
                 var present = e.columns.map { "\(SQLText.identifier($0)) IS NOT NULL" }.joined(separator: " AND ")
-                if let scope {
-                    // The parent held it, so a duplicate now involves a new row. The key index names the fragments that
-                    // may hold one (none: the key is still unique); their rows, by row-id bounds, are all SQL reads. Without
-                    // an index, the duplicate's first key lies between the new rows' least and greatest, a range that
-                    // prunes the fragments outside it by their zone maps.
-                    let index = KeyIndex(repository: repository, store: RepositoryQualityStore(repository: repository))
-                    if let suspects = try await index.mayRepeat(e.columns, in: ds.manifest, added: scope.fragments) {
-                        guard !suspects.isEmpty else { break }
-                        present += " AND (" + suspects.map { "_rowid BETWEEN \($0.minRowID) AND \($0.maxRowID)" }.joined(separator: " OR ") + ")"
-                    } else {
-                        guard let filter = try await run.keyRange(of: e.columns[0], where: "(\(scope.rows)) AND \(present)") else { break }  // no new keys
-                        present += filter
-                    }
-                } else if let suspects = try await KeyIndex(repository: repository, store: RepositoryQualityStore(repository: repository))
-                    .repeats(e.columns, in: ds.manifest) {
-                    // Every row: only fragments that share a key hash can hold a duplicate (none: no SQL at all).
+                // Only rows in fragments that share a key hash can repeat a key (none: the key is unique, no SQL at all). In a
+                // gate the parent held it, so a repeat involves a new row: the new fragments and those the index finds their
+                // keys in. A key of lists or structs has no index: there a repeat's first key lies between the new rows'
+                // least and greatest, a range that prunes the fragments outside it by their zone maps.
+                let index = KeyIndex(repository: repository, store: RepositoryQualityStore(repository: repository))
+                let suspects = if let scope { try await index.mayRepeat(e.columns, in: ds.manifest, added: scope.fragments) }
+                    else { try await index.repeats(e.columns, in: ds.manifest) }
+                if let suspects {
                     guard !suspects.isEmpty else { break }
                     present += " AND (" + suspects.map { "_rowid BETWEEN \($0.minRowID) AND \($0.maxRowID)" }.joined(separator: " OR ") + ")"
+                } else if let scope {
+                    guard let filter = try await run.keyRange(of: e.columns[0], where: "(\(scope.rows)) AND \(present)") else { break }  // no new keys
+                    present += filter
                 }
                 result.failing = try await run.number("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM \(run.table) WHERE \(present) GROUP BY \(keys) HAVING count(*) > 1) d")
                 if result.failing > 0 {
