@@ -97,10 +97,17 @@ public struct Checker: Sendable {
 
     /// What a gate checks: the rows a commit added to a dataset whose parent met the same expectations.
     struct Scope {
-        /// A condition on `_rowid` that keeps the added rows only.
-        var rows: String
         /// The fragments holding them.
-        var fragments: Set<ObjectID>
+        var added: [FragmentEntry]
+        var fragments: Set<ObjectID> { Set(added.map(\.object)) }
+        /// A condition on `_rowid` that keeps the added rows only.
+        var rows: String { Checker.rows(of: added) }
+    }
+
+    /// A condition on `_rowid` that keeps the rows of `fragments` (by their row-id bounds, which prune every other
+    /// fragment); FALSE for none.
+    static func rows(of fragments: [FragmentEntry]) -> String {
+        fragments.isEmpty ? "FALSE" : fragments.map { "_rowid BETWEEN \($0.minRowID) AND \($0.maxRowID)" }.joined(separator: " OR ")
     }
 
     /// `expectations` (default: the dataset's at `ref`); with `scope`, the row-by-row kinds look at its rows only.
@@ -171,7 +178,7 @@ public struct Checker: Sendable {
                     else { try await index.repeats(e.columns, in: ds.manifest) }
                 if let suspects {
                     guard !suspects.isEmpty else { break }
-                    present += " AND (" + suspects.map { "_rowid BETWEEN \($0.minRowID) AND \($0.maxRowID)" }.joined(separator: " OR ") + ")"
+                    present += " AND (" + Self.rows(of: suspects) + ")"
                 } else if let scope {
                     guard let filter = try await run.keyRange(of: e.columns[0], where: "(\(scope.rows)) AND \(present)") else { break }  // no new keys
                     present += filter

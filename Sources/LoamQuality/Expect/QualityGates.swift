@@ -61,9 +61,7 @@ public enum QualityGates {
                 let old: Manifest? = if let id = before[dataset] { try await load(id) } else { nil }
                 if let old, old.schema.metadata?[Checker.metadataKey] == text {
                     let known = Set(old.fragments.map(\.object))
-                    let added = manifest.fragments.filter { !known.contains($0.object) && $0.liveRows > 0 }
-                    scope = Checker.Scope(rows: added.isEmpty ? "FALSE" : added.map { "_rowid BETWEEN \($0.minRowID) AND \($0.maxRowID)" }.joined(separator: " OR "),
-                                          fragments: Set(added.map(\.object)))
+                    scope = Checker.Scope(added: manifest.fragments.filter { !known.contains($0.object) && $0.liveRows > 0 })
                 }
                 results += try await Checker(repository: repository).check(dataset, at: to.hex, expectations: others, scope: scope).results
             }
